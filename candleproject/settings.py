@@ -1,0 +1,145 @@
+"""Settings for candlebench, read from the environment.
+
+DJANGO_DEBUG defaults to off: the benchmark must measure the production code path.
+DATABASE_URL defaults to a SQLite file in the project; a postgres:// URL switches to
+PostgreSQL with psycopg's connection pool.
+"""
+import os
+import tempfile
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DJANGO_DEBUG")
+# The fallback key is only fit for a local benchmark; production sets DJANGO_SECRET_KEY.
+SECRET_KEY = os.environ.get(
+    "DJANGO_SECRET_KEY", "candlebench-insecure-local-key-set-DJANGO_SECRET_KEY-in-production"
+)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "candles",
+]
+
+# Django's own middleware, arranged by candleproject.middleware so that API requests skip
+# what only the admin needs and no pure-CPU hook costs a thread hop under ASGI.
+MIDDLEWARE = [
+    "candleproject.middleware.SecurityMiddleware",
+    "candleproject.middleware.SessionMiddleware",
+    "candleproject.middleware.CommonMiddleware",
+    "candleproject.middleware.CsrfViewMiddleware",
+    "candleproject.middleware.AuthenticationMiddleware",
+    "candleproject.middleware.MessageMiddleware",
+    "candleproject.middleware.XFrameOptionsMiddleware",
+    "candleproject.middleware.ApiDatabaseErrorMiddleware",
+]
+
+ROOT_URLCONF = "candleproject.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "candleproject.wsgi.application"
+ASGI_APPLICATION = "candleproject.asgi.application"
+
+SQLITE_PATH = BASE_DIR / "db.sqlite3"
+DATABASES = {
+    "default": dj_database_url.parse(os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"))
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets readers under load run while a writer (seed, import) commits,
+            # instead of failing with "database is locked".
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+    # A file, not Django's in-memory default, so tests run on WAL like the server does;
+    # per process, so parallel runs never share one.
+    _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"candlebench-test-{os.getpid()}.sqlite3")}
+elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
+    # Django's built-in psycopg pool; it requires persistent connections to be off.
+    _db["CONN_MAX_AGE"] = 0
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DATABASE_POOL_MIN", "2")),
+        "max_size": int(os.environ.get("DATABASE_POOL_MAX", "10")),
+        # How long a request waits for a connection: during an outage that is how long
+        # it takes to answer 503, so keep it short.
+        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "3")),
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    # A public read-only API: no authentication or content negotiation that could make
+    # one mode answer differently from the others.
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [],
+    "UNAUTHENTICATED_USER": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+}
+
+# Admin "Load sample data" page and `manage.py import_candles` (candles/importer.py).
+# Uploads larger than this are refused (the command's --max-bytes can raise it).
+CANDLES_UPLOAD_MAX_BYTES = int(os.environ.get("CANDLES_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
+# Most 1m candles one Generate request may create (rollups add ~30%), so a staff
+# user cannot fill the disk or hold a worker for hours with one click.
+CANDLES_GENERATE_MAX_COUNT = int(os.environ.get("CANDLES_GENERATE_MAX_COUNT", "2000000"))

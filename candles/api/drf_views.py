@@ -1,0 +1,98 @@
+"""The DRF modes: what a DRF user writes, with and without a second validation pass."""
+from typing import Any
+
+from django.http import HttpRequest
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..models import Candle
+from ..selectors import latest_candles
+from .encoding import orjson_dumps
+from .endpoint import ensure_pair_exists
+from .errors import ApiError, check_method
+from .params import parse_candle_query
+from .serializers import CandleResponseSerializer, CandleSerializer
+from .timing import ServerTiming
+
+
+class FirstRendererNegotiation(BaseContentNegotiation):
+    """Ignore Accept: every mode answers JSON, never DRF's 406."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ORJSONRenderer(BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data: Any, accepted_media_type=None, renderer_context=None) -> bytes:
+        return orjson_dumps(data)
+
+
+class TimedResponse(Response):
+    """Times DRF's rendering, which runs after the view returns, and adds Server-Timing."""
+
+    def __init__(self, data: Any, timing: ServerTiming):
+        super().__init__(data)
+        self.timing = timing
+
+    @property
+    def rendered_content(self):
+        self.timing.restart()
+        content = super().rendered_content
+        self.timing.lap("render")
+        self.timing.apply(self)
+        return content
+
+
+class CandleAPIView(APIView):
+    http_method_names = ["get", "head"]
+    content_negotiation_class = FirstRendererNegotiation
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any):
+        check_method(request)  # raises the shared 405
+
+    def handle_exception(self, exc: Exception):
+        if isinstance(exc, ApiError):
+            return exc.response()
+        return super().handle_exception(exc)
+
+    def get(self, request: Request, exchange: str, market: str, asset: str) -> Response:
+        q = parse_candle_query(exchange, market, asset, request.query_params)
+        timing = ServerTiming()
+        candles = list(latest_candles(q))
+        ensure_pair_exists(bool(candles), q)
+        timing.lap("db")
+        candles.reverse()
+        payload = self.serialize(candles)
+        timing.lap("serialize")
+        return TimedResponse(payload, timing)
+
+    def serialize(self, candles: list[Candle]) -> dict[str, Any]:
+        return {"data": CandleSerializer(candles, many=True).data}
+
+
+class DrfView(CandleAPIView):
+    renderer_classes = [JSONRenderer]
+
+
+class DrfOrjsonView(CandleAPIView):
+    renderer_classes = [ORJSONRenderer]
+
+
+class DrfValidatedView(DrfView):
+    """Serialize, then validate the output again through a response serializer: the
+    analogue of FastAPI's response_model."""
+
+    def serialize(self, candles: list[Candle]) -> dict[str, Any]:
+        response = CandleResponseSerializer(data=super().serialize(candles))
+        response.is_valid(raise_exception=True)
+        return response.data

@@ -1,0 +1,44 @@
+"""The `floor` diagnostic: not a mode, the ceiling a server set-up reaches for a body size.
+
+It parses and validates like every mode, then answers the exact bytes of the real answer,
+computed once per distinct request and kept in memory, so later requests touch no database
+and do no serialization. What is left is the cost of Django plus the server: the most any
+mode could reach on that server at that response size. `floor` is a sync view like most
+modes; `floor-async` is its async twin, the ceiling for the async `orjson` mode.
+"""
+from asgiref.sync import sync_to_async
+from django.http import HttpResponse
+
+from ..selectors import CandleQuery
+from .encoding import orjson_dumps
+from .endpoint import candle_endpoint, ensure_pair_exists
+from .plain_views import fetch_raw_rows, rows_to_dicts
+from .timing import ServerTiming
+
+MAX_BODIES = 512
+_bodies: dict[CandleQuery, bytes] = {}
+
+
+def compute_body(q: CandleQuery) -> bytes:
+    rows = fetch_raw_rows(q)
+    ensure_pair_exists(bool(rows), q)  # raises, so unknown pairs are never kept
+    body = orjson_dumps({"data": rows_to_dicts(rows)})
+    if len(_bodies) >= MAX_BODIES:  # a diagnostic, not a cache to grow without bound
+        _bodies.clear()
+    _bodies[q] = body
+    return body
+
+
+def _answer(body: bytes, timing: ServerTiming) -> HttpResponse:
+    timing.lap("render")
+    return HttpResponse(body, content_type="application/json")
+
+
+@candle_endpoint
+def floor(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
+    return _answer(_bodies.get(q) or compute_body(q), timing)
+
+
+@candle_endpoint
+async def floor_async(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
+    return _answer(_bodies.get(q) or await sync_to_async(compute_body)(q), timing)

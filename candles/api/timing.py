@@ -1,0 +1,29 @@
+"""Server-Timing: a few perf_counter laps that split a request into db, serialize, render."""
+from time import perf_counter
+
+from django.http import HttpResponseBase
+
+
+class ServerTiming:
+    __slots__ = ("_last", "parts")
+
+    def __init__(self) -> None:
+        self._last = perf_counter()
+        self.parts: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        """Charge the time since the previous lap (or creation) to `name`."""
+        now = perf_counter()
+        self.parts[name] = self.parts.get(name, 0.0) + (now - self._last)
+        self._last = now
+
+    def restart(self) -> None:
+        """Skip the time since the previous lap (framework work that is no phase of ours)."""
+        self._last = perf_counter()
+
+    def header(self) -> str:
+        return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in self.parts.items())
+
+    def apply(self, response: HttpResponseBase) -> HttpResponseBase:
+        response["Server-Timing"] = self.header()
+        return response

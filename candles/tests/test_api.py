@@ -1,0 +1,210 @@
+"""The endpoint, through every mode: same document, same errors, never HTML."""
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from django.test import AsyncClient, Client
+
+from candles.api.modes import MODES
+from candles.models import Candle, Pair
+
+from .conftest import ALL_MODES, SAMPLE, SAMPLE_START
+
+
+def get_all(client: Client, query: str, path: str = SAMPLE) -> dict[str, object]:
+    return {mode: client.get(path.format(mode=mode) + query) for mode in ALL_MODES}
+
+
+def expected_document(interval: str, limit: int, before: datetime | None) -> dict:
+    pair = Pair.objects.get(exchange__name="upbit", market="KRW", asset="BTC")
+    qs = Candle.objects.filter(pair=pair, interval=interval)
+    if before is not None:
+        qs = qs.filter(basetm__lt=before)
+    rows = list(qs.order_by("-basetm")[:limit])[::-1]
+    return {
+        "data": [
+            {
+                "basetm": row.basetm.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "o": row.o,
+                "h": row.h,
+                "l": row.l,
+                "c": row.c,
+                "v": row.v,
+            }
+            for row in rows
+        ]
+    }
+
+
+CASES = [
+    ("1m", 1, None),
+    ("1m", 100, None),
+    ("1m", 1440, None),
+    ("1m", 100, "2023-08-24T00:00:00Z"),
+    ("1m", 1440, "2023-08-24T01:00:00+00:00"),
+    ("5m", 100, "2023-08-23T12:00:00"),
+]
+
+
+@pytest.mark.parametrize("interval,limit,before", CASES)
+def test_every_mode_answers_the_same_document(sample_candles, client, interval, limit, before):
+    query = f"?interval={interval}&limit={limit}" + (f"&before={before}" if before else "")
+    responses = get_all(client, query.replace("+", "%2B"))
+    before_dt = datetime.fromisoformat(before.replace("Z", "+00:00")).replace(tzinfo=UTC) if before else None
+    expected = expected_document(interval, limit, before_dt)
+    assert expected["data"], "the fixture must cover every case"
+    bodies = {mode: r.content for mode, r in responses.items()}
+    for mode, response in responses.items():
+        assert response.status_code == 200, (mode, response.content[:200])
+        assert response["Content-Type"] == "application/json", mode
+        assert orjson.loads(response.content) == expected, mode
+        # Same keys in the same order and the same number formatting: the same bytes.
+        assert bodies[mode] == bodies["raw"], mode
+    times = [row["basetm"] for row in expected["data"]]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    if limit == 1440 and before is None:
+        assert len(times) == 1440
+    if before_dt is not None:
+        step = {"1m": 1, "5m": 5}[interval]
+        assert times[-1] == (before_dt - timedelta(minutes=step)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_latest_candles_are_the_newest_oldest_first(sample_candles, client):
+    newest = Candle.objects.filter(pair__asset="BTC", pair__market="KRW", interval="1m").latest("basetm")
+    data = orjson.loads(client.get(SAMPLE.format(mode="raw") + "?interval=1m&limit=3").content)["data"]
+    assert data[-1]["basetm"] == newest.basetm.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert [row["basetm"] for row in data] == sorted(row["basetm"] for row in data)
+
+
+async def test_every_mode_answers_the_same_document_under_asgi(committed_sample_candles):
+    client = AsyncClient()
+    bodies = {}
+    for mode in ALL_MODES:
+        response = await client.get(SAMPLE.format(mode=mode) + "?interval=1m&limit=100")
+        assert response.status_code == 200, mode
+        bodies[mode] = response.content
+    assert len(set(bodies.values())) == 1
+    assert len(orjson.loads(bodies["raw"])["data"]) == 100
+
+
+def test_limit_defaults_to_100(sample_candles, client):
+    for mode, response in get_all(client, "?interval=1m").items():
+        assert len(orjson.loads(response.content)["data"]) == 100, mode
+
+
+def test_known_pair_without_candles_is_an_empty_list_not_404(empty_pair, client):
+    for mode, response in get_all(client, "?interval=1d").items():
+        assert response.status_code == 200, mode
+        assert response.content == b'{"data":[]}', mode
+
+
+def test_before_far_in_the_past_or_future(sample_candles, client):
+    for before, count in (("0001-01-01T00:00:00Z", 0), ("9999-12-31T23:59:59Z", 5)):
+        for mode, response in get_all(client, f"?interval=1m&limit=5&before={before}").items():
+            assert response.status_code == 200, (mode, before)
+            assert len(orjson.loads(response.content)["data"]) == count, (mode, before)
+
+
+def test_server_timing_splits_db_serialize_render(sample_candles, client):
+    for mode, response in get_all(client, "?interval=1m&limit=10").items():
+        parts = dict(part.strip().split(";dur=") for part in response["Server-Timing"].split(","))
+        assert list(parts) == ["db", "serialize", "render"], mode
+        assert all(float(value) >= 0 for value in parts.values()), mode
+
+
+def test_head_answers_headers_without_a_body(sample_candles, client):
+    for mode in ALL_MODES:
+        response = client.head(SAMPLE.format(mode=mode) + "?interval=1m")
+        assert response.status_code == 200, mode
+        assert response["Content-Type"] == "application/json"
+        assert response.content == b""
+
+
+BAD_QUERIES = [
+    ("", "interval"),
+    ("?interval=", "interval"),
+    ("?interval=2m", "interval"),
+    ("?interval=1M", "interval"),
+    ("?interval=1m&interval=5m", "interval"),
+    ("?interval=1m&limit=abc", "limit"),
+    ("?interval=1m&limit=1.5", "limit"),
+    ("?interval=1m&limit=", "limit"),
+    ("?interval=1m&limit=0", "limit"),
+    ("?interval=1m&limit=-1", "limit"),
+    ("?interval=1m&limit=1441", "limit"),
+    ("?interval=1m&limit=" + "9" * 5000, "limit"),
+    ("?interval=1m&limit=1&limit=2", "limit"),
+    ("?interval=1m&before=yesterday", "before"),
+    ("?interval=1m&before=2023-13-01T00:00:00Z", "before"),
+    ("?interval=1m&before=2023-08-24T00:00:00%2B99:00", "before"),
+    ("?interval=1m&before=0001-01-01T00:00:00%2B01:00", "before"),
+    ("?interval=1m&before=%27%3B%20DROP%20TABLE%20candles_candle%3B--", "before"),
+]
+
+
+@pytest.mark.parametrize("query,parameter", BAD_QUERIES)
+def test_bad_parameters_are_the_same_400_in_every_mode(empty_pair, client, query, parameter):
+    responses = get_all(client, query)
+    bodies = {response.content for response in responses.values()}
+    assert len(bodies) == 1, {mode: r.content for mode, r in responses.items()}
+    for mode, response in responses.items():
+        assert response.status_code == 400, mode
+        assert response["Content-Type"] == "application/json", mode
+    body = orjson.loads(bodies.pop())
+    assert body["error"] == "invalid_parameter"
+    assert body["parameter"] == parameter
+    assert body["detail"] and body["allowed"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/{mode}/candle/upbit/KRW/DOGE",
+        "/api/{mode}/candle/bithumb/KRW/BTC",
+        "/api/{mode}/candle/upbit/USDT/BTC",
+        "/api/{mode}/candle/%E2%82%BF/KRW/BTC",
+    ],
+)
+def test_unknown_exchange_or_pair_is_the_same_404_in_every_mode(empty_pair, client, path):
+    responses = get_all(client, "?interval=1m", path)
+    for mode, response in responses.items():
+        assert response.status_code == 404, mode
+        assert response["Content-Type"] == "application/json", mode
+        assert orjson.loads(response.content) == {"error": "not_found", "detail": "unknown exchange or pair"}
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
+def test_writes_are_the_same_405_in_every_mode_not_a_csrf_403(empty_pair, method):
+    client = Client(enforce_csrf_checks=True)
+    for mode in ALL_MODES:
+        response = getattr(client, method)(SAMPLE.format(mode=mode) + "?interval=1m")
+        assert response.status_code == 405, (mode, response.content[:100])
+        assert response["Allow"] == "GET, HEAD", mode
+        assert orjson.loads(response.content)["error"] == "method_not_allowed", mode
+
+
+def test_modes_endpoint_lists_every_routed_mode(empty_pair, client):
+    response = client.get("/api/modes")
+    assert response.status_code == 200
+    modes = orjson.loads(response.content)["modes"]
+    assert [mode["name"] for mode in modes] == list(MODES)
+    for mode in modes:
+        assert mode["description"]
+        url = mode["path"].format(exchange="upbit", market="KRW", asset="BTC")
+        assert client.get(url + "?interval=1m").status_code == 200, mode["name"]
+
+
+def test_api_errors_outside_the_views_are_json_too(db, client):
+    response = client.get("/api/no-such-mode/candle/upbit/KRW/BTC?interval=1m")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    response = client.get("/api/modes", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert b"Traceback" not in response.content and b"<html" not in response.content.lower()
+
+
+def test_pages_outside_the_api_keep_html_errors(db, client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

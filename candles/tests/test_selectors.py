@@ -1,0 +1,50 @@
+"""The endpoint's query: one round trip, served by the (pair, interval, basetm) index."""
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from candles.seeding import seed_pair
+from candles.selectors import CANDLE_FIELDS, CandleQuery, latest_candles
+
+INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
+
+
+@pytest.fixture
+def seeded(db) -> None:
+    # Enough rows that PostgreSQL's planner would rather scan than probe a poor index.
+    seed_pair("upbit", "KRW", "BTC", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
+    seed_pair("upbit", "KRW", "ETH", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+def plan(q: CandleQuery) -> str:
+    qs = latest_candles(q).values_list(*CANDLE_FIELDS)
+    sql, params = qs.query.get_compiler(qs.db).as_sql()
+    prefix = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+    with connection.cursor() as cursor:
+        cursor.execute(prefix + sql, params)
+        return "\n".join(" ".join(str(col) for col in row) for row in cursor.fetchall())
+
+
+@pytest.mark.parametrize("before", [None, datetime(2023, 7, 5, tzinfo=UTC)])
+def test_the_query_uses_the_candle_index_without_sorting(seeded, before):
+    text = plan(CandleQuery("upbit", "KRW", "BTC", "1m", 1000, before))
+    if connection.vendor == "sqlite":
+        # SQLite keeps the unique constraint as an automatic index; check its columns.
+        assert "SEARCH candles_candle USING INDEX sqlite_autoindex_candles_candle_1 (pair_id=? AND interval=?" in text, text
+    else:
+        assert f"Index Scan Backward using {INDEX} on candles_candle" in text, text
+    # The index's order is the answer's order: no sort step, no full scan of candles.
+    assert "TEMP B-TREE" not in text and "Sort" not in text, text
+    assert "Seq Scan on candles_candle" not in text and "SCAN candles_candle\n" not in text + "\n", text
+
+
+def test_the_query_is_one_round_trip(seeded):
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(latest_candles(CandleQuery("upbit", "KRW", "BTC", "5m", 1440)))
+    assert len(queries) == 1
+    assert len(rows) == 1440
+    assert rows[0].basetm > rows[-1].basetm  # newest first; modes reverse it
