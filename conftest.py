@@ -1,6 +1,7 @@
 """Fixtures shared by every app's tests."""
 import pytest
 from asgiref.sync import SyncToAsync
+from django.core.management import call_command
 from django.db import connections
 
 from candles.models import Exchange, Pair
@@ -11,6 +12,17 @@ def empty_pair(db) -> Pair:
     """upbit/KRW/BTC with no candles: enough for error paths that need a known pair."""
     exchange = Exchange.objects.create(name="upbit")
     return Pair.objects.create(exchange=exchange, market="KRW", asset="BTC")
+
+
+@pytest.fixture
+def sample_candles(db) -> None:
+    call_command("loaddata", "sample_candles", verbosity=0)
+
+
+@pytest.fixture
+def committed_sample_candles(transactional_db) -> None:
+    """The fixture committed for real: async tests query from another thread's connection."""
+    call_command("loaddata", "sample_candles", verbosity=0)
 
 
 @pytest.fixture(scope="session")

@@ -90,6 +90,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
+    # Keep the connection between requests (one worker thread under both servers, see
+    # asgi.py): reopening SQLite and re-running the PRAGMAs per request is pure overhead.
+    _db["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "600"))
+    _db["CONN_HEALTH_CHECKS"] = True
     # A file, not Django's in-memory default, so tests run on WAL like the server does;
     # per process, so parallel runs never share one.
     _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"candlebench-test-{os.getpid()}.sqlite3")}

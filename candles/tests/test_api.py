@@ -8,7 +8,7 @@ from django.test import AsyncClient, Client
 from candles.api.modes import MODES
 from candles.models import Candle, Pair
 
-from .conftest import ALL_MODES, SAMPLE, SAMPLE_START
+from .conftest import ALL_MODES, SAMPLE
 
 
 def get_all(client: Client, query: str, path: str = SAMPLE) -> dict[str, object]:
