@@ -1,18 +1,14 @@
-"""Middleware arranged so the API pays for no more than it uses, above all under ASGI.
+"""The API's own middleware chain (settings.API_MIDDLEWARE), served by candleproject.handlers.
 
-Django runs a sync middleware's hooks under ASGI through sync_to_async: a thread hop per
-hook per request. Two fixes, neither changing what any page or API answer contains:
-
-- Hooks that are pure CPU (header checks and header writes) run inline on the event loop.
-- Session, CSRF, auth and messages serve the admin only; for /api/ paths they are skipped,
-  since the API is public, read-only and every API view is CSRF-exempt anyway.
+Under ASGI Django runs each hook of a sync middleware through sync_to_async, a thread hop
+per hook per request. The admin keeps Django's stock chain (settings.MIDDLEWARE); /api/
+requests get a short chain of hooks that never block (header checks and header writes),
+run inline on the event loop. Sessions, CSRF, auth and messages serve the admin only: the
+API is public and read-only, and every API view is CSRF-exempt anyway.
 """
-from django.contrib.auth import middleware as auth
-from django.contrib.messages import middleware as messages
-from django.contrib.sessions import middleware as sessions
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
-from django.middleware import clickjacking, common, csrf, security
+from django.middleware import clickjacking, common, security
 from django.utils.deprecation import MiddlewareMixin
 
 API_PREFIX = "/api/"
@@ -34,43 +30,15 @@ class InlineAsyncMixin:
         return response
 
 
-class SiteOnlyMixin:
-    """Skips the wrapped middleware for API paths; the admin keeps it unchanged."""
-
-    def __call__(self, request):
-        if is_api(request):
-            return self.get_response(request)
-        return super().__call__(request)
-
-
 class SecurityMiddleware(InlineAsyncMixin, security.SecurityMiddleware):
     pass
 
 
 class CommonMiddleware(InlineAsyncMixin, common.CommonMiddleware):
-    pass
+    """Kept on the API for its ALLOWED_HOSTS check."""
 
 
 class XFrameOptionsMiddleware(InlineAsyncMixin, clickjacking.XFrameOptionsMiddleware):
-    pass
-
-
-class SessionMiddleware(SiteOnlyMixin, sessions.SessionMiddleware):
-    pass
-
-
-class CsrfViewMiddleware(SiteOnlyMixin, csrf.CsrfViewMiddleware):
-    def process_view(self, request, callback, callback_args, callback_kwargs):
-        if is_api(request):
-            return None
-        return super().process_view(request, callback, callback_args, callback_kwargs)
-
-
-class AuthenticationMiddleware(SiteOnlyMixin, auth.AuthenticationMiddleware):
-    pass
-
-
-class MessageMiddleware(SiteOnlyMixin, messages.MessageMiddleware):
     pass
 
 

@@ -25,9 +25,10 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
-# The fallback key is only fit for a local benchmark; production sets DJANGO_SECRET_KEY.
+# The fallback key is only fit for a local benchmark: its "django-insecure-" prefix makes
+# `check --deploy` flag it until DJANGO_SECRET_KEY is set.
 SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY", "candlebench-insecure-local-key-set-DJANGO_SECRET_KEY-in-production"
+    "DJANGO_SECRET_KEY", "django-insecure-candlebench-local-only-set-DJANGO_SECRET_KEY"
 )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 
@@ -42,15 +43,21 @@ INSTALLED_APPS = [
     "candles",
 ]
 
-# Django's own middleware, arranged by candleproject.middleware so that API requests skip
-# what only the admin needs and no pure-CPU hook costs a thread hop under ASGI.
 MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "candleproject.middleware.ApiDatabaseErrorMiddleware",
+]
+# What /api/ requests run instead (candleproject.handlers): the same security headers and
+# host check, none of the admin's session/CSRF/auth/messages, no thread hop under ASGI.
+API_MIDDLEWARE = [
     "candleproject.middleware.SecurityMiddleware",
-    "candleproject.middleware.SessionMiddleware",
     "candleproject.middleware.CommonMiddleware",
-    "candleproject.middleware.CsrfViewMiddleware",
-    "candleproject.middleware.AuthenticationMiddleware",
-    "candleproject.middleware.MessageMiddleware",
     "candleproject.middleware.XFrameOptionsMiddleware",
     "candleproject.middleware.ApiDatabaseErrorMiddleware",
 ]
@@ -107,6 +114,21 @@ elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POO
         # it takes to answer 503, so keep it short.
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "3")),
     }
+
+# Production behind TLS sets DJANGO_HTTPS=1: cookies marked secure, HTTPS enforced with
+# HSTS. The local benchmark speaks plain HTTP on loopback, so it stays off by default.
+HTTPS = env_bool("DJANGO_HTTPS")
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = 31_536_000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if env_bool("DJANGO_BEHIND_PROXY"):
+    # Only when a trusted proxy sets this header and strips it from clients.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

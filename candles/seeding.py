@@ -313,3 +313,14 @@ def seed_pair(
         writer.close()
         after = _counts(pair, wanted)
     return {i: after.get(i, 0) - before.get(i, 0) for i in wanted}
+
+
+def analyze_candles() -> None:
+    """Refresh the planner's statistics after a bulk load.
+
+    Without them PostgreSQL estimated 9 rows for a pair holding 129,600, chose a bitmap
+    scan and sorted every row (45 ms at limit=1000) instead of reading the index
+    backwards (about 1 ms).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(Candle._meta.db_table)}")

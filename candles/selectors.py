@@ -30,7 +30,7 @@ def latest_candles(q: CandleQuery) -> QuerySet[Candle]:
     (pair, interval, basetm) index serves both the filter and the order.
     """
     qs = Candle.objects.filter(
-        pair_id=Subquery(pair_queryset(q).values("id")[:1]), interval=q.interval
+        pair_id=Subquery(pair_queryset(q).order_by().values("id")[:1]), interval=q.interval
     )
     if q.before is not None:
         qs = qs.filter(basetm__lt=q.before)

@@ -1,56 +1,37 @@
-"""The project's ASGI application, driven directly: same answers, one long-lived sync thread."""
-import asyncio
+"""The project's own WSGI and ASGI applications: the API's chain and the admin's chain."""
 import threading
 
 import orjson
+import pytest
 from django.core.signals import request_started
 
-from candleproject.asgi import application
 from candles.api.modes import MODES
 
+from .apps import asgi_request, wsgi_request
 
-async def asgi_get(path: str, query: str) -> tuple[int, bytes]:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": query.encode(),
-        "root_path": "",
-        "headers": [(b"host", b"localhost")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
-    sent: list[dict] = []
-    body_sent = False
-    never = asyncio.Event()
-
-    async def receive() -> dict:
-        nonlocal body_sent
-        if not body_sent:
-            body_sent = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await never.wait()  # the client stays connected
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-
-    await application(scope, receive, send)
-    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
 
 
-async def test_asgi_application_serves_every_mode_identically(committed_sample_candles):
-    bodies = {}
+def lower(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+async def test_both_applications_serve_every_mode_identically(committed_sample_candles):
+    from asgiref.sync import sync_to_async
+
+    bodies = set()
     for mode in MODES:
-        status, body = await asgi_get(f"/api/{mode}/candle/upbit/KRW/BTC", "interval=1m&limit=50")
+        path = f"/api/{mode}/candle/upbit/KRW/BTC"
+        status, headers, body = await asgi_request(path, "interval=1m&limit=50")
         assert status == 200, (mode, body[:200])
-        bodies[mode] = body
-    assert len(set(bodies.values())) == 1
-    assert len(orjson.loads(bodies["raw"])["data"]) == 50
+        wsgi_status, wsgi_headers, wsgi_body = await sync_to_async(wsgi_request)(path, "interval=1m&limit=50")
+        assert wsgi_status == 200 and wsgi_body == body, mode
+        for h in (headers, lower(wsgi_headers)):
+            assert SECURITY_HEADERS.items() <= h.items(), (mode, h)
+            assert "set-cookie" not in h and "Cookie" not in h.get("vary", ""), (mode, h)
+        bodies.add(body)
+    assert len(bodies) == 1
+    assert len(orjson.loads(bodies.pop())["data"]) == 50
 
 
 async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(committed_sample_candles):
@@ -62,9 +43,21 @@ async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(commi
     request_started.connect(record)
     try:
         for _ in range(3):
-            status, _body = await asgi_get("/api/raw/candle/upbit/KRW/BTC", "interval=1m&limit=5")
+            status, _headers, _body = await asgi_request("/api/raw/candle/upbit/KRW/BTC", "interval=1m&limit=5")
             assert status == 200
     finally:
         request_started.disconnect(record)
     assert len(threads) == 3 and len(set(threads)) == 1
     assert threads[0] != threading.get_ident()  # off the event loop's thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_chain_keeps_the_host_check_and_the_admin_keeps_csrf():
+    assert wsgi_request("/api/modes")[0] == 200
+    status, headers, body = wsgi_request("/api/modes", host="evil.example")
+    assert status == 400 and lower(headers)["content-type"] == "application/json"
+    # The admin's chain: a login form with a CSRF cookie, and a POST without a token refused.
+    status, headers, _body = wsgi_request("/admin/login/")
+    assert status == 200 and "csrftoken" in lower(headers).get("set-cookie", "")
+    status, _headers, _body = wsgi_request("/admin/login/", method="POST")
+    assert status == 403

@@ -36,9 +36,24 @@ def fetch_raw_rows(q: CandleQuery) -> list[tuple]:
     """The selector's own SQL on the cursor: the ORM builds it but never hydrates a row."""
     qs = latest_candles(q).values_list(*CANDLE_FIELDS)
     sql, params = qs.query.get_compiler(qs.db).as_sql()
-    with connections[qs.db].cursor() as cursor:
+    connection = connections[qs.db]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            use_native_timestamptz_loader(cursor.cursor)
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def use_native_timestamptz_loader(psycopg_cursor) -> None:
+    """Load timestamptz with psycopg's own loader, still aware and in the session's UTC.
+
+    Django registers a Python subclass of psycopg's loader on every connection; the
+    subclass loses psycopg's C implementation and cost about 4.7 µs a row (cProfile, 1000
+    rows), most of the raw mode's time on PostgreSQL.
+    """
+    from psycopg.types.datetime import TimestamptzLoader
+
+    psycopg_cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
 
 
 def rows_to_dicts(rows: list[tuple]) -> list[dict]:

@@ -4,7 +4,6 @@ import orjson
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
@@ -12,11 +11,13 @@ from hypothesis import strategies as st
 
 from django.http import QueryDict
 
+from candleproject.wsgi import application
 from candles.api.errors import ApiError
 from candles.api.modes import MODES
 from candles.api.params import parse_candle_query
 
-schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application())
+# The production WSGI application, with the API's own middleware chain.
+schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 
 
 @pytest.fixture(autouse=True)

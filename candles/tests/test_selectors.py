@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from candles.seeding import seed_pair
+from candles.seeding import analyze_candles, seed_pair
 from candles.selectors import CANDLE_FIELDS, CandleQuery, latest_candles
 
 INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
@@ -16,8 +16,7 @@ def seeded(db) -> None:
     # Enough rows that PostgreSQL's planner would rather scan than probe a poor index.
     seed_pair("upbit", "KRW", "BTC", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
     seed_pair("upbit", "KRW", "ETH", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+    analyze_candles()  # what seed_candles does after loading
 
 
 def plan(q: CandleQuery) -> str:

@@ -97,4 +97,5 @@ class Command(BaseCommand):
                 f"{exchange}/{market}/{asset}: created {counts} "
                 f"({time.perf_counter() - pair_started:.1f}s)"
             )
+        seeding.analyze_candles()
         self.stdout.write(self.style.SUCCESS(f"Seeded in {time.perf_counter() - started:.1f}s"))
