@@ -10,7 +10,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
 
-from .middleware import API_PREFIX
+from candles.api.errors import API_PREFIX
 
 
 H = TypeVar("H", bound=BaseHandler)
@@ -46,7 +46,9 @@ class SharedThreadASGIHandler(ASGIHandler):
 
 class SplitASGIApplication:
     def __init__(self) -> None:
-        self.site = SharedThreadASGIHandler()
+        # The admin keeps Django's handler, a thread per request: a slow admin request
+        # (a large Generate) must not hold the thread the API's sync code runs on.
+        self.site = ASGIHandler()
         self.api = handler_with_middleware(SharedThreadASGIHandler, settings.API_MIDDLEWARE)
 
     async def __call__(self, scope, receive, send):

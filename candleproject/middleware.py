@@ -11,12 +11,9 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, security
 from django.utils.deprecation import MiddlewareMixin
 
-API_PREFIX = "/api/"
+from candles.api.errors import is_api, json_error
+
 DB_RETRY_AFTER_SECONDS = 5
-
-
-def is_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
 
 
 class InlineAsyncMixin:
@@ -52,8 +49,6 @@ class ApiDatabaseErrorMiddleware(InlineAsyncMixin, MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
         if not is_api(request) or not isinstance(exception, (OperationalError, InterfaceError)):
             return None
-        from candles.api.errors import json_error
-
         return json_error(
             503,
             {"error": "service_unavailable", "detail": "the database is unavailable; retry later"},

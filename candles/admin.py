@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
@@ -155,12 +155,13 @@ class CandleAdmin(admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> Sequence[str]:
-        # Stored candles are bulk data from the generator or an import: fix them by
-        # re-importing with "replace", not by hand-editing single numbers.
-        if obj is not None:
-            return ("pair", "interval", "basetm", "o", "h", "l", "c", "v")
-        return ()
+    readonly_fields = ("pair", "interval", "basetm", "o", "h", "l", "c", "v")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Candles come from the generator or an import, which check every rule (aligned
+        # times, l <= o, c <= h, ...); a hand-made candle would bypass them. Stored ones
+        # are fixed by re-importing with "replace", not by editing single numbers.
+        return False
 
     def get_actions(self, request: HttpRequest) -> dict:
         # "Delete selected" across all candles would log one LogEntry per row; whole

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 
-from candles.models import INTERVAL_SECONDS, Candle, Exchange, Pair
+from candles.models import INTERVAL_SECONDS, SYMBOL_RE, Candle, Exchange, Pair
 
 # (basetm, open, high, low, close, volume): the seeder's row shape.
 CandleRow = tuple[datetime, float, float, float, float, float]
@@ -53,8 +53,6 @@ _INF = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 # Cells a spreadsheet would evaluate (CSV injection); they are never numbers or times.
 _FORMULA_START = ("=", "@", "+=", "-=")
 # Exchange, market and asset names end up as URL path segments of the API.
-SYMBOL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-_SYMBOL = re.compile(SYMBOL_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -122,7 +120,7 @@ def check_symbol(kind: str, value: str, max_length: int) -> str:
         raise ValueError(f"{kind} is required")
     if len(value) > max_length:
         raise ValueError(f"{kind} is longer than {max_length} characters")
-    if not _SYMBOL.fullmatch(value):
+    if not SYMBOL_RE.fullmatch(value):
         raise ValueError(
             f"{kind} {value[:40]!r} may contain only letters, digits, '.', '_' and '-' "
             "(it becomes part of the API's URL)"

@@ -1,5 +1,6 @@
-from datetime import timedelta
+import re
 
+from django.core.validators import RegexValidator
 from django.db import models
 
 
@@ -13,14 +14,6 @@ class Interval(models.TextChoices):
     H4 = "4h", "4 hours"
     D1 = "1d", "1 day"
 
-    @property
-    def seconds(self) -> int:
-        return INTERVAL_SECONDS[self.value]
-
-    @property
-    def delta(self) -> timedelta:
-        return timedelta(seconds=self.seconds)
-
 
 INTERVAL_SECONDS: dict[str, int] = {
     "1m": 60,
@@ -32,8 +25,16 @@ INTERVAL_SECONDS: dict[str, int] = {
 }
 
 
+# Exchange, market and asset names become segments of the API's URL.
+SYMBOL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+symbol_validator = RegexValidator(
+    f"^{SYMBOL_PATTERN}\\Z", "Use only letters, digits, '.', '_' and '-' (it becomes part of the API's URL)."
+)
+
+
 class Exchange(models.Model):
-    name = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64, unique=True, validators=[symbol_validator])
 
     class Meta:
         ordering = ["name"]
@@ -46,8 +47,8 @@ class Pair(models.Model):
     """A market on an exchange: `market` is the quote currency (KRW), `asset` the base (BTC)."""
 
     exchange = models.ForeignKey(Exchange, on_delete=models.CASCADE, related_name="pairs")
-    market = models.CharField(max_length=32)
-    asset = models.CharField(max_length=32)
+    market = models.CharField(max_length=32, validators=[symbol_validator])
+    asset = models.CharField(max_length=32, validators=[symbol_validator])
 
     class Meta:
         ordering = ["exchange__name", "market", "asset"]

@@ -24,7 +24,9 @@ def wsgi_request(
     return started["status"], started["headers"], body
 
 
-async def asgi_request(path: str, query: str = "", method: str = "GET") -> tuple[int, dict[str, str], bytes]:
+async def asgi_request(
+    path: str, query: str = "", method: str = "GET", host: str = "localhost"
+) -> tuple[int, dict[str, str], bytes]:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -35,7 +37,7 @@ async def asgi_request(path: str, query: str = "", method: str = "GET") -> tuple
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", b"localhost")],
+        "headers": [(b"host", host.encode())],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }

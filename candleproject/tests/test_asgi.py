@@ -61,3 +61,10 @@ def test_the_api_chain_keeps_the_host_check_and_the_admin_keeps_csrf():
     assert status == 200 and "csrftoken" in lower(headers).get("set-cookie", "")
     status, _headers, _body = wsgi_request("/admin/login/", method="POST")
     assert status == 403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_asgi_api_chain_keeps_the_host_check():
+    assert (await asgi_request("/api/modes"))[0] == 200
+    status, headers, _body = await asgi_request("/api/modes", host="evil.example")
+    assert status == 400 and headers["content-type"] == "application/json"

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
 ALLOWED_METHODS = ("GET", "HEAD")
+API_PREFIX = "/api/"
 
 
 class ApiError(Exception):
@@ -52,30 +53,30 @@ def check_method(request: HttpRequest) -> None:
         )
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+def is_api(request: HttpRequest) -> bool:
+    return request.path_info.startswith(API_PREFIX)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return json_error(404, {"error": "not_found", "detail": "no such API endpoint"})
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     # Reached for SuspiciousOperation, e.g. a Host header not in ALLOWED_HOSTS.
-    if _is_api(request):
+    if is_api(request):
         return json_error(400, {"error": "bad_request", "detail": "the request was rejected"})
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return json_error(403, {"error": "forbidden", "detail": "permission denied"})
     return defaults.permission_denied(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return json_error(500, {"error": "server_error", "detail": "internal error"})
     return defaults.server_error(request)

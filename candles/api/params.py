@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
-from ..models import Interval
+from ..models import SYMBOL_RE, Interval
 from ..selectors import CandleQuery
-from .errors import invalid_parameter
+from .errors import invalid_parameter, pair_not_found
 
 MAX_LIMIT = 1440
 DEFAULT_LIMIT = 100
@@ -63,9 +63,22 @@ def parse_before(value: str | None) -> datetime | None:
         raise invalid_parameter("before", "before is out of range", _BEFORE_ALLOWED) from None
 
 
+MAX_SYMBOL_LENGTH = 64
+
+
+def check_symbols(*symbols: str) -> None:
+    """A name no pair can have is a 404 at once: no database trip, and no NUL or other
+    text the database would reject reaches it (PostgreSQL refuses NUL with an error)."""
+    for symbol in symbols:
+        if len(symbol) > MAX_SYMBOL_LENGTH or not SYMBOL_RE.fullmatch(symbol):
+            raise pair_not_found()
+
+
 def parse_candle_query(exchange: str, market: str, asset: str, params: QueryDict) -> CandleQuery:
-    """Validate the request's parameters in a fixed order: interval, limit, before."""
+    """Validate the request's parameters in a fixed order: interval, limit, before; then
+    the pair's names (an unknown pair is a 404 only once the parameters are valid)."""
     interval = parse_interval(_single(params, "interval", "one of " + ", ".join(INTERVALS)))
     limit = parse_limit(_single(params, "limit", _LIMIT_ALLOWED))
     before = parse_before(_single(params, "before", _BEFORE_ALLOWED))
+    check_symbols(exchange, market, asset)
     return CandleQuery(exchange, market, asset, interval, limit, before)

@@ -528,16 +528,16 @@ def test_candle_filters_search_and_date_hierarchy(admin_client_full, candles):
     assert b"Show counts" not in unfiltered.content
 
 
-def test_candle_change_form_is_read_only_and_add_form_uses_a_raw_id(admin_client_full, candles):
+def test_candles_are_read_only_and_cannot_be_added_by_hand(admin_client_full, candles):
     candle = Candle.objects.filter(pair=candles, interval="1m").first()
     response = admin_client_full.get(f"/admin/candles/candle/{candle.pk}/change/")
     assert response.status_code == 200
     for name in ("o", "h", "l", "c", "v", "basetm", "pair", "interval"):
         assert f'name="{name}"'.encode() not in response.content, name
     assert f"{candle.o}".encode() in response.content
-    add = admin_client_full.get("/admin/candles/candle/add/")
-    assert b'class="vForeignKeyRawIdAdminField"' in add.content
-    assert b'name="o"' in add.content
+    # A hand-made candle would bypass the importer's rules (alignment, l <= o, c <= h).
+    assert admin_client_full.get("/admin/candles/candle/add/").status_code == 403
+    assert b"/admin/candles/candle/add/" not in admin_client_full.get("/admin/candles/candle/").content
 
 
 def test_candle_bulk_delete_action_is_not_offered(admin_client_full, candles):

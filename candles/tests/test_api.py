@@ -3,7 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from django.db import connection
 from django.test import AsyncClient, Client
+from django.test.utils import CaptureQueriesContext
 
 from candles.api.modes import MODES
 from candles.models import Candle, Pair
@@ -76,7 +78,8 @@ def test_latest_candles_are_the_newest_oldest_first(sample_candles, client):
     assert [row["basetm"] for row in data] == sorted(row["basetm"] for row in data)
 
 
-async def test_every_mode_answers_the_same_document_under_asgi(committed_sample_candles):
+async def test_every_mode_answers_the_same_document_through_the_async_client(committed_sample_candles):
+    # The project's own ASGI application is driven in candleproject/tests/test_asgi.py.
     client = AsyncClient()
     bodies = {}
     for mode in ALL_MODES:
@@ -181,6 +184,36 @@ def test_writes_are_the_same_405_in_every_mode_not_a_csrf_403(empty_pair, method
         assert response.status_code == 405, (mode, response.content[:100])
         assert response["Allow"] == "GET, HEAD", mode
         assert orjson.loads(response.content)["error"] == "method_not_allowed", mode
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/{mode}/candle/up%00bit/KRW/BTC",
+        "/api/{mode}/candle/upbit/KRW/" + "B" * 65,
+        "/api/{mode}/candle/upbit/KRW/BTC%20",
+        "/api/{mode}/candle/upbit/KRW/-BTC",
+    ],
+)
+def test_names_no_pair_can_have_are_a_404_without_a_query(empty_pair, client, path):
+    with CaptureQueriesContext(connection) as queries:
+        responses = get_all(client, "?interval=1m", path)
+    assert not queries.captured_queries  # NUL would be a DataError on PostgreSQL
+    for mode, response in responses.items():
+        assert response.status_code == 404, mode
+        assert orjson.loads(response.content)["error"] == "not_found", mode
+
+
+def test_tiny_and_huge_numbers_are_the_same_values_in_every_mode(empty_pair, client):
+    # stdlib json and orjson spell these exponents differently (1e-05 / 1e-5), so the bytes
+    # may differ, but every mode must answer the same numbers.
+    Candle.objects.create(
+        pair=empty_pair, interval="1m", basetm=datetime(2023, 8, 24, tzinfo=UTC),
+        o=1e16, h=1.5e16, l=0.00001, c=1.234e-7, v=0.0,
+    )
+    documents = {mode: orjson.loads(r.content) for mode, r in get_all(client, "?interval=1m").items()}
+    assert all(doc == documents["raw"] for doc in documents.values()), documents
+    assert documents["raw"]["data"][0]["c"] == 1.234e-7
 
 
 def test_modes_endpoint_lists_every_routed_mode(empty_pair, client):
