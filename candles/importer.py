@@ -30,13 +30,13 @@ from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 
 from candles.models import INTERVAL_SECONDS, SYMBOL_RE, Candle, Exchange, Pair
+from candles.selectors import CANDLE_FIELDS
+from candles.storage import CandleRow, executemany_rows, insert_sql
 
-# (basetm, open, high, low, close, volume): the seeder's row shape.
-CandleRow = tuple[datetime, float, float, float, float, float]
 Mode = Literal["skip", "replace"]
 MODES: tuple[Mode, ...] = ("skip", "replace")
 
-COLUMNS: tuple[str, ...] = ("basetm", "o", "h", "l", "c", "v")
+COLUMNS = CANDLE_FIELDS  # the file's columns are the API document's fields
 HEADER = ",".join(COLUMNS)
 MAX_REPORTED_ERRORS = 50
 # A real row is ~80 characters; anything far longer is not a candle row (a binary
@@ -440,28 +440,8 @@ def _existing(pair: Pair, interval: str, rows: list[CandleRow]) -> dict[datetime
 
 
 def _insert(pair_id: int, interval: str, rows: list[CandleRow]) -> None:
-    """Bulk INSERT in batches through the cursor.
-
-    bulk_create spends most of its time building model instances (~4 s per 100k rows
-    here); executemany with the backend's own datetime adapter stores basetm exactly
-    as the ORM would (naive UTC text on SQLite, timestamptz on PostgreSQL), as the
-    seeder does.
-    """
-    qn = connection.ops.quote_name
-    columns = ", ".join(
-        qn(Candle._meta.get_field(name).column) for name in ("pair", "interval", *COLUMNS)
-    )
-    sql = f"INSERT INTO {qn(Candle._meta.db_table)} ({columns}) VALUES ({', '.join(['%s'] * 8)})"
-    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
-        for i in range(0, len(rows), BATCH_SIZE):
-            cursor.executemany(
-                sql,
-                [
-                    (pair_id, interval, adapt(t), o, h, l, c, v)
-                    for t, o, h, l, c, v in rows[i : i + BATCH_SIZE]
-                ],  # noqa: E741
-            )
+        executemany_rows(cursor, insert_sql(ignore_conflicts=False), pair_id, interval, rows, BATCH_SIZE)
 
 
 def write_candles(

@@ -17,9 +17,9 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Count
 
 from candles.models import INTERVAL_SECONDS, Candle, Exchange, Interval, Pair
+from candles.storage import CandleRow, executemany_rows, insert_sql, table_and_columns
 
 # (basetm, open, high, low, close, volume)
-CandleRow = tuple[datetime, float, float, float, float, float]
 
 DEFAULT_PAIRS: list[tuple[str, str, str]] = [
     ("upbit", "KRW", "BTC"),
@@ -165,15 +165,6 @@ def _day_chunks(
         size = _CHUNK_DAYS * (_DAY_SECONDS // 60)
 
 
-_COLUMNS = ("pair", "interval", "basetm", "o", "h", "l", "c", "v")
-
-
-def _table_and_columns() -> tuple[str, str]:
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(Candle._meta.get_field(name).column) for name in _COLUMNS)
-    return qn(Candle._meta.db_table), columns
-
-
 class _Writer(Protocol):
     def write(self, pair_id: int, interval: str, rows: list[CandleRow]) -> None: ...
 
@@ -189,23 +180,12 @@ class _ExecutemanyWriter:
     """
 
     def __init__(self, cursor: CursorWrapper, batch_size: int) -> None:
-        table, columns = _table_and_columns()
-        placeholders = ", ".join(["%s"] * len(_COLUMNS))
-        # ON CONFLICT DO NOTHING (SQLite >= 3.24, PostgreSQL) makes re-seeding a no-op.
-        self._sql = (
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
-        )
+        self._sql = insert_sql(ignore_conflicts=True)
         self._cursor = cursor
         self._batch_size = batch_size
-        self._adapt = connection.ops.adapt_datetimefield_value
 
     def write(self, pair_id: int, interval: str, rows: list[CandleRow]) -> None:
-        adapt = self._adapt
-        for i in range(0, len(rows), self._batch_size):
-            batch = rows[i : i + self._batch_size]
-            self._cursor.executemany(
-                self._sql, [(pair_id, interval, adapt(r[0]), *r[1:]) for r in batch]
-            )
+        executemany_rows(self._cursor, self._sql, pair_id, interval, rows, self._batch_size)
 
     def close(self) -> None:
         """Nothing is buffered."""
@@ -223,7 +203,7 @@ class _PostgresCopyWriter:
     _STAGING = "candles_seed_staging"
 
     def __init__(self, cursor: CursorWrapper) -> None:
-        self._table, self._columns = _table_and_columns()
+        self._table, self._columns = table_and_columns()
         self._cursor = cursor
         cursor.execute(
             f"CREATE TEMPORARY TABLE {self._STAGING} AS "

@@ -1,5 +1,4 @@
 """The ninja mode: a Pydantic response schema, the case study's FastAPI pattern in Django."""
-import json
 from datetime import datetime
 from typing import Any
 
