@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/candlebench
 BENCH_ARGS ?=
 LOCUST_HOST ?= http://127.0.0.1:8000
+LOCUST_ARGS ?=
 
 .PHONY: venv test test-postgres run bench bench-full locust micro clean
 
@@ -35,10 +36,12 @@ bench-full: venv
 	$(PY) -m loadtest --full $(BENCH_ARGS)
 
 micro: venv
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_candles --if-empty
 	$(PY) -m loadtest.micro
 
 locust: venv
-	$(VENV)/bin/locust -f loadtest/locustfile.py --host $(LOCUST_HOST)
+	$(VENV)/bin/locust -f loadtest/locustfile.py --host $(LOCUST_HOST) $(LOCUST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm

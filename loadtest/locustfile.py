@@ -1,0 +1,207 @@
+"""Locust load for candlebench: every user requests one mode at one limit.
+
+By hand, against a running server (`make run` in one terminal, then `make locust`):
+
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8000 --mode drf --limit 1000
+
+The web UI shows --mode, --limit and the other options below as custom parameters.
+Load profiles (--load-profile):
+  steady (default)  users request back to back (no wait) until the run is stopped;
+  seed              the case study's shape: each user makes --requests-per-user requests
+                    (5) and stops; with 60 users that is 300 requests, and the test stops
+                    by itself once every user is done.
+
+Requests are named "<mode> limit=<N>" so Locust's own statistics stay readable. Every
+request's Server-Timing header is collected (see loadtest.stats); a run by hand prints
+the mean db / serialize / render times per request name when the test stops.
+
+`python -m loadtest` (the comparison runner) drives this same file in-process.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import gevent
+from locust import FastHttpUser, constant, events, task
+from locust.exception import StopUser
+from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
+
+if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find the project
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from loadtest.stats import Collector, TimingSummary  # noqa: E402
+from loadtest.target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name  # noqa: E402
+
+# Samples of this process; the runner reads them (see loadtest.loadgen).
+COLLECTOR = Collector()
+SUMMARY = TimingSummary()
+# Custom messages between a Locust master and its workers (distributed mode).
+FLUSH_MESSAGE = "candlebench_flush"
+SAMPLES_MESSAGE = "candlebench_samples"
+REPORT_KEY = "candlebench_samples"
+
+DEFAULTS = {
+    "mode": "drf",
+    "limit": 1000,
+    "interval": DEFAULT_INTERVAL,
+    "pair": DEFAULT_PAIR,
+    "load_profile": "steady",
+    "requests_per_user": 5,
+    "expect_bytes": 0,
+}
+
+log = logging.getLogger("candlebench")
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser) -> None:
+    group = parser.add_argument_group("candlebench")
+    group.add_argument("--mode", default=DEFAULTS["mode"], help="API mode to load, e.g. drf, raw (see /api/modes)")
+    group.add_argument("--limit", type=int, default=DEFAULTS["limit"], help="rows per response (1..1440)")
+    group.add_argument("--interval", default=DEFAULTS["interval"], help="candle interval")
+    group.add_argument("--pair", default=DEFAULTS["pair"], help="exchange/market/asset")
+    group.add_argument(
+        "--load-profile",
+        default=DEFAULTS["load_profile"],
+        choices=["steady", "seed"],
+        help="steady: no wait, until stopped; seed: each user makes --requests-per-user requests, then stops",
+    )
+    group.add_argument(
+        "--requests-per-user", type=int, default=DEFAULTS["requests_per_user"], help="seed profile: requests per user"
+    )
+    group.add_argument(
+        "--expect-bytes", type=int, default=DEFAULTS["expect_bytes"], help="fail responses of another size (0: any)"
+    )
+
+
+def _option(environment, name: str):
+    options = environment.parsed_options
+    value = getattr(options, name, None) if options is not None else None
+    return DEFAULTS[name] if value is None else value
+
+
+class CandleUser(FastHttpUser):
+    wait_time = constant(0)
+    # Keep-alive connections as a browser or client library would; gunicorn's sync worker
+    # closes after each response anyway.
+    network_timeout = 60.0
+    connection_timeout = 60.0
+
+    def on_start(self) -> None:
+        env = self.environment
+        mode, limit = _option(env, "mode"), int(_option(env, "limit"))
+        self.path = candle_path(mode, limit, _option(env, "pair"), _option(env, "interval"))
+        self.name = request_name(mode, limit)
+        self.expect_bytes = int(_option(env, "expect_bytes"))
+        self.budget = int(_option(env, "requests_per_user")) if _option(env, "load_profile") == "seed" else -1
+
+    @task
+    def candles(self) -> None:
+        if self.budget == 0:
+            raise StopUser()
+        with self.client.get(self.path, name=self.name, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+            elif self.expect_bytes and len(response.content or b"") != self.expect_bytes:
+                response.failure(f"body of {len(response.content or b'')} bytes, expected {self.expect_bytes}")
+        if self.budget > 0:
+            self.budget -= 1
+            if self.budget == 0:
+                raise StopUser()
+
+
+@events.request.add_listener
+def _record(request_type, name, response_time, response_length, response=None, exception=None, **kwargs) -> None:
+    end = time.time()
+    timing = ""
+    if response is not None:
+        headers = getattr(response, "headers", None)
+        if headers is not None:
+            timing = headers.get("Server-Timing") or ""
+    start = kwargs.get("start_time") or end - response_time / 1000
+    COLLECTOR.record(start, end, response_time, exception is None, response_length or 0, timing, name)
+
+
+@events.init.add_listener
+def _on_init(environment, **kwargs) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+
+        def flush(environment, msg, **kw) -> None:
+            environment.runner.send_message(SAMPLES_MESSAGE, {"samples": COLLECTOR.drain(), "id": msg.data})
+
+        runner.register_message(FLUSH_MESSAGE, flush)
+    elif isinstance(runner, MasterRunner):
+
+        def samples(environment, msg, **kw) -> None:
+            COLLECTOR.extend(msg.data["samples"])
+            acks = getattr(environment, "candlebench_flush_acks", None)
+            if acks is not None:
+                acks.append(msg.data["id"])
+
+        runner.register_message(SAMPLES_MESSAGE, samples)
+
+
+@events.report_to_master.add_listener
+def _report(client_id, data, **kwargs) -> None:
+    data[REPORT_KEY] = COLLECTOR.drain()
+
+
+@events.worker_report.add_listener
+def _worker_report(client_id, data, **kwargs) -> None:
+    COLLECTOR.extend(data.get(REPORT_KEY, ()))
+
+
+def _managed(environment) -> bool:
+    """True when loadtest.runner drives this Environment (it reads the samples itself)."""
+    return bool(getattr(environment, "candlebench_managed", False))
+
+
+@events.test_start.add_listener
+def _on_test_start(environment, **kwargs) -> None:
+    if _managed(environment) or isinstance(environment.runner, WorkerRunner):
+        return
+    COLLECTOR.drain()
+    SUMMARY.__init__()
+    greenlets = [gevent.spawn(_fold_samples_forever)]
+    if _option(environment, "load_profile") == "seed":
+        greenlets.append(gevent.spawn(_stop_when_users_done, environment))
+    environment.candlebench_greenlets = greenlets
+
+
+def _fold_samples_forever() -> None:
+    # A run by hand can last hours: keep running sums, not every sample.
+    while True:
+        gevent.sleep(2)
+        SUMMARY.add(COLLECTOR.drain())
+
+
+def _stop_when_users_done(environment) -> None:
+    """Seed profile by hand: stop (or quit, headless) once every user made its requests."""
+    runner = environment.runner
+    while True:
+        gevent.sleep(0.2)
+        # "running" once spawning completed; users that made their requests have stopped.
+        if runner.state == STATE_RUNNING and runner.user_count == 0:
+            break
+    log.info("seed profile: every user made its requests; stopping")
+    options = environment.parsed_options
+    if options is not None and getattr(options, "headless", False):
+        runner.quit()
+    else:
+        runner.stop()
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment, **kwargs) -> None:
+    if _managed(environment) or isinstance(environment.runner, WorkerRunner):
+        return
+    for greenlet in getattr(environment, "candlebench_greenlets", []):
+        if greenlet is not gevent.getcurrent():
+            greenlet.kill(block=False)
+    SUMMARY.add(COLLECTOR.drain())
+    if SUMMARY.counts:
+        print(SUMMARY.table(), flush=True)

@@ -1,0 +1,267 @@
+"""The servers the runner compares, and how it starts, watches and stops them."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    description: str
+
+    def command(self, host: str, port: int) -> list[str]:
+        py = sys.executable
+        if self.name == "asgi":
+            return [
+                py, "-m", "uvicorn", "candleproject.asgi:application",
+                "--host", host, "--port", str(port),
+                "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+                "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+            ]
+        # gunicorn reads the project's gunicorn.conf.py (the production settings) from the
+        # working directory; the command line sets the address, one worker, and turns worker
+        # recycling (max_requests) off, so that a restart cannot fall into a measured window.
+        gunicorn = [py, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "1", "--max-requests", "0",
+                    "--log-level", "warning"]
+        if self.name == "wsgi":
+            return [*gunicorn, "--worker-class", "sync", "candleproject.wsgi:application"]
+        if self.name == "asgi-gunicorn":
+            # uvicorn.workers is deprecated in uvicorn 0.54; the worker lives in uvicorn-worker.
+            return [*gunicorn, "--worker-class", "uvicorn_worker.UvicornWorker", "candleproject.asgi:application"]
+        raise ValueError(self.name)
+
+
+SERVERS: dict[str, ServerSpec] = {
+    spec.name: spec
+    for spec in (
+        ServerSpec("asgi", "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)"),
+        ServerSpec("wsgi", "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling"),
+        ServerSpec("asgi-gunicorn", "gunicorn, 1 uvicorn_worker.UvicornWorker (uvloop + httptools), "
+                   "gunicorn.conf.py without worker recycling"),
+    )
+}
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def pin_to(cpus: set[int] | None):
+    """A preexec_fn that pins the child (and everything it forks) to `cpus`."""
+    if not cpus:
+        return None
+
+    def preexec() -> None:
+        os.sched_setaffinity(0, cpus)
+
+    return preexec
+
+
+class ServerProcess:
+    """One running server: a process tree pinned to the server CPU(s)."""
+
+    def __init__(self, spec: ServerSpec, env: dict[str, str], cpus: set[int] | None, log_path: Path,
+                 host: str = "127.0.0.1") -> None:
+        self.spec = spec
+        self.host = host
+        self.port = free_port(host)
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log_path, "ab")
+        self.proc = subprocess.Popen(
+            spec.command(host, self.port),
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=pin_to(cpus),
+            start_new_session=True,
+        )
+        self.ps = psutil.Process(self.proc.pid)
+        self._cpu: dict[int, float] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = 60.0) -> dict:
+        """Wait until GET /api/modes answers 200 and return its JSON document."""
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(
+                    f"{self.spec.name} server exited with code {self.proc.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(self.base_url + "/api/modes", timeout=5) as response:
+                    if response.status == 200:
+                        return json.loads(response.read())
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
+                last = str(exc)
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.spec.name} server did not answer within {timeout:.0f}s ({last})")
+
+    def processes(self) -> list[psutil.Process]:
+        try:
+            return [self.ps, *self.ps.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def pids(self) -> frozenset[int]:
+        return frozenset(p.pid for p in self.processes())
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server tree has used so far.
+
+        Kept per process and only ever growing: a worker that is replaced keeps the time
+        it used, so the difference of two readings is never negative.
+        """
+        for p in self.processes():
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            self._cpu[p.pid] = max(self._cpu.get(p.pid, 0.0), t.user + t.system)
+        return sum(self._cpu.values())
+
+    def reset_peak_rss(self) -> bool:
+        """Reset the kernel's peak-RSS mark (VmHWM) of every server process (Linux >= 4.0)."""
+        done = True
+        for p in self.processes():
+            try:
+                with open(f"/proc/{p.pid}/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                done = False
+        return done
+
+    def peak_rss_mb(self) -> float:
+        """Peak RSS since the last reset, summed over the server's processes, in MiB.
+
+        Falls back to the current RSS where /proc/<pid>/status has no VmHWM.
+        """
+        total = 0
+        for p in self.processes():
+            hwm = _vm_hwm_bytes(p.pid)
+            if hwm is None:
+                try:
+                    hwm = p.memory_info().rss
+                except psutil.NoSuchProcess:
+                    continue
+            total += hwm
+        return total / 2**20
+
+    def affinity(self) -> list[int]:
+        cpus: set[int] = set()
+        for p in self.processes():
+            try:
+                cpus.update(p.cpu_affinity())
+            except (psutil.NoSuchProcess, AttributeError):
+                pass
+        return sorted(cpus)
+
+    def wait_idle(self, timeout: float = 10.0, interval: float = 0.05, threshold: float = 0.1) -> float:
+        """Wait until the server uses less than `threshold` of a CPU (requests left over
+        from a stopped run are done). Returns the seconds waited."""
+        started = time.monotonic()
+        last = self.cpu_seconds()
+        while time.monotonic() - started < timeout:
+            time.sleep(interval)
+            now = self.cpu_seconds()
+            if now - last < threshold * interval:
+                break
+            last = now
+        return time.monotonic() - started
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.alive():
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(5)
+        self._log.close()
+
+
+def _vm_hwm_bytes(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def system_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far (all CPUs; interrupts excluded,
+    since loopback traffic of the benchmark itself lands there; stolen time included)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "steal", 0.0)
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server processes on this machine."""
+    total = 0.0
+    for p in psutil.process_iter(["name", "cpu_times"]):
+        name = p.info.get("name") or ""
+        times = p.info.get("cpu_times")
+        if name.startswith("postgres") and times is not None:
+            total += times.user + times.system
+    return total
+
+
+class CpuProbe:
+    """Cumulative CPU seconds of the server, the local database and the whole machine;
+    the load generator turns two readings into shares of the measured window."""
+
+    def __init__(self, server: ServerProcess, local_postgres: bool) -> None:
+        self.server = server
+        self.local_postgres = local_postgres
+
+    def __call__(self) -> dict[str, float]:
+        reading = {"server": self.server.cpu_seconds(), "busy": system_busy_seconds()}
+        if self.local_postgres:
+            reading["db"] = postgres_cpu_seconds()
+        return reading
+
+
+def is_local_postgres(settings_info: dict) -> bool:
+    host = settings_info.get("host", "")
+    return settings_info.get("vendor") == "postgresql" and (host in ("", "localhost", "127.0.0.1", "::1")
+                                                              or host.startswith("/"))

@@ -1,0 +1,193 @@
+"""What one measured run is made of: per-request samples, and their summary.
+
+Pure Python (no Locust import), so the runner, the locustfile and the tests share it.
+
+A sample is recorded by the locustfile's request listener for every request:
+    (start_time, end_time, response_time_ms, ok, response_bytes, server_timing_header, name)
+with wall-clock times from time.time(), so samples from several Locust processes on one
+machine can be cut to the same measurement window.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+Sample = tuple[float, float, float, bool, int, str, str]
+
+# The phases every mode reports, in the order the report stacks them.
+PHASES: tuple[str, ...] = ("db", "serialize", "render")
+
+_METRIC = re.compile(r"^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(.*)$")
+_DUR = re.compile(r";\s*dur\s*=\s*\"?([-+0-9.eE]+)\"?")
+
+
+def parse_server_timing(header: str | None) -> dict[str, float]:
+    """Parse a Server-Timing header into {metric: milliseconds}.
+
+    `db;dur=1.5, serialize;dur=2, render;dur=0.25` -> {"db": 1.5, "serialize": 2.0,
+    "render": 0.25}. Metrics without a (valid) dur are left out; a repeated metric is
+    summed, like ServerTiming.lap does on the server.
+    """
+    result: dict[str, float] = {}
+    if not header:
+        return result
+    for part in header.split(","):
+        match = _METRIC.match(part)
+        if not match:
+            continue
+        name, params = match.groups()
+        dur = _DUR.search(params)
+        if not dur:
+            continue
+        try:
+            value = float(dur.group(1))
+        except ValueError:
+            continue
+        if math.isfinite(value):
+            result[name] = result.get(name, 0.0) + value
+    return result
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile of an ascending sequence (pct in 0..100); NaN when empty."""
+    if not sorted_values:
+        return math.nan
+    if not 0 <= pct <= 100:
+        raise ValueError("pct must be within 0..100")
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return float(sorted_values[rank - 1])
+
+
+@dataclass
+class RunStats:
+    """One run's numbers, as they go into results.csv."""
+
+    requests: int
+    failures: int
+    duration_s: float
+    rps: float
+    mean_ms: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    bytes: int
+    timing_ms: dict[str, float] = field(default_factory=dict)
+    # Distinct body sizes seen among successful responses (more than one means the
+    # mode answered different documents during the run).
+    body_sizes: tuple[int, ...] = ()
+
+
+def window(samples: Iterable[Sample], start: float, end: float) -> list[Sample]:
+    """The samples whose request completed within (start, end]."""
+    return [s for s in samples if start < s[1] <= end]
+
+
+def summarize(samples: Sequence[Sample], duration_s: float) -> RunStats:
+    """Summarize the samples of one measurement window of `duration_s` seconds.
+
+    Requests/s counts every completed request, failed or not (failures are reported
+    separately and make the row untrustworthy); latency percentiles and Server-Timing
+    means are over successful requests only.
+    """
+    if duration_s <= 0:
+        raise ValueError("duration_s must be positive")
+    ok = [s for s in samples if s[3]]
+    times = sorted(s[2] for s in ok)
+    sizes = sorted({s[4] for s in ok})
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for s in ok:
+        for name, value in parse_server_timing(s[5]).items():
+            sums[name] = sums.get(name, 0.0) + value
+            counts[name] = counts.get(name, 0) + 1
+    return RunStats(
+        requests=len(samples),
+        failures=len(samples) - len(ok),
+        duration_s=duration_s,
+        rps=len(samples) / duration_s,
+        mean_ms=sum(times) / len(times) if times else math.nan,
+        p50_ms=percentile(times, 50),
+        p95_ms=percentile(times, 95),
+        p99_ms=percentile(times, 99),
+        max_ms=times[-1] if times else math.nan,
+        bytes=round(sum(s[4] for s in ok) / len(ok)) if ok else 0,
+        timing_ms={name: sums[name] / counts[name] for name in sums},
+        body_sizes=tuple(sizes),
+    )
+
+
+def span(samples: Sequence[Sample]) -> tuple[float, float]:
+    """(first request start, last response end): the seed profile's measured interval."""
+    if not samples:
+        raise ValueError("no samples")
+    return min(s[0] for s in samples), max(s[1] for s in samples)
+
+
+class Collector:
+    """Per-request samples of the current process, appended by the request listener.
+
+    The hot path is one tuple append; parsing happens after the run. Samples from Locust
+    worker processes are merged in with extend().
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+
+    def record(
+        self,
+        start: float,
+        end: float,
+        response_time_ms: float,
+        ok: bool,
+        nbytes: int,
+        server_timing: str,
+        name: str,
+    ) -> None:
+        self.samples.append((start, end, response_time_ms, ok, nbytes, server_timing, name))
+
+    def extend(self, samples: Iterable[Sequence]) -> None:
+        # Samples that crossed a process boundary arrive as lists.
+        self.samples.extend(tuple(s) for s in samples)  # type: ignore[misc]
+
+    def drain(self) -> list[Sample]:
+        samples, self.samples = self.samples, []
+        return samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+@dataclass
+class TimingSummary:
+    """Running Server-Timing means per request name (for `make locust` runs by hand)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    sums: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, samples: Iterable[Sample]) -> None:
+        for s in samples:
+            name = s[6]
+            self.counts[name] = self.counts.get(name, 0) + 1
+            if not s[3]:
+                self.failures[name] = self.failures.get(name, 0) + 1
+                continue
+            sums = self.sums.setdefault(name, {})
+            for phase, value in parse_server_timing(s[5]).items():
+                sums[phase] = sums.get(phase, 0.0) + value
+
+    def table(self) -> str:
+        lines = ["Server-Timing means per request (ms):"]
+        header = f"{'name':<28} {'requests':>9} {'failures':>9}" + "".join(f" {p:>10}" for p in PHASES)
+        lines.append(header)
+        for name in sorted(self.counts):
+            ok = self.counts[name] - self.failures.get(name, 0)
+            sums = self.sums.get(name, {})
+            cells = "".join(
+                f" {sums[p] / ok:>10.3f}" if ok and p in sums else f" {'-':>10}" for p in PHASES
+            )
+            lines.append(f"{name:<28} {self.counts[name]:>9} {self.failures.get(name, 0):>9}{cells}")
+        return "\n".join(lines)

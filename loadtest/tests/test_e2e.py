@@ -1,0 +1,152 @@
+"""End to end: the real runner (servers, Locust, checks, report) on an isolated database.
+
+The database is a temporary SQLite file, or, when DATABASE_URL points at PostgreSQL, a
+dedicated database `candlebench_e2e` on the same server (created and dropped here; it is not
+pytest-django's `test_...` database, which this test never touches).
+"""
+import csv
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from loadtest.runner import CSV_COLUMNS
+
+PROJECT = Path(__file__).resolve().parents[2]
+E2E_DATABASE = "candlebench_e2e"
+
+
+def _postgres_admin(url: str):
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    return psycopg.connect(admin, autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def bench_env(tmp_path_factory):
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
+    env["DJANGO_SETTINGS_MODULE"] = "candleproject.settings"
+    url = os.environ.get("DATABASE_URL", "")
+    dropped = None
+    if url.startswith(("postgres://", "postgresql://")):
+        with _postgres_admin(url) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {E2E_DATABASE}")
+        env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{E2E_DATABASE}"))
+        dropped = url
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'bench.sqlite3'}"
+    # A small seed (one pair, 300 minutes) keeps the test fast; the runner's own
+    # `seed_candles --if-empty` then leaves it alone.
+    for args in (["migrate", "--no-input"],
+                 ["seed_candles", "--exchange", "upbit", "--market", "KRW", "--asset", "BTC",
+                  "--count", "300", "--intervals", "1m"]):
+        subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=env, check=True,
+                       capture_output=True, timeout=120)
+    yield env
+    if dropped:
+        with _postgres_admin(dropped) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)")
+
+
+def test_runner_end_to_end(bench_env, tmp_path):
+    out = tmp_path / "results" / "run1"
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--modes", "drf,raw", "--limits", "100", "--servers", "asgi",
+         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--out", str(out)],
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=180,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    stdout = result.stdout
+
+    # Progress, then the summary table.
+    assert "[1/2] asgi" in stdout and "[2/2] asgi" in stdout
+    table = stdout[stdout.index("requests/s, median of repeats"):]
+    header = table.splitlines()[1]
+    assert header.split()[:3] == ["mode", "100", "rows"]
+    for mode in ("drf", "raw"):
+        line = next(line for line in table.splitlines() if line.startswith(mode + " "))
+        assert float(line.split()[1].replace(",", "")) > 0
+
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [r["mode"] for r in rows] == ["drf", "raw"]
+    assert list(rows[0]) == CSV_COLUMNS
+    for r in rows:
+        assert (r["server"], r["limit"], r["repeat"]) == ("asgi", "100", "1")
+        assert float(r["rps"]) > 0 and int(r["requests"]) > 0
+        assert r["failures"] == "0"
+        assert 0 < float(r["p50_ms"]) <= float(r["p95_ms"]) <= float(r["p99_ms"])
+        assert float(r["db_ms"]) > 0 and float(r["render_ms"]) >= 0
+        assert float(r["server_rss_mb"]) > 10
+        # A busy machine may make a run untrustworthy; then it must say why.
+        assert r["trustworthy"] in ("yes", "no") and (r["trustworthy"] == "yes") == (r["note"] == "")
+        assert (out / r["locust_report"]).stat().st_size > 10_000
+    assert rows[0]["bytes"] == rows[1]["bytes"]  # the same document from both modes
+
+    md = (out / "report.md").read_text()
+    assert "## Requests/s" in md and "| drf |" in md and "| raw |" in md
+    assert "In-process micro benchmark" in md and "Machine" in md
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3
+    assert 'href="locust/asgi-drf-100-r1.html"' in html
+    assert (out / "micro.json").exists()
+    assert os.readlink(out.parent / "latest") == out.name
+
+
+def test_runner_refuses_debug(bench_env, tmp_path):
+    env = dict(bench_env, DJANGO_DEBUG="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--modes", "raw", "--limits", "1", "--out", str(tmp_path / "x")],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "refuses" in result.stderr and "DEBUG is on" in result.stderr
+    assert not (tmp_path / "x").exists()  # refused before writing anything
+
+
+def wait_for(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "the server exited"
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer")
+
+
+def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
+    """`locust -f loadtest/locustfile.py --load-profile seed` against a running server."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "candleproject.asgi:application", "--port", str(port), "--log-level", "warning"],
+        cwd=PROJECT, env=bench_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/api/modes", server)
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(PROJECT / "loadtest" / "locustfile.py"), "--host", f"http://127.0.0.1:{port}",
+             "--headless", "-u", "6", "-r", "6", "--load-profile", "seed", "--requests-per-user", "2",
+             "--mode", "raw", "--limit", "10", "--only-summary"],
+            cwd=tmp_path, env=bench_env, capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "every user made its requests" in output
+    line = next(line for line in output.splitlines() if line.startswith("raw limit=10 "))
+    assert line.split()[2:4] == ["12", "0"]  # 6 users x 2 requests, no failure

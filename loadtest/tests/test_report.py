@@ -1,0 +1,137 @@
+"""Report generation on recorded data (fixtures/recorded: a subset of a real run)."""
+import base64
+import csv
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from loadtest import report
+from loadtest.fitting import fit_row_cost
+from loadtest.report import Results, load_rows
+
+RECORDED = Path(__file__).parent / "fixtures" / "recorded"
+
+
+@pytest.fixture(scope="module")
+def res() -> Results:
+    return Results.load(RECORDED)
+
+
+@pytest.fixture(scope="module")
+def raw_csv() -> list[dict]:
+    return list(csv.DictReader((RECORDED / "results.csv").read_text().splitlines()))
+
+
+def median_rps(raw_csv, server, mode, limit):
+    values = sorted(float(r["rps"]) for r in raw_csv if (r["server"], r["mode"], r["limit"]) == (server, mode, str(limit)))
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def test_rows_are_parsed(raw_csv):
+    rows = load_rows(RECORDED / "results.csv")
+    assert len(rows) == len(raw_csv) == 48
+    first = rows[0]
+    assert (first.server, first.mode, first.limit, first.repeat) == ("asgi", "drf-validated", 1, 1)
+    assert first.rps == float(raw_csv[0]["rps"])
+    assert set(first.timing_ms) == {"db", "serialize", "render"}
+    assert first.trustworthy == (raw_csv[0]["trustworthy"] == "yes")
+    assert first.server_cpu_pct == float(raw_csv[0]["server_cpu_pct"])
+    assert first.locust_report == raw_csv[0]["locust_report"]
+    # Empty cells (a run without any request has no latency) read as NaN, not as errors.
+    assert math.isnan(report._float("")) and report._int("") == 0
+
+
+def test_results_are_grouped_in_report_order(res):
+    assert res.modes == ["drf-validated", "orjson", "raw"]
+    assert res.servers == ["asgi", "wsgi"]
+    assert res.limits == [1, 100, 1000, 1440]
+    assert all(c.rps.n == 2 for c in res.cells.values())
+    assert res.chart_limit == 1000
+
+
+def rps_of(raw_csv, server, mode, limit, repeat):
+    (row,) = [r for r in raw_csv if (r["server"], r["mode"], r["limit"], r["repeat"]) == (server, mode, str(limit), str(repeat))]
+    return float(row["rps"])
+
+
+def test_medians_speedups_and_fits_come_from_the_csv(res, raw_csv):
+    for server in res.servers:
+        for lim in res.limits:
+            for mode in res.modes:
+                assert res.rps(server, mode, lim) == pytest.approx(median_rps(raw_csv, server, mode, lim))
+                # Within each repeat, then the median (of two: their mean).
+                per_repeat = [rps_of(raw_csv, server, mode, lim, k) / rps_of(raw_csv, server, "drf-validated", lim, k)
+                              for k in (1, 2)]
+                assert res.speedup(server, mode, lim) == pytest.approx(sum(per_repeat) / 2)
+        fit = res.fit(server, "raw")
+        expected = fit_row_cost({lim: median_rps(raw_csv, server, "raw", lim) for lim in res.limits})
+        assert (fit.fixed_ms, fit.per_row_us) == pytest.approx((expected.fixed_ms, expected.per_row_us))
+    drift = res.drift()
+    assert list(drift) == [2] and 0.5 < drift[2] < 2
+
+
+def test_markdown_report(res, raw_csv):
+    md = report.render_markdown(res)
+    for heading in ("## At a glance", "## Requests/s", "## Speed-up over drf-validated", "## ASGI and WSGI",
+                    "## Latency and time split at 1000 rows", "## Without the server", "## Measurement checks",
+                    "## Machine"):
+        assert heading in md
+    # One table row per mode and server, with a cell per limit plus the fit.
+    rps_rows = [line for line in md.splitlines() if line.startswith("| raw |")]
+    assert len(rps_rows) >= 2
+    assert len(rps_rows[0].strip("|").split("|")) == 1 + 4 + 2
+    # drf-validated is the baseline: ×1.00 everywhere in the speed-up table.
+    speed = next(line for line in md.splitlines() if line.startswith("| drf-validated | ×"))
+    assert set(speed.strip("| ").split(" | ")[1:]) == {"×1.00"}
+    # Every untrustworthy run is listed with its reason, and its cells carry the mark.
+    bad = [r for r in raw_csv if r["trustworthy"] == "no"]
+    assert bad and all(r["note"] in md for r in bad)
+    assert "⚠" in md
+    assert "AMD EPYC" in md and "sqlite" in md and "| locust | 2.47.0 |" in md
+
+
+def test_html_report_embeds_three_charts_and_links_every_locust_report(res, raw_csv):
+    page = report.render_html(res)
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 3
+    assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
+    for r in raw_csv:
+        assert f'href="{r["locust_report"]}"' in page
+    assert "<table>" in page and "drf-validated" in page
+
+
+def test_summary_table(res):
+    text = report.summary_text(res)
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("mode "))
+    assert header.split()[:9] == ["mode", "1", "row", "100", "rows", "1000", "rows", "1440", "rows"]
+    raw_line = next(line for line in lines if line.startswith("raw "))
+    assert f"×{res.speedup('asgi', 'raw', 1000):.1f}" in raw_line
+    assert "runs failed their own checks" in lines[-1]
+
+
+def test_write_reports_into_a_results_directory(tmp_path):
+    for name in ("results.csv", "meta.json"):
+        shutil.copy(RECORDED / name, tmp_path / name)
+    summary = report.write_reports(tmp_path)
+    assert (tmp_path / "report.md").read_text().startswith("# candlebench")
+    assert (tmp_path / "report.html").stat().st_size > 30_000
+    assert "asgi" in summary and "wsgi" in summary
+
+
+def test_report_without_meta_or_baseline(tmp_path):
+    recorded = csv.DictReader((RECORDED / "results.csv").read_text().splitlines())
+    rows = [r for r in recorded if r["mode"] != "drf-validated" and r["server"] == "asgi"]
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    res = Results.load(tmp_path)
+    md = report.render_markdown(res)
+    assert "| orjson | - | - | - | - |" in md  # no baseline, no speed-up
+    assert "Without the server" not in md  # no micro benchmark recorded
+    assert "ASGI and WSGI" not in md

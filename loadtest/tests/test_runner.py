@@ -1,0 +1,140 @@
+"""The runner's plan, its per-run checks and its bookkeeping (no server, no Locust)."""
+import math
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from loadtest import runner
+from loadtest.checks import CheckError, refuse_debug
+from loadtest.servers import SERVERS, is_local_postgres
+from loadtest.stats import summarize
+
+MODES = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "raw"]
+
+
+def plan_for(argv):
+    return runner.make_plan(runner.build_parser().parse_args(argv), MODES)
+
+
+def test_default_plan_covers_every_mode_and_limit_under_asgi_and_wsgi():
+    plan = plan_for([])
+    assert plan.modes == MODES
+    assert plan.limits == [1, 100, 1000, 1440]
+    assert plan.servers == ["asgi", "wsgi"]
+    assert plan.profile == "steady" and plan.users == 16
+    runs = plan.runs()
+    assert len(runs) == 7 * 4 * 2 * plan.repeats
+    assert {(s, m, lim) for _, lim, s, m in runs} == {(s, m, lim) for s in ["asgi", "wsgi"] for m in MODES for lim in [1, 100, 1000, 1440]}
+    # Budget of `make bench`: every run is warm-up + window + a little; keep it well under 10 min.
+    assert len(runs) * (plan.warmup + plan.duration + 0.4) < 7 * 60
+
+
+def test_full_plan_is_the_whole_matrix():
+    plan = plan_for(["--full"])
+    assert plan.servers == list(SERVERS)
+    assert plan.repeats == 3 and plan.duration > plan_for([]).duration
+
+
+def test_runs_are_interleaved_repeat_limit_server_mode():
+    plan = plan_for(["--modes", "raw,drf", "--limits", "1000,1", "--repeats", "2"])
+    assert plan.modes == ["drf", "raw"]  # report order, whatever the option's order
+    runs = plan.runs()
+    assert runs[:5] == [
+        (1, 1, "asgi", "drf"),
+        (1, 1, "asgi", "raw"),
+        (1, 1, "wsgi", "drf"),
+        (1, 1, "wsgi", "raw"),
+        (1, 1000, "asgi", "drf"),
+    ]
+    # The second repeat goes backwards through servers and modes.
+    assert runs[8:10] == [(2, 1, "wsgi", "raw"), (2, 1, "wsgi", "drf")]
+    assert len(set(runs)) == len(runs) == 16
+
+
+def test_seed_profile_defaults_to_the_case_studys_60_users():
+    plan = plan_for(["--profile", "seed"])
+    assert plan.users == 60 and plan.requests_per_user == 5
+    assert "300 per run" in plan.describe_load()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--modes", "nope"], ["--servers", "iis"], ["--limits", "0"], ["--limits", "1441"], ["--repeats", "0"]],
+)
+def test_bad_options_are_refused(argv):
+    with pytest.raises(CheckError):
+        plan_for(argv)
+
+
+def test_debug_on_is_refused():
+    with pytest.raises(CheckError, match="DEBUG"):
+        refuse_debug({"debug": True})
+    refuse_debug({"debug": False})
+
+
+def measurement(**kw):
+    base = {"locust_cpu_warning": False, "loadgen_cpu_pct": 40.0, "other_cpu_pct": 2.0, "warmup_complete": True,
+            "warmup_s": 0.6, "notes": []}
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def run_stats(n=100, failures=0, sizes=(100,)):
+    samples = [(0.0, 0.5, 5.0, i >= failures, sizes[i % len(sizes)], "", "x") for i in range(n)]
+    return summarize(samples, 1.0)
+
+
+def test_a_clean_run_is_trustworthy():
+    assert runner.judge(run_stats(), measurement()) == []
+
+
+@pytest.mark.parametrize(
+    "stats_kw,measure_kw,expected",
+    [
+        ({"failures": 3}, {}, "3 failed request(s)"),
+        ({}, {"locust_cpu_warning": True}, "Locust CPU warning"),
+        ({}, {"loadgen_cpu_pct": 93.0}, "load generator at 93% CPU"),
+        ({}, {"other_cpu_pct": 60.0}, "other processes used 60% of a CPU"),
+        ({"n": 12}, {}, "only 12 requests measured"),
+        ({}, {"warmup_complete": False, "warmup_s": 10.0}, "warm-up incomplete after 10.0 s"),
+        ({"sizes": (100, 90)}, {}, "body sizes varied: 90, 100"),
+    ],
+)
+def test_each_check_marks_the_run(stats_kw, measure_kw, expected):
+    reasons = runner.judge(run_stats(**stats_kw), measurement(**measure_kw))
+    assert reasons == [expected]
+
+
+def test_cpu_layout_pins_server_and_load_generator_apart(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    server, loadgen, text = runner.cpu_layout(1)
+    assert (server, loadgen) == ({0}, {1})
+    assert "server pinned to CPU 0" in text
+    assert "cannot add capacity" in runner.cpu_layout(4)[2]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    server, loadgen, text = runner.cpu_layout(1)
+    assert server is None and loadgen is None and "only 1 CPU" in text
+
+
+def test_latest_symlink_points_at_the_newest_run(tmp_path):
+    first, second = tmp_path / "20250101-000000", tmp_path / "20250102-000000"
+    first.mkdir()
+    second.mkdir()
+    runner.update_latest(first)
+    runner.update_latest(second)
+    latest = tmp_path / "latest"
+    assert latest.is_symlink() and os.readlink(latest) == second.name
+
+
+def test_local_postgres_detection():
+    assert is_local_postgres({"vendor": "postgresql", "host": "127.0.0.1"})
+    assert is_local_postgres({"vendor": "postgresql", "host": "/var/run/postgresql"})
+    assert not is_local_postgres({"vendor": "postgresql", "host": "db.example"})
+    assert not is_local_postgres({"vendor": "sqlite", "host": ""})
+
+
+def test_number_formatting_in_the_csv():
+    assert runner.num(1.23456, 2) == "1.23"
+    assert runner.num(math.nan) == ""
+    assert runner.fmt_duration(125.4) == "2:05"
