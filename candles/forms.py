@@ -41,7 +41,20 @@ def _clean_symbol(form: forms.Form, name: str) -> str:
         raise ValidationError(str(exc)) from None
 
 
-class GenerateForm(forms.Form):
+class SymbolFieldsMixin:
+    """exchange, market and asset cleaned alike in both forms."""
+
+    def clean_exchange(self) -> str:
+        return _clean_symbol(self, "exchange")
+
+    def clean_market(self) -> str:
+        return _clean_symbol(self, "market")
+
+    def clean_asset(self) -> str:
+        return _clean_symbol(self, "asset")
+
+
+class GenerateForm(SymbolFieldsMixin, forms.Form):
     """The arguments of seeding.seed_pair, with `manage.py seed_candles`'s defaults."""
 
     exchange = _symbol_field("exchange", required=True)
@@ -81,15 +94,6 @@ class GenerateForm(forms.Form):
         count.validators.append(_max_count(limit))
         count.widget.attrs["max"] = limit
 
-    def clean_exchange(self) -> str:
-        return _clean_symbol(self, "exchange")
-
-    def clean_market(self) -> str:
-        return _clean_symbol(self, "market")
-
-    def clean_asset(self) -> str:
-        return _clean_symbol(self, "asset")
-
     def clean_start(self) -> Any:
         start = self.cleaned_data["start"].astimezone(UTC)
         if start.second or start.microsecond:
@@ -108,7 +112,7 @@ def _max_count(limit: int) -> Callable[[int], None]:
     return validate
 
 
-class UploadForm(forms.Form):
+class UploadForm(SymbolFieldsMixin, forms.Form):
     file = forms.FileField(
         label="CSV file",
         error_messages={"empty": f"The file is empty; the first line must be the header {HEADER}."},
@@ -142,15 +146,6 @@ class UploadForm(forms.Form):
                 "(setting CANDLES_UPLOAD_MAX_BYTES). Split it into smaller files."
             )
         return upload
-
-    def clean_exchange(self) -> str:
-        return _clean_symbol(self, "exchange")
-
-    def clean_market(self) -> str:
-        return _clean_symbol(self, "market")
-
-    def clean_asset(self) -> str:
-        return _clean_symbol(self, "asset")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
