@@ -8,7 +8,7 @@ BENCH_ARGS ?=
 LOCUST_HOST ?= http://127.0.0.1:8000
 LOCUST_ARGS ?=
 
-.PHONY: venv test test-postgres run bench bench-full locust micro clean
+.PHONY: venv test test-postgres run bench bench-full spike soak tablesize locust micro clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ bench: venv
 
 bench-full: venv
 	$(PY) -m loadtest --full $(BENCH_ARGS)
+
+spike: venv
+	$(PY) -m loadtest spike $(BENCH_ARGS)
+
+soak: venv
+	$(PY) -m loadtest soak $(BENCH_ARGS)
+
+tablesize: venv
+	$(PY) -m loadtest.tablesize $(BENCH_ARGS)
 
 micro: venv
 	$(PY) manage.py migrate --no-input

@@ -1,9 +1,18 @@
-"""`python -m loadtest` (what `make bench` runs); see loadtest/runner.py and loadtest/README.md."""
+"""`python -m loadtest` (what `make bench` runs); see loadtest/runner.py and loadtest/README.md.
+
+`python -m loadtest spike ...` and `python -m loadtest soak ...` run the overload tests
+(loadtest/spike.py, loadtest/soak.py).
+"""
 import sys
 
 # Locust patches the standard library with gevent when imported; that must happen before
 # anything else imports socket, ssl or threading.
 import locust  # noqa: F401
+
+if len(sys.argv) > 1 and sys.argv[1] in ("spike", "soak"):
+    from importlib import import_module
+
+    sys.exit(import_module(f"loadtest.{sys.argv[1]}").main(sys.argv[2:]))
 
 from loadtest.runner import main
 

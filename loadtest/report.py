@@ -23,6 +23,14 @@ from .stats import PHASES
 
 BASELINE = "drf-validated"
 CHART_ROWS = 1000  # the case study's row count; the largest limit stands in when absent
+# Diagnostic endpoints the runner measures like modes (candles/api/floor.py): the exact
+# bytes of the real answer from memory, no query. Their requests/s is the server set-up's
+# ceiling at that response size. They are never listed among the modes.
+DIAGNOSTICS: tuple[str, ...] = ("floor", "floor-async")
+TARGET_ROWS = 1000
+# A server below this share of its core during a ceiling run was not what limited it.
+SATURATED_CPU_PCT = 90.0
+RSS_ROWS = 1440
 
 
 @dataclass
@@ -120,7 +128,8 @@ class Results:
         self.meta = meta or {}
         plan = self.meta.get("plan", {})
         order = plan.get("modes") or list(dict.fromkeys(r.mode for r in rows))
-        self.modes = [m for m in order if any(r.mode == m for r in rows)]
+        self.modes = [m for m in order if m not in DIAGNOSTICS and any(r.mode == m for r in rows)]
+        self.diagnostics = [d for d in DIAGNOSTICS if any(r.mode == d for r in rows)]
         server_order = plan.get("servers") or list(dict.fromkeys(r.server for r in rows))
         self.servers = [s for s in server_order if any(r.server == s for r in rows)]
         self.limits = sorted({r.limit for r in rows})
@@ -168,6 +177,36 @@ class Results:
                     ratios.append(ratio(by_repeat[k], by_repeat[repeats[0]]))
             out[k] = spread(ratios).median
         return out
+
+    def ceiling(self, server: str, limit: int) -> tuple[float, str]:
+        """(requests/s, which diagnostic): the higher of the floor diagnostics' medians on
+        this server at this limit; (nan, "") when none was measured."""
+        measured = [(self.rps(server, d, limit), d) for d in self.diagnostics]
+        measured = [(v, d) for v, d in measured if math.isfinite(v)]
+        return max(measured) if measured else (math.nan, "")
+
+    def ceiling_limited_by(self, server: str, limit: int) -> str:
+        """'' when the server was saturated while serving its ceiling; else why the ceiling is
+        only a lower bound (the server did not use its core: something else limited it)."""
+        _, which = self.ceiling(server, limit)
+        c = self.cell(server, which, limit) if which else None
+        if c is None:
+            return ""
+        srv, lg = c.median("server_cpu_pct"), c.median("loadgen_cpu_pct")
+        if not math.isfinite(srv) or srv >= SATURATED_CPU_PCT:
+            return ""
+        return (f"lower bound: the server used {srv:.0f}% of its core, the load generator {lg:.0f}% of its own"
+                if math.isfinite(lg) else f"lower bound: the server used {srv:.0f}% of its core")
+
+    def pct_of_ceiling(self, server: str, mode: str, limit: int) -> float:
+        """A mode's median requests/s as a percentage of the ceiling's median."""
+        top, _ = self.ceiling(server, limit)
+        return 100 * ratio(self.rps(server, mode, limit), top)
+
+    def trusted(self) -> Results | None:
+        """The same results from trustworthy rows only (None when there is none)."""
+        rows = [r for r in self.rows if r.trustworthy]
+        return Results(rows, self.meta) if rows else None
 
     def fit(self, server: str, mode: str) -> LineFit | None:
         return fit_row_cost({lim: self.rps(server, mode, lim) for lim in self.limits})
@@ -312,19 +351,6 @@ def latency_table(res: Results, server: str) -> Table:
                  "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0.")
 
 
-def rss_table(res: Results) -> Table:
-    lim = res.limits[-1]
-    headers = ["mode", *(f"{s} MiB" for s in res.servers)]
-    body = []
-    for mode in res.modes:
-        cells = [mode]
-        for s in res.servers:
-            c = res.cell(s, mode, lim)
-            cells.append(fnum(c.peak_rss_mb, 1) if c else "-")
-        body.append(cells)
-    return Table(headers, body, f"Server peak RSS during the runs at {rows_label(lim)} (all server processes)")
-
-
 def micro_table(res: Results) -> Table | None:
     micro = res.meta.get("micro")
     if not micro:
@@ -371,6 +397,193 @@ def machine_table(res: Results) -> Table:
     ]
     rows += [[name, version] for name, version in m.get("versions", {}).items()]
     return Table(["", ""], rows, "Machine and versions", align_left=2)
+
+
+# -- ceiling, targets, memory ------------------------------------------------------------
+def ceiling_table(res: Results) -> Table | None:
+    """Every mode's requests/s as a % of the ceiling on the same server at the same limit."""
+    if not res.diagnostics:
+        return None
+    cols = [(s, lim) for s in res.servers for lim in res.limits]
+    headers = ["", *(f"{s} @{lim}" for s, lim in cols)]
+    body = []
+    for d in res.diagnostics:
+        row = [f"{d} req/s (diagnostic)"]
+        for s, lim in cols:
+            c = res.cell(s, d, lim)
+            row.append("-" if c is None else fnum(c.rps.median) + ("" if c.trustworthy else " ⚠"))
+        body.append(row)
+    body.append(["ceiling = the higher one"] + [
+        (res.ceiling(s, lim)[1] or "-") + (" ↓" if res.ceiling_limited_by(s, lim) else "") for s, lim in cols])
+    for mode in res.modes:
+        row = [mode]
+        for s, lim in cols:
+            pct = res.pct_of_ceiling(s, mode, lim)
+            c = res.cell(s, mode, lim)
+            flag = "" if c is None or c.trustworthy else " ⚠"
+            row.append(f"{pct:.0f}%{flag}" if math.isfinite(pct) else "-")
+        body.append(row)
+    return Table(headers, body, "% of ceiling: a mode's median requests/s over the ceiling's median on the same "
+                 "server at the same limit. The ceiling is the higher of the diagnostics floor (sync view) and "
+                 "floor-async (async view), which answer the same bytes from memory without a query: what "
+                 "Django plus that server reach for that response size. ↓ = the server used less than "
+                 f"{SATURATED_CPU_PCT:.0f}% of its core during that ceiling run (median), so something else "
+                 "(usually the load generator) limited it: that ceiling is a lower bound and its % of ceiling "
+                 "an upper bound.")
+
+
+@dataclass
+class TargetResult:
+    key: str
+    goal: str
+    status: str  # "met", "not met", "not measured"
+    figures: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.key} {self.status.upper()}: {self.goal}. {self.figures}"
+
+
+def _status(ok: list[bool]) -> str:
+    return "met" if all(ok) else "not met"
+
+
+def _missing(res: Results, trusted: Results | None, needed: list[tuple[str, str, int]]) -> str:
+    """'' when every needed cell has a trustworthy run; else what is missing and why."""
+    not_run = [f"{s} {m} @{lim}" for s, m, lim in needed if res.cell(s, m, lim) is None]
+    untrusted = [f"{s} {m} @{lim}" for s, m, lim in needed
+                 if res.cell(s, m, lim) is not None and (trusted is None or trusted.cell(s, m, lim) is None)]
+    parts = ([f"not run: {', '.join(not_run)}"] if not_run else []) + (
+        [f"no trustworthy run: {', '.join(untrusted)}"] if untrusted else [])
+    return "; ".join(parts)
+
+
+def evaluate_targets(res: Results, rows: int = TARGET_ROWS) -> tuple[list[TargetResult], str]:
+    """The issue's targets at `rows` rows, from trustworthy rows only (medians of repeats;
+    ratios between two cells are taken within each repeat, then the median, like the
+    speed-ups). Returns the results and a sentence on which rows were left out."""
+    t = res.trusted()
+    at = [r for r in res.rows if r.limit == rows]
+    bad = [r for r in at if not r.trustworthy]
+    if not at:
+        note = f"No run at {rows} rows: no target could be measured."
+    elif bad:
+        note = (f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
+                f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))}).")
+    else:
+        note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
+
+    def pr(a: tuple[str, str, int], b: tuple[str, str, int]) -> float:
+        return t.paired_ratio(a, b) if t else math.nan
+
+    def rps(s: str, m: str) -> float:
+        return t.rps(s, m, rows) if t else math.nan
+
+    out: list[TargetResult] = []
+    # T1: WSGI raw >= 10x drf and >= 20x drf-validated.
+    goal = f"under wsgi at {rows} rows, raw >= 10x drf and >= 20x drf-validated"
+    need = [("wsgi", m, rows) for m in ("raw", "drf", "drf-validated")]
+    miss = _missing(res, t, need)
+    if miss:
+        out.append(TargetResult("T1", goal, "not measured", miss.capitalize() + "."))
+    else:
+        a = pr(("wsgi", "raw", rows), ("wsgi", "drf", rows))
+        b = pr(("wsgi", "raw", rows), ("wsgi", "drf-validated", rows))
+        out.append(TargetResult("T1", goal, _status([a >= 10, b >= 20]),
+                                f"raw {fnum(rps('wsgi', 'raw'))}, drf {fnum(rps('wsgi', 'drf'))}, drf-validated "
+                                f"{fnum(rps('wsgi', 'drf-validated'))} req/s: raw/drf {fratio(a)} (needs ×10), "
+                                f"raw/drf-validated {fratio(b)} (needs ×20)."))
+    # T2: ASGI orjson and raw each >= 80% of WSGI raw.
+    goal = f"under asgi at {rows} rows, orjson and raw each >= 80% of raw under wsgi"
+    need = [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)]
+    miss = _missing(res, t, need)
+    if miss:
+        out.append(TargetResult("T2", goal, "not measured", miss.capitalize() + "."))
+    else:
+        a = pr(("asgi", "orjson", rows), ("wsgi", "raw", rows))
+        b = pr(("asgi", "raw", rows), ("wsgi", "raw", rows))
+        out.append(TargetResult("T2", goal, _status([a >= 0.8, b >= 0.8]),
+                                f"asgi orjson {fnum(rps('asgi', 'orjson'))}, asgi raw {fnum(rps('asgi', 'raw'))}, "
+                                f"wsgi raw {fnum(rps('wsgi', 'raw'))} req/s: orjson {a:.0%}, raw {b:.0%} of wsgi raw "
+                                "(needs 80%)."))
+    # T3: ASGI ceiling >= 50% of WSGI ceiling.
+    goal = f"the asgi ceiling (floor) at {rows} rows >= 50% of the wsgi ceiling"
+    ca, wa = t.ceiling("asgi", rows) if t else (math.nan, "")
+    cw, ww = t.ceiling("wsgi", rows) if t else (math.nan, "")
+    if not (math.isfinite(ca) and math.isfinite(cw)):
+        miss = _missing(res, t, [(s, d, rows) for s, v in (("asgi", ca), ("wsgi", cw)) if not math.isfinite(v)
+                                 for d in DIAGNOSTICS])
+        out.append(TargetResult("T3", goal, "not measured", miss.capitalize() + "."))
+    else:
+        r = ca / cw
+        bounds = "; ".join(f"{s} {why}" for s in ("asgi", "wsgi") if (why := t.ceiling_limited_by(s, rows)))
+        out.append(TargetResult("T3", goal, _status([r >= 0.5]),
+                                f"asgi {fnum(ca)} req/s ({wa}), wsgi {fnum(cw)} req/s ({ww}): {r:.0%} (needs 50%)."
+                                + (f" Caution, {bounds}." if bounds else "")))
+    # T4: on each server, the best mode >= 50% of that server's ceiling.
+    for s in res.servers:
+        goal = f"on {s} at {rows} rows, the best mode >= 50% of the ceiling"
+        top, which = t.ceiling(s, rows) if t else (math.nan, "")
+        modes = [m for m in (t.modes if t else []) if math.isfinite(rps(s, m))]
+        if not math.isfinite(top) or not modes:
+            miss = (_missing(res, t, [(s, d, rows) for d in DIAGNOSTICS]) if not math.isfinite(top)
+                    else f"no trustworthy run of any mode on {s} @{rows}")
+            out.append(TargetResult(f"T4 {s}", goal, "not measured", miss.capitalize() + "."))
+            continue
+        best = max(modes, key=lambda m: rps(s, m))
+        r = rps(s, best) / top
+        why = t.ceiling_limited_by(s, rows)
+        out.append(TargetResult(f"T4 {s}", goal, _status([r >= 0.5]),
+                                f"best mode {best} {fnum(rps(s, best))} req/s, ceiling {fnum(top)} req/s ({which}): "
+                                f"{r:.0%} (needs 50%)." + (f" Caution, ceiling {why}." if why else "")))
+    return out, note
+
+
+def targets_items(res: Results) -> list:
+    results, note = evaluate_targets(res)
+    body = [[r.key, r.status.upper() if r.status != "not measured" else "not measured", r.goal, r.figures]
+            for r in results]
+    return [Table(["target", "status", "goal", "figures"], body,
+                  f"The issue's targets at {TARGET_ROWS} rows, medians of repeats (ratios within each repeat, "
+                  "then the median); checked by the runner, not by a unit test", align_left=4), note]
+
+
+def targets_text(res: Results) -> str:
+    results, note = evaluate_targets(res)
+    return "\n".join([f"Targets at {TARGET_ROWS} rows:", *(f"  {r.line}" for r in results), f"  ({note})"])
+
+
+def rss_table(res: Results) -> Table:
+    lim = RSS_ROWS if RSS_ROWS in res.limits else res.limits[-1]
+    headers = ["mode", *(f"{s} MiB" for s in res.servers)]
+    body = []
+    for mode in [*res.modes, *res.diagnostics]:
+        cells = [mode if mode in res.modes else f"{mode} (diagnostic)"]
+        for s in res.servers:
+            c = res.cell(s, mode, lim)
+            values = [r.server_rss_mb for r in c.rows if math.isfinite(r.server_rss_mb)] if c else []
+            if not values:
+                cells.append("-")
+            elif len(values) == 1 or min(values) == max(values):
+                cells.append(fnum(max(values), 1))
+            else:
+                cells.append(f"{fnum(max(values), 1)} (min {fnum(min(values), 1)})")
+        body.append(cells)
+    missing = "" if lim == RSS_ROWS else f" ({RSS_ROWS} rows were not run; the largest limit stands in)"
+    return Table(headers, body, f"Peak RSS at {rows_label(lim)} per mode per server{missing}: the highest peak "
+                 "over the repeats (min over repeats in brackets when they differ), all server processes summed")
+
+
+RSS_CAVEAT = (
+    "Caveat: this is the server's high-water mark (VmHWM) during each run, reset before the run with "
+    "`/proc/<pid>/clear_refs` to the RSS of that moment, not the memory a mode needs. Most of it is the "
+    "Python interpreter with Django, DRF, ninja and pydantic loaded (compare the floor diagnostics, which "
+    "build no rows). CPython rarely returns freed memory to the system, so a run starts from what earlier "
+    "runs left allocated: a mode measured after a heavier one can show that one's footprint (the runner "
+    "reverses the order every other repeat; the min over repeats is the less contaminated figure). Under "
+    "ASGI up to 16 requests are in flight at once, under the sync WSGI worker one, so the ASGI peaks include "
+    "concurrency. Differences of a few MiB are within this noise."
+)
 
 
 # -- findings -----------------------------------------------------------------------------
@@ -584,8 +797,12 @@ def chart_breakdown(res: Results) -> str:
 def sections(res: Results) -> list[tuple[str, list]]:
     """(heading, [paragraph strings | Table | ("chart", name)]) in report order."""
     out: list[tuple[str, list]] = []
+    out.append(("Targets", targets_items(res)))
     out.append(("At a glance", [*findings(res)]))
     out.append(("Requests/s", [rps_table(res, s) for s in res.servers] + [("chart", "rps")]))
+    ceiling = ceiling_table(res)
+    out.append(("% of ceiling", [ceiling] if ceiling else
+                ["The floor diagnostics were not measured (--no-floor): no ceiling."]))
     out.append(("Speed-up over " + BASELINE, [speedup_table(res)]))
     if "asgi" in res.servers and "wsgi" in res.servers:
         out.append(("ASGI and WSGI", [server_ratio_table(res, "asgi", "wsgi")]))
@@ -597,8 +814,8 @@ def sections(res: Results) -> list[tuple[str, list]]:
     checks: list = []
     bad = untrustworthy_table(res)
     checks.append(bad if bad else "Every run passed its checks.")
-    checks.append(rss_table(res))
     out.append(("Measurement checks", checks))
+    out.append(("Memory", [rss_table(res), RSS_CAVEAT]))
     out.append(("How it was measured", list(METHOD)))
     out.append(("Machine", [machine_table(res)]))
     return out
@@ -649,7 +866,7 @@ def _md_inline(text: str) -> str:
 def locust_links(res: Results) -> str:
     rows = []
     for server in res.servers:
-        for mode in res.modes:
+        for mode in [*res.modes, *res.diagnostics]:
             cells = []
             for lim in res.limits:
                 c = res.cell(server, mode, lim)
@@ -709,7 +926,15 @@ def summary_text(res: Results) -> str:
     bad = res.untrustworthy
     footer = (f"⚠ {len(bad)} of {len(res.rows)} runs failed their own checks (see report.md)" if bad
               else f"all {len(res.rows)} runs passed their own checks")
-    return "\n\n".join(blocks) + "\n" + footer
+    lines = []
+    for server in res.servers:
+        top, which = res.ceiling(server, lim)
+        if math.isfinite(top):
+            pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes
+                             if math.isfinite(res.pct_of_ceiling(server, m, lim)))
+            lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}); % of ceiling: {pcts}")
+    ceiling = ("\n" + "\n".join(lines)) if lines else ""
+    return "\n\n".join(blocks) + ceiling + "\n" + footer + "\n\n" + targets_text(res)
 
 
 def write_reports(directory: Path) -> str:

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output directory (default: loadtest/results/<timestamp>)")
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
     p.add_argument("--no-locust-html", action="store_true", help="do not keep Locust's HTML report per run (~1 MB each)")
+    p.add_argument("--no-floor", action="store_true",
+                   help=f"do not measure the diagnostics {', '.join(report.DIAGNOSTICS)} (the server's ceiling)")
     return p
 
 
@@ -101,6 +103,13 @@ class Plan:
     processes: int
     pair: str
     interval: str
+    # Diagnostic endpoints measured like modes, after them, at every server and limit
+    # (the ceiling); never counted as modes in the report.
+    diagnostics: list[str] = field(default_factory=list)
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [*self.modes, *self.diagnostics]
 
     def runs(self) -> list[tuple[int, int, str, str]]:
         """(repeat, limit, server, mode) in the order they run: interleaved so that what
@@ -111,7 +120,7 @@ class Plan:
             step = 1 if repeat % 2 else -1
             for limit in self.limits:
                 for server in self.servers[::step]:
-                    out += [(repeat, limit, server, mode) for mode in self.modes[::step]]
+                    out += [(repeat, limit, server, mode) for mode in self.endpoints[::step]]
         return out
 
     def describe_load(self) -> str:
@@ -148,6 +157,7 @@ def make_plan(args: argparse.Namespace, all_modes: list[str]) -> Plan:
         processes=args.processes,
         pair=args.pair,
         interval=args.interval,
+        diagnostics=[] if getattr(args, "no_floor", False) else list(report.DIAGNOSTICS),
     )
     if plan.users < 1 or plan.repeats < 1 or plan.processes < 1 or plan.duration <= 0 or plan.warmup < 0:
         raise CheckError("--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0")
@@ -265,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
         log("  " + line)
 
     runs = plan.runs()
-    log(f"plan: {len(plan.modes)} modes x {len(plan.limits)} limits x {len(plan.servers)} servers x "
+    diag = f" + {len(plan.diagnostics)} diagnostics ({', '.join(plan.diagnostics)})" if plan.diagnostics else ""
+    log(f"plan: {len(plan.modes)} modes{diag} x {len(plan.limits)} limits x {len(plan.servers)} servers x "
         f"{plan.repeats} repeats = {len(runs)} runs; {plan.describe_load()}; {layout}")
 
     out.mkdir(parents=True, exist_ok=True)
@@ -299,15 +310,17 @@ def run(args: argparse.Namespace) -> int:
             if served != settings_info["modes"]:
                 raise CheckError(f"{name}: /api/modes lists {served}, expected {settings_info['modes']}")
             check_server_debug_off(server.base_url)
+            # The diagnostics too: the ceiling must be measured with the real answer's bytes.
             documents = check_same_document(
-                server.base_url, plan.modes, plan.limits, lambda m, lim: candle_path(m, lim, plan.pair, plan.interval)
+                server.base_url, plan.endpoints, plan.limits, lambda m, lim: candle_path(m, lim, plan.pair, plan.interval)
             )
             meta.setdefault("documents", {lim.limit: lim.bytes for lim in documents})
             if meta["documents"] != {lim.limit: lim.bytes for lim in documents}:
                 raise CheckError(f"{name} answers different documents than {plan.servers[0]}")
             meta.setdefault("server_affinity", {})[name] = server.affinity()
+            also = f" (and {', '.join(plan.diagnostics)})" if plan.diagnostics else ""
             log(f"{name}: {SERVERS[name].description} on port {server.port}, CPU(s) {server.affinity()}; "
-                f"all {len(plan.modes)} modes answer byte-identical documents")
+                f"all {len(plan.modes)} modes{also} answer byte-identical documents")
         expected_bytes = meta["documents"]
         local_postgres = is_local_postgres(settings_info)
         quiet = machine_quiet_pct(list(servers.values()))

@@ -66,8 +66,8 @@ def test_runner_end_to_end(bench_env, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     stdout = result.stdout
 
-    # Progress, then the summary table.
-    assert "[1/2] asgi" in stdout and "[2/2] asgi" in stdout
+    # Progress (the two modes, then the floor diagnostics), then the summary table.
+    assert "[1/4] asgi" in stdout and "[4/4] asgi" in stdout and "floor-async" in stdout
     table = stdout[stdout.index("requests/s, median of repeats"):]
     header = table.splitlines()[1]
     assert header.split()[:3] == ["mode", "100", "rows"]
@@ -76,22 +76,30 @@ def test_runner_end_to_end(bench_env, tmp_path):
         assert float(line.split()[1].replace(",", "")) > 0
 
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
-    assert [r["mode"] for r in rows] == ["drf", "raw"]
+    assert [r["mode"] for r in rows] == ["drf", "raw", "floor", "floor-async"]
     assert list(rows[0]) == CSV_COLUMNS
     for r in rows:
         assert (r["server"], r["limit"], r["repeat"]) == ("asgi", "100", "1")
         assert float(r["rps"]) > 0 and int(r["requests"]) > 0
         assert r["failures"] == "0"
         assert 0 < float(r["p50_ms"]) <= float(r["p95_ms"]) <= float(r["p99_ms"])
-        assert float(r["db_ms"]) > 0 and float(r["render_ms"]) >= 0
+        assert float(r["render_ms"]) >= 0
+        if not r["mode"].startswith("floor"):
+            assert float(r["db_ms"]) > 0  # the floor diagnostics make no query
         assert float(r["server_rss_mb"]) > 10
         # A busy machine may make a run untrustworthy; then it must say why.
         assert r["trustworthy"] in ("yes", "no") and (r["trustworthy"] == "yes") == (r["note"] == "")
         assert (out / r["locust_report"]).stat().st_size > 10_000
-    assert rows[0]["bytes"] == rows[1]["bytes"]  # the same document from both modes
+    assert len({r["bytes"] for r in rows}) == 1  # the same document from both modes and the floors
+    # The floors are diagnostics: a ceiling line, never a row of the mode tables.
+    assert "asgi ceiling @100:" in stdout and not any(line.startswith("floor") for line in table.splitlines())
+    # The targets are printed; they need wsgi and 1000 rows, which this run did not measure.
+    assert "Targets at 1000 rows:" in stdout and "T1 NOT MEASURED" in stdout
 
     md = (out / "report.md").read_text()
     assert "## Requests/s" in md and "| drf |" in md and "| raw |" in md
+    assert md.index("## Targets") < md.index("## At a glance")
+    assert "## % of ceiling" in md and "| floor-async req/s (diagnostic) |" in md and "## Memory" in md
     assert "In-process micro benchmark" in md and "Machine" in md
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3

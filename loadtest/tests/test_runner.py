@@ -23,11 +23,15 @@ def test_default_plan_covers_every_mode_and_limit_under_asgi_and_wsgi():
     assert plan.limits == [1, 100, 1000, 1440]
     assert plan.servers == ["asgi", "wsgi"]
     assert plan.profile == "steady" and plan.users == 16
+    # The floor diagnostics (the ceiling) run by default at every server and limit.
+    assert plan.diagnostics == ["floor", "floor-async"]
     runs = plan.runs()
-    assert len(runs) == 7 * 4 * 2 * plan.repeats
-    assert {(s, m, lim) for _, lim, s, m in runs} == {(s, m, lim) for s in ["asgi", "wsgi"] for m in MODES for lim in [1, 100, 1000, 1440]}
-    # Budget of `make bench`: every run is warm-up + window + a little; keep it well under 10 min.
-    assert len(runs) * (plan.warmup + plan.duration + 0.4) < 7 * 60
+    assert len(runs) == (7 + 2) * 4 * 2 * plan.repeats
+    endpoints = [*MODES, "floor", "floor-async"]
+    assert {(s, m, lim) for _, lim, s, m in runs} == {(s, m, lim) for s in ["asgi", "wsgi"] for m in endpoints for lim in [1, 100, 1000, 1440]}
+    # Budget of `make bench`: every run is warm-up + window + a little; with set-up, micro
+    # benchmark and report it has to stay under 10 min.
+    assert len(runs) * (plan.warmup + plan.duration + 0.4) < 8.5 * 60
 
 
 def test_full_plan_is_the_whole_matrix():
@@ -37,8 +41,9 @@ def test_full_plan_is_the_whole_matrix():
 
 
 def test_runs_are_interleaved_repeat_limit_server_mode():
-    plan = plan_for(["--modes", "raw,drf", "--limits", "1000,1", "--repeats", "2"])
+    plan = plan_for(["--modes", "raw,drf", "--limits", "1000,1", "--repeats", "2", "--no-floor"])
     assert plan.modes == ["drf", "raw"]  # report order, whatever the option's order
+    assert plan.diagnostics == []
     runs = plan.runs()
     assert runs[:5] == [
         (1, 1, "asgi", "drf"),
@@ -138,3 +143,13 @@ def test_number_formatting_in_the_csv():
     assert runner.num(1.23456, 2) == "1.23"
     assert runner.num(math.nan) == ""
     assert runner.fmt_duration(125.4) == "2:05"
+
+
+def test_floor_diagnostics_run_after_the_modes_at_every_server_and_limit():
+    plan = plan_for(["--modes", "raw", "--limits", "1000", "--repeats", "2"])
+    assert plan.modes == ["raw"] and plan.endpoints == ["raw", "floor", "floor-async"]
+    runs = plan.runs()
+    assert runs[:3] == [(1, 1000, "asgi", "raw"), (1, 1000, "asgi", "floor"), (1, 1000, "asgi", "floor-async")]
+    # Backwards in the second repeat, like the modes.
+    assert runs[6:9] == [(2, 1000, "wsgi", "floor-async"), (2, 1000, "wsgi", "floor"), (2, 1000, "wsgi", "raw")]
+    assert len(runs) == 3 * 2 * 2

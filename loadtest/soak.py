@@ -1,0 +1,283 @@
+"""`python -m loadtest soak`: steady load for a long time; no failed request, bounded memory.
+
+One server process (--server, default asgi) serves --users (16) users without wait time for
+--minutes (10) in all, split evenly over the modes, one after the other (default drf then raw:
+5 minutes each); the same process serves all of them, so its memory is watched across the
+whole run. Every --sample-seconds (5) the runner records the server's RSS (summed over its
+processes) and the requests, failures and p50 of that interval.
+
+Checks (the verdict): zero failed requests (anything but a 200 with the full document), the
+server alive and answering at the end, and its RSS at the end (mean of the last three
+samples) within --max-growth (10%) of its RSS after warm-up (mean of the first three samples
+after --warmup-minutes, default 1, or a fifth of the run when that is shorter).
+
+Writes soak.md and soak.csv (the RSS time series) under loadtest/results/<timestamp>-soak/.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .checks import CheckError
+from .servers import SERVERS
+from .spike import (
+    RESULTS_DIR,
+    STATUS_LOG,
+    _fmt,
+    _p,
+    answers,
+    classify,
+    failure_kind,
+    listen,
+    log,
+    prepare_session,
+    start_server,
+)
+from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, parse_name_list
+
+CSV_COLUMNS = ["t_s", "mode", "rss_mb", "requests", "failures", "rps", "p50_ms", "p99_ms"]
+
+
+@dataclass
+class SoakResult:
+    duration_s: float
+    requests: int
+    failures: int
+    failure_kinds: dict[str, int]
+    warmup_s: float
+    rss_start_mb: float  # after warm-up
+    rss_end_mb: float
+    rss_peak_mb: float
+    server_ok_after: bool
+    max_growth_pct: float
+
+    @property
+    def growth_pct(self) -> float:
+        if not (self.rss_start_mb > 0 and math.isfinite(self.rss_end_mb)):
+            return math.nan
+        return 100 * (self.rss_end_mb - self.rss_start_mb) / self.rss_start_mb
+
+    @property
+    def reasons(self) -> list[str]:
+        out = []
+        if self.failures:
+            kinds = ", ".join(f"{k} x{n}" for k, n in self.failure_kinds.items())
+            out.append(f"{self.failures} failed request(s): {kinds}")
+        if not self.server_ok_after:
+            out.append("the server did not answer /api/modes at the end")
+        if self.requests == 0:
+            out.append("no request completed")
+        if not math.isfinite(self.growth_pct):
+            out.append("too few RSS samples after warm-up to judge memory growth")
+        elif self.growth_pct >= self.max_growth_pct:
+            out.append(f"RSS grew {self.growth_pct:.1f}% after warm-up (limit {self.max_growth_pct:g}%)")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.reasons
+
+
+def judge(series: list[dict], failure_kinds: dict[str, int], warmup_s: float, *, max_growth_pct: float = 10.0,
+          server_ok_after: bool = True, edge_samples: int = 3) -> SoakResult:
+    """The verdict over an RSS time series (rows with t_s, rss_mb, requests, failures)."""
+    after = [r for r in series if r["t_s"] >= warmup_s]
+    if len(after) >= 2 * edge_samples:
+        start = statistics.fmean(r["rss_mb"] for r in after[:edge_samples])
+        end = statistics.fmean(r["rss_mb"] for r in after[-edge_samples:])
+    elif len(after) >= 2:
+        start, end = after[0]["rss_mb"], after[-1]["rss_mb"]
+    else:
+        start = end = math.nan
+    return SoakResult(
+        duration_s=series[-1]["t_s"] if series else 0.0,
+        requests=sum(r["requests"] for r in series),
+        failures=sum(r["failures"] for r in series),
+        failure_kinds=failure_kinds,
+        warmup_s=warmup_s,
+        rss_start_mb=start,
+        rss_end_mb=end,
+        rss_peak_mb=max((r["rss_mb"] for r in series), default=math.nan),
+        server_ok_after=server_ok_after,
+        max_growth_pct=max_growth_pct,
+    )
+
+
+def rss_mb(server) -> float:
+    total = 0
+    for p in server.processes():
+        try:
+            total += p.memory_info().rss
+        except Exception:  # a process that just exited
+            continue
+    return total / 2**20
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m loadtest soak", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--minutes", type=float, default=10.0, help="total duration, split evenly over the modes")
+    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"])
+    p.add_argument("--server", default="asgi", choices=list(SERVERS))
+    p.add_argument("--users", type=int, default=16)
+    p.add_argument("--limit", type=int, default=1000, help="rows per response")
+    p.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling interval")
+    p.add_argument("--warmup-minutes", type=float, default=1.0,
+                   help="memory growth is measured from here (capped at a fifth of the run)")
+    p.add_argument("--max-growth", type=float, default=10.0, help="allowed RSS growth after warm-up, %%")
+    p.add_argument("--pair", default=DEFAULT_PAIR)
+    p.add_argument("--interval", default=DEFAULT_INTERVAL)
+    p.add_argument("--out", type=Path, help="output directory (default: loadtest/results/<timestamp>-soak)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    started_at = datetime.now(UTC)
+    out: Path = (args.out or RESULTS_DIR / (started_at.strftime("%Y%m%d-%H%M%S") + "-soak")).resolve()
+    total_s = args.minutes * 60
+    if total_s <= 0 or args.sample_seconds <= 0 or args.users < 1:
+        raise CheckError("--minutes, --sample-seconds and --users must be positive")
+    warmup_s = min(args.warmup_minutes * 60, total_s / 5)
+    session = prepare_session()
+    unknown = [m for m in args.modes if m not in session.settings["modes"]]
+    if unknown:
+        raise CheckError(f"unknown mode(s): {', '.join(unknown)}")
+    out.mkdir(parents=True, exist_ok=True)
+    per_mode = total_s / len(args.modes)
+    log(f"soak: {args.server}, {args.users} users, {', '.join(args.modes)} for {per_mode:.0f} s each "
+        f"(limit={args.limit}); RSS every {args.sample_seconds:g} s, growth measured after {warmup_s:.0f} s; "
+        f"results in {out}")
+
+    import gevent
+
+    from . import locustfile
+    from .loadgen import LoadGenerator, Target
+
+    listen()
+
+    loadgen = LoadGenerator("http://127.0.0.1", 1, session.loadgen_cpus, out / "logs")
+    server, expect_bytes = start_server(session, args.server, out, args.modes, args.limit, args.pair, args.interval)
+    series: list[dict] = []
+    kinds: Counter = Counter()
+    command = " ".join(server.spec.command("HOST", 0)[1:])
+    ok_after = False
+    try:
+        loadgen.env.host = loadgen.options.host = server.base_url
+        STATUS_LOG.drain()
+        STATUS_LOG.active = True
+        t0 = time.monotonic()
+        for i, mode in enumerate(args.modes):
+            loadgen._configure(Target(mode, args.limit, args.pair, args.interval, expect_bytes), "steady", 0)
+            loadgen._start(args.users)
+            mode_end = t0 + per_mode * (i + 1)
+            while True:
+                now = time.monotonic()
+                if now >= mode_end - 1e-3:
+                    break
+                gevent.sleep(min(args.sample_seconds, mode_end - now))
+                t_s = time.monotonic() - t0
+                records = STATUS_LOG.drain()
+                locustfile.COLLECTOR.drain()  # not used here; keep memory flat
+                interval_s = t_s - (series[-1]["t_s"] if series else 0.0)
+                ok = [r[2] for r in records if classify(r) == "ok"]
+                failed = [r for r in records if classify(r) != "ok"]
+                kinds.update(failure_kind(r) for r in failed)
+                series.append({
+                    "t_s": round(t_s, 1), "mode": mode, "rss_mb": round(rss_mb(server), 1), "requests": len(records),
+                    "failures": len(failed), "rps": round(len(records) / max(interval_s, 1e-9), 1),
+                    "p50_ms": _fmt(_p(ok, 50), 2), "p99_ms": _fmt(_p(ok, 99), 2),
+                })
+                if not server.alive():
+                    break
+            loadgen._stop()
+            if not server.alive():
+                break
+            log(f"  {mode}: done at {time.monotonic() - t0:.0f} s, RSS {series[-1]['rss_mb'] if series else 0} MiB, "
+                f"{sum(r['requests'] for r in series if r['mode'] == mode)} requests, "
+                f"{sum(r['failures'] for r in series if r['mode'] == mode)} failures")
+        STATUS_LOG.active = False
+        # Requests cut off by stopping the users are not failures; anything recorded after
+        # the last sample is.
+        late = [r for r in STATUS_LOG.drain() if classify(r) != "ok"]
+        if late and series:
+            series[-1]["failures"] += len(late)
+            kinds.update(failure_kind(r) for r in late)
+        ok_after = answers(server)
+    finally:
+        STATUS_LOG.active = False
+        server.stop()
+        loadgen.close()
+
+    result = judge(series, dict(kinds.most_common()), warmup_s, max_growth_pct=args.max_growth,
+                   server_ok_after=ok_after)
+    with open(out / "soak.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(series)
+    meta = {
+        "started_at": started_at.isoformat(timespec="seconds"), "argv": sys.argv[1:], "server": args.server,
+        "command": command, "modes": args.modes, "users": args.users, "limit": args.limit, "minutes": args.minutes,
+        "warmup_s": warmup_s, "layout": session.layout,
+        "database": f"{session.settings['vendor']} {session.settings['db_version']}", "machine": session.machine,
+        "result": {**result.__dict__, "growth_pct": result.growth_pct, "passed": result.passed,
+                   "reasons": result.reasons},
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    text = markdown(result, series, meta)
+    (out / "soak.md").write_text(text)
+    log("")
+    log(text)
+    return 0 if result.passed else 1
+
+
+def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
+    per_mode = []
+    for mode in meta["modes"]:
+        rows = [s for s in series if s["mode"] == mode]
+        if not rows:
+            continue
+        secs = rows[-1]["t_s"] - (series[series.index(rows[0]) - 1]["t_s"] if series.index(rows[0]) else 0.0)
+        reqs = sum(s["requests"] for s in rows)
+        p50s = [float(s["p50_ms"]) for s in rows if s["p50_ms"]]
+        per_mode.append(f"| {mode} | {secs:.0f} | {reqs} | {reqs / max(secs, 1e-9):.1f} | "
+                        f"{sum(s['failures'] for s in rows)} | {statistics.median(p50s) if p50s else math.nan:.1f} | "
+                        f"{min(s['rss_mb'] for s in rows):.1f}–{max(s['rss_mb'] for s in rows):.1f} |")
+    verdict = "PASS" if r.passed else "FAIL: " + "; ".join(r.reasons)
+    return "\n".join([
+        "# Soak test", "",
+        f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.",
+        f"Server `{meta['command']}`; {meta['users']} users without wait, limit={meta['limit']} rows, modes "
+        f"{', '.join(meta['modes'])}{' one after the other' if len(meta['modes']) > 1 else ''}, "
+        f"{meta['minutes']:g} min in all.", "",
+        "| mode | seconds | requests | requests/s | failures | p50 ms (median of intervals) | RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *per_mode, "",
+        f"- requests: {r.requests}, failed: {r.failures}"
+        + (f" ({', '.join(f'{k} x{n}' for k, n in r.failure_kinds.items())})" if r.failure_kinds else ""),
+        f"- RSS after warm-up ({r.warmup_s:.0f} s): {_fmt(r.rss_start_mb)} MiB; at the end: {_fmt(r.rss_end_mb)} MiB; "
+        f"growth {_fmt(r.growth_pct)}% (limit {r.max_growth_pct:g}%); peak {_fmt(r.rss_peak_mb)} MiB",
+        f"- server answered /api/modes at the end: {'yes' if r.server_ok_after else 'no'}",
+        f"- verdict: {verdict}", "",
+        "RSS time series: `soak.csv` (t_s, mode, rss_mb, requests, failures, rps, p50_ms, p99_ms per sample).", "",
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except CheckError as exc:
+        print(f"\ncandlebench refuses to run: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; server stopped", file=sys.stderr, flush=True)
+        return 130
