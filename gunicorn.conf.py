@@ -16,8 +16,9 @@ graceful_timeout = 10
 max_requests = 10_000
 max_requests_jitter = 1_000
 # The sync worker serves one request at a time; what waits beyond it waits in the kernel's
-# accept queue. Bounding that queue bounds the wait: past it, new connections are refused
-# at once instead of queuing without limit.
+# accept queue. Bounding that queue bounds how many wait there; past it, new connections
+# wait in the kernel's SYN retries (measured by `python -m loadtest spike`: a long latency
+# tail, no errors). A sync worker cannot answer 503; uvicorn sheds with --limit-concurrency.
 backlog = int(os.environ.get("GUNICORN_BACKLOG", "64"))
 keepalive = 5
 accesslog = None
