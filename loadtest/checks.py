@@ -1,11 +1,13 @@
 """What the runner checks before it measures anything."""
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 
@@ -41,6 +43,20 @@ print(json.dumps({
 
 class CheckError(RuntimeError):
     """A precondition of a trustworthy measurement does not hold: the runner refuses."""
+
+
+def command_main(run: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Entry point shared by the runner's commands: a refused pre-check or Ctrl-C ends
+    with one line and an exit code, not a traceback (servers are stopped by `run`)."""
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except CheckError as exc:
+        print(f"\ncandlebench refuses to run: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted; servers stopped", file=sys.stderr, flush=True)
+        return 130
 
 
 def probe_settings(env: dict[str, str]) -> dict:

@@ -23,6 +23,7 @@ from pathlib import Path
 from . import report
 from .checks import (
     CheckError,
+    command_main,
     check_same_document,
     check_server_debug_off,
     prepare_database,
@@ -426,12 +427,4 @@ def update_latest(out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except CheckError as exc:
-        print(f"\ncandlebench refuses to measure: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr, flush=True)
-        return 130
+    return command_main(run, build_parser(), argv)

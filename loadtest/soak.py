@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .checks import CheckError
+from .checks import CheckError, command_main
 from .servers import SERVERS
 from .spike import (
     RESULTS_DIR,
@@ -272,12 +272,4 @@ def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except CheckError as exc:
-        print(f"\ncandlebench refuses to run: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; server stopped", file=sys.stderr, flush=True)
-        return 130
+    return command_main(run, build_parser(), argv)

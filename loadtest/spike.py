@@ -39,6 +39,7 @@ import psutil
 
 from .checks import (
     CheckError,
+    command_main,
     check_same_document,
     check_server_debug_off,
     fetch,
@@ -607,12 +608,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except CheckError as exc:
-        print(f"\ncandlebench refuses to run: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr, flush=True)
-        return 130
+    return command_main(run, build_parser(), argv)
