@@ -691,14 +691,20 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def chart_rps(res: Results) -> str:
+def _per_server_axes(res: Results, **subplot_kw):
+    """One figure with one subplot per server, drawn off-screen (Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    n = len(res.servers)
+    return plt.subplots(1, n, figsize=(5.2 * n, 4.2), squeeze=False, **subplot_kw)
+
+
+def chart_rps(res: Results) -> str:
     colors = _mode_colors(res.modes)
-    fig, axes = plt.subplots(1, len(res.servers), figsize=(5.2 * len(res.servers), 4.2), squeeze=False, sharey=True)
+    fig, axes = _per_server_axes(res, sharey=True)
     for ax, server in zip(axes[0], res.servers):
         for mode in res.modes:
             cells = [(lim, res.cell(server, mode, lim)) for lim in res.limits]
@@ -724,13 +730,8 @@ def chart_rps(res: Results) -> str:
 
 
 def chart_latency(res: Results) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     lim = res.chart_limit
-    fig, axes = plt.subplots(1, len(res.servers), figsize=(5.2 * len(res.servers), 4.2), squeeze=False)
+    fig, axes = _per_server_axes(res)
     width = 0.27
     for ax, server in zip(axes[0], res.servers):
         modes = [m for m in res.modes if res.cell(server, m, lim)]
@@ -748,13 +749,8 @@ def chart_latency(res: Results) -> str:
 
 
 def chart_breakdown(res: Results) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     lim = res.chart_limit
-    fig, axes = plt.subplots(1, len(res.servers), figsize=(5.2 * len(res.servers), 4.2), squeeze=False)
+    fig, axes = _per_server_axes(res)
     parts = [*PHASES, "other"]
     colors = {"db": "#4c72b0", "serialize": "#dd8452", "render": "#55a868", "other": "#b0b0b0"}
     for ax, server in zip(axes[0], res.servers):
