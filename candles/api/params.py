@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
-from ..models import SYMBOL_RE, Interval
+from ..models import SYMBOL_RE, Exchange, Interval, Pair
 from ..selectors import CandleQuery
 from .errors import invalid_parameter, pair_not_found
 
@@ -63,7 +63,12 @@ def parse_before(value: str | None) -> datetime | None:
         raise invalid_parameter("before", "before is out of range", _BEFORE_ALLOWED) from None
 
 
-MAX_SYMBOL_LENGTH = 64
+# The longest name any pair can have, from the models themselves.
+MAX_SYMBOL_LENGTH = max(
+    Exchange._meta.get_field("name").max_length,
+    Pair._meta.get_field("market").max_length,
+    Pair._meta.get_field("asset").max_length,
+)
 
 
 def check_symbols(*symbols: str) -> None:
