@@ -83,7 +83,7 @@ ASGI_APPLICATION = "candleproject.asgi.application"
 
 SQLITE_PATH = BASE_DIR / "db.sqlite3"
 DATABASES = {
-    "default": dj_database_url.parse(os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"))
+    "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}")
 }
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":

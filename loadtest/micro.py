@@ -6,8 +6,10 @@ Builds requests with Django's RequestFactory, resolves the URL and calls the vie
 responses are rendered, async views awaited in one event loop), so what is timed is the
 view: query, serialization and rendering, without the server, middleware or the network.
 Prints ms per request and microseconds per row, plus a least-squares fit of
-ms per request = fixed + per-row x rows. Refuses to run with DEBUG on. Uses the
-project's database (DATABASE_URL), which must be migrated and seeded.
+ms per request = fixed + per-row x rows, then the database alone at each row count
+(loadtest/database_alone.py): what fetching the rows costs before any mode touches them.
+Refuses to run with DEBUG on. Uses the project's database (DATABASE_URL), which must be
+migrated and seeded.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import database_alone
 from .fitting import fit_line
 from .stats import parse_server_timing
 from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path, parse_int_list, parse_name_list
@@ -179,6 +182,12 @@ def format_table(rows: list[MicroRow], fitted: dict[str, dict[str, float]]) -> s
     return "\n".join(lines)
 
 
+def format_database_alone(alone: list[database_alone.DatabaseAlone]) -> str:
+    head = ("The database alone, raw's query compiled once: ms to fetch the rows into Python "
+            "[ms for the database to write the JSON itself]")
+    return head + "\n" + "".join(f"{f'{a.limit} rows: {a.rows_ms:.3f} [{a.json_ms:.3f}]':>28}" for a in alone)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest.micro", description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", type=parse_name_list, help="comma-separated modes (default: all, report order)")
@@ -200,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows = run_micro(modes, args.limits, args.pair, args.interval, args.min_time, progress)
     fitted = fits(rows)
+    alone = [database_alone.measure(limit, args.pair, args.interval, args.min_time) for limit in args.limits]
     print(format_table(rows, fitted), flush=True)
+    print(format_database_alone(alone), flush=True)
     if args.json:
         from django.db import connection
 
@@ -210,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "rows": [asdict(r) for r in rows],
                     "fits": fitted,
+                    "database_alone": [asdict(a) for a in alone],
                     "min_time": args.min_time,
                     "database": connection.vendor,
                     "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [],

@@ -357,7 +357,8 @@ def micro_table(res: Results) -> Table | None:
         return None
     rows = micro["rows"]
     fits = micro.get("fits", {})
-    limits = sorted({r["limit"] for r in rows})
+    alone = {a["limit"]: a for a in micro.get("database_alone", [])}
+    limits = sorted({r["limit"] for r in rows} | set(alone))
     modes = list(dict.fromkeys(r["mode"] for r in rows))
     by = {(r["mode"], r["limit"]): r for r in rows}
     headers = ["mode", *(rows_label(lim) for lim in limits), "fixed ms", "µs/row"]
@@ -370,8 +371,38 @@ def micro_table(res: Results) -> Table | None:
         f = fits.get(mode)
         cells += [fnum(f["fixed_ms"], 2), fnum(f["per_row_us"], 1)] if f else ["-", "-"]
         body.append(cells)
+    for label, key in (("database alone: fetch the rows", "rows_ms"),
+                       ("database alone: it writes the JSON", "json_ms")):
+        if alone:
+            body.append([label, *(f"{fnum(alone[lim][key])} ms" if lim in alone else "-" for lim in limits),
+                         "-", "-"])
     return Table(headers, body, "In-process micro benchmark: the view alone (no HTTP server), ms per request, "
-                 "best of 3 batches; least-squares fixed cost and per-row cost")
+                 "best of 3 batches; least-squares fixed cost and per-row cost. The database alone: raw's "
+                 "query compiled once, executed and its rows fetched into Python; or the database writing the "
+                 "same document itself (same values, checked) and handing over one string")
+
+
+def database_alone(res: Results, limit: int) -> dict | None:
+    """The micro benchmark's database-alone timings at `limit` rows, if it ran there."""
+    for a in (res.meta.get("micro") or {}).get("database_alone", []):
+        if a["limit"] == limit:
+            return a
+    return None
+
+
+def ceiling_bound(res: Results, server: str, limit: int) -> str:
+    """Why no mode can come near the ceiling: the most any mode reading rows could reach,
+    from the ceiling's time per request and the database-alone timings of the same run."""
+    top, _ = res.ceiling(server, limit)
+    alone = database_alone(res, limit)
+    if alone is None or not math.isfinite(top):
+        return ""
+    ceiling_ms = 1000 / top
+    return (f" Bound: in-process the database alone needs {fnum(alone['rows_ms'])} ms to hand {limit} rows to "
+            f"Python ({fnum(alone['json_ms'])} ms to write the JSON itself) against {fnum(ceiling_ms)} ms for the "
+            f"ceiling's whole request, so a mode that reads the rows gets at most "
+            f"{ceiling_ms / (ceiling_ms + alone['rows_ms']):.0%} of the ceiling, one that has the database write "
+            f"the JSON {ceiling_ms / (ceiling_ms + alone['json_ms']):.0%}.")
 
 
 def untrustworthy_table(res: Results) -> Table | None:
@@ -458,6 +489,19 @@ def _missing(res: Results, trusted: Results | None, needed: list[tuple[str, str,
     return "; ".join(parts)
 
 
+T1_MODES = ("raw", "drf", "drf-validated")
+
+
+def fitted_costs(res: Results, server: str, modes: tuple[str, ...]) -> str:
+    """The fitted fixed and per-row costs behind a ratio: a cost per request that every mode
+    pays alike (HTTP, the server, Django, building the query) narrows a per-row ratio."""
+    fits = {m: res.fit(server, m) for m in modes}
+    if any(f is None for f in fits.values()):
+        return ""
+    parts = ", ".join(f"{m} {fnum(f.fixed_ms, 2)} ms + {fnum(f.per_row_us, 1)} µs/row" for m, f in fits.items())
+    return f" Fitted cost per request: {parts}."
+
+
 def evaluate_targets(res: Results, rows: int = TARGET_ROWS) -> tuple[list[TargetResult], str]:
     """The issue's targets at `rows` rows, from trustworthy rows only (medians of repeats;
     ratios between two cells are taken within each repeat, then the median, like the
@@ -482,7 +526,7 @@ def evaluate_targets(res: Results, rows: int = TARGET_ROWS) -> tuple[list[Target
     out: list[TargetResult] = []
     # T1: WSGI raw >= 10x drf and >= 20x drf-validated.
     goal = f"under wsgi at {rows} rows, raw >= 10x drf and >= 20x drf-validated"
-    need = [("wsgi", m, rows) for m in ("raw", "drf", "drf-validated")]
+    need = [("wsgi", m, rows) for m in T1_MODES]
     miss = _missing(res, t, need)
     if miss:
         out.append(TargetResult("T1", goal, "not measured", miss.capitalize() + "."))
@@ -492,7 +536,7 @@ def evaluate_targets(res: Results, rows: int = TARGET_ROWS) -> tuple[list[Target
         out.append(TargetResult("T1", goal, _status([a >= 10, b >= 20]),
                                 f"raw {fnum(rps('wsgi', 'raw'))}, drf {fnum(rps('wsgi', 'drf'))}, drf-validated "
                                 f"{fnum(rps('wsgi', 'drf-validated'))} req/s: raw/drf {fratio(a)} (needs ×10), "
-                                f"raw/drf-validated {fratio(b)} (needs ×20)."))
+                                f"raw/drf-validated {fratio(b)} (needs ×20)." + fitted_costs(t, "wsgi", T1_MODES)))
     # T2: ASGI orjson and raw each >= 80% of WSGI raw.
     goal = f"under asgi at {rows} rows, orjson and raw each >= 80% of raw under wsgi"
     need = [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)]
@@ -502,10 +546,14 @@ def evaluate_targets(res: Results, rows: int = TARGET_ROWS) -> tuple[list[Target
     else:
         a = pr(("asgi", "orjson", rows), ("wsgi", "raw", rows))
         b = pr(("asgi", "raw", rows), ("wsgi", "raw", rows))
+        same_mode = pr(("asgi", "orjson", rows), ("wsgi", "orjson", rows))
+        # The same mode on both servers separates what ASGI costs from what the mode costs.
+        server_share = (f" The same orjson mode under asgi is {same_mode:.0%} of itself under wsgi."
+                        if math.isfinite(same_mode) else "")
         out.append(TargetResult("T2", goal, _status([a >= 0.8, b >= 0.8]),
                                 f"asgi orjson {fnum(rps('asgi', 'orjson'))}, asgi raw {fnum(rps('asgi', 'raw'))}, "
                                 f"wsgi raw {fnum(rps('wsgi', 'raw'))} req/s: orjson {a:.0%}, raw {b:.0%} of wsgi raw "
-                                "(needs 80%)."))
+                                "(needs 80%)." + server_share))
     # T3: ASGI ceiling >= 50% of WSGI ceiling.
     goal = f"the asgi ceiling (floor) at {rows} rows >= 50% of the wsgi ceiling"
     ca, wa = t.ceiling("asgi", rows) if t else (math.nan, "")
@@ -535,7 +583,8 @@ def evaluate_targets(res: Results, rows: int = TARGET_ROWS) -> tuple[list[Target
         why = t.ceiling_limited_by(s, rows)
         out.append(TargetResult(f"T4 {s}", goal, _status([r >= 0.5]),
                                 f"best mode {best} {fnum(rps(s, best))} req/s, ceiling {fnum(top)} req/s ({which}): "
-                                f"{r:.0%} (needs 50%)." + (f" Caution, ceiling {why}." if why else "")))
+                                f"{r:.0%} (needs 50%)." + (f" Caution, ceiling {why}." if why else "")
+                                + ceiling_bound(t, s, rows)))
     return out, note
 
 

@@ -38,3 +38,16 @@ def test_debug_is_off_unless_asked_for():
     from django.conf import settings
 
     assert os.environ.get("DJANGO_DEBUG") or settings.DEBUG is False
+
+
+def test_an_empty_database_url_means_the_default_sqlite_file():
+    # `DATABASE_URL= make test` (or an empty line in an env file) must not be a crash.
+    env = dict(os.environ, DATABASE_URL="")
+    result = subprocess.run(
+        [sys.executable, "-c", ("import django; django.setup(); from django.db import connection; "
+                                "print(connection.vendor, connection.settings_dict['NAME'])")],
+        cwd=ROOT, env=dict(env, DJANGO_SETTINGS_MODULE="candleproject.settings"),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["sqlite", str(ROOT / "db.sqlite3")]

@@ -7,5 +7,6 @@ MODES: dict[str, str] = {
     "ninja": "django-ninja with a Pydantic response schema",
     "json": ".values() into Django's JsonResponse (stdlib json)",
     "orjson": "async view, async ORM iteration over .values(), orjson into HttpResponse",
-    "raw": "the selector's SQL on the DB cursor, tuples to orjson: no ORM hydration",
+    "raw": "the selector's SQL on the DB cursor, tuples to orjson: no ORM hydration "
+    "(on SQLite the time is read as its stored text, already the document's spelling)",
 }

@@ -1,5 +1,6 @@
 """Modes without a serializer framework: json, orjson (async) and raw."""
 from django.db import connections
+from django.db.models import CharField, Func
 from django.http import HttpResponse, JsonResponse
 
 from ..selectors import CANDLE_FIELDS, CandleQuery, latest_candles
@@ -32,11 +33,37 @@ async def orjson_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
     return HttpResponse(body, content_type="application/json")
 
 
+class SqliteDocumentTime(Func):
+    """basetm as the document already spells it: 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'.
+
+    SQLite keeps an aware datetime as naive UTC text from str() ('YYYY-MM-DD HH:MM:SS' plus
+    '.ffffff' when there are microseconds), which is orjson's OPT_UTC_Z spelling with a space
+    for the 'T' and no 'Z'. Reading it as text skips the sqlite3 converter that parses every
+    row into a datetime for orjson to format again: 0.65 of raw's 1.8 ms at 1000 rows
+    in-process. An expression column has no declared type, so no converter runs on it.
+    """
+
+    template = "(replace(%(expressions)s, ' ', 'T') || 'Z')"
+    output_field = CharField()
+
+
+def raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
+    """The selector's query compiled to (sql, params, database alias), for a bare cursor."""
+    qs = latest_candles(q)
+    connection = connections[qs.db]
+    basetm = SqliteDocumentTime("basetm") if connection.vendor == "sqlite" else "basetm"
+    qs = qs.values_list(basetm, *CANDLE_FIELDS[1:])
+    sql, params = qs.query.get_compiler(qs.db).as_sql()
+    return sql, params, qs.db
+
+
 def fetch_raw_rows(q: CandleQuery) -> list[tuple]:
     """The selector's own SQL on the cursor: the ORM builds it but never hydrates a row."""
-    qs = latest_candles(q).values_list(*CANDLE_FIELDS)
-    sql, params = qs.query.get_compiler(qs.db).as_sql()
-    connection = connections[qs.db]
+    return execute_raw_sql(*raw_sql(q))
+
+
+def execute_raw_sql(sql: str, params: tuple, alias: str) -> list[tuple]:
+    connection = connections[alias]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             use_native_timestamptz_loader(cursor.cursor)
@@ -57,8 +84,11 @@ def use_native_timestamptz_loader(psycopg_cursor) -> None:
 
 
 def rows_to_dicts(rows: list[tuple]) -> list[dict]:
-    """Newest-first tuples to oldest-first dicts in the document's key order."""
-    return [dict(zip(CANDLE_FIELDS, row)) for row in reversed(rows)]
+    """Newest-first tuples to oldest-first dicts in the document's key order (CANDLE_FIELDS).
+
+    A dict display, not dict(zip(CANDLE_FIELDS, row)): 0.14 against 0.30 ms at 1000 rows.
+    """
+    return [{"basetm": t, "o": o, "h": h, "l": lo, "c": c, "v": v} for t, o, h, lo, c, v in reversed(rows)]
 
 
 @candle_endpoint

@@ -241,3 +241,17 @@ def test_pages_outside_the_api_keep_html_errors(db, client):
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_raw_spells_sub_second_times_as_the_orjson_and_drf_modes_do(empty_pair, client):
+    # On SQLite raw reads basetm as the stored text instead of a parsed datetime, so that
+    # text must be what orjson and DRF write, microseconds included. The generator and the
+    # importer only store times on an interval boundary; a script using the ORM need not.
+    # (json and ninja go through Django's encoder, which cuts microseconds to milliseconds.)
+    for basetm in (datetime(2023, 8, 24, 0, 0, 0, 123456, tzinfo=UTC), datetime(2023, 8, 24, 0, 1, 0, 500, tzinfo=UTC),
+                   datetime(2023, 8, 24, 0, 2, tzinfo=UTC)):
+        Candle.objects.create(pair=empty_pair, interval="1m", basetm=basetm, o=1.0, h=2.0, l=0.5, c=1.5, v=10.0)
+    bodies = {mode: r.content for mode, r in get_all(client, "?interval=1m").items()}
+    assert {bodies[mode] for mode in ("drf-validated", "drf", "drf-orjson", "orjson")} == {bodies["raw"]}
+    times = [row["basetm"] for row in orjson.loads(bodies["raw"])["data"]]
+    assert times == ["2023-08-24T00:00:00.123456Z", "2023-08-24T00:01:00.000500Z", "2023-08-24T00:02:00Z"]

@@ -5,6 +5,7 @@ dedicated database `candlebench_e2e` on the same server (created and dropped her
 pytest-django's `test_...` database, which this test never touches).
 """
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -104,7 +105,9 @@ def test_runner_end_to_end(bench_env, tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3
     assert 'href="locust/asgi-drf-100-r1.html"' in html
-    assert (out / "micro.json").exists()
+    micro = json.loads((out / "micro.json").read_text())
+    assert [a["limit"] for a in micro["database_alone"]] == sorted({r["limit"] for r in micro["rows"]})
+    assert "| database alone: fetch the rows |" in md
     assert os.readlink(out.parent / "latest") == out.name
 
 

@@ -83,6 +83,7 @@ def test_all_targets_met_with_their_figures():
     assert list(got) == ["T1", "T2", "T3", "T4 wsgi", "T4 asgi"]
     assert "raw/drf ×12.5" in got["T1"].figures and "raw/drf-validated ×25.0" in got["T1"].figures
     assert "orjson 84%, raw 88% of wsgi raw" in got["T2"].figures
+    assert got["T2"].figures.endswith("The same orjson mode under asgi is 140% of itself under wsgi.")
     assert "asgi 399 req/s (floor-async), wsgi 380 req/s (floor): 105%" in got["T3"].figures
     assert "best mode raw 238 req/s, ceiling 380 req/s (floor): 62%" in got["T4 wsgi"].figures
     assert note.startswith("Evaluated from all 24 runs")
@@ -166,3 +167,25 @@ def test_a_ceiling_the_server_did_not_saturate_is_a_lower_bound():
     assert got["T4 wsgi"].figures.endswith(f"Caution, ceiling {why}.")
     assert got["T3"].figures.endswith(f"Caution, wsgi {why}.")
     assert "Caution" not in got["T4 asgi"].figures
+
+
+def test_t4_says_how_far_the_database_alone_lets_any_mode_go():
+    res = results()
+    assert "Bound" not in by_key(res)[0]["T4 wsgi"].figures  # no micro benchmark recorded
+    # wsgi ceiling 380 req/s: 2.63 ms a request; fetching the rows 1.0 ms, the JSON 2.0 ms.
+    micro = {"rows": [], "database_alone": [{"limit": 1000, "rows_ms": 1.0, "json_ms": 2.0, "json_bytes": 1,
+                                             "json_same_bytes": True}]}
+    res = Results(res.rows, {**res.meta, "micro": micro})
+    figures = by_key(res)[0]["T4 wsgi"].figures
+    assert figures.endswith("against 2.63 ms for the ceiling's whole request, so a mode that reads the rows gets "
+                            "at most 72% of the ceiling, one that has the database write the JSON 57%.")
+    assert "database alone needs 1.00 ms to hand 1000 rows to Python (2.00 ms to write the JSON itself)" in figures
+    table = report.micro_table(res)
+    assert ["database alone: fetch the rows", "1.00 ms", "-", "-"] in table.rows
+
+
+def test_t1_gives_the_fitted_costs_behind_its_ratios_when_there_are_two_limits():
+    assert "Fitted" not in by_key(results())[0]["T1"].figures  # one limit: nothing to fit
+    figures = by_key(results(limits=(100, 1000)))[0]["T1"].figures
+    assert figures.endswith("Fitted cost per request: raw 0.00 ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, "
+                            "drf-validated 0.00 ms + 105.3 µs/row.")

@@ -1,0 +1,115 @@
+"""The database alone: what any mode pays before Python builds a single row of the answer.
+
+Part of the micro benchmark, timed in-process on raw's query, compiled once so that the
+ORM's query building is not in the figures:
+
+- rows: execute it and fetch every row into Python tuples (raw's first step);
+- json: the database writes the whole document itself (SQLite: json_object and
+  group_concat; PostgreSQL: row_to_json and string_agg) and hands over one string.
+
+Set against the ceiling (the `floor` diagnostic's time per request), they bound what any
+mode can reach: a mode that reads rows spends at least `rows` on top of what the ceiling's
+request costs. `json` answers the question "why not let the database write the JSON?".
+Its document is checked against raw's; the bytes can differ in number spelling
+(PostgreSQL writes 2.0 as 2), the values may not.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from typing import TYPE_CHECKING
+
+from .target import split_pair
+
+if TYPE_CHECKING:  # importing the models needs Django set up, which micro does first
+    from candles.selectors import CandleQuery
+
+# The document from the selector's rows, ordered oldest first; {inner} is the selector's
+# SQL with the CANDLE_FIELDS as column names.
+JSON_SQL = {
+    "sqlite": (
+        "SELECT '{{\"data\":[' || coalesce(group_concat(json_object("
+        "'basetm', replace(basetm, ' ', 'T') || 'Z', 'o', o, 'h', h, 'l', l, 'c', c, 'v', v), ','), '') || ']}}' "
+        "FROM (SELECT * FROM ({inner}) ORDER BY basetm)"
+    ),
+    "postgresql": (
+        "SELECT '{{\"data\":[' || coalesce(string_agg(row_to_json(r)::text, ',' ORDER BY r.basetm), '') || ']}}' "
+        "FROM (SELECT CASE WHEN mod(extract(microseconds FROM basetm)::bigint, 1000000) = 0 "
+        "THEN to_char(basetm AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "ELSE to_char(basetm AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END AS basetm, "
+        "o, h, l, c, v FROM ({inner}) AS t) AS r"
+    ),
+}
+
+
+@dataclass
+class DatabaseAlone:
+    limit: int
+    rows_ms: float
+    json_ms: float
+    json_bytes: int
+    json_same_bytes: bool  # as raw's body; the values are checked to be equal
+
+
+def best_ms(call: Callable[[], object], min_time: float, batches: int = 3) -> float:
+    """Best-of-`batches` mean milliseconds per call, after a short warm-up."""
+    started = time.perf_counter()
+    for _ in range(3):
+        call()
+    per_call = max((time.perf_counter() - started) / 3, 1e-7)
+    n = max(3, math.ceil(min_time / batches / per_call))
+    best = math.inf
+    for _ in range(batches):
+        started = time.perf_counter()
+        for _ in range(n):
+            call()
+        best = min(best, (time.perf_counter() - started) / n)
+    return best * 1000
+
+
+def document_sql(q: CandleQuery) -> tuple[str, tuple, str]:
+    """SQL that makes the database write raw's document itself: (sql, params, alias)."""
+    from django.db import connections
+
+    from candles.selectors import CANDLE_FIELDS, latest_candles
+
+    qs = latest_candles(q).values_list(*CANDLE_FIELDS)
+    inner, params = qs.query.get_compiler(qs.db).as_sql()
+    vendor = connections[qs.db].vendor
+    if vendor not in JSON_SQL:
+        raise SystemExit(f"no JSON query for {vendor}")
+    return JSON_SQL[vendor].format(inner=inner), params, qs.db
+
+
+def measure(limit: int, pair: str, interval: str, min_time: float) -> DatabaseAlone:
+    from django.db import connections
+
+    from candles.api.encoding import orjson_dumps
+    from candles.api.plain_views import execute_raw_sql, raw_sql, rows_to_dicts
+    from candles.selectors import CandleQuery
+
+    q = CandleQuery(*split_pair(pair), interval, limit)
+    statement = raw_sql(q)
+    raw_body = orjson_dumps({"data": rows_to_dicts(execute_raw_sql(*statement))})
+    json_sql, params, alias = document_sql(q)
+
+    def fetch_json() -> bytes:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(json_sql, params)
+            return cursor.fetchone()[0].encode()
+
+    body = fetch_json()
+    if orjson.loads(body) != orjson.loads(raw_body):
+        raise SystemExit(f"limit={limit}: the database's own JSON is not raw's document")
+    return DatabaseAlone(
+        limit,
+        rows_ms=best_ms(lambda: execute_raw_sql(*statement), min_time),
+        json_ms=best_ms(fetch_json, min_time),
+        json_bytes=len(body),
+        json_same_bytes=body == raw_body,
+    )
