@@ -7,11 +7,12 @@ ORM's query building is not in the figures:
 - json: the database writes the whole document itself (SQLite: json_object and
   group_concat; PostgreSQL: row_to_json and string_agg) and hands over one string.
 
-Set against the ceiling (the `floor` diagnostic's time per request), they bound what any
-mode can reach: a mode that reads rows spends at least `rows` on top of what the ceiling's
-request costs. `json` answers the question "why not let the database write the JSON?".
-Its document is checked against raw's; the bytes can differ in number spelling
-(PostgreSQL writes 2.0 as 2), the values may not.
+Set against the ceiling (the `floor` diagnostic's time per request), they estimate how close
+any mode can come to it (the report's T4). `json` answers "why not let the database write
+the JSON?". Its document is compared with raw's and the result recorded: the bytes can
+differ in number spelling (PostgreSQL writes 2.0 as 2), and SQLite 3.40's json_object keeps
+15 significant digits, so a float that needs 16 or 17 (0.1 + 0.2) comes out another value.
+The seeder's prices and volumes never do; imported data can.
 """
 from __future__ import annotations
 
@@ -38,11 +39,11 @@ JSON_SQL = {
         "FROM (SELECT * FROM ({inner}) ORDER BY basetm)"
     ),
     "postgresql": (
-        "SELECT '{{\"data\":[' || coalesce(string_agg(row_to_json(r)::text, ',' ORDER BY r.basetm), '') || ']}}' "
-        "FROM (SELECT CASE WHEN mod(extract(microseconds FROM basetm)::bigint, 1000000) = 0 "
-        "THEN to_char(basetm AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-        "ELSE to_char(basetm AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END AS basetm, "
-        "o, h, l, c, v FROM ({inner}) AS t) AS r"
+        "SELECT '{{\"data\":[' || coalesce(string_agg(row_to_json(d)::text, ',' ORDER BY t.basetm), '') || ']}}' "
+        "FROM ({inner}) AS t CROSS JOIN LATERAL (SELECT CASE WHEN mod(extract(microseconds FROM t.basetm)::bigint, "
+        "1000000) = 0 THEN to_char(t.basetm AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+        "ELSE to_char(t.basetm AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') END AS basetm, "
+        "t.o AS o, t.h AS h, t.l AS l, t.c AS c, t.v AS v) AS d"
     ),
 }
 
@@ -52,8 +53,8 @@ class DatabaseAlone:
     limit: int
     rows_ms: float
     json_ms: float
-    json_bytes: int
-    json_same_bytes: bool  # as raw's body; the values are checked to be equal
+    json_same_document: bool  # the same values as raw's body
+    json_same_bytes: bool
 
 
 def best_ms(call: Callable[[], object], min_time: float, batches: int = 3) -> float:
@@ -104,12 +105,10 @@ def measure(limit: int, pair: str, interval: str, min_time: float) -> DatabaseAl
             return cursor.fetchone()[0].encode()
 
     body = fetch_json()
-    if orjson.loads(body) != orjson.loads(raw_body):
-        raise SystemExit(f"limit={limit}: the database's own JSON is not raw's document")
     return DatabaseAlone(
         limit,
         rows_ms=best_ms(lambda: execute_raw_sql(*statement), min_time),
         json_ms=best_ms(fetch_json, min_time),
-        json_bytes=len(body),
+        json_same_document=orjson.loads(body) == orjson.loads(raw_body),
         json_same_bytes=body == raw_body,
     )

@@ -185,7 +185,11 @@ def format_table(rows: list[MicroRow], fitted: dict[str, dict[str, float]]) -> s
 def format_database_alone(alone: list[database_alone.DatabaseAlone]) -> str:
     head = ("The database alone, raw's query compiled once: ms to fetch the rows into Python "
             "[ms for the database to write the JSON itself]")
-    return head + "\n" + "".join(f"{f'{a.limit} rows: {a.rows_ms:.3f} [{a.json_ms:.3f}]':>28}" for a in alone)
+    cells = "".join(f"{f'{a.limit} rows: {a.rows_ms:.3f} [{a.json_ms:.3f}]':>28}" for a in alone)
+    differ = [str(a.limit) for a in alone if not a.json_same_document]
+    warning = (f"\nAt {', '.join(differ)} rows the database's JSON is not raw's document (other values)."
+               if differ else "")
+    return head + "\n" + cells + warning
 
 
 def main(argv: list[str] | None = None) -> int:

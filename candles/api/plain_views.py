@@ -36,11 +36,14 @@ async def orjson_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
 class SqliteDocumentTime(Func):
     """basetm as the document already spells it: 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'.
 
-    SQLite keeps an aware datetime as naive UTC text from str() ('YYYY-MM-DD HH:MM:SS' plus
-    '.ffffff' when there are microseconds), which is orjson's OPT_UTC_Z spelling with a space
-    for the 'T' and no 'Z'. Reading it as text skips the sqlite3 converter that parses every
-    row into a datetime for orjson to format again: 0.65 of raw's 1.8 ms at 1000 rows
-    in-process. An expression column has no declared type, so no converter runs on it.
+    Django stores an aware datetime on SQLite as str() of it made naive in UTC
+    ('YYYY-MM-DD HH:MM:SS', plus '.ffffff' when there are microseconds): orjson's OPT_UTC_Z
+    spelling with a space for the 'T' and no 'Z'. Reading that text skips the sqlite3
+    converter, which parsed every row into a datetime for orjson to format again: 0.93 ->
+    0.81 ms to fetch 1000 rows in-process. An expression column has no declared type, so no
+    converter runs on it. Only valid for what Django itself writes in UTC (raw_sql checks the
+    connection's time zone); text written by SQL, such as SQLite's own CURRENT_TIMESTAMP or
+    Django's Now() ('.fff' milliseconds), would be passed on as stored.
     """
 
     template = "(replace(%(expressions)s, ' ', 'T') || 'Z')"
@@ -51,7 +54,8 @@ def raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
     """The selector's query compiled to (sql, params, database alias), for a bare cursor."""
     qs = latest_candles(q)
     connection = connections[qs.db]
-    basetm = SqliteDocumentTime("basetm") if connection.vendor == "sqlite" else "basetm"
+    stored_as_utc_text = connection.vendor == "sqlite" and connection.timezone_name == "UTC"
+    basetm = SqliteDocumentTime("basetm") if stored_as_utc_text else "basetm"
     qs = qs.values_list(basetm, *CANDLE_FIELDS[1:])
     sql, params = qs.query.get_compiler(qs.db).as_sql()
     return sql, params, qs.db

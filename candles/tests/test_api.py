@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 
@@ -255,3 +255,15 @@ def test_raw_spells_sub_second_times_as_the_orjson_and_drf_modes_do(empty_pair, 
     assert {bodies[mode] for mode in ("drf-validated", "drf", "drf-orjson", "orjson")} == {bodies["raw"]}
     times = [row["basetm"] for row in orjson.loads(bodies["raw"])["data"]]
     assert times == ["2023-08-24T00:00:00.123456Z", "2023-08-24T00:01:00.000500Z", "2023-08-24T00:02:00Z"]
+
+
+def test_raw_parses_stored_times_when_the_database_keeps_another_time_zone(db, monkeypatch):
+    # With DATABASES["default"]["TIME_ZONE"] set, SQLite holds local times: reading the text
+    # and appending "Z" would be wrong, so raw goes back to parsed, aware datetimes.
+    from candles.api.plain_views import raw_sql
+    from candles.selectors import CandleQuery
+
+    q = CandleQuery("upbit", "KRW", "BTC", "1m", 10)
+    assert ("replace(" in raw_sql(q)[0]) == (connection.vendor == "sqlite")
+    monkeypatch.setitem(connections["default"].__dict__, "timezone_name", "Asia/Seoul")
+    assert "replace(" not in raw_sql(q)[0]
