@@ -20,10 +20,9 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
-
-from typing import TYPE_CHECKING
 
 from .target import split_pair
 
