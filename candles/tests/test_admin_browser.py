@@ -18,10 +18,10 @@ from pathlib import Path
 from django.contrib.auth.models import User
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -107,12 +107,19 @@ class LoadSampleDataInBrowserTest(StaticLiveServerTestCase):
         self.driver.get(self.live_server_url + path)
 
     def submit(self, button: WebElement) -> None:
-        """Click a submit button and wait until the next page has replaced this one."""
-        page = self.driver.find_element(By.TAG_NAME, "html")
+        """Click a submit button and wait until the next page has loaded in place of this one.
+
+        A mark on this page's window tells the pages apart: a new page gets a new window
+        object. (Waiting for this page's <html> to go stale raced: mid-navigation Chromium
+        156 can answer "Node with given id does not belong to the document", an error that
+        is not a stale-element one. Errors while the page changes are retried.)
+        """
+        self.driver.execute_script("window.candlesPageBeforeSubmit = true")
         button.click()
-        WebDriverWait(self.driver, WAIT).until(EC.staleness_of(page))
-        WebDriverWait(self.driver, WAIT).until(
-            lambda d: d.execute_script("return document.readyState") == "complete"
+        WebDriverWait(self.driver, WAIT, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return !window.candlesPageBeforeSubmit && document.readyState === 'complete'"
+            )
         )
 
     def fill(self, name: str, value: str) -> None:
