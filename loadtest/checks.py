@@ -9,9 +9,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import Message
+from pathlib import Path
 
 from .servers import PROJECT_ROOT
+from .target import DEFAULT_INTERVAL, DEFAULT_PAIR
+
+RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
 
 # Run in a subprocess with the servers' environment, so it sees exactly the settings,
 # database and modes the servers will.
@@ -43,6 +48,20 @@ print(json.dumps({
 
 class CheckError(RuntimeError):
     """A precondition of a trustworthy measurement does not hold: the runner refuses."""
+
+
+def add_target_options(p: argparse.ArgumentParser, kind: str = "") -> None:
+    """--pair, --interval and --out, alike for every command that puts a server under load."""
+    p.add_argument("--pair", default=DEFAULT_PAIR, help="exchange/market/asset to request")
+    p.add_argument("--interval", default=DEFAULT_INTERVAL, help="candle interval to request")
+    suffix = f"-{kind}" if kind else ""
+    p.add_argument("--out", type=Path, help=f"output directory (default: loadtest/results/<timestamp>{suffix})")
+
+
+def results_dir(out: Path | None, started_at: datetime, kind: str = "") -> Path:
+    """--out, else loadtest/results/<timestamp>[-kind]."""
+    name = started_at.strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")
+    return (out or RESULTS_DIR / name).resolve()
 
 
 def command_main(run: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:

@@ -23,19 +23,20 @@ from pathlib import Path
 from . import report
 from .checks import (
     CheckError,
-    command_main,
+    add_target_options,
     check_same_document,
     check_server_debug_off,
+    command_main,
     prepare_database,
     probe_settings,
     refuse_debug,
+    results_dir,
 )
 from .machine import machine_info
 from .servers import PROJECT_ROOT, SERVERS, CpuProbe, ServerProcess, is_local_postgres, pin_to, system_busy_seconds
 from .stats import summarize
-from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path, parse_int_list, parse_name_list
+from .target import DEFAULT_LIMITS, candle_path, parse_int_list, parse_name_list
 
-RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
 CSV_COLUMNS = [
     "server", "mode", "limit", "repeat", "rps", "p50_ms", "p95_ms", "p99_ms", "failures", "bytes",
     "db_ms", "serialize_ms", "render_ms", "server_rss_mb", "trustworthy", "note",
@@ -80,9 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="the whole matrix: all servers, longer runs, 3 repeats")
     p.add_argument("--processes", type=int, default=1,
                    help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
-    p.add_argument("--pair", default=DEFAULT_PAIR, help="exchange/market/asset to request")
-    p.add_argument("--interval", default=DEFAULT_INTERVAL, help="candle interval to request")
-    p.add_argument("--out", type=Path, help="output directory (default: loadtest/results/<timestamp>)")
+    add_target_options(p)
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
     p.add_argument("--no-locust-html", action="store_true", help="do not keep Locust's HTML report per run (~1 MB each)")
     p.add_argument("--no-floor", action="store_true",
@@ -253,7 +252,7 @@ def num(value: float, digits: int = 3) -> str:
 def run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
-    out: Path = (args.out or RESULTS_DIR / started_at.strftime("%Y%m%d-%H%M%S")).resolve()
+    out = results_dir(args.out, started_at)
     server_cpus, loadgen_cpus, layout = cpu_layout(args.processes)
     machine = machine_info()  # before pinning this process to the load generator's CPUs
     if loadgen_cpus:

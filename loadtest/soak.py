@@ -25,12 +25,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-from .checks import CheckError, command_main
+from .checks import CheckError, add_target_options, command_main, results_dir
 from .servers import SERVERS
 from .spike import (
-    RESULTS_DIR,
     STATUS_LOG,
     _fmt,
     _p,
@@ -42,7 +40,7 @@ from .spike import (
     prepare_session,
     start_server,
 )
-from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, parse_name_list
+from .target import parse_name_list
 
 CSV_COLUMNS = ["t_s", "mode", "rss_mb", "requests", "failures", "rps", "p50_ms", "p99_ms"]
 
@@ -134,15 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-minutes", type=float, default=1.0,
                    help="memory growth is measured from here (capped at a fifth of the run)")
     p.add_argument("--max-growth", type=float, default=10.0, help="allowed RSS growth after warm-up, %%")
-    p.add_argument("--pair", default=DEFAULT_PAIR)
-    p.add_argument("--interval", default=DEFAULT_INTERVAL)
-    p.add_argument("--out", type=Path, help="output directory (default: loadtest/results/<timestamp>-soak)")
+    add_target_options(p, "soak")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
-    out: Path = (args.out or RESULTS_DIR / (started_at.strftime("%Y%m%d-%H%M%S") + "-soak")).resolve()
+    out = results_dir(args.out, started_at, "soak")
     total_s = args.minutes * 60
     if total_s <= 0 or args.sample_seconds <= 0 or args.users < 1:
         raise CheckError("--minutes, --sample-seconds and --users must be positive")

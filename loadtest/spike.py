@@ -39,20 +39,20 @@ import psutil
 
 from .checks import (
     CheckError,
-    command_main,
+    add_target_options,
     check_same_document,
     check_server_debug_off,
+    command_main,
     fetch,
     prepare_database,
     probe_settings,
     refuse_debug,
+    results_dir,
 )
 from .machine import machine_info
-from .servers import PROJECT_ROOT, SERVERS, ServerProcess
+from .servers import SERVERS, ServerProcess
 from .stats import percentile
-from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, parse_name_list
-
-RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
+from .target import candle_path, parse_name_list
 
 # (start, end, response_time_ms, status, error): every request while a spike/soak runs.
 Record = tuple[float, float, float, int, str]
@@ -521,15 +521,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument("--limit-concurrency", type=int, help="override uvicorn's --limit-concurrency "
                    "(default: loadtest.servers.UVICORN_LIMIT_CONCURRENCY)")
-    p.add_argument("--pair", default=DEFAULT_PAIR)
-    p.add_argument("--interval", default=DEFAULT_INTERVAL)
-    p.add_argument("--out", type=Path, help="output directory (default: loadtest/results/<timestamp>-spike)")
+    add_target_options(p, "spike")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
-    out: Path = (args.out or RESULTS_DIR / (started_at.strftime("%Y%m%d-%H%M%S") + "-spike")).resolve()
+    out = results_dir(args.out, started_at, "spike")
     plan = SpikePlan(args.users, args.baseline_users, args.baseline_seconds, args.spawn_seconds, args.hold,
                      args.recovery_seconds)
     if args.baseline_seconds <= 1 or args.recovery_seconds <= args.settle or args.spawn_seconds <= 0:

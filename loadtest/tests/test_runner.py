@@ -153,3 +153,19 @@ def test_floor_diagnostics_run_after_the_modes_at_every_server_and_limit():
     # Backwards in the second repeat, like the modes.
     assert runs[6:9] == [(2, 1000, "wsgi", "floor-async"), (2, 1000, "wsgi", "floor"), (2, 1000, "wsgi", "raw")]
     assert len(runs) == 3 * 2 * 2
+
+
+def test_every_command_names_its_results_directory_alike(tmp_path):
+    from datetime import UTC, datetime
+
+    from loadtest import soak, spike
+    from loadtest.checks import RESULTS_DIR, results_dir
+
+    started = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
+    assert results_dir(None, started) == RESULTS_DIR.resolve() / "20261125-010203"
+    assert results_dir(None, started, "soak") == RESULTS_DIR.resolve() / "20261125-010203-soak"
+    assert results_dir(tmp_path / "mine", started, "spike") == (tmp_path / "mine").resolve()
+    for parser in (runner.build_parser(), spike.build_parser(), soak.build_parser()):
+        args = parser.parse_args(["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x"])
+        assert (args.pair, args.interval, str(args.out)) == ("binance/USDT/ETH", "5m", "x")
+    assert "<timestamp>-soak" in soak.build_parser().format_help()
