@@ -2,7 +2,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet, Subquery
+from django.db import connections
+from django.db.models import CharField, Func, QuerySet, Subquery
 
 from .models import Candle, Pair
 
@@ -23,6 +24,14 @@ def pair_queryset(q: CandleQuery) -> QuerySet[Pair]:
     return Pair.objects.filter(exchange__name=q.exchange, market=q.market, asset=q.asset)
 
 
+def pair_exists(q: CandleQuery) -> bool:
+    return pair_queryset(q).exists()
+
+
+async def apair_exists(q: CandleQuery) -> bool:
+    return await pair_queryset(q).aexists()
+
+
 def latest_candles(q: CandleQuery) -> QuerySet[Candle]:
     """The latest `q.limit` candles, newest first (callers reverse to oldest first).
 
@@ -35,3 +44,57 @@ def latest_candles(q: CandleQuery) -> QuerySet[Candle]:
     if q.before is not None:
         qs = qs.filter(basetm__lt=q.before)
     return qs.order_by("-basetm")[: q.limit]
+
+
+class SqliteDocumentTime(Func):
+    """basetm as the document already spells it: 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z'.
+
+    Django stores an aware datetime on SQLite as str() of it made naive in UTC
+    ('YYYY-MM-DD HH:MM:SS', plus '.ffffff' when there are microseconds): orjson's OPT_UTC_Z
+    spelling with a space for the 'T' and no 'Z'. Reading that text skips the sqlite3
+    converter, which parsed every row into a datetime for orjson to format again: 0.93 ->
+    0.81 ms to fetch 1000 rows in-process. An expression column has no declared type, so no
+    converter runs on it. Only valid for what Django itself writes in UTC (raw_sql checks the
+    connection's time zone); text written by SQL, such as SQLite's own CURRENT_TIMESTAMP or
+    Django's Now() ('.fff' milliseconds), would be passed on as stored.
+    """
+
+    template = "(replace(%(expressions)s, ' ', 'T') || 'Z')"
+    output_field = CharField()
+
+
+def raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
+    """The selector's query compiled to (sql, params, database alias), for a bare cursor."""
+    qs = latest_candles(q)
+    connection = connections[qs.db]
+    stored_as_utc_text = connection.vendor == "sqlite" and connection.timezone_name == "UTC"
+    basetm = SqliteDocumentTime("basetm") if stored_as_utc_text else "basetm"
+    qs = qs.values_list(basetm, *CANDLE_FIELDS[1:])
+    sql, params = qs.query.get_compiler(qs.db).as_sql()
+    return sql, params, qs.db
+
+
+def fetch_raw_rows(q: CandleQuery) -> list[tuple]:
+    """The selector's own SQL on the cursor: the ORM builds it but never hydrates a row."""
+    return execute_raw_sql(*raw_sql(q))
+
+
+def execute_raw_sql(sql: str, params: tuple, alias: str) -> list[tuple]:
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            use_native_timestamptz_loader(cursor.cursor)
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def use_native_timestamptz_loader(psycopg_cursor) -> None:
+    """Load timestamptz with psycopg's own loader, still aware and in the session's UTC.
+
+    Django registers a Python subclass of psycopg's loader on every connection; the
+    subclass loses psycopg's C implementation and cost about 4.7 µs a row (cProfile, 1000
+    rows), most of the raw mode's time on PostgreSQL.
+    """
+    from psycopg.types.datetime import TimestamptzLoader
+
+    psycopg_cursor.adapters.register_loader("timestamptz", TimestamptzLoader)

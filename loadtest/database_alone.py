@@ -89,9 +89,8 @@ def document_sql(q: CandleQuery) -> tuple[str, tuple, str]:
 def measure(limit: int, pair: str, interval: str, min_time: float) -> DatabaseAlone:
     from django.db import connections
 
-    from candles.api.encoding import orjson_dumps
-    from candles.api.plain_views import execute_raw_sql, raw_sql, rows_to_dicts
-    from candles.selectors import CandleQuery
+    from candles.api.encoding import orjson_dumps, rows_to_dicts
+    from candles.selectors import CandleQuery, execute_raw_sql, raw_sql
 
     q = CandleQuery(*split_pair(pair), interval, limit)
     statement = raw_sql(q)

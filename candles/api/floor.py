@@ -9,10 +9,9 @@ modes; `floor-async` is its async twin, the ceiling for the async `orjson` mode.
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 
-from ..selectors import CandleQuery
-from .encoding import orjson_dumps
+from ..selectors import CandleQuery, fetch_raw_rows
+from .encoding import orjson_dumps, rows_to_dicts
 from .endpoint import candle_endpoint, ensure_pair_exists
-from .plain_views import fetch_raw_rows, rows_to_dicts
 from .timing import ServerTiming
 
 MAX_BODIES = 512

@@ -260,7 +260,7 @@ def test_raw_spells_sub_second_times_as_the_orjson_and_drf_modes_do(empty_pair, 
 def test_raw_parses_stored_times_when_the_database_keeps_another_time_zone(db, monkeypatch):
     # With DATABASES["default"]["TIME_ZONE"] set, SQLite holds local times: reading the text
     # and appending "Z" would be wrong, so raw goes back to parsed, aware datetimes.
-    from candles.api.plain_views import raw_sql
+    from candles.selectors import raw_sql
     from candles.selectors import CandleQuery
 
     q = CandleQuery("upbit", "KRW", "BTC", "1m", 10)

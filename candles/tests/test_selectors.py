@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from candles.api.plain_views import raw_sql
+from candles.selectors import raw_sql
 from candles.seeding import analyze_candles, seed_pair
 from candles.selectors import CANDLE_FIELDS, CandleQuery, latest_candles
 
