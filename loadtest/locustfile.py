@@ -165,7 +165,7 @@ def _on_test_start(environment, **kwargs) -> None:
     if _managed(environment) or isinstance(environment.runner, WorkerRunner):
         return
     COLLECTOR.drain()
-    SUMMARY.__init__()
+    SUMMARY.clear()
     greenlets = [gevent.spawn(_fold_samples_forever)]
     if _option(environment, "load_profile") == "seed":
         greenlets.append(gevent.spawn(_stop_when_users_done, environment))

@@ -28,7 +28,8 @@ from pathlib import Path
 from . import database_alone
 from .fitting import fit_line
 from .stats import parse_server_timing
-from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path, parse_int_list, parse_name_list
+from .cli import parse_int_list, parse_name_list
+from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path
 
 
 @dataclass
@@ -42,7 +43,8 @@ class MicroRow:
     timing_ms: dict[str, float] = field(default_factory=dict)
 
 
-def _setup_django() -> None:
+def setup_django() -> None:
+    """Set Django up in this process with the project's settings; refuses DEBUG."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
     import django
 
@@ -203,13 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
 
-    _setup_django()
-    from candles.api.modes import MODES
+    setup_django()
+    from .settings_probe import modes_in_process
 
-    modes = args.modes or list(MODES)
-    unknown = [m for m in modes if m not in MODES]
+    known = modes_in_process()
+    modes = args.modes or known
+    unknown = [m for m in modes if m not in known]
     if unknown:
-        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows = run_micro(modes, args.limits, args.pair, args.interval, args.min_time, progress)
     fitted = fits(rows)

@@ -168,6 +168,12 @@ class TimingSummary:
     failures: dict[str, int] = field(default_factory=dict)
     sums: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    def clear(self) -> None:
+        """Forget everything added (a new test started)."""
+        self.counts.clear()
+        self.failures.clear()
+        self.sums.clear()
+
     def add(self, samples: Iterable[Sample]) -> None:
         for s in samples:
             name = s[6]
