@@ -1,16 +1,5 @@
-"""In-process micro benchmark: each mode's view called directly, no HTTP server.
-
-    python -m loadtest.micro [--modes drf,raw] [--limits 1,100,1000,1440] [--json out.json]
-
-Builds requests with Django's RequestFactory, resolves the URL and calls the view (DRF's
-responses are rendered, async views awaited in one event loop), so what is timed is the
-view: query, serialization and rendering, without the server, middleware or the network.
-Prints ms per request and microseconds per row, plus a least-squares fit of
-ms per request = fixed + per-row x rows, then the database alone at each row count
-(loadtest/database_alone.py): what fetching the rows costs before any mode touches them.
-Refuses to run with DEBUG on. Uses the project's database (DATABASE_URL), which must be
-migrated and seeded.
-"""
+"""`python -m loadtest.micro`: each mode's view called in-process (no server, middleware or
+network), ms per request and µs per row at each limit, then the database alone."""
 from __future__ import annotations
 
 import argparse

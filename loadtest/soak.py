@@ -1,18 +1,5 @@
-"""`python -m loadtest soak`: steady load for a long time; no failed request, bounded memory.
-
-One server process (--server, default asgi) serves --users (16) users without wait time for
---minutes (10) in all, split evenly over the modes, one after the other (default drf then raw:
-5 minutes each); the same process serves all of them, so its memory is watched across the
-whole run. Every --sample-seconds (5) the runner records the server's RSS (summed over its
-processes) and the requests, failures and p50 of that interval.
-
-Checks (the verdict): zero failed requests (anything but a 200 with the full document), the
-server alive and answering at the end, and its RSS at the end (mean of the last three
-samples) within --max-growth (10%) of its RSS after warm-up (mean of the first three samples
-after --warmup-minutes, default 1, or a fifth of the run when that is shorter).
-
-Writes soak.md and soak.csv (the RSS time series) under loadtest/results/<timestamp>-soak/.
-"""
+"""`python -m loadtest soak`: steady load on one server process for a long time; passes with no
+failed request and bounded memory growth (README.md, "Soak")."""
 from __future__ import annotations
 
 import argparse
@@ -27,17 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .cli import CheckError, add_target_options, command_main, log, parse_name_list, results_dir, verdict_exit_code
-from .overload import (
-    STATUS_LOG,
-    classify,
-    failure_kind,
-    fmt,
-    listen,
-    open_overload_session,
-    percentile_of,
-    start_checked_server,
-    still_answers,
-)
+from . import overload
+from .overload import STATUS_LOG, fmt
 from .servers import SERVERS
 
 CSV_COLUMNS = ["t_s", "mode", "rss_mb", "requests", "failures", "rps", "p50_ms", "p99_ms"]
@@ -131,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if total_s <= 0 or args.sample_seconds <= 0 or args.users < 1:
         raise CheckError("--minutes, --sample-seconds and --users must be positive")
     warmup_s = min(args.warmup_minutes * 60, total_s / 5)
-    session = open_overload_session(args.modes)
+    session = overload.open_overload_session(args.modes)
     out.mkdir(parents=True, exist_ok=True)
     per_mode = total_s / len(args.modes)
     log(f"soak: {args.server}, {args.users} users, {', '.join(args.modes)} for {per_mode:.0f} s each "
@@ -142,11 +120,11 @@ def run(args: argparse.Namespace) -> int:
 
     from .loadgen import LoadGenerator, Target
 
-    listen()
+    overload.listen()
 
     loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
-    server, expect_bytes = start_checked_server(session, SERVERS[args.server], out, args.modes, args.limit, args.pair,
-                                                args.interval)
+    server, expect_bytes = overload.start_checked_server(session, SERVERS[args.server], out, args.modes,
+                                                         args.limit, args.pair, args.interval)
     series: list[dict] = []
     kinds: Counter = Counter()
     command = " ".join(server.spec.command("HOST", 0)[1:])
@@ -169,13 +147,13 @@ def run(args: argparse.Namespace) -> int:
                 records = STATUS_LOG.drain()
                 loadgen.discard_samples()  # not used here; keep memory flat
                 interval_s = t_s - (series[-1]["t_s"] if series else 0.0)
-                ok = [r[2] for r in records if classify(r) == "ok"]
-                failed = [r for r in records if classify(r) != "ok"]
-                kinds.update(failure_kind(r) for r in failed)
+                ok = [r[2] for r in records if overload.classify(r) == "ok"]
+                failed = [r for r in records if overload.classify(r) != "ok"]
+                kinds.update(overload.failure_kind(r) for r in failed)
                 series.append({
                     "t_s": round(t_s, 1), "mode": mode, "rss_mb": round(server.rss_mb(), 1), "requests": len(records),
                     "failures": len(failed), "rps": round(len(records) / max(interval_s, 1e-9), 1),
-                    "p50_ms": fmt(percentile_of(ok, 50), 2), "p99_ms": fmt(percentile_of(ok, 99), 2),
+                    "p50_ms": fmt(overload.percentile_of(ok, 50), 2), "p99_ms": fmt(overload.percentile_of(ok, 99), 2),
                 })
                 if not server.alive():
                     break
@@ -188,11 +166,11 @@ def run(args: argparse.Namespace) -> int:
         STATUS_LOG.active = False
         # Requests cut off by stopping the users are not failures; anything recorded after
         # the last sample is.
-        late = [r for r in STATUS_LOG.drain() if classify(r) != "ok"]
+        late = [r for r in STATUS_LOG.drain() if overload.classify(r) != "ok"]
         if late and series:
             series[-1]["failures"] += len(late)
-            kinds.update(failure_kind(r) for r in late)
-        ok_after = still_answers(server)
+            kinds.update(overload.failure_kind(r) for r in late)
+        ok_after = overload.still_answers(server)
     finally:
         STATUS_LOG.active = False
         server.stop()

@@ -1,25 +1,5 @@
-"""`python -m loadtest spike`: a sudden spike of users, then back to steady load.
-
-Per server x mode, one Locust `LoadTestShape` run:
-
-    baseline   --baseline-users (16) for --baseline-seconds (5 s)
-    spike      up to --users (200) within --spawn-seconds (1 s), held for --hold seconds (10 s)
-    recovery   back to the baseline users for --recovery-seconds (10 s)
-
-Checks (the verdict):
-- the server never dies or hangs: its process is alive, no worker was replaced, and it
-  answers GET /api/modes with 200 right after the run;
-- every request is answered 200 (the full document) or 503 (shed); anything else
-  (connection errors, timeouts, other statuses, short bodies) is a failure;
-- recovery: the p50 latency of the recovery window (after --settle seconds) is within
-  --recovery-factor (1.5x) of the baseline's p50.
-
-Writes spike.md, spike.csv (one row per server x mode) and spike-timeline.csv (per second)
-under loadtest/results/<timestamp>-spike/ and prints the summary table.
-
-The verdict logic imports no Locust (tests import it freely); running imports Locust, which
-loadtest/__main__.py imports first.
-"""
+"""`python -m loadtest spike`: a sudden spike of users, then back to steady load; passes when the
+server survives, answers every request 200 or 503 and recovers its latency (README.md, "Spike")."""
 from __future__ import annotations
 
 import argparse

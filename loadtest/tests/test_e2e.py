@@ -12,6 +12,13 @@ from loadtest.report.results import COLUMNS
 from loadtest.servers import PROJECT_ROOT as PROJECT
 
 
+def test_the_servers_database_is_a_throwaway_one(bench_env):
+    """Never the developer's own DATABASE_URL database (nor pytest-django's)."""
+    own = os.environ.get("DATABASE_URL", "")
+    assert bench_env["DATABASE_URL"] != own
+    assert bench_env["DATABASE_URL"].endswith("_loadtest_servers") or bench_env["DATABASE_URL"].startswith("sqlite:")
+
+
 def test_runner_end_to_end(bench_env, tmp_path):
     out = tmp_path / "results" / "run1"
     result = subprocess.run(

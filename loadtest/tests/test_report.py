@@ -137,3 +137,39 @@ def test_report_without_meta_or_baseline(tmp_path):
     assert "| orjson | - | - | - | - |" in md  # no baseline, no speed-up
     assert "Without the server" not in md  # no micro benchmark recorded
     assert "ASGI and WSGI" not in md
+
+
+def test_the_method_states_the_thresholds_the_runner_applies():
+    from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
+
+    text = " ".join(render.method_notes())
+    assert f"up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed" in text
+    assert f"used {LOADGEN_CPU_LIMIT:.0f}% or more of its core" in text
+    assert f"more than {OTHER_CPU_LIMIT:.0f}% of a CPU" in text and f"fewer than {MIN_REQUESTS} requests" in text
+
+
+def test_the_results_schema_round_trips_and_old_files_load(tmp_path):
+    rows = load_rows(RECORDED / "results.csv")
+    assert "workers" not in (RECORDED / "results.csv").read_text().splitlines()[0]
+    assert {r.workers for r in rows} == {1}  # a column added later: older files take its default
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        results.ResultsWriter(f).write_all(rows)
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert header.split(",") == results.COLUMNS and header.endswith(",workers")
+    again = load_rows(tmp_path / "results.csv")
+    assert [(r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in again] == [
+        (r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in rows]
+
+
+def test_python_m_loadtest_report_regenerates_the_reports(tmp_path):
+    import subprocess
+    import sys
+
+    from loadtest.servers import PROJECT_ROOT
+
+    for name in ("results.csv", "meta.json"):
+        shutil.copy(RECORDED / name, tmp_path / name)
+    done = subprocess.run([sys.executable, "-m", "loadtest.report", str(tmp_path)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Targets at 1000 rows:" in done.stdout and (tmp_path / "report.html").exists()

@@ -197,3 +197,10 @@ def test_unknown_mode_is_refused_in_one_line():
 def test_locust_html_reports_only_when_asked():
     assert runner.build_parser().parse_args([]).locust_html is False
     assert runner.build_parser().parse_args(["--locust-html"]).locust_html is True
+
+
+def test_limits_are_checked_against_the_apis_own_maximum():
+    args = runner.build_parser().parse_args(["--limits", "1000"])
+    with pytest.raises(CheckError, match=r"within 1\.\.500 \(the API's range\)"):
+        runner.make_plan(args, MODES, 500)
+    assert runner.make_plan(args, MODES, 1000).limits == [1000]

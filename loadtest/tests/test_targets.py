@@ -199,3 +199,21 @@ def test_t1_gives_the_fitted_costs_behind_its_ratios_when_there_are_two_limits()
     figures = by_key(results(limits=(100, 1000)))[0]["T1"].figures
     assert figures.endswith("Fitted cost per request: raw 0.00 ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, "
                             "drf-validated 0.00 ms + 105.3 µs/row.")
+
+
+def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
+    import dataclasses
+
+    from loadtest.report.targets import TARGETS
+
+    assert [t.id for t in TARGETS] == ["T1", "T2", "T3", "T4"] and all(t.owner for t in TARGETS)
+    t1 = TARGETS[0]
+    assert by_key(results())[0]["T1"].goal == "under wsgi at 1000 rows, raw >= 10x drf and >= 20x drf-validated"
+    # Raise one threshold: the goal, the figures and the verdict change with it.
+    stricter = dataclasses.replace(t1, thresholds={**t1.thresholds, "raw/drf": 15.0})
+    (result,), _ = evaluate_targets(results(), targets=(stricter,))
+    assert result.goal == "under wsgi at 1000 rows, raw >= 15x drf and >= 20x drf-validated"
+    assert "(needs ×15)" in result.figures and result.status == "not met"  # raw/drf is ×12.5
+    t2 = dataclasses.replace(TARGETS[1], thresholds={"of wsgi raw": 0.9})
+    (result,), _ = evaluate_targets(results(), targets=(t2,))
+    assert "each >= 90% of raw under wsgi" in result.goal and "(needs 90%)" in result.figures
