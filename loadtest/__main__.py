@@ -1,8 +1,4 @@
-"""`python -m loadtest` (what `make bench` runs); see loadtest/runner.py and loadtest/README.md.
-
-`python -m loadtest spike ...` and `python -m loadtest soak ...` run the overload tests
-(loadtest/spike.py, loadtest/soak.py).
-"""
+"""`python -m loadtest [spike|soak] ...`: the runner (what `make bench` runs), or an overload test."""
 import sys
 
 # Locust patches the standard library with gevent when imported; that must happen before

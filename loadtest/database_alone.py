@@ -1,19 +1,5 @@
-"""The database alone: what any mode pays before Python builds a single row of the answer.
-
-Part of the micro benchmark, timed in-process on raw's query, compiled once so that the
-ORM's query building is not in the figures:
-
-- rows: execute it and fetch every row into Python tuples (raw's first step);
-- json: the database writes the whole document itself (SQLite: json_object and
-  group_concat; PostgreSQL: row_to_json and string_agg) and hands over one string.
-
-Set against the ceiling (the `floor` diagnostic's time per request), they estimate how close
-any mode can come to it (the report's T4). `json` answers "why not let the database write
-the JSON?". Its document is compared with raw's and the result recorded: the bytes can
-differ in number spelling (PostgreSQL writes 2.0 as 2), and SQLite 3.40's json_object keeps
-15 significant digits, so a float that needs 16 or 17 (0.1 + 0.2) comes out another value.
-The seeder's prices and volumes never do; imported data can.
-"""
+"""The database alone, on raw's query compiled once: fetching the rows into Python, and the
+database writing the whole JSON document itself (part of the micro benchmark; the report's T4 bound)."""
 from __future__ import annotations
 
 import math

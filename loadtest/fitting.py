@@ -1,4 +1,4 @@
-"""Aggregation over repeats, and the per-row cost fit."""
+"""Aggregation over repeats (median and spread), and the per-row cost fit."""
 from __future__ import annotations
 
 import math

@@ -1,17 +1,12 @@
-"""Locust, driven in-process by the runner (one Environment for the whole session).
+"""The load generator: Locust driven in-process for a whole session (locally, or as the master of
+`locust --worker` processes), measuring runs cut to one window of per-request samples.
 
-With processes == 1 the runner process itself generates the load (a LocalRunner): no
-~1.5 s Locust start-up per run. With processes > 1 it is the master of that many
-`locust --worker` processes (Locust's distributed mode); the workers send their
-per-request samples back on request, so every run is cut to the same window either way.
-
-Importing this module imports Locust, which monkey-patches the standard library with
-gevent: import it first in a process that uses it (loadtest/__main__.py does).
+Importing it imports Locust, which patches the standard library with gevent: import it first
+in a process that uses it (loadtest/__main__.py does).
 """
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 import time
@@ -30,9 +25,8 @@ from locust.stats import stats_history
 
 from . import locustfile
 from .servers import PROJECT_ROOT, free_port, pin_to
+from .run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
 from .stats import Sample, span, window
-
-CPU_WARNING_THRESHOLD = 90.0  # percent of one core, Locust's own threshold
 
 
 @dataclass
@@ -63,6 +57,8 @@ class Measurement:
 
 
 class LoadGenerator:
+    """One Locust Environment for a session: point it at a server, set a target, measure."""
+
     def __init__(self, host: str, processes: int = 1, cpus: set[int] | None = None,
                  log_dir: Path | None = None) -> None:
         self.processes = processes
@@ -175,7 +171,13 @@ class LoadGenerator:
             return bool(self.runner.worker_cpu_warning_emitted)
         return bool(self.runner.cpu_warning_emitted)
 
-    def _configure(self, target: Target, profile: str, requests_per_user: int) -> None:
+    # -- the public controls (the runner, spike and soak) --------------------------------
+    def point_at(self, base_url: str) -> None:
+        """Send the next runs' requests to the server at `base_url`."""
+        self.env.host = self.options.host = base_url
+
+    def set_target(self, target: Target, profile: str = "steady", requests_per_user: int = 0) -> None:
+        """What every user requests next, and how (the locustfile's options); forgets old samples."""
         vars(self.options).update(
             mode=target.mode,
             limit=target.limit,
@@ -185,15 +187,21 @@ class LoadGenerator:
             load_profile=profile,
             requests_per_user=requests_per_user,
         )
+        self.discard_samples()
+
+    def discard_samples(self) -> None:
+        """Drop the per-request samples collected so far (a caller that counts otherwise keeps memory flat)."""
         locustfile.COLLECTOR.drain()
 
-    def _start(self, users: int) -> None:
+    def start(self, users: int) -> None:
+        """Spawn `users` users (at most 100 a second) that request back to back."""
         self.runner.cpu_warning_emitted = False
         if isinstance(self.runner, MasterRunner):
             self.runner.worker_cpu_warning_emitted = False
         self.runner.start(users, spawn_rate=min(users, 100))
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Stop every user (in distributed mode: until every worker confirmed)."""
         self.runner.stop()
         if isinstance(self.runner, MasterRunner):
             # The master only marks itself stopped once every worker confirmed.
@@ -201,15 +209,33 @@ class LoadGenerator:
             while self.runner.state != "stopped" and time.monotonic() < deadline:
                 gevent.sleep(0.05)
 
+    def start_shape(self, shape) -> None:
+        """Run a Locust LoadTestShape (set_target first); end_shape() after it ended."""
+        self.env.shape_class = shape
+        shape.runner = self.runner
+        # Not headless while the shape runs: at its end Locust then stops the users instead of quitting.
+        self.options.headless = False
+        self.runner.cpu_warning_emitted = False
+        self.runner.start_shape()
+
+    def end_shape(self) -> None:
+        """Stop the users and return to plain runs."""
+        try:
+            self.stop()
+        finally:
+            self.env.shape_class = None
+            self.options.headless = True
+            self.discard_samples()
+
     def steady(self, target: Target, users: int, warmup: float, duration: float,
                probe: Callable[[], dict[str, float]] | None = None, min_requests: int = 0,
-               max_warmup: float = 10.0) -> Measurement:
+               max_warmup: float = MAX_WARMUP_S) -> Measurement:
         """Users request back to back; after a warm-up of at least `warmup` seconds and
         at least one completed request per user (so the server queue is full and leftovers
-        of the previous run are done), measure `duration` seconds (longer, up to 3 x, until
-        `min_requests` completed)."""
-        self._configure(target, "steady", 0)
-        self._start(users)
+        of the previous run are done), measure `duration` seconds (longer, up to
+        MAX_WINDOW_FACTOR x, until `min_requests` completed)."""
+        self.set_target(target)
+        self.start(users)
         spawned = time.time()
         complete = False
         while True:
@@ -225,13 +251,13 @@ class LoadGenerator:
         t0 = time.time()
         gevent.sleep(duration)
         # A slow case (e.g. 8 requests/s) would leave a window with too few requests to
-        # count on: extend it until `min_requests` completed, up to 3 x duration.
-        while self._completed_since(t0) < min_requests and time.time() - t0 < 3 * duration:
+        # count on: extend it until `min_requests` completed, up to MAX_WINDOW_FACTOR x duration.
+        while self._completed_since(t0) < min_requests and time.time() - t0 < MAX_WINDOW_FACTOR * duration:
             gevent.sleep(0.05 if self.processes == 1 else 0.25)
         t1 = time.time()
         cpu1, probe1 = self._cpu_seconds(), self._probe(probe)
         warning = self._cpu_warning()
-        self._stop()
+        self.stop()
         samples = window(self._samples(), t0, t1)
         m = Measurement(samples, t1 - t0, 0.0, warning, t0 - spawned, complete, t0, t1)
         self._cpu_shares(m, cpu0, cpu1, probe0, probe1, t1 - t0)
@@ -241,11 +267,11 @@ class LoadGenerator:
              probe: Callable[[], dict[str, float]] | None = None, timeout: float = 900) -> Measurement:
         """The case study's shape: every user makes `requests_per_user` requests and stops;
         measured from the first request's start to the last response."""
-        self._configure(target, "seed", requests_per_user)
+        self.set_target(target, "seed", requests_per_user)
         self.runner.stats.reset_all()
         cpu0, probe0 = self._cpu_seconds(), self._probe(probe)
         w0 = time.time()
-        self._start(users)
+        self.start(users)
         expected = users * requests_per_user
         deadline = time.monotonic() + timeout
         notes = []
@@ -259,7 +285,7 @@ class LoadGenerator:
         w1 = time.time()
         cpu1, probe1 = self._cpu_seconds(), self._probe(probe)
         warning = self._cpu_warning()
-        self._stop()
+        self.stop()
         samples = self._samples()
         if not samples:
             return Measurement([], w1 - w0, 0.0, warning, 0.0, True, w0, w1, notes=notes)
@@ -292,6 +318,3 @@ class LoadGenerator:
                 if hasattr(log, "close"):
                     log.close()
 
-
-def pin_self(cpus: set[int]) -> None:
-    os.sched_setaffinity(0, cpus)

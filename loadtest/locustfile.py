@@ -1,22 +1,5 @@
-"""Locust load for candlebench: every user requests one mode at one limit.
-
-By hand, against a running server (`make run` in one terminal, then `make locust`):
-
-    locust -f loadtest/locustfile.py --host http://127.0.0.1:8000 --mode drf --limit 1000
-
-The web UI shows --mode, --limit and the other options below as custom parameters.
-Load profiles (--load-profile):
-  steady (default)  users request back to back (no wait) until the run is stopped;
-  seed              the case study's shape: each user makes --requests-per-user requests
-                    (5) and stops; with 60 users that is 300 requests, and the test stops
-                    by itself once every user is done.
-
-Requests are named "<mode> limit=<N>" so Locust's own statistics stay readable. Every
-request's Server-Timing header is collected (see loadtest.stats); a run by hand prints
-the mean db / serialize / render times per request name when the test stops.
-
-`python -m loadtest` (the comparison runner) drives this same file in-process.
-"""
+"""Locust load for candlebench: every user requests one mode at one limit (`make locust` by hand;
+the runner drives this same file in-process). Options and profiles: loadtest/README.md."""
 from __future__ import annotations
 
 import logging
@@ -165,7 +148,7 @@ def _on_test_start(environment, **kwargs) -> None:
     if _managed(environment) or isinstance(environment.runner, WorkerRunner):
         return
     COLLECTOR.drain()
-    SUMMARY.__init__()
+    SUMMARY.clear()
     greenlets = [gevent.spawn(_fold_samples_forever)]
     if _option(environment, "load_profile") == "seed":
         greenlets.append(gevent.spawn(_stop_when_users_done, environment))

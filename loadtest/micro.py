@@ -1,16 +1,5 @@
-"""In-process micro benchmark: each mode's view called directly, no HTTP server.
-
-    python -m loadtest.micro [--modes drf,raw] [--limits 1,100,1000,1440] [--json out.json]
-
-Builds requests with Django's RequestFactory, resolves the URL and calls the view (DRF's
-responses are rendered, async views awaited in one event loop), so what is timed is the
-view: query, serialization and rendering, without the server, middleware or the network.
-Prints ms per request and microseconds per row, plus a least-squares fit of
-ms per request = fixed + per-row x rows, then the database alone at each row count
-(loadtest/database_alone.py): what fetching the rows costs before any mode touches them.
-Refuses to run with DEBUG on. Uses the project's database (DATABASE_URL), which must be
-migrated and seeded.
-"""
+"""`python -m loadtest.micro`: each mode's view called in-process (no server, middleware or
+network), ms per request and µs per row at each limit, then the database alone."""
 from __future__ import annotations
 
 import argparse
@@ -28,7 +17,8 @@ from pathlib import Path
 from . import database_alone
 from .fitting import fit_line
 from .stats import parse_server_timing
-from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path, parse_int_list, parse_name_list
+from .cli import parse_int_list, parse_name_list
+from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path
 
 
 @dataclass
@@ -42,7 +32,8 @@ class MicroRow:
     timing_ms: dict[str, float] = field(default_factory=dict)
 
 
-def _setup_django() -> None:
+def setup_django() -> None:
+    """Set Django up in this process with the project's settings; refuses DEBUG."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
     import django
 
@@ -203,13 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     args = parser.parse_args(argv)
 
-    _setup_django()
-    from candles.api.modes import MODES
+    setup_django()
+    from .settings_probe import modes_in_process
 
-    modes = args.modes or list(MODES)
-    unknown = [m for m in modes if m not in MODES]
+    known = modes_in_process()
+    modes = args.modes or known
+    unknown = [m for m in modes if m not in known]
     if unknown:
-        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     rows = run_micro(modes, args.limits, args.pair, args.interval, args.min_time, progress)
     fitted = fits(rows)

@@ -1,17 +1,9 @@
-"""`python -m loadtest`: every mode x row count x server under Locust, then the report.
-
-Steps: check the settings (refuse DEBUG), migrate and seed if needed, run the in-process
-micro benchmark, start each server pinned to one CPU, check that every mode answers the
-same document, then measure the runs in an interleaved order (repeat > limit > server >
-mode, so modes compared side by side are measured within a minute), checking each run's
-own sanity, and write results.csv, report.md and report.html.
-"""
+"""`python -m loadtest`: every mode x row count x server under Locust, each run checking itself,
+then results.csv and the report."""
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import os
 import subprocess
 import sys
@@ -20,37 +12,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import report
-from .checks import (
+import psutil
+
+from .cli import (
     CheckError,
     add_target_options,
-    check_same_document,
-    check_server_debug_off,
     command_main,
-    prepare_database,
-    probe_settings,
-    refuse_debug,
+    fmt_duration,
+    log,
+    parse_int_list,
+    parse_name_list,
     results_dir,
 )
-from .machine import machine_info
-from .servers import PROJECT_ROOT, SERVERS, CpuProbe, ServerProcess, is_local_postgres, pin_to, system_busy_seconds
+from .report.render import write_reports
+from .report.results import ResultsWriter, Row
+from .run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
+from .servers import PROJECT_ROOT, SERVERS, CpuProbe, ServerProcess, pin_to, system_busy_seconds
+from .session import Session, open_session
+from .settings_probe import is_local_postgres, refuse_unknown_modes
+from .startup_checks import check_same_document
 from .stats import summarize
-from .target import DEFAULT_LIMITS, candle_path, parse_int_list, parse_name_list
-
-CSV_COLUMNS = [
-    "server", "mode", "limit", "repeat", "rps", "p50_ms", "p95_ms", "p99_ms", "failures", "bytes",
-    "db_ms", "serialize_ms", "render_ms", "server_rss_mb", "trustworthy", "note",
-    # beyond the issue's columns: what the checks and the report also use
-    "requests", "duration_s", "mean_ms", "max_ms", "server_cpu_pct", "loadgen_cpu_pct",
-    "db_cpu_pct", "other_cpu_pct", "locust_report",
-]
-# Fewer requests than this in a measured window make a row untrustworthy.
-MIN_REQUESTS = 20
-# Locust's own warning threshold, for the busiest load-generating process (% of a core).
-LOADGEN_CPU_LIMIT = 90.0
-# CPU used by anything but the server, the load generator and the local database during a
-# window (% of one core): another benchmark on the machine would skew the comparison.
-OTHER_CPU_LIMIT = 25.0
+from .target import DEFAULT_LIMITS, DIAGNOSTICS, candle_path
 
 # `make bench`: every mode at every limit under ASGI and WSGI, in well under 10 minutes.
 QUICK = {"servers": "asgi,wsgi", "duration": 1.5, "warmup": 0.25, "repeats": 3}
@@ -64,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compare the candle endpoint's modes under Locust load, per row count and server.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--modes", type=parse_name_list, help="comma-separated modes (default: all, in report order)")
+    p.add_argument("--modes", type=parse_name_list,
+                   help="comma-separated modes (default: all, in report order); each server runs those it serves")
     p.add_argument("--limits", type=parse_int_list, default=list(DEFAULT_LIMITS), help="comma-separated row counts")
     p.add_argument("--servers", type=parse_name_list, help=f"of {', '.join(SERVERS)} (default: {QUICK['servers']}; "
                    f"--full: {FULL['servers']})")
@@ -83,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
     add_target_options(p)
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
-    p.add_argument("--no-locust-html", action="store_true", help="do not keep Locust's HTML report per run (~1 MB each)")
+    p.add_argument("--locust-html", action="store_true", help="keep Locust's HTML report of every run (~1 MB each)")
     p.add_argument("--no-floor", action="store_true",
-                   help=f"do not measure the diagnostics {', '.join(report.DIAGNOSTICS)} (the server's ceiling)")
+                   help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)")
     return p
 
 
@@ -106,10 +89,17 @@ class Plan:
     # Diagnostic endpoints measured like modes, after them, at every server and limit
     # (the ceiling); never counted as modes in the report.
     diagnostics: list[str] = field(default_factory=list)
+    # Per started server, the modes it lists at GET /api/modes (unknown until it started:
+    # then every requested mode is assumed).
+    served: dict[str, list[str]] = field(default_factory=dict)
 
-    @property
-    def endpoints(self) -> list[str]:
-        return [*self.modes, *self.diagnostics]
+    def modes_on(self, server: str) -> list[str]:
+        """The requested modes `server` serves, in report order."""
+        served = self.served.get(server)
+        return [m for m in self.modes if served is None or m in served]
+
+    def endpoints_on(self, server: str) -> list[str]:
+        return [*self.modes_on(server), *self.diagnostics]
 
     def runs(self) -> list[tuple[int, int, str, str]]:
         """(repeat, limit, server, mode) in the order they run: interleaved so that what
@@ -120,7 +110,7 @@ class Plan:
             step = 1 if repeat % 2 else -1
             for limit in self.limits:
                 for server in self.servers[::step]:
-                    out += [(repeat, limit, server, mode) for mode in self.endpoints[::step]]
+                    out += [(repeat, limit, server, mode) for mode in self.endpoints_on(server)[::step]]
         return out
 
     def describe_load(self) -> str:
@@ -131,19 +121,19 @@ class Plan:
                 f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s)")
 
 
-def make_plan(args: argparse.Namespace, all_modes: list[str]) -> Plan:
+def make_plan(args: argparse.Namespace, known_modes: list[str], max_limit: int) -> Plan:
+    """The session's plan from the options; refuses unknown modes or servers and limits
+    outside the API's 1..max_limit."""
     preset = FULL if args.full else QUICK
-    modes = args.modes or all_modes
-    unknown = [m for m in modes if m not in all_modes]
-    if unknown:
-        raise CheckError(f"unknown mode(s): {', '.join(unknown)} (the project has {', '.join(all_modes)})")
-    modes = [m for m in all_modes if m in modes]  # report order
+    modes = args.modes or known_modes
+    refuse_unknown_modes(modes, known_modes)
+    modes = [m for m in known_modes if m in modes]  # report order
     servers = args.servers or preset["servers"].split(",")
     unknown = [s for s in servers if s not in SERVERS]
     if unknown:
         raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
-    if any(not 1 <= limit <= 1440 for limit in args.limits):
-        raise CheckError("limits must be within 1..1440 (the API's range)")
+    if any(not 1 <= limit <= max_limit for limit in args.limits):
+        raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     plan = Plan(
         modes=modes,
         limits=sorted(set(args.limits)),
@@ -157,33 +147,66 @@ def make_plan(args: argparse.Namespace, all_modes: list[str]) -> Plan:
         processes=args.processes,
         pair=args.pair,
         interval=args.interval,
-        diagnostics=[] if getattr(args, "no_floor", False) else list(report.DIAGNOSTICS),
+        diagnostics=[] if args.no_floor else list(DIAGNOSTICS),
     )
     if plan.users < 1 or plan.repeats < 1 or plan.processes < 1 or plan.duration <= 0 or plan.warmup < 0:
         raise CheckError("--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0")
     return plan
 
 
-def cpu_layout(processes: int) -> tuple[set[int] | None, set[int] | None, str]:
-    """(server CPUs, load-generator CPUs, a sentence for the report)."""
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:
-        server, loadgen = {cpus[0]}, set(cpus[1:])
-        text = (f"server pinned to CPU {cpus[0]}, Locust ({processes} process{'es' if processes > 1 else ''}) "
-                f"to CPU {', '.join(map(str, cpus[1:]))}")
-        if processes > len(loadgen):
-            text += f" (note: {processes} Locust processes share {len(loadgen)} CPU(s), which cannot add capacity)"
-        return server, loadgen, text
-    return None, None, (
-        f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
-        "and the load generator competes with the server; ratios are still measured side by side"
+# -- the steps of a session, in order ---------------------------------------------------------
+
+def run_micro(plan: Plan, session: Session, out: Path) -> dict:
+    """The in-process micro benchmark in a subprocess pinned to the server's CPU."""
+    log("micro benchmark (views in-process, no HTTP) ...")
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest.micro", "--modes", ",".join(plan.modes),
+         "--limits", ",".join(map(str, plan.limits)), "--pair", plan.pair, "--interval", plan.interval,
+         "--json", str(out / "micro.json"), "--quiet"],
+        cwd=PROJECT_ROOT, env=session.env, capture_output=True, text=True, preexec_fn=pin_to(session.layout.server),
+        timeout=900,
     )
+    (out / "micro.txt").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        raise CheckError(f"the micro benchmark failed:\n{(result.stdout + result.stderr)[-2000:]}")
+    log(result.stdout.rstrip())
+    log(f"micro benchmark took {time.monotonic() - started:.0f} s")
+    return json.loads((out / "micro.json").read_text())
+
+
+def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
+                  servers: dict[str, ServerProcess]) -> dict[int, int]:
+    """Start every planned server (into `servers`, so the caller stops them), learn the modes
+    each serves, and check that they all answer one document per limit. Returns its size
+    per limit."""
+    for name in plan.servers:
+        spec = SERVERS[name]
+        server, served = session.start_server(spec, out)
+        servers[name] = server
+        plan.served[name] = served
+        modes = plan.modes_on(name)
+        skipped = [m for m in plan.modes if m not in modes]
+        if not modes:
+            raise CheckError(f"{name} serves none of the modes asked for (it lists {', '.join(served)})")
+        # The diagnostics too: the ceiling must be measured with the real answer's bytes.
+        documents = check_same_document(server.base_url, plan.endpoints_on(name), plan.limits,
+                                        lambda m, lim: candle_path(m, lim, plan.pair, plan.interval))
+        sizes = {doc.limit: doc.bytes for doc in documents}
+        meta.setdefault("documents", sizes)
+        if meta["documents"] != sizes:
+            raise CheckError(f"{name} answers different documents than {plan.servers[0]}")
+        meta.setdefault("server_affinity", {})[name] = server.affinity()
+        also = f" (and {', '.join(plan.diagnostics)})" if plan.diagnostics else ""
+        not_served = f"; it does not serve {', '.join(skipped)}" if skipped else ""
+        log(f"{name}: {spec.description} on port {server.port}, CPU(s) {server.affinity()}; "
+            f"{len(modes)} modes{also} answer byte-identical documents{not_served}")
+    meta["served"] = dict(plan.served)
+    return meta["documents"]
 
 
 def machine_quiet_pct(servers: list[ServerProcess], seconds: float = 1.0) -> float:
     """CPU used by other processes over `seconds` while nothing is measured (% of a core)."""
-    import psutil
-
     me = psutil.Process()
 
     def ours() -> float:
@@ -196,220 +219,72 @@ def machine_quiet_pct(servers: list[ServerProcess], seconds: float = 1.0) -> flo
     return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / seconds * 100
 
 
-def fmt_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
+def check_machine_quiet(servers: list[ServerProcess], meta: dict) -> None:
+    """Warn (and record) when other processes keep the machine busy before the first run."""
+    quiet = machine_quiet_pct(servers)
+    meta["busy_before_pct"] = round(quiet, 1)
+    if quiet > OTHER_CPU_LIMIT:
+        log(f"WARNING: with the servers idle, other processes use {quiet:.0f}% of a CPU; runs disturbed "
+            "by them will be marked not trustworthy")
 
 
-def log(message: str = "") -> None:
-    print(message, flush=True)
+def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: int, repeat: int,
+                expect_bytes: int, local_postgres: bool) -> tuple[Row, object]:
+    """One run against one server: measured, checked, as a results row (and its Measurement)."""
+    from .loadgen import Target
+
+    loadgen.point_at(server.base_url)
+    target = Target(mode, limit, plan.pair, plan.interval, expect_bytes)
+    server.reset_peak_rss()
+    pids = server.pids()
+    probe = CpuProbe(server, local_postgres)
+    if plan.profile == "seed":
+        m = loadgen.seed(target, plan.users, plan.requests_per_user, probe)
+    else:
+        m = loadgen.steady(target, plan.users, plan.warmup, plan.duration, probe, MIN_REQUESTS)
+    restarted = server.pids() != pids
+    server.wait_idle()
+    rss = server.peak_rss_mb()
+    key = {"server": server.spec.name, "mode": mode, "limit": limit, "repeat": repeat, "workers": server.spec.workers}
+    if not m.samples:
+        return Row(**key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])), m
+    stats = summarize(m.samples, m.duration_s)
+    reasons = untrustworthy_reasons(stats, m)
+    if restarted:
+        reasons.append("a server process was replaced during the run")
+    return Row(
+        **key, rps=stats.rps, p50_ms=stats.p50_ms, p95_ms=stats.p95_ms, p99_ms=stats.p99_ms,
+        failures=stats.failures, bytes=stats.bytes, timing_ms=stats.timing_ms, server_rss_mb=rss,
+        trustworthy=not reasons, note="; ".join(reasons), requests=stats.requests, duration_s=stats.duration_s,
+        mean_ms=stats.mean_ms, max_ms=stats.max_ms, server_cpu_pct=m.server_cpu_pct,
+        loadgen_cpu_pct=m.loadgen_cpu_pct, db_cpu_pct=m.db_cpu_pct, other_cpu_pct=m.other_cpu_pct,
+    ), m
 
 
-def run_micro(plan: Plan, env: dict[str, str], out: Path, cpus: set[int] | None) -> dict | None:
-    log("micro benchmark (views in-process, no HTTP) ...")
-    started = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "loadtest.micro", "--modes", ",".join(plan.modes),
-         "--limits", ",".join(map(str, plan.limits)), "--pair", plan.pair, "--interval", plan.interval,
-         "--json", str(out / "micro.json"), "--quiet"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, preexec_fn=pin_to(cpus), timeout=900,
-    )
-    (out / "micro.txt").write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise CheckError(f"the micro benchmark failed:\n{(result.stdout + result.stderr)[-2000:]}")
-    log(result.stdout.rstrip())
-    log(f"micro benchmark took {time.monotonic() - started:.0f} s")
-    return json.loads((out / "micro.json").read_text())
-
-
-def judge(stats, measurement) -> list[str]:
-    """Why a run cannot be trusted (empty when it can)."""
-    reasons = []
-    if stats.failures:
-        reasons.append(f"{stats.failures} failed request(s)")
-    if measurement.locust_cpu_warning:
-        reasons.append("Locust CPU warning")
-    if measurement.loadgen_cpu_pct >= LOADGEN_CPU_LIMIT:
-        reasons.append(f"load generator at {measurement.loadgen_cpu_pct:.0f}% CPU")
-    if measurement.other_cpu_pct > OTHER_CPU_LIMIT:
-        reasons.append(f"other processes used {measurement.other_cpu_pct:.0f}% of a CPU")
-    if stats.requests < MIN_REQUESTS:
-        reasons.append(f"only {stats.requests} requests measured")
-    if not measurement.warmup_complete:
-        reasons.append(f"warm-up incomplete after {measurement.warmup_s:.1f} s")
-    if len(stats.body_sizes) > 1:
-        reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
-    reasons.extend(measurement.notes)
-    return reasons
-
-
-def num(value: float, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return f"{value:.{digits}f}"
-
-
-def run(args: argparse.Namespace) -> int:
-    t_start = time.monotonic()
-    started_at = datetime.now(UTC)
-    out = results_dir(args.out, started_at)
-    server_cpus, loadgen_cpus, layout = cpu_layout(args.processes)
-    machine = machine_info()  # before pinning this process to the load generator's CPUs
-    if loadgen_cpus:
-        os.sched_setaffinity(0, loadgen_cpus)
-
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
-    env["PYTHONUNBUFFERED"] = "1"
-
-    log(f"candlebench: results will be in {out}")
-    settings_info = probe_settings(env)
-    refuse_debug(settings_info)
-    db_text = f"{settings_info['vendor']} {settings_info['db_version']} ({settings_info['database']})"
-    if settings_info["db_error"]:
-        raise CheckError(f"cannot connect to the database: {settings_info['db_error']}")
-    log(f"database: {db_text}; DEBUG off")
-    plan = make_plan(args, settings_info["modes"])
-    log("migrating and seeding if the database is empty ...")
-    for line in prepare_database(env):
-        log("  " + line)
-
+def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, documents: dict[int, int], out: Path,
+                local_postgres: bool, locust_html: bool) -> None:
+    """Every planned run, in order, each written to results.csv as soon as it is measured."""
     runs = plan.runs()
-    diag = f" + {len(plan.diagnostics)} diagnostics ({', '.join(plan.diagnostics)})" if plan.diagnostics else ""
-    log(f"plan: {len(plan.modes)} modes{diag} x {len(plan.limits)} limits x {len(plan.servers)} servers x "
-        f"{plan.repeats} repeats = {len(runs)} runs; {plan.describe_load()}; {layout}")
-
-    out.mkdir(parents=True, exist_ok=True)
-    micro = None if args.no_micro else run_micro(plan, env, out, server_cpus)
-
-    # Every server runs for the whole session (idle ones cost nothing), so the run order
-    # can interleave servers as well as modes.
-    servers: dict[str, ServerProcess] = {}
-    loadgen = None
-    meta = {
-        "started_at": started_at.isoformat(timespec="seconds"),
-        "argv": sys.argv[1:],
-        "plan": plan.__dict__,
-        "load": plan.describe_load(),
-        "cpu_layout": layout,
-        "server_cpus": sorted(server_cpus) if server_cpus else [],
-        "loadgen_cpus": sorted(loadgen_cpus) if loadgen_cpus else [],
-        "machine": machine,
-        "database": settings_info,
-        "servers": {name: SERVERS[name].description for name in plan.servers},
-        "micro": micro,
-        "request": candle_path("<mode>", 0, plan.pair, plan.interval).replace("limit=0", "limit=N"),
-    }
-    csv_path = out / "results.csv"
-    try:
-        for name in plan.servers:
-            server = ServerProcess(SERVERS[name], env, server_cpus, out / "logs" / f"server-{name}.log")
-            servers[name] = server
-            modes_doc = server.wait_ready()
-            served = [m["name"] for m in modes_doc["modes"]]
-            if served != settings_info["modes"]:
-                raise CheckError(f"{name}: /api/modes lists {served}, expected {settings_info['modes']}")
-            check_server_debug_off(server.base_url)
-            # The diagnostics too: the ceiling must be measured with the real answer's bytes.
-            documents = check_same_document(
-                server.base_url, plan.endpoints, plan.limits, lambda m, lim: candle_path(m, lim, plan.pair, plan.interval)
-            )
-            meta.setdefault("documents", {lim.limit: lim.bytes for lim in documents})
-            if meta["documents"] != {lim.limit: lim.bytes for lim in documents}:
-                raise CheckError(f"{name} answers different documents than {plan.servers[0]}")
-            meta.setdefault("server_affinity", {})[name] = server.affinity()
-            also = f" (and {', '.join(plan.diagnostics)})" if plan.diagnostics else ""
-            log(f"{name}: {SERVERS[name].description} on port {server.port}, CPU(s) {server.affinity()}; "
-                f"all {len(plan.modes)} modes{also} answer byte-identical documents")
-        expected_bytes = meta["documents"]
-        local_postgres = is_local_postgres(settings_info)
-        quiet = machine_quiet_pct(list(servers.values()))
-        meta["busy_before_pct"] = round(quiet, 1)
-        if quiet > OTHER_CPU_LIMIT:
-            log(f"WARNING: with the servers idle, other processes use {quiet:.0f}% of a CPU; runs disturbed "
-                "by them will be marked not trustworthy")
-
-        from .loadgen import LoadGenerator, Target  # imports Locust (gevent)
-
-        loadgen = LoadGenerator("http://127.0.0.1", args.processes, loadgen_cpus, out / "logs")
+    if locust_html:
         (out / "locust").mkdir(exist_ok=True)
-        with open(csv_path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-            writer.writeheader()
-            t_runs = time.monotonic()
-            for i, (repeat, limit, name, mode) in enumerate(runs, 1):
-                server = servers[name]
-                if not server.alive():
-                    raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
-                loadgen.env.host = server.base_url
-                loadgen.options.host = server.base_url
-                target = Target(mode, limit, plan.pair, plan.interval, expected_bytes[limit])
-                server.reset_peak_rss()
-                pids = server.pids()
-                probe = CpuProbe(server, local_postgres)
-                if plan.profile == "seed":
-                    m = loadgen.seed(target, plan.users, plan.requests_per_user, probe)
-                else:
-                    m = loadgen.steady(target, plan.users, plan.warmup, plan.duration, probe, MIN_REQUESTS)
-                restarted = server.pids() != pids
-                server.wait_idle()
-                rss = server.peak_rss_mb()
-                stats = summarize(m.samples, m.duration_s) if m.samples else None
-                report_name = ""
-                if not args.no_locust_html:
-                    report_name = f"locust/{name}-{mode}-{limit}-r{repeat}.html"
-                    (out / report_name).write_text(loadgen.html_report())
-                if stats is None:
-                    reasons = ["no request completed", *m.notes]
-                    row = {"server": name, "mode": mode, "limit": limit, "repeat": repeat, "rps": "0",
-                           "requests": 0, "trustworthy": "no", "note": "; ".join(reasons)}
-                else:
-                    reasons = judge(stats, m)
-                    if restarted:
-                        reasons.append("a server process was replaced during the run")
-                    row = {
-                        "server": name, "mode": mode, "limit": limit, "repeat": repeat,
-                        "rps": num(stats.rps, 2), "p50_ms": num(stats.p50_ms), "p95_ms": num(stats.p95_ms),
-                        "p99_ms": num(stats.p99_ms), "failures": stats.failures, "bytes": stats.bytes,
-                        "db_ms": num(stats.timing_ms.get("db", math.nan), 4),
-                        "serialize_ms": num(stats.timing_ms.get("serialize", math.nan), 4),
-                        "render_ms": num(stats.timing_ms.get("render", math.nan), 4),
-                        "server_rss_mb": num(rss, 1), "trustworthy": "no" if reasons else "yes",
-                        "note": "; ".join(reasons), "requests": stats.requests,
-                        "duration_s": num(stats.duration_s), "mean_ms": num(stats.mean_ms),
-                        "max_ms": num(stats.max_ms), "server_cpu_pct": num(m.server_cpu_pct, 0),
-                        "loadgen_cpu_pct": num(m.loadgen_cpu_pct, 0), "db_cpu_pct": num(m.db_cpu_pct, 0),
-                        "other_cpu_pct": num(m.other_cpu_pct, 0),
-                    }
-                row["locust_report"] = report_name
-                writer.writerow(row)
-                f.flush()
-                elapsed = time.monotonic() - t_runs
-                left = elapsed / i * (len(runs) - i)
-                flag = "ok" if not reasons else "NOT TRUSTWORTHY: " + "; ".join(reasons)
-                p50 = f"p50 {stats.p50_ms:7.1f} ms" if stats else ""
-                log(f"[{i:>{len(str(len(runs)))}}/{len(runs)}] {name:<13} {mode:<13} limit={limit:<5} r{repeat} "
-                    f"{float(row['rps']):9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, "
-                    f"~{fmt_duration(left)} left")
-    finally:
-        if loadgen is not None:
-            loadgen.close()
-        for server in servers.values():
-            server.stop()
-
-    meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
-    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    summary = report.write_reports(out)
-    meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
-    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    update_latest(out)
-    log("")
-    log(summary)
-    log("")
-    log(f"report: {out / 'report.md'}  |  {out / 'report.html'}")
-    log(f"total time {fmt_duration(time.monotonic() - t_start)}")
-    return 0
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = ResultsWriter(f)
+        t_runs = time.monotonic()
+        for i, (repeat, limit, name, mode) in enumerate(runs, 1):
+            server = servers[name]
+            if not server.alive():
+                raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
+            row, m = measure_one(loadgen, plan, server, mode, limit, repeat, documents[limit], local_postgres)
+            if locust_html:
+                row.locust_report = f"locust/{name}-{mode}-{limit}-r{repeat}.html"
+                (out / row.locust_report).write_text(loadgen.html_report())
+            writer.write(row)
+            elapsed = time.monotonic() - t_runs
+            left = elapsed / i * (len(runs) - i)
+            flag = "ok" if row.trustworthy else "NOT TRUSTWORTHY: " + row.note
+            p50 = f"p50 {row.p50_ms:7.1f} ms" if row.requests else ""
+            log(f"[{i:>{len(str(len(runs)))}}/{len(runs)}] {name:<13} {mode:<13} limit={limit:<5} r{repeat} "
+                f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
 
 
 def update_latest(out: Path) -> None:
@@ -423,6 +298,71 @@ def update_latest(out: Path) -> None:
         os.replace(tmp, link)
     except OSError as exc:
         log(f"(could not update {link}: {exc})")
+
+
+def write_outputs(out: Path, meta: dict, t_start: float) -> None:
+    """meta.json, the reports, the latest link; prints the summary."""
+    meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    summary = write_reports(out)
+    meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    update_latest(out)
+    log("")
+    log(summary)
+    log("")
+    log(f"report: {out / 'report.md'}  |  {out / 'report.html'}")
+    log(f"total time {fmt_duration(time.monotonic() - t_start)}")
+
+
+def run(args: argparse.Namespace) -> int:
+    t_start = time.monotonic()
+    started_at = datetime.now(UTC)
+    out = results_dir(args.out, started_at)
+    log(f"candlebench: results will be in {out}")
+    session = open_session(args.processes)
+    plan = make_plan(args, session.settings["modes"], session.settings["max_limit"])
+    session.prepare_database()
+    diag = f" + {len(plan.diagnostics)} diagnostics ({', '.join(plan.diagnostics)})" if plan.diagnostics else ""
+    log(f"plan: {len(plan.modes)} modes{diag} x {len(plan.limits)} limits x {len(plan.servers)} servers x "
+        f"{plan.repeats} repeats = {len(plan.runs())} runs (fewer if a server does not serve a mode); "
+        f"{plan.describe_load()}; {session.layout.text}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    micro = None if args.no_micro else run_micro(plan, session, out)
+    meta = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
+        "plan": plan.__dict__,
+        "load": plan.describe_load(),
+        "cpu_layout": session.layout.text,
+        "server_cpus": sorted(session.layout.server or []),
+        "loadgen_cpus": sorted(session.layout.loadgen or []),
+        "machine": session.machine,
+        "database": session.settings,
+        "servers": {name: SERVERS[name].description for name in plan.servers},
+        "micro": micro,
+        "request": candle_path("<mode>", 0, plan.pair, plan.interval).replace("limit=0", "limit=N"),
+    }
+    # Every server runs for the whole session (idle ones cost nothing), so the run order
+    # can interleave servers as well as modes.
+    servers: dict[str, ServerProcess] = {}
+    loadgen = None
+    try:
+        documents = start_servers(plan, session, out, meta, servers)
+        check_machine_quiet(list(servers.values()), meta)
+        from .loadgen import LoadGenerator  # imports Locust (gevent)
+
+        loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
+        measure_all(plan, servers, loadgen, documents, out, is_local_postgres(session.settings), args.locust_html)
+    finally:
+        if loadgen is not None:
+            loadgen.close()
+        for server in servers.values():
+            server.stop()
+    write_outputs(out, meta, t_start)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

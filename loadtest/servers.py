@@ -1,4 +1,5 @@
-"""The servers the runner compares, and how it starts, watches and stops them."""
+"""The servers the runner compares (one entry each: name, description, command) and how a
+started one is watched and stopped."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import psutil
@@ -28,44 +30,58 @@ UVICORN_LIMIT_CONCURRENCY = 100
 UVICORN_GRACEFUL_SECONDS = 10
 
 
+def uvicorn_command(host: str, port: int, *, app: str, limit_concurrency: int) -> list[str]:
+    """uvicorn with the production options; `limit_concurrency` 0 turns shedding off."""
+    return [
+        sys.executable, "-m", "uvicorn", app,
+        "--host", host, "--port", str(port),
+        "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+        "--no-access-log", "--log-level", "warning", "--lifespan", "off",
+        "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", str(UVICORN_GRACEFUL_SECONDS),
+        *(["--limit-concurrency", str(limit_concurrency)] if limit_concurrency else []),
+    ]
+
+
+def gunicorn_command(host: str, port: int, *, app: str, worker_class: str) -> list[str]:
+    """gunicorn reads the project's gunicorn.conf.py (the production settings) from the working
+    directory; the command line sets the address, one worker, and turns worker recycling
+    (max_requests) off, so that a restart cannot fall into a measured window."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "1", "--max-requests", "0",
+            "--log-level", "warning", "--worker-class", worker_class, app]
+
+
 @dataclass(frozen=True)
 class ServerSpec:
+    """One server the runner can start: `build(host, port, **options)` is its command line."""
+
     name: str
     description: str
-    # uvicorn only (asgi): see UVICORN_LIMIT_CONCURRENCY; 0 turns the limit off.
-    limit_concurrency: int = UVICORN_LIMIT_CONCURRENCY
+    build: Callable[..., list[str]]
+    options: Mapping[str, object] = field(default_factory=dict)
+    # Processes serving requests (a column of results.csv).
+    workers: int = 1
 
     def command(self, host: str, port: int) -> list[str]:
-        py = sys.executable
-        if self.name == "asgi":
-            return [
-                py, "-m", "uvicorn", "candleproject.asgi:application",
-                "--host", host, "--port", str(port),
-                "--workers", "1", "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning", "--lifespan", "off",
-                "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", str(UVICORN_GRACEFUL_SECONDS),
-                *(["--limit-concurrency", str(self.limit_concurrency)] if self.limit_concurrency else []),
-            ]
-        # gunicorn reads the project's gunicorn.conf.py (the production settings) from the
-        # working directory; the command line sets the address, one worker, and turns worker
-        # recycling (max_requests) off, so that a restart cannot fall into a measured window.
-        gunicorn = [py, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "1", "--max-requests", "0",
-                    "--log-level", "warning"]
-        if self.name == "wsgi":
-            return [*gunicorn, "--worker-class", "sync", "candleproject.wsgi:application"]
-        if self.name == "asgi-gunicorn":
-            # uvicorn.workers is deprecated in uvicorn 0.54; the worker lives in uvicorn-worker.
-            return [*gunicorn, "--worker-class", "uvicorn_worker.UvicornWorker", "candleproject.asgi:application"]
-        raise ValueError(self.name)
+        return self.build(host, port, **self.options)
+
+    def with_options(self, **options: object) -> ServerSpec:
+        """The same server with some command options replaced (e.g. limit_concurrency)."""
+        return replace(self, options={**self.options, **options})
 
 
 SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
-        ServerSpec("asgi", "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)"),
-        ServerSpec("wsgi", "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling"),
+        ServerSpec("asgi", "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)",
+                   uvicorn_command, {"app": "candleproject.asgi:application",
+                                     "limit_concurrency": UVICORN_LIMIT_CONCURRENCY}),
+        ServerSpec("wsgi", "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling",
+                   gunicorn_command, {"app": "candleproject.wsgi:application", "worker_class": "sync"}),
+        # uvicorn.workers is deprecated in uvicorn 0.54; the worker lives in uvicorn-worker.
         ServerSpec("asgi-gunicorn", "gunicorn, 1 uvicorn_worker.UvicornWorker (uvloop + httptools), "
-                   "gunicorn.conf.py without worker recycling"),
+                   "gunicorn.conf.py without worker recycling",
+                   gunicorn_command, {"app": "candleproject.asgi:application",
+                                      "worker_class": "uvicorn_worker.UvicornWorker"}),
     )
 }
 
@@ -192,6 +208,16 @@ class ServerProcess:
             total += hwm
         return total / 2**20
 
+    def rss_mb(self) -> float:
+        """Current RSS summed over the server's processes, in MiB (one that just exited counts 0)."""
+        total = 0
+        for p in self.processes():
+            try:
+                total += p.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total / 2**20
+
     def affinity(self) -> list[int]:
         cpus: set[int] = set()
         for p in self.processes():
@@ -274,8 +300,3 @@ class CpuProbe:
             reading["db"] = postgres_cpu_seconds()
         return reading
 
-
-def is_local_postgres(settings_info: dict) -> bool:
-    host = settings_info.get("host", "")
-    return settings_info.get("vendor") == "postgresql" and (host in ("", "localhost", "127.0.0.1", "::1")
-                                                              or host.startswith("/"))

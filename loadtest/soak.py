@@ -1,18 +1,5 @@
-"""`python -m loadtest soak`: steady load for a long time; no failed request, bounded memory.
-
-One server process (--server, default asgi) serves --users (16) users without wait time for
---minutes (10) in all, split evenly over the modes, one after the other (default drf then raw:
-5 minutes each); the same process serves all of them, so its memory is watched across the
-whole run. Every --sample-seconds (5) the runner records the server's RSS (summed over its
-processes) and the requests, failures and p50 of that interval.
-
-Checks (the verdict): zero failed requests (anything but a 200 with the full document), the
-server alive and answering at the end, and its RSS at the end (mean of the last three
-samples) within --max-growth (10%) of its RSS after warm-up (mean of the first three samples
-after --warmup-minutes, default 1, or a fifth of the run when that is shorter).
-
-Writes soak.md and soak.csv (the RSS time series) under loadtest/results/<timestamp>-soak/.
-"""
+"""`python -m loadtest soak`: steady load on one server process for a long time; passes with no
+failed request and bounded memory growth (README.md, "Soak")."""
 from __future__ import annotations
 
 import argparse
@@ -26,21 +13,10 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .checks import CheckError, add_target_options, command_main, results_dir
+from .cli import CheckError, add_target_options, command_main, log, parse_name_list, results_dir, verdict_exit_code
+from . import overload
+from .overload import STATUS_LOG, fmt
 from .servers import SERVERS
-from .spike import (
-    STATUS_LOG,
-    _fmt,
-    _p,
-    answers,
-    classify,
-    failure_kind,
-    listen,
-    log,
-    prepare_session,
-    start_server,
-)
-from .target import parse_name_list
 
 CSV_COLUMNS = ["t_s", "mode", "rss_mb", "requests", "failures", "rps", "p50_ms", "p99_ms"]
 
@@ -85,7 +61,7 @@ class SoakResult:
         return not self.reasons
 
 
-def judge(series: list[dict], failure_kinds: dict[str, int], warmup_s: float, *, max_growth_pct: float = 10.0,
+def soak_verdict(series: list[dict], failure_kinds: dict[str, int], warmup_s: float, *, max_growth_pct: float = 10.0,
           server_ok_after: bool = True, edge_samples: int = 3) -> SoakResult:
     """The verdict over an RSS time series (rows with t_s, rss_mb, requests, failures)."""
     after = [r for r in series if r["t_s"] >= warmup_s]
@@ -108,16 +84,6 @@ def judge(series: list[dict], failure_kinds: dict[str, int], warmup_s: float, *,
         server_ok_after=server_ok_after,
         max_growth_pct=max_growth_pct,
     )
-
-
-def rss_mb(server) -> float:
-    total = 0
-    for p in server.processes():
-        try:
-            total += p.memory_info().rss
-        except Exception:  # a process that just exited
-            continue
-    return total / 2**20
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,10 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if total_s <= 0 or args.sample_seconds <= 0 or args.users < 1:
         raise CheckError("--minutes, --sample-seconds and --users must be positive")
     warmup_s = min(args.warmup_minutes * 60, total_s / 5)
-    session = prepare_session()
-    unknown = [m for m in args.modes if m not in session.settings["modes"]]
-    if unknown:
-        raise CheckError(f"unknown mode(s): {', '.join(unknown)}")
+    session = overload.open_overload_session(args.modes)
     out.mkdir(parents=True, exist_ok=True)
     per_mode = total_s / len(args.modes)
     log(f"soak: {args.server}, {args.users} users, {', '.join(args.modes)} for {per_mode:.0f} s each "
@@ -155,25 +118,25 @@ def run(args: argparse.Namespace) -> int:
 
     import gevent
 
-    from . import locustfile
     from .loadgen import LoadGenerator, Target
 
-    listen()
+    overload.listen()
 
-    loadgen = LoadGenerator("http://127.0.0.1", 1, session.loadgen_cpus, out / "logs")
-    server, expect_bytes = start_server(session, args.server, out, args.modes, args.limit, args.pair, args.interval)
+    loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
+    server, expect_bytes = overload.start_checked_server(session, SERVERS[args.server], out, args.modes,
+                                                         args.limit, args.pair, args.interval)
     series: list[dict] = []
     kinds: Counter = Counter()
     command = " ".join(server.spec.command("HOST", 0)[1:])
     ok_after = False
     try:
-        loadgen.env.host = loadgen.options.host = server.base_url
+        loadgen.point_at(server.base_url)
         STATUS_LOG.drain()
         STATUS_LOG.active = True
         t0 = time.monotonic()
         for i, mode in enumerate(args.modes):
-            loadgen._configure(Target(mode, args.limit, args.pair, args.interval, expect_bytes), "steady", 0)
-            loadgen._start(args.users)
+            loadgen.set_target(Target(mode, args.limit, args.pair, args.interval, expect_bytes))
+            loadgen.start(args.users)
             mode_end = t0 + per_mode * (i + 1)
             while True:
                 now = time.monotonic()
@@ -182,19 +145,19 @@ def run(args: argparse.Namespace) -> int:
                 gevent.sleep(min(args.sample_seconds, mode_end - now))
                 t_s = time.monotonic() - t0
                 records = STATUS_LOG.drain()
-                locustfile.COLLECTOR.drain()  # not used here; keep memory flat
+                loadgen.discard_samples()  # not used here; keep memory flat
                 interval_s = t_s - (series[-1]["t_s"] if series else 0.0)
-                ok = [r[2] for r in records if classify(r) == "ok"]
-                failed = [r for r in records if classify(r) != "ok"]
-                kinds.update(failure_kind(r) for r in failed)
+                ok = [r[2] for r in records if overload.classify(r) == "ok"]
+                failed = [r for r in records if overload.classify(r) != "ok"]
+                kinds.update(overload.failure_kind(r) for r in failed)
                 series.append({
-                    "t_s": round(t_s, 1), "mode": mode, "rss_mb": round(rss_mb(server), 1), "requests": len(records),
+                    "t_s": round(t_s, 1), "mode": mode, "rss_mb": round(server.rss_mb(), 1), "requests": len(records),
                     "failures": len(failed), "rps": round(len(records) / max(interval_s, 1e-9), 1),
-                    "p50_ms": _fmt(_p(ok, 50), 2), "p99_ms": _fmt(_p(ok, 99), 2),
+                    "p50_ms": fmt(overload.percentile_of(ok, 50), 2), "p99_ms": fmt(overload.percentile_of(ok, 99), 2),
                 })
                 if not server.alive():
                     break
-            loadgen._stop()
+            loadgen.stop()
             if not server.alive():
                 break
             log(f"  {mode}: done at {time.monotonic() - t0:.0f} s, RSS {series[-1]['rss_mb'] if series else 0} MiB, "
@@ -203,17 +166,17 @@ def run(args: argparse.Namespace) -> int:
         STATUS_LOG.active = False
         # Requests cut off by stopping the users are not failures; anything recorded after
         # the last sample is.
-        late = [r for r in STATUS_LOG.drain() if classify(r) != "ok"]
+        late = [r for r in STATUS_LOG.drain() if overload.classify(r) != "ok"]
         if late and series:
             series[-1]["failures"] += len(late)
-            kinds.update(failure_kind(r) for r in late)
-        ok_after = answers(server)
+            kinds.update(overload.failure_kind(r) for r in late)
+        ok_after = overload.still_answers(server)
     finally:
         STATUS_LOG.active = False
         server.stop()
         loadgen.close()
 
-    result = judge(series, dict(kinds.most_common()), warmup_s, max_growth_pct=args.max_growth,
+    result = soak_verdict(series, dict(kinds.most_common()), warmup_s, max_growth_pct=args.max_growth,
                    server_ok_after=ok_after)
     with open(out / "soak.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
@@ -222,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"), "argv": sys.argv[1:], "server": args.server,
         "command": command, "modes": args.modes, "users": args.users, "limit": args.limit, "minutes": args.minutes,
-        "warmup_s": warmup_s, "layout": session.layout,
+        "warmup_s": warmup_s, "layout": session.layout.text,
         "database": f"{session.settings['vendor']} {session.settings['db_version']}", "machine": session.machine,
         "result": {**result.__dict__, "growth_pct": result.growth_pct, "passed": result.passed,
                    "reasons": result.reasons},
@@ -232,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     (out / "soak.md").write_text(text)
     log("")
     log(text)
-    return 0 if result.passed else 1
+    return verdict_exit_code(result.passed)
 
 
 def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
@@ -259,8 +222,8 @@ def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
         *per_mode, "",
         f"- requests: {r.requests}, failed: {r.failures}"
         + (f" ({', '.join(f'{k} x{n}' for k, n in r.failure_kinds.items())})" if r.failure_kinds else ""),
-        f"- RSS after warm-up ({r.warmup_s:.0f} s): {_fmt(r.rss_start_mb)} MiB; at the end: {_fmt(r.rss_end_mb)} MiB; "
-        f"growth {_fmt(r.growth_pct)}% (limit {r.max_growth_pct:g}%); peak {_fmt(r.rss_peak_mb)} MiB",
+        f"- RSS after warm-up ({r.warmup_s:.0f} s): {fmt(r.rss_start_mb)} MiB; at the end: {fmt(r.rss_end_mb)} MiB; "
+        f"growth {fmt(r.growth_pct)}% (limit {r.max_growth_pct:g}%); peak {fmt(r.rss_peak_mb)} MiB",
         f"- server answered /api/modes at the end: {'yes' if r.server_ok_after else 'no'}",
         f"- verdict: {verdict}", "",
         "RSS time series: `soak.csv` (t_s, mode, rss_mb, requests, failures, rps, p50_ms, p99_ms per sample).", "",

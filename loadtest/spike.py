@@ -1,25 +1,5 @@
-"""`python -m loadtest spike`: a sudden spike of users, then back to steady load.
-
-Per server x mode, one Locust `LoadTestShape` run:
-
-    baseline   --baseline-users (16) for --baseline-seconds (5 s)
-    spike      up to --users (200) within --spawn-seconds (1 s), held for --hold seconds (10 s)
-    recovery   back to the baseline users for --recovery-seconds (10 s)
-
-Checks (the verdict):
-- the server never dies or hangs: its process is alive, no worker was replaced, and it
-  answers GET /api/modes with 200 right after the run;
-- every request is answered 200 (the full document) or 503 (shed); anything else
-  (connection errors, timeouts, other statuses, short bodies) is a failure;
-- recovery: the p50 latency of the recovery window (after --settle seconds) is within
-  --recovery-factor (1.5x) of the baseline's p50.
-
-Writes spike.md, spike.csv (one row per server x mode) and spike-timeline.csv (per second)
-under loadtest/results/<timestamp>-spike/ and prints the summary table.
-
-The verdict logic imports no Locust (tests import it freely); running imports Locust, which
-loadtest/__main__.py imports first.
-"""
+"""`python -m loadtest spike`: a sudden spike of users, then back to steady load; passes when the
+server survives, answers every request 200 or 503 and recovers its latency (README.md, "Spike")."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +7,6 @@ import csv
 import dataclasses
 import json
 import math
-import os
 import sys
 import time
 from collections import Counter
@@ -37,81 +16,20 @@ from pathlib import Path
 
 import psutil
 
-from .checks import (
-    CheckError,
-    add_target_options,
-    check_same_document,
-    check_server_debug_off,
-    command_main,
-    fetch,
-    prepare_database,
-    probe_settings,
-    refuse_debug,
-    results_dir,
+from .cli import CheckError, add_target_options, command_main, log, parse_name_list, results_dir, verdict_exit_code
+from .overload import (
+    STATUS_LOG,
+    Record,
+    classify,
+    failure_kind,
+    fmt,
+    listen,
+    open_overload_session,
+    percentile_of,
+    start_checked_server,
+    still_answers,
 )
-from .machine import machine_info
 from .servers import SERVERS, ServerProcess
-from .stats import percentile
-from .target import candle_path, parse_name_list
-
-# (start, end, response_time_ms, status, error): every request while a spike/soak runs.
-Record = tuple[float, float, float, int, str]
-
-
-class StatusLog:
-    """Every request's HTTP status (0: no response) and error, from Locust's request event.
-
-    The locustfile's own samples only say ok / not ok; overload needs to tell a 503 (shed,
-    allowed) from every other failure.
-    """
-
-    def __init__(self) -> None:
-        self.records: list[Record] = []
-        self.active = False
-
-    def __call__(self, request_type, name, response_time, response_length, response=None, exception=None,
-                 **kwargs) -> None:
-        if not self.active:
-            return
-        end = time.time()
-        start = kwargs.get("start_time") or end - response_time / 1000
-        status = int(getattr(response, "status_code", 0) or 0) if response is not None else 0
-        error = "" if exception is None else (str(exception) or type(exception).__name__)
-        self.records.append((start, end, float(response_time), status, error))
-
-    def drain(self) -> list[Record]:
-        records, self.records = self.records, []
-        return records
-
-
-STATUS_LOG = StatusLog()
-
-
-def listen() -> None:
-    """Attach STATUS_LOG to Locust's request event (once; imports Locust)."""
-    from locust import events
-
-    if not getattr(STATUS_LOG, "attached", False):
-        events.request.add_listener(STATUS_LOG)
-        STATUS_LOG.attached = True
-
-
-def classify(record: Record) -> str:
-    """'ok' (200, full body), 'shed' (503) or 'failed' (anything else)."""
-    _, _, _, status, error = record
-    if status == 200 and not error:
-        return "ok"
-    if status == 503:
-        return "shed"
-    return "failed"
-
-
-def failure_kind(record: Record) -> str:
-    status, error = record[3], record[4]
-    if status == 0:
-        return error[:80] or "no response"
-    return f"HTTP {status}" + (f" ({error[:60]})" if error and error != f"HTTP {status}" else "")
-
 
 # -- the shape ----------------------------------------------------------------------------
 
@@ -211,11 +129,7 @@ class SpikeResult:
         return not self.reasons
 
 
-def _p(values: list[float], pct: float) -> float:
-    return percentile(sorted(values), pct)
-
-
-def evaluate(records: list[Record], phases: dict[str, float], end: float, *, factor: float = 1.5,
+def spike_verdict(records: list[Record], phases: dict[str, float], end: float, *, factor: float = 1.5,
              baseline_skip_s: float = 1.0, settle_s: float = 2.0, server_ok_after: bool = True,
              worker_replaced: bool = False) -> SpikeResult:
     """Judge one spike run from its request records and the wall-clock phase starts
@@ -236,8 +150,8 @@ def evaluate(records: list[Record], phases: dict[str, float], end: float, *, fac
     spike_ok = [r for r in spike if classify(r) == "ok"]
     recovery = [r for r in within(t_settled, end) if classify(r) == "ok"]
     failed = [r for r in records if classify(r) == "failed"]
-    base_p50 = _p([r[2] for r in base], 50)
-    rec_p50 = _p([r[2] for r in recovery], 50)
+    base_p50 = percentile_of([r[2] for r in base], 50)
+    rec_p50 = percentile_of([r[2] for r in recovery], 50)
 
     # Seconds after the drop until the first one-second bucket whose p50 is back within
     # the factor (NaN: never within the run).
@@ -246,7 +160,7 @@ def evaluate(records: list[Record], phases: dict[str, float], end: float, *, fac
         t = t_rec
         while t < end:
             bucket = [r[2] for r in within(t, min(t + 1, end)) if classify(r) == "ok"]
-            if bucket and _p(bucket, 50) <= factor * base_p50:
+            if bucket and percentile_of(bucket, 50) <= factor * base_p50:
                 recovered_after = t - t_rec
                 break
             t += 1
@@ -258,8 +172,8 @@ def evaluate(records: list[Record], phases: dict[str, float], end: float, *, fac
         spike_requests=len(spike),
         spike_ok=len(spike_ok),
         spike_shed=sum(1 for r in spike if classify(r) == "shed"),
-        spike_p50_ms=_p([r[2] for r in spike_ok], 50),
-        spike_p99_ms=_p([r[2] for r in spike_ok], 99),
+        spike_p50_ms=percentile_of([r[2] for r in spike_ok], 50),
+        spike_p99_ms=percentile_of([r[2] for r in spike_ok], 99),
         spike_max_ms=max((r[2] for r in spike_ok), default=math.nan),
         spike_ok_rps=len(spike_ok) / max(1e-9, t_settled - t_spike),
         failures=len(failed),
@@ -300,84 +214,12 @@ def timeline(records: list[Record], start: float, end: float, shape: SpikePlan) 
             "second": second, "planned_users": planned[0] if planned else 0, "ok": len(ok),
             "shed": sum(1 for r in rs if classify(r) == "shed"),
             "failed": sum(1 for r in rs if classify(r) == "failed"),
-            "p50_ms": _fmt(_p(ok, 50)), "p99_ms": _fmt(_p(ok, 99)),
+            "p50_ms": fmt(percentile_of(ok, 50)), "p99_ms": fmt(percentile_of(ok, 99)),
         })
     return rows
 
 
-def _fmt(value: float, digits: int = 1) -> str:
-    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
 # -- running --------------------------------------------------------------------------------
-
-def log(message: str = "") -> None:
-    print(message, flush=True)
-
-
-def cpu_split() -> tuple[set[int] | None, set[int] | None, str]:
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:
-        return {cpus[0]}, set(cpus[1:]), f"server pinned to CPU {cpus[0]}, Locust to CPU {', '.join(map(str, cpus[1:]))}"
-    return None, None, "one CPU: server and Locust share it"
-
-
-@dataclass
-class Session:
-    """What spike and soak share: checked settings, a prepared database, CPU layout."""
-    env: dict[str, str]
-    settings: dict
-    server_cpus: set[int] | None
-    loadgen_cpus: set[int] | None
-    layout: str
-    machine: dict
-
-
-def prepare_session() -> Session:
-    server_cpus, loadgen_cpus, layout = cpu_split()
-    machine = machine_info()
-    if loadgen_cpus:
-        os.sched_setaffinity(0, loadgen_cpus)
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
-    env["PYTHONUNBUFFERED"] = "1"
-    settings = probe_settings(env)
-    refuse_debug(settings)
-    if settings["db_error"]:
-        raise CheckError(f"cannot connect to the database: {settings['db_error']}")
-    log(f"database: {settings['vendor']} {settings['db_version']} ({settings['database']}); DEBUG off; {layout}")
-    for line in prepare_database(env):
-        log("  " + line)
-    return Session(env, settings, server_cpus, loadgen_cpus, layout, machine)
-
-
-def start_server(session: Session, name: str, out: Path, modes: list[str], limit: int, pair: str,
-                 interval: str, limit_concurrency: int | None = None) -> tuple[ServerProcess, int]:
-    """Start one server the runner's way and check it; returns it and the expected body size."""
-    spec = SERVERS[name]
-    if limit_concurrency is not None:
-        spec = dataclasses.replace(spec, limit_concurrency=limit_concurrency)
-    server = ServerProcess(spec, session.env, session.server_cpus, out / "logs" / f"server-{name}.log")
-    try:
-        server.wait_ready()
-        check_server_debug_off(server.base_url)
-        (doc,) = check_same_document(server.base_url, modes, [limit], lambda m, n: candle_path(m, n, pair, interval))
-    except BaseException:
-        server.stop()
-        raise
-    return server, doc.bytes
-
-
-def answers(server: ServerProcess, timeout: float = 5.0) -> bool:
-    """The server is alive and answers GET /api/modes with 200 within `timeout` seconds."""
-    if not server.alive():
-        return False
-    try:
-        status, _, _ = fetch(server.base_url + "/api/modes", timeout=timeout)
-    except OSError:
-        return False
-    return status == 200
-
 
 def run_spike(loadgen, server: ServerProcess, mode: str, limit: int, expect_bytes: int, plan: SpikePlan,
               pair: str, interval: str) -> tuple[list[Record], dict[str, float], float, float, float]:
@@ -385,25 +227,19 @@ def run_spike(loadgen, server: ServerProcess, mode: str, limit: int, expect_byte
     server peak RSS MiB)."""
     import gevent
 
-    from . import locustfile
     from .loadgen import Target
 
     listen()
-    loadgen.env.host = loadgen.options.host = server.base_url
-    loadgen._configure(Target(mode, limit, pair, interval, expect_bytes), "steady", 0)
+    loadgen.point_at(server.base_url)
+    loadgen.set_target(Target(mode, limit, pair, interval, expect_bytes))
     shape = spike_shape(plan)
-    loadgen.env.shape_class = shape
-    shape.runner = loadgen.runner
-    # Not headless while the shape runs: at its end Locust then stops the users instead of quitting.
-    loadgen.options.headless = False
     server.reset_peak_rss()
     STATUS_LOG.drain()
     STATUS_LOG.active = True
     me = psutil.Process()
     cpu_at: dict[str, float] = {}
     try:
-        loadgen.runner.cpu_warning_emitted = False
-        loadgen.runner.start_shape()
+        loadgen.start_shape(shape)
         deadline = time.monotonic() + plan.total + 30
         while "end" not in shape.phase_started and time.monotonic() < deadline:
             for phase in ("spike", "recovery"):
@@ -412,14 +248,11 @@ def run_spike(loadgen, server: ServerProcess, mode: str, limit: int, expect_byte
                     cpu_at[phase] = t.user + t.system
             gevent.sleep(0.05)
         end = shape.phase_started.get("end", time.time())
-        loadgen._stop()
-        t = me.cpu_times()
-        cpu_end = t.user + t.system
     finally:
         STATUS_LOG.active = False
-        loadgen.env.shape_class = None
-        loadgen.options.headless = True
-        locustfile.COLLECTOR.drain()
+        loadgen.end_shape()
+    t = me.cpu_times()
+    cpu_end = t.user + t.system
     phases = dict(shape.phase_started)
     cpu_pct = math.nan
     if "spike" in cpu_at and "recovery" in phases:
@@ -440,15 +273,15 @@ CSV_COLUMNS = [
 def csv_row(server: str, mode: str, limit: int, plan: SpikePlan, r: SpikeResult, rss: float, cpu: float) -> dict:
     return {
         "server": server, "mode": mode, "limit": limit, "users": plan.users, "baseline_users": plan.baseline_users,
-        "baseline_p50_ms": _fmt(r.baseline_p50_ms, 2), "baseline_rps": _fmt(r.baseline_rps),
+        "baseline_p50_ms": fmt(r.baseline_p50_ms, 2), "baseline_rps": fmt(r.baseline_rps),
         "spike_requests": r.spike_requests, "spike_ok": r.spike_ok, "spike_503": r.spike_shed,
-        "spike_503_pct": _fmt(r.shed_pct), "spike_p50_ms": _fmt(r.spike_p50_ms), "spike_p99_ms": _fmt(r.spike_p99_ms),
-        "spike_max_ms": _fmt(r.spike_max_ms), "spike_ok_rps": _fmt(r.spike_ok_rps), "failures": r.failures,
+        "spike_503_pct": fmt(r.shed_pct), "spike_p50_ms": fmt(r.spike_p50_ms), "spike_p99_ms": fmt(r.spike_p99_ms),
+        "spike_max_ms": fmt(r.spike_max_ms), "spike_ok_rps": fmt(r.spike_ok_rps), "failures": r.failures,
         "failure_kinds": "; ".join(f"{k} x{n}" for k, n in r.failure_kinds.items()),
-        "recovery_p50_ms": _fmt(r.recovery_p50_ms, 2), "recovery_ratio": _fmt(r.recovery_ratio, 2),
-        "recovered_after_s": _fmt(r.recovered_after_s, 0), "server_ok_after": "yes" if r.server_ok_after else "no",
-        "worker_replaced": "yes" if r.worker_replaced else "no", "server_peak_rss_mb": _fmt(rss),
-        "loadgen_cpu_pct": _fmt(cpu, 0), "verdict": "pass" if r.passed else "FAIL", "note": "; ".join(r.reasons),
+        "recovery_p50_ms": fmt(r.recovery_p50_ms, 2), "recovery_ratio": fmt(r.recovery_ratio, 2),
+        "recovered_after_s": fmt(r.recovered_after_s, 0), "server_ok_after": "yes" if r.server_ok_after else "no",
+        "worker_replaced": "yes" if r.worker_replaced else "no", "server_peak_rss_mb": fmt(rss),
+        "loadgen_cpu_pct": fmt(cpu, 0), "verdict": "pass" if r.passed else "FAIL", "note": "; ".join(r.reasons),
     }
 
 
@@ -535,23 +368,23 @@ def run(args: argparse.Namespace) -> int:
     unknown = [s for s in args.servers if s not in SERVERS]
     if unknown:
         raise CheckError(f"unknown server(s): {', '.join(unknown)}")
-    session = prepare_session()
-    unknown = [m for m in args.modes if m not in session.settings["modes"]]
-    if unknown:
-        raise CheckError(f"unknown mode(s): {', '.join(unknown)}")
+    session = open_overload_session(args.modes)
     out.mkdir(parents=True, exist_ok=True)
-    log(f"spike: results in {out}")
+    log(f"spike: {session.layout.text}; results in {out}")
 
     from .loadgen import LoadGenerator
 
-    loadgen = LoadGenerator("http://127.0.0.1", 1, session.loadgen_cpus, out / "logs")
+    loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
     rows: list[dict] = []
     timeline_rows: list[dict] = []
     servers_meta = {}
     try:
         for name in args.servers:
-            server, expect_bytes = start_server(session, name, out, args.modes, args.limit, args.pair, args.interval,
-                                                args.limit_concurrency)
+            spec = SERVERS[name]
+            if args.limit_concurrency is not None and "limit_concurrency" in spec.options:
+                spec = spec.with_options(limit_concurrency=args.limit_concurrency)
+            server, expect_bytes = start_checked_server(session, spec, out, args.modes, args.limit, args.pair,
+                                                        args.interval)
             servers_meta[name] = " ".join(server.spec.command("HOST", 0)[1:])
             try:
                 for mode in args.modes:
@@ -560,12 +393,12 @@ def run(args: argparse.Namespace) -> int:
                     pids = server.pids()
                     records, phases, end, cpu, rss = run_spike(loadgen, server, mode, args.limit, expect_bytes, plan,
                                                                args.pair, args.interval)
-                    ok_after = answers(server)
+                    ok_after = still_answers(server)
                     replaced = not server.alive() or not pids <= server.pids()
                     if "baseline" not in phases or "spike" not in phases or "recovery" not in phases:
                         raise RuntimeError(f"the shape did not run through its phases: {phases}")
-                    result = evaluate(records, phases, end, factor=args.recovery_factor, settle_s=args.settle,
-                                      server_ok_after=ok_after, worker_replaced=replaced)
+                    result = spike_verdict(records, phases, end, factor=args.recovery_factor, settle_s=args.settle,
+                                           server_ok_after=ok_after, worker_replaced=replaced)
                     row = csv_row(name, mode, args.limit, plan, result, rss, cpu)
                     rows.append(row)
                     for t in timeline(records, phases["baseline"], end, plan):
@@ -593,7 +426,7 @@ def run(args: argparse.Namespace) -> int:
             writer.writerows(timeline_rows)
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"), "argv": sys.argv[1:], "plan": dataclasses.asdict(plan),
-        "limit": args.limit, "settle_s": args.settle, "factor": args.recovery_factor, "layout": session.layout,
+        "limit": args.limit, "settle_s": args.settle, "factor": args.recovery_factor, "layout": session.layout.text,
         "database": f"{session.settings['vendor']} {session.settings['db_version']}", "servers": servers_meta,
         "machine": session.machine,
     }
@@ -602,7 +435,7 @@ def run(args: argparse.Namespace) -> int:
     log("")
     log(summary_table(rows))
     log(f"\nreport: {out / 'spike.md'}")
-    return 0 if all(r["verdict"] == "pass" for r in rows) else 1
+    return verdict_exit_code(all(r["verdict"] == "pass" for r in rows))
 
 
 def main(argv: list[str] | None = None) -> int:

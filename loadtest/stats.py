@@ -1,12 +1,5 @@
-"""What one measured run is made of: per-request samples, and their summary.
-
-Pure Python (no Locust import), so the runner, the locustfile and the tests share it.
-
-A sample is recorded by the locustfile's request listener for every request:
-    (start_time, end_time, response_time_ms, ok, response_bytes, server_timing_header, name)
-with wall-clock times from time.time(), so samples from several Locust processes on one
-machine can be cut to the same measurement window.
-"""
+"""What one measured run is made of: per-request samples (wall-clock times, so samples of several
+Locust processes cut to one window) and their summary. Pure Python, no Locust."""
 from __future__ import annotations
 
 import math
@@ -167,6 +160,12 @@ class TimingSummary:
     counts: dict[str, int] = field(default_factory=dict)
     failures: dict[str, int] = field(default_factory=dict)
     sums: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        """Forget everything added (a new test started)."""
+        self.counts.clear()
+        self.failures.clear()
+        self.sums.clear()
 
     def add(self, samples: Iterable[Sample]) -> None:
         for s in samples:

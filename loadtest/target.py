@@ -1,9 +1,14 @@
-"""The benchmark's request: one path per mode and limit, named the same everywhere."""
+"""The benchmark's request: one path per mode and limit, named the same everywhere, and the
+diagnostic endpoints measured beside the modes."""
 from __future__ import annotations
 
 DEFAULT_PAIR = "upbit/KRW/BTC"
 DEFAULT_INTERVAL = "1m"
 DEFAULT_LIMITS: tuple[int, ...] = (1, 100, 1000, 1440)
+# Diagnostic endpoints the runner measures like modes (candles/api/floor.py): the exact
+# bytes of the real answer from memory, no query. Their requests/s is the server set-up's
+# ceiling at that response size. They are never listed among the modes.
+DIAGNOSTICS: tuple[str, ...] = ("floor", "floor-async")
 
 
 def candle_path(mode: str, limit: int, pair: str = DEFAULT_PAIR, interval: str = DEFAULT_INTERVAL) -> str:
@@ -20,17 +25,3 @@ def split_pair(pair: str) -> tuple[str, str, str]:
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"pair must look like exchange/market/asset, not {pair!r}")
     return parts[0], parts[1], parts[2]
-
-
-def parse_int_list(text: str) -> list[int]:
-    values = [int(item) for item in text.split(",") if item.strip()]
-    if not values:
-        raise ValueError("empty list")
-    return values
-
-
-def parse_name_list(text: str) -> list[str]:
-    values = [item.strip() for item in text.split(",") if item.strip()]
-    if not values:
-        raise ValueError("empty list")
-    return values

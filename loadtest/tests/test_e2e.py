@@ -1,9 +1,4 @@
-"""End to end: the real runner (servers, Locust, checks, report) on an isolated database.
-
-The database is a temporary SQLite file, or, when DATABASE_URL points at PostgreSQL, a
-dedicated database `candlebench_e2e` on the same server (created and dropped here; it is not
-pytest-django's `test_...` database, which this test never touches).
-"""
+"""End to end: the real runner (servers, Locust, checks, report) on a throwaway database (conftest.bench_env)."""
 import csv
 import json
 import os
@@ -11,57 +6,24 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import pytest
+from loadtest.report.results import COLUMNS
 
-from loadtest.runner import CSV_COLUMNS
-
-PROJECT = Path(__file__).resolve().parents[2]
-E2E_DATABASE = "candlebench_e2e"
+from loadtest.servers import PROJECT_ROOT as PROJECT
 
 
-def _postgres_admin(url: str):
-    import psycopg
-
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    return psycopg.connect(admin, autocommit=True)
-
-
-@pytest.fixture(scope="module")
-def bench_env(tmp_path_factory):
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    env["DJANGO_SETTINGS_MODULE"] = "candleproject.settings"
-    url = os.environ.get("DATABASE_URL", "")
-    dropped = None
-    if url.startswith(("postgres://", "postgresql://")):
-        with _postgres_admin(url) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {E2E_DATABASE}")
-        env["DATABASE_URL"] = urlunsplit(urlsplit(url)._replace(path=f"/{E2E_DATABASE}"))
-        dropped = url
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'bench.sqlite3'}"
-    # A small seed (one pair, 300 minutes) keeps the test fast; the runner's own
-    # `seed_candles --if-empty` then leaves it alone.
-    for args in (["migrate", "--no-input"],
-                 ["seed_candles", "--exchange", "upbit", "--market", "KRW", "--asset", "BTC",
-                  "--count", "300", "--intervals", "1m"]):
-        subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=env, check=True,
-                       capture_output=True, timeout=120)
-    yield env
-    if dropped:
-        with _postgres_admin(dropped) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {E2E_DATABASE} WITH (FORCE)")
+def test_the_servers_database_is_a_throwaway_one(bench_env):
+    """Never the developer's own DATABASE_URL database (nor pytest-django's)."""
+    own = os.environ.get("DATABASE_URL", "")
+    assert bench_env["DATABASE_URL"] != own
+    assert bench_env["DATABASE_URL"].endswith("_loadtest_servers") or bench_env["DATABASE_URL"].startswith("sqlite:")
 
 
 def test_runner_end_to_end(bench_env, tmp_path):
     out = tmp_path / "results" / "run1"
     result = subprocess.run(
         [sys.executable, "-m", "loadtest", "--modes", "drf,raw", "--limits", "100", "--servers", "asgi",
-         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--out", str(out)],
+         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--locust-html", "--out", str(out)],
         cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -78,7 +40,8 @@ def test_runner_end_to_end(bench_env, tmp_path):
 
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     assert [r["mode"] for r in rows] == ["drf", "raw", "floor", "floor-async"]
-    assert list(rows[0]) == CSV_COLUMNS
+    assert list(rows[0]) == COLUMNS
+    assert {r["workers"] for r in rows} == {"1"}
     for r in rows:
         assert (r["server"], r["limit"], r["repeat"]) == ("asgi", "100", "1")
         assert float(r["rps"]) > 0 and int(r["requests"]) > 0

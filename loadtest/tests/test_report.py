@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtest import report
 from loadtest.fitting import fit_row_cost
-from loadtest.report import Results, load_rows
+from loadtest.report import render, results
+from loadtest.report.results import Results, load_rows
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
 
@@ -42,7 +42,7 @@ def test_rows_are_parsed(raw_csv):
     assert first.server_cpu_pct == float(raw_csv[0]["server_cpu_pct"])
     assert first.locust_report == raw_csv[0]["locust_report"]
     # Empty cells (a run without any request has no latency) read as NaN, not as errors.
-    assert math.isnan(report._float("")) and report._int("") == 0
+    assert math.isnan(results._float("")) and results._int("") == 0
 
 
 def test_results_are_grouped_in_report_order(res):
@@ -75,7 +75,7 @@ def test_medians_speedups_and_fits_come_from_the_csv(res, raw_csv):
 
 
 def test_markdown_report(res, raw_csv):
-    md = report.render_markdown(res)
+    md = render.render_markdown(res)
     for heading in ("## At a glance", "## Requests/s", "## Speed-up over drf-validated", "## ASGI and WSGI",
                     "## Latency and time split at 1000 rows", "## Without the server", "## Measurement checks",
                     "## Machine"):
@@ -95,7 +95,7 @@ def test_markdown_report(res, raw_csv):
 
 
 def test_html_report_embeds_three_charts_and_links_every_locust_report(res, raw_csv):
-    page = report.render_html(res)
+    page = render.render_html(res)
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 3
     assert all(base64.b64decode(img)[:8] == b"\x89PNG\r\n\x1a\n" for img in images)
@@ -105,7 +105,7 @@ def test_html_report_embeds_three_charts_and_links_every_locust_report(res, raw_
 
 
 def test_summary_table(res):
-    text = report.summary_text(res)
+    text = render.summary_text(res)
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("mode "))
     assert header.split()[:9] == ["mode", "1", "row", "100", "rows", "1000", "rows", "1440", "rows"]
@@ -119,7 +119,7 @@ def test_summary_table(res):
 def test_write_reports_into_a_results_directory(tmp_path):
     for name in ("results.csv", "meta.json"):
         shutil.copy(RECORDED / name, tmp_path / name)
-    summary = report.write_reports(tmp_path)
+    summary = render.write_reports(tmp_path)
     assert (tmp_path / "report.md").read_text().startswith("# candlebench")
     assert (tmp_path / "report.html").stat().st_size > 30_000
     assert "asgi" in summary and "wsgi" in summary
@@ -133,7 +133,43 @@ def test_report_without_meta_or_baseline(tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     res = Results.load(tmp_path)
-    md = report.render_markdown(res)
+    md = render.render_markdown(res)
     assert "| orjson | - | - | - | - |" in md  # no baseline, no speed-up
     assert "Without the server" not in md  # no micro benchmark recorded
     assert "ASGI and WSGI" not in md
+
+
+def test_the_method_states_the_thresholds_the_runner_applies():
+    from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
+
+    text = " ".join(render.method_notes())
+    assert f"up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed" in text
+    assert f"used {LOADGEN_CPU_LIMIT:.0f}% or more of its core" in text
+    assert f"more than {OTHER_CPU_LIMIT:.0f}% of a CPU" in text and f"fewer than {MIN_REQUESTS} requests" in text
+
+
+def test_the_results_schema_round_trips_and_old_files_load(tmp_path):
+    rows = load_rows(RECORDED / "results.csv")
+    assert "workers" not in (RECORDED / "results.csv").read_text().splitlines()[0]
+    assert {r.workers for r in rows} == {1}  # a column added later: older files take its default
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        results.ResultsWriter(f).write_all(rows)
+    header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert header.split(",") == results.COLUMNS and header.endswith(",workers")
+    again = load_rows(tmp_path / "results.csv")
+    assert [(r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in again] == [
+        (r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in rows]
+
+
+def test_python_m_loadtest_report_regenerates_the_reports(tmp_path):
+    import subprocess
+    import sys
+
+    from loadtest.servers import PROJECT_ROOT
+
+    for name in ("results.csv", "meta.json"):
+        shutil.copy(RECORDED / name, tmp_path / name)
+    done = subprocess.run([sys.executable, "-m", "loadtest.report", str(tmp_path)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Targets at 1000 rows:" in done.stdout and (tmp_path / "report.html").exists()

@@ -5,16 +5,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from loadtest import runner
-from loadtest.checks import CheckError, refuse_debug
-from loadtest.servers import SERVERS, is_local_postgres
+from loadtest import runner, session
+from loadtest.cli import CheckError, fmt_duration
+from loadtest.run_checks import untrustworthy_reasons
+from loadtest.servers import SERVERS
+from loadtest.settings_probe import is_local_postgres, refuse_debug
 from loadtest.stats import summarize
 
 MODES = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "raw"]
 
 
 def plan_for(argv):
-    return runner.make_plan(runner.build_parser().parse_args(argv), MODES)
+    return runner.make_plan(runner.build_parser().parse_args(argv), MODES, 1440)
 
 
 def test_default_plan_covers_every_mode_and_limit_under_asgi_and_wsgi():
@@ -91,7 +93,7 @@ def run_stats(n=100, failures=0, sizes=(100,)):
 
 
 def test_a_clean_run_is_trustworthy():
-    assert runner.judge(run_stats(), measurement()) == []
+    assert untrustworthy_reasons(run_stats(), measurement()) == []
 
 
 @pytest.mark.parametrize(
@@ -107,19 +109,19 @@ def test_a_clean_run_is_trustworthy():
     ],
 )
 def test_each_check_marks_the_run(stats_kw, measure_kw, expected):
-    reasons = runner.judge(run_stats(**stats_kw), measurement(**measure_kw))
+    reasons = untrustworthy_reasons(run_stats(**stats_kw), measurement(**measure_kw))
     assert reasons == [expected]
 
 
 def test_cpu_layout_pins_server_and_load_generator_apart(monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    server, loadgen, text = runner.cpu_layout(1)
-    assert (server, loadgen) == ({0}, {1})
-    assert "server pinned to CPU 0" in text
-    assert "cannot add capacity" in runner.cpu_layout(4)[2]
+    layout = session.cpu_layout(1)
+    assert (layout.server, layout.loadgen) == ({0}, {1})
+    assert "server pinned to CPU 0" in layout.text
+    assert "cannot add capacity" in session.cpu_layout(4).text
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    server, loadgen, text = runner.cpu_layout(1)
-    assert server is None and loadgen is None and "only 1 CPU" in text
+    layout = session.cpu_layout(1)
+    assert layout.server is None and layout.loadgen is None and "only 1 CPU" in layout.text
 
 
 def test_latest_symlink_points_at_the_newest_run(tmp_path):
@@ -140,14 +142,17 @@ def test_local_postgres_detection():
 
 
 def test_number_formatting_in_the_csv():
-    assert runner.num(1.23456, 2) == "1.23"
-    assert runner.num(math.nan) == ""
-    assert runner.fmt_duration(125.4) == "2:05"
+    from loadtest.report.results import Row, to_csv
+
+    cells = to_csv(Row("asgi", "raw", 1000, 1, rps=1.23456, p50_ms=math.nan))
+    assert cells["rps"] == "1.23"
+    assert cells["p50_ms"] == ""
+    assert fmt_duration(125.4) == "2:05"
 
 
 def test_floor_diagnostics_run_after_the_modes_at_every_server_and_limit():
     plan = plan_for(["--modes", "raw", "--limits", "1000", "--repeats", "2"])
-    assert plan.modes == ["raw"] and plan.endpoints == ["raw", "floor", "floor-async"]
+    assert plan.modes == ["raw"] and plan.endpoints_on("asgi") == ["raw", "floor", "floor-async"]
     runs = plan.runs()
     assert runs[:3] == [(1, 1000, "asgi", "raw"), (1, 1000, "asgi", "floor"), (1, 1000, "asgi", "floor-async")]
     # Backwards in the second repeat, like the modes.
@@ -159,7 +164,7 @@ def test_every_command_names_its_results_directory_alike(tmp_path):
     from datetime import UTC, datetime
 
     from loadtest import soak, spike
-    from loadtest.checks import RESULTS_DIR, results_dir
+    from loadtest.cli import RESULTS_DIR, results_dir
 
     started = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
     assert results_dir(None, started) == RESULTS_DIR.resolve() / "20261125-010203"
@@ -169,3 +174,33 @@ def test_every_command_names_its_results_directory_alike(tmp_path):
         args = parser.parse_args(["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x"])
         assert (args.pair, args.interval, str(args.out)) == ("binance/USDT/ETH", "5m", "x")
     assert "<timestamp>-soak" in soak.build_parser().format_help()
+
+
+def test_each_server_runs_the_requested_modes_it_serves():
+    """Modes belong to servers: the runner learns them from each server's GET /api/modes."""
+    from loadtest.settings_probe import mode_names
+
+    plan = plan_for(["--modes", "drf,raw", "--limits", "1000", "--repeats", "1", "--no-floor"])
+    # A later field ("validates") and a mode not asked for are tolerated.
+    wsgi_doc = {"modes": [{"name": "raw", "description": "d", "path": "/p", "validates": False},
+                          {"name": "json", "description": "d", "path": "/p"}]}
+    plan.served = {"asgi": MODES, "wsgi": mode_names(wsgi_doc)}
+    assert plan.modes_on("asgi") == ["drf", "raw"] and plan.modes_on("wsgi") == ["raw"]
+    assert plan.runs() == [(1, 1000, "asgi", "drf"), (1, 1000, "asgi", "raw"), (1, 1000, "wsgi", "raw")]
+
+
+def test_unknown_mode_is_refused_in_one_line():
+    with pytest.raises(CheckError, match=r"^unknown mode\(s\): nope \(the project has drf-validated, "):
+        plan_for(["--modes", "raw,nope"])
+
+
+def test_locust_html_reports_only_when_asked():
+    assert runner.build_parser().parse_args([]).locust_html is False
+    assert runner.build_parser().parse_args(["--locust-html"]).locust_html is True
+
+
+def test_limits_are_checked_against_the_apis_own_maximum():
+    args = runner.build_parser().parse_args(["--limits", "1000"])
+    with pytest.raises(CheckError, match=r"within 1\.\.500 \(the API's range\)"):
+        runner.make_plan(args, MODES, 500)
+    assert runner.make_plan(args, MODES, 1000).limits == [1000]

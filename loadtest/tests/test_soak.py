@@ -4,9 +4,9 @@ import math
 import subprocess
 import sys
 
-from loadtest.soak import judge
+from loadtest.soak import soak_verdict
 
-from .test_spike import PROJECT, overload_env  # noqa: F401  (the isolated database fixture)
+from loadtest.servers import PROJECT_ROOT as PROJECT
 
 
 def series(rss, step=5.0, failures=0):
@@ -17,7 +17,7 @@ def series(rss, step=5.0, failures=0):
 def test_flat_memory_passes_and_warmup_growth_is_ignored():
     # Grows during the first minute (imports, caches, the connection pool), then flat.
     rss = [60, 80, 95, 99, 100, 100, 100, 100, 100, 100, 100, 100] + [101, 100, 102] * 20
-    r = judge(series(rss), {}, warmup_s=60)
+    r = soak_verdict(series(rss), {}, warmup_s=60)
     assert r.passed, r.reasons
     assert math.isclose(r.rss_start_mb, 301 / 3) and math.isclose(r.rss_end_mb, 101)  # means of 3 samples
     assert 0 < r.growth_pct < 1
@@ -26,28 +26,28 @@ def test_flat_memory_passes_and_warmup_growth_is_ignored():
 
 def test_growth_of_ten_percent_fails():
     rss = [100] * 12 + [100 + i * 0.25 for i in range(48)]  # 100 -> ~111.75 MiB
-    r = judge(series(rss), {}, warmup_s=60)
+    r = soak_verdict(series(rss), {}, warmup_s=60)
     assert not r.passed
     assert r.growth_pct > 10 and "RSS grew" in r.reasons[0]
 
 
 def test_failures_fail():
-    r = judge(series([100] * 20, failures=3), {"HTTP 500": 2, "ConnectionResetError": 1}, warmup_s=10)
+    r = soak_verdict(series([100] * 20, failures=3), {"HTTP 500": 2, "ConnectionResetError": 1}, warmup_s=10)
     assert not r.passed
     assert r.reasons == ["3 failed request(s): HTTP 500 x2, ConnectionResetError x1"]
 
 
-def test_too_short_to_judge():
-    r = judge(series([100]), {}, warmup_s=60)
+def test_too_short_to_soak_verdict():
+    r = soak_verdict(series([100]), {}, warmup_s=60)
     assert not r.passed and "too few RSS samples" in r.reasons[0]
 
 
-def test_soak_end_to_end(overload_env, tmp_path):  # noqa: F811
+def test_soak_end_to_end(bench_env, tmp_path):
     out = tmp_path / "soak"
     result = subprocess.run(
         [sys.executable, "-m", "loadtest", "soak", "--minutes", "0.2", "--sample-seconds", "1", "--limit", "100",
          "--out", str(out)],
-        cwd=PROJECT, env=overload_env, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

@@ -1,46 +1,16 @@
 """The spike test: its shape, its verdict on recorded inputs, and one short real run."""
 import csv
 import math
-import os
 import subprocess
 import sys
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from loadtest.overload import classify
 from loadtest.servers import SERVERS
-from loadtest.spike import SpikePlan, classify, evaluate, timeline
+from loadtest.spike import SpikePlan, spike_verdict, timeline
 
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def overload_env(tmp_path_factory):
-    """The servers' environment on an isolated database: a temporary SQLite file, or, when
-    DATABASE_URL points at PostgreSQL, that database itself (created if missing, never dropped;
-    migrated; seeded with one small pair only if it holds no candle). Never pytest-django's
-    test database."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    env["DJANGO_SETTINGS_MODULE"] = "candleproject.settings"
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith(("postgres://", "postgresql://")):
-        import psycopg
-        from psycopg import sql
-
-        name = urlsplit(url).path.lstrip("/")
-        with psycopg.connect(urlunsplit(urlsplit(url)._replace(path="/postgres")), autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('overload-db') / 'bench.sqlite3'}"
-    for args in (["migrate", "--no-input"],
-                 ["seed_candles", "--exchange", "upbit", "--market", "KRW", "--asset", "BTC",
-                  "--count", "300", "--intervals", "1m", "--if-empty"]):
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return env
+from loadtest.servers import PROJECT_ROOT as PROJECT
 
 PLAN = SpikePlan(users=200, baseline_users=16, baseline_s=5, spawn_s=1, hold_s=10, recovery_s=10)
 
@@ -98,7 +68,7 @@ def test_verdict_pass_with_shedding():
     records = (steady(1000, 1005, 20) + steady(1005, 1016, 150, 0.02)
                + [rec(1005 + (i + 1) * 0.01, 1, 503, "HTTP 503") for i in range(500)]
                + steady(1016, 1018, 80) + steady(1018, 1026, 22))
-    r = evaluate(records, PHASES, END, factor=1.5, settle_s=2)
+    r = spike_verdict(records, PHASES, END, factor=1.5, settle_s=2)
     assert r.passed, r.reasons
     assert r.baseline_p50_ms == 20 and r.recovery_p50_ms == 22
     assert r.spike_p50_ms == 150 and r.spike_shed == 500
@@ -111,7 +81,7 @@ def test_verdict_fails_on_other_errors_slow_recovery_and_dead_server():
     records = (steady(1000, 1005, 20) + steady(1005, 1016, 150)
                + [rec(1010, 30000, 0, "ConnectionResetError"), rec(1011, 5, 500, "HTTP 500")]
                + steady(1016, 1026, 40))
-    r = evaluate(records, PHASES, END, factor=1.5, settle_s=2, server_ok_after=False, worker_replaced=True)
+    r = spike_verdict(records, PHASES, END, factor=1.5, settle_s=2, server_ok_after=False, worker_replaced=True)
     assert not r.passed
     text = " | ".join(r.reasons)
     assert "2 request(s) neither 200 nor 503" in text and "ConnectionResetError" in text and "HTTP 500" in text
@@ -121,7 +91,7 @@ def test_verdict_fails_on_other_errors_slow_recovery_and_dead_server():
 
 
 def test_verdict_needs_requests_in_every_window():
-    r = evaluate(steady(1005, 1016, 100), PHASES, END)
+    r = spike_verdict(steady(1005, 1016, 100), PHASES, END)
     assert "no baseline request completed" in r.reasons
     assert "no request completed in the recovery window" in r.reasons
 
@@ -137,12 +107,10 @@ def test_uvicorn_command_sheds_overload():
     cmd = SERVERS["asgi"].command("127.0.0.1", 1)
     assert cmd[cmd.index("--limit-concurrency") + 1] == "100"
     assert "--timeout-graceful-shutdown" in cmd
-    import dataclasses
-
-    assert "--limit-concurrency" not in dataclasses.replace(SERVERS["asgi"], limit_concurrency=0).command("h", 1)
+    assert "--limit-concurrency" not in SERVERS["asgi"].with_options(limit_concurrency=0).command("h", 1)
 
 
-def test_spike_end_to_end(overload_env, tmp_path):
+def test_spike_end_to_end(bench_env, tmp_path):
     """A short real spike: uvicorn with a low concurrency limit must shed with 503 and recover."""
     out = tmp_path / "spike"
     result = subprocess.run(
@@ -150,7 +118,7 @@ def test_spike_end_to_end(overload_env, tmp_path):
          "--limit-concurrency", "20", "--baseline-users", "4", "--baseline-seconds", "2", "--hold", "1",
          "--recovery-seconds", "3", "--settle", "1", "--recovery-factor", "3", "--limit", "100",
          "--out", str(out)],
-        cwd=PROJECT, env=overload_env, capture_output=True, text=True, timeout=120,
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

@@ -117,3 +117,15 @@ def test_timing_summary_table_for_runs_by_hand():
     table = summary.table()
     line = next(line for line in table.splitlines() if line.startswith("drf limit=10"))
     assert line.split() == ["drf", "limit=10", "3", "1", "2.000", "3.000", "1.000"]
+
+
+def test_timing_summary_clear_starts_afresh():
+    from loadtest.stats import TimingSummary
+
+    summary = TimingSummary()
+    summary.add([(0.0, 1.0, 5.0, True, 10, "db;dur=2", "raw limit=1"), (0.0, 1.0, 5.0, False, 0, "", "raw limit=1")])
+    assert summary.counts == {"raw limit=1": 2} and summary.failures == {"raw limit=1": 1}
+    summary.clear()
+    assert (summary.counts, summary.failures, summary.sums) == ({}, {}, {})
+    summary.add([(0.0, 1.0, 5.0, True, 10, "db;dur=4", "drf limit=1")])
+    assert summary.counts == {"drf limit=1": 1} and summary.sums == {"drf limit=1": {"db": 4.0}}

@@ -1,47 +1,52 @@
-"""loadtest.tablesize: its arithmetic, its arguments, and a tiny run on throwaway SQLite files."""
+"""loadtest.tablesize: its arithmetic, its arguments, its exit code, and a tiny run on throwaway SQLite files."""
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from candles.api.params import MAX_LIMIT
+from candles.seeding import DEFAULT_PAIRS
 from loadtest import tablesize
+from loadtest.cli import EXIT_FAILED, CheckError
+from loadtest.database import engine_of, with_database
+from loadtest.servers import PROJECT_ROOT as PROJECT
 
-PROJECT = Path(__file__).resolve().parents[2]
+SHAPE = tablesize.seed_shape()
 
 
 def test_seed_count_makes_the_table_the_requested_size():
-    # 3 pairs x (1m + 5m + 15m + 1h + 4h + 1d) per generated minute.
-    assert tablesize.ROWS_PER_MINUTE == pytest.approx(1 + 1 / 5 + 1 / 15 + 1 / 60 + 1 / 240 + 1 / 1440)
-    count = tablesize.minutes_for(5_000_000, 1000)
-    assert 3 * count * tablesize.ROWS_PER_MINUTE == pytest.approx(5_000_000, rel=1e-5)
-    assert tablesize.minutes_for(10_000, 1000) == 2588
+    # 3 pairs x (1m + 5m + 15m + 1h + 4h + 1d) per generated minute, read from candles.
+    assert SHAPE.pairs == len(DEFAULT_PAIRS) == 3 and SHAPE.max_limit == MAX_LIMIT
+    assert SHAPE.rows_per_minute == pytest.approx(1 + 1 / 5 + 1 / 15 + 1 / 60 + 1 / 240 + 1 / 1440)
+    count = tablesize.minutes_for(5_000_000, 1000, SHAPE)
+    assert 3 * count * SHAPE.rows_per_minute == pytest.approx(5_000_000, rel=1e-5)
+    assert tablesize.minutes_for(10_000, 1000, SHAPE) == 2588
     # The request pair always holds a full page of 1m candles.
-    assert tablesize.minutes_for(100, 1000) == 1000
+    assert tablesize.minutes_for(100, 1000, SHAPE) == 1000
     with pytest.raises(ValueError):
-        tablesize.minutes_for(0, 1000)
+        tablesize.minutes_for(0, 1000, SHAPE)
 
 
 def test_verdict_within_20_percent():
-    v = tablesize.judge({"raw": 2.0, "drf": 20.0}, {"raw": 2.3, "drf": 18.0})
+    v = tablesize.compare_table_sizes({"raw": 2.0, "drf": 20.0}, {"raw": 2.3, "drf": 18.0})
     assert v.ratios == {"raw": pytest.approx(1.15), "drf": pytest.approx(0.9)}
     assert v.within and v.text().startswith("within 20%: worst big/small ratio 1.15")
-    v = tablesize.judge({"raw": 2.0}, {"raw": 2.5})
+    v = tablesize.compare_table_sizes({"raw": 2.0}, {"raw": 2.5})
     assert not v.within and v.text().startswith("NOT within 20%")
     with pytest.raises(ValueError):
-        tablesize.judge({"raw": 1.0}, {"drf": 1.0})
+        tablesize.compare_table_sizes({"raw": 1.0}, {"drf": 1.0})
 
 
 def test_engine_and_database_names():
-    assert tablesize.engine_of("") == "sqlite" and tablesize.engine_of(None) == "sqlite"
-    assert tablesize.engine_of("sqlite:////tmp/x.sqlite3") == "sqlite"
-    assert tablesize.engine_of("postgres://postgres@127.0.0.1:5432/candlebench") == "postgresql"
-    assert tablesize.engine_of("postgresql://u:p@h/db") == "postgresql"
+    assert engine_of("") == "sqlite" and engine_of(None) == "sqlite"
+    assert engine_of("sqlite:////tmp/x.sqlite3") == "sqlite"
+    assert engine_of("postgres://postgres@127.0.0.1:5432/candlebench") == "postgresql"
+    assert engine_of("postgresql://u:p@h/db") == "postgresql"
     with pytest.raises(ValueError):
-        tablesize.engine_of("mysql://h/db")
-    assert (tablesize.with_database("postgres://postgres:pw@127.0.0.1:5432/candlebench?sslmode=disable",
+        engine_of("mysql://h/db")
+    assert (with_database("postgres://postgres:pw@127.0.0.1:5432/candlebench?sslmode=disable",
                                     "candlebench_tbl_big")
             == "postgres://postgres:pw@127.0.0.1:5432/candlebench_tbl_big?sslmode=disable")
 
@@ -49,12 +54,12 @@ def test_engine_and_database_names():
 @pytest.mark.parametrize("argv, message", [
     (["--small", "5000", "--big", "5000"], "--small must be smaller than --big"),
     (["--small", "0"], "must be positive"),
-    (["--limit", "2000"], "--limit must be within 1..1440"),
+    (["--limit", "2000"], f"--limit must be within 1..{MAX_LIMIT}"),
     (["--rounds", "0"], "--rounds must be >= 1"),
 ])
 def test_bad_arguments_are_refused(argv, message):
-    with pytest.raises(SystemExit, match=message):
-        tablesize.check_args(tablesize.build_parser().parse_args(argv))
+    with pytest.raises(CheckError, match=message):
+        tablesize.check_args(tablesize.build_parser().parse_args(argv), MAX_LIMIT)
 
 
 def test_defaults():
@@ -71,11 +76,26 @@ def test_a_tiny_run_on_sqlite(tmp_path):
          "--rounds", "1", "--min-time", "0.05", "--json", str(out)],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=180, check=False,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    # The exit code follows the verdict: 0 within the tolerance, 1 not.
+    assert result.returncode == (0 if data["within"] else EXIT_FAILED), result.stdout[-3000:] + result.stderr[-3000:]
     assert "small table: 1,494 candles; big table: 2,994 candles" in result.stdout
     assert "verdict (same):" in result.stdout
-    data = json.loads(out.read_text())
     assert data["engine"] == "sqlite" and data["tables"] == {"small": 1494, "big": 2994}
     assert set(data["ratios"]) == {"same:raw", "same:drf"}
     assert all(r > 0 for r in data["ratios"].values())
     assert data["within"] == all(r <= 1.2 for r in data["ratios"].values())
+
+
+def test_a_verdict_not_within_exits_1(tmp_path, monkeypatch):
+    """The command's exit code is its verdict's, as spike's and soak's are."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("DJANGO_DEBUG", raising=False)
+
+    def not_within(small_ms, big_ms, tolerance=tablesize.TOLERANCE):
+        return tablesize.TableSizeVerdict({m: 1 + 2 * tolerance for m in small_ms}, within=False)
+
+    monkeypatch.setattr(tablesize, "compare_table_sizes", not_within)
+    code = tablesize.main(["--big", "3000", "--small", "1500", "--limit", "100", "--rounds", "1",
+                           "--min-time", "0.02", "--modes", "raw"])
+    assert code == EXIT_FAILED

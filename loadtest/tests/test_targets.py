@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from loadtest import report
-from loadtest.report import Results, Row, evaluate_targets
+from loadtest.report import render, tables
+from loadtest.report.results import Results, Row
+from loadtest.report.targets import evaluate_targets
 
 
 def row(server, mode, limit, repeat, rps, trustworthy=True, rss=100.0, server_cpu=99.0, loadgen_cpu=50.0):
@@ -33,7 +34,7 @@ def results(table=MET, limits=(1000,), repeats=2, untrusted=(), extra=()):
                     rows.append(row(server, mode, lim, k, rps * (1 - 0.1 * (k - 1)) * (1000 / lim), not bad))
     rows += list(extra)
     plan = {"modes": ["drf-validated", "drf", "orjson", "raw"], "servers": list(table)}
-    return Results(rows, {"plan": plan})
+    return Results(rows, {"plan": plan, "database": {"max_limit": 1440}})
 
 
 def by_key(res):
@@ -45,7 +46,7 @@ def test_diagnostics_are_not_modes():
     res = results()
     assert res.modes == ["drf-validated", "drf", "orjson", "raw"]
     assert res.diagnostics == ["floor", "floor-async"]
-    md = report.render_markdown(res)
+    md = render.render_markdown(res)
     speed = md[md.index("## Speed-up"):md.index("## ASGI and WSGI")]
     assert "floor" not in speed
     requests = md[md.index("## Requests/s"):md.index("## % of ceiling")]
@@ -58,7 +59,7 @@ def test_ceiling_is_the_higher_diagnostic_and_says_which():
     assert res.ceiling("asgi", 1000) == (pytest.approx(399), "floor-async")
     assert res.pct_of_ceiling("asgi", "raw", 1000) == pytest.approx(100 * 209 / 399)
     assert math.isnan(res.ceiling("asgi", 1)[0])
-    table = report.ceiling_table(res)
+    table = tables.ceiling_table(res)
     col = table.headers.index("asgi @1000")
     rows = {r[0]: r for r in table.rows}
     assert rows["ceiling = the higher one"][col] == "floor-async"
@@ -69,8 +70,8 @@ def test_ceiling_is_the_higher_diagnostic_and_says_which():
 def test_no_ceiling_without_floor_runs():
     table = {s: {m: v for m, v in modes.items() if not m.startswith("floor")} for s, modes in MET.items()}
     res = results(table)
-    assert report.ceiling_table(res) is None
-    assert "were not measured (--no-floor)" in report.render_markdown(res)
+    assert tables.ceiling_table(res) is None
+    assert "were not measured (--no-floor)" in render.render_markdown(res)
     got, _ = by_key(res)
     assert got["T1"].status == "met"
     assert got["T3"].status == got["T4 asgi"].status == "not measured"
@@ -130,26 +131,26 @@ def test_targets_need_1000_rows_and_the_servers():
 
 def test_targets_section_comes_first_and_is_printed():
     res = results()
-    md = report.render_markdown(res)
+    md = render.render_markdown(res)
     assert md.index("## Targets") < md.index("## At a glance") < md.index("## % of ceiling")
     assert "| T3 | MET |" in md
-    text = report.summary_text(res)
+    text = render.summary_text(res)
     assert "Targets at 1000 rows:" in text and "T4 asgi MET" in text
     assert "asgi ceiling @1000: 399 req/s (floor-async)" in text
 
 
 def test_memory_table_at_1440_rows_with_its_caveat():
     res = results(limits=(1000, 1440), extra=[row("asgi", "raw", 1440, 3, 100, rss=130.0)])
-    table = report.rss_table(res)
+    table = tables.rss_table(res)
     assert "Peak RSS at 1440 rows" in table.caption
     rows = {r[0]: r for r in table.rows}
     assert rows["raw"][table.headers.index("asgi MiB")] == "130.0 (min 100.0)"
     assert rows["drf"][table.headers.index("wsgi MiB")] == "100.0"
     assert "floor (diagnostic)" in rows
-    md = report.render_markdown(res)
+    md = render.render_markdown(res)
     assert "## Memory" in md and "high-water mark" in md
     # Without a run at 1440 rows the largest limit stands in, and the caption says so.
-    assert "1440 rows were not run" in report.rss_table(results()).caption
+    assert "1440 rows were not run" in tables.rss_table(results()).caption
 
 
 def test_a_ceiling_the_server_did_not_saturate_is_a_lower_bound():
@@ -161,7 +162,7 @@ def test_a_ceiling_the_server_did_not_saturate_is_a_lower_bound():
     res = Results(rows, res.meta)
     why = res.ceiling_limited_by("wsgi", 1000)
     assert why == "lower bound: the server used 75% of its core, the load generator 88% of its own"
-    table = report.ceiling_table(res)
+    table = tables.ceiling_table(res)
     assert {r[0]: r for r in table.rows}["ceiling = the higher one"][table.headers.index("wsgi @1000")] == "floor ↓"
     got, _ = by_key(res)
     assert got["T4 wsgi"].figures.endswith(f"Caution, ceiling {why}.")
@@ -181,7 +182,7 @@ def test_t4_estimates_how_far_the_database_alone_lets_any_mode_go():
         "JSON itself) against 2.63 ms for the ceiling's whole request; if these add up on one core, a mode that "
         "reads the rows reaches about 72% of the ceiling at best, one that has the database write the JSON 57%.")
     assert "Estimate" in got["T4 asgi"].figures
-    table = report.micro_table(res)
+    table = tables.micro_table(res)
     assert ["database alone: fetch the rows", "1.00 ms", "-", "-"] in table.rows
     assert "⚠" not in table.caption
     # With a database server, the asgi event loop works while a query waits: no estimate there.
@@ -190,7 +191,7 @@ def test_t4_estimates_how_far_the_database_alone_lets_any_mode_go():
     got = by_key(res)[0]
     assert "Estimate" not in got["T4 asgi"].figures
     assert "(2.00 ms to write the JSON itself, a document with other values)" in got["T4 wsgi"].figures
-    assert "⚠ At 1000 rows the database's JSON had other values" in report.micro_table(res).caption
+    assert "⚠ At 1000 rows the database's JSON had other values" in tables.micro_table(res).caption
 
 
 def test_t1_gives_the_fitted_costs_behind_its_ratios_when_there_are_two_limits():
@@ -198,3 +199,21 @@ def test_t1_gives_the_fitted_costs_behind_its_ratios_when_there_are_two_limits()
     figures = by_key(results(limits=(100, 1000)))[0]["T1"].figures
     assert figures.endswith("Fitted cost per request: raw 0.00 ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, "
                             "drf-validated 0.00 ms + 105.3 µs/row.")
+
+
+def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
+    import dataclasses
+
+    from loadtest.report.targets import TARGETS
+
+    assert [t.id for t in TARGETS] == ["T1", "T2", "T3", "T4"] and all(t.owner for t in TARGETS)
+    t1 = TARGETS[0]
+    assert by_key(results())[0]["T1"].goal == "under wsgi at 1000 rows, raw >= 10x drf and >= 20x drf-validated"
+    # Raise one threshold: the goal, the figures and the verdict change with it.
+    stricter = dataclasses.replace(t1, thresholds={**t1.thresholds, "raw/drf": 15.0})
+    (result,), _ = evaluate_targets(results(), targets=(stricter,))
+    assert result.goal == "under wsgi at 1000 rows, raw >= 15x drf and >= 20x drf-validated"
+    assert "(needs ×15)" in result.figures and result.status == "not met"  # raw/drf is ×12.5
+    t2 = dataclasses.replace(TARGETS[1], thresholds={"of wsgi raw": 0.9})
+    (result,), _ = evaluate_targets(results(), targets=(t2,))
+    assert "each >= 90% of raw under wsgi" in result.goal and "(needs 90%)" in result.figures

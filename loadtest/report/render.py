@@ -1,0 +1,309 @@
+"""The report's documents: report.md, report.html and the summary printed at the end of a run,
+from the sections in report order. `python -m loadtest.report DIR` regenerates them."""
+from __future__ import annotations
+
+import html
+import math
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cli import EXIT_OK, EXIT_REFUSED
+from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
+from .charts import chart_breakdown, chart_latency, chart_rps
+from .numbers import fbytes, fnum, fratio, rows_label
+from .results import BASELINE, Results
+from .tables import (
+    RSS_CAVEAT,
+    Table,
+    ceiling_table,
+    html_table,
+    latency_table,
+    machine_table,
+    md_table,
+    micro_table,
+    rps_table,
+    rss_table,
+    server_ratio_table,
+    speedup_table,
+    targets_table,
+    text_table,
+    untrustworthy_table,
+)
+from .targets import TARGET_ROWS, evaluate_targets
+
+TITLE = "candlebench: the candle endpoint's modes under load"
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart's place in a section (drawn by loadtest/report/charts.py; HTML only)."""
+
+    name: str
+
+
+@dataclass
+class Section:
+    """A heading and its items (paragraphs, Tables, Charts); `bullets`: paragraphs as a list."""
+
+    heading: str
+    items: list
+    bullets: bool = False
+
+
+def findings(res: Results) -> list[str]:
+    """A few plain sentences about what this run measured, all derived from its data."""
+    out: list[str] = []
+    lim = res.chart_limit
+    for s in res.servers:
+        present = [m for m in res.modes if math.isfinite(res.rps(s, m, lim))]
+        if not present:
+            continue
+        best = max(present, key=lambda m: res.rps(s, m, lim))
+        worst = min(present, key=lambda m: res.rps(s, m, lim))
+        text = (f"**{s}, {rows_label(lim)}**: {best} serves {fnum(res.rps(s, best, lim))} req/s, "
+                f"{worst} {fnum(res.rps(s, worst, lim))} req/s")
+        if BASELINE in present and best != BASELINE:
+            text += f"; {best} is {fratio(res.speedup(s, best, lim))} {BASELINE}"
+        small = res.limits[0]
+        if small != lim and BASELINE in present and math.isfinite(res.speedup(s, best, small)):
+            text += f" (at {rows_label(small)}: {fratio(res.speedup(s, best, small))})"
+        out.append(text + ".")
+        fits = {m: res.fit(s, m) for m in present}
+        fits = {m: f for m, f in fits.items() if f}
+        if fits:
+            costs = ", ".join(f"{m} {f.per_row_us:.1f}" for m, f in fits.items())
+            out.append(f"**{s}, cost per row** (µs, least squares over {', '.join(map(str, res.limits))} rows): {costs}.")
+    if "asgi" in res.servers and "wsgi" in res.servers:
+        ratios = [res.paired_ratio(("asgi", m, lim), ("wsgi", m, lim)) for m in res.modes]
+        ratios = [r for r in ratios if math.isfinite(r)]
+        if ratios:
+            out.append(f"**asgi vs wsgi, {rows_label(lim)}**: asgi/wsgi requests/s ratio from "
+                       f"{min(ratios):.2f} to {max(ratios):.2f} across modes.")
+    bad = res.untrustworthy
+    if bad:
+        out.append(f"**Checks**: {len(bad)} of {len(res.rows)} runs failed their own checks (marked ⚠, listed below).")
+    else:
+        out.append(f"**Checks**: all {len(res.rows)} runs passed their own checks (no failed request, "
+                   f"load generator below {LOADGEN_CPU_LIMIT:.0f}% CPU, enough requests).")
+    drift = {k: v for k, v in res.drift().items() if math.isfinite(v)}
+    if drift:
+        text = ", ".join(f"repeat {k} ran at {fratio(v)}" for k, v in drift.items())
+        out.append(f"**Drift**: {text} the speed of repeat 1 (median over all cells). Speed-ups are "
+                   "taken within each repeat, so they do not depend on it; absolute requests/s do.")
+    cpu = [r.loadgen_cpu_pct for r in res.rows if math.isfinite(r.loadgen_cpu_pct)]
+    srv = [r.server_cpu_pct for r in res.rows if math.isfinite(r.server_cpu_pct)]
+    if cpu and srv:
+        out.append(f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
+                   f"server: {min(srv):.0f}–{max(srv):.0f}%.")
+    return out
+
+
+def intro(res: Results) -> list[str]:
+    meta = res.meta
+    lines = []
+    if meta.get("request"):
+        lines.append(f"Request: `GET {meta['request']}`, the same for every mode.")
+    docs = meta.get("documents")
+    if docs:
+        sizes = ", ".join(f"{rows_label(int(k))} {fbytes(int(v))}" for k, v in sorted(docs.items(), key=lambda kv: int(kv[0])))
+        lines.append(f"Before measuring, every mode answered a byte-identical document at each limit ({sizes}).")
+    if meta.get("load"):
+        lines.append(f"Load: {meta['load']}; {meta.get('cpu_layout', '')}.")
+    if meta.get("started_at"):
+        elapsed = meta.get("elapsed_s")
+        took = f", {len(res.rows)} runs in {elapsed / 60:.1f} min overall" if elapsed else ""
+        lines.append(f"Run started {meta['started_at']}{took}.")
+    return lines
+
+
+def method_notes() -> list[str]:
+    """How the figures were measured, with the thresholds the runner applied."""
+    return [
+        "Requests/s counts the requests completed in the measured window divided by its length "
+        f"(a window is extended, up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed; the seed "
+        "profile counts its requests from the first start to the last response, as JMeter reports throughput).",
+        "Every server runs one process on one pinned CPU, so 1/requests/s is the server time of one "
+        "request; *fixed ms* and *µs/row* are a least-squares line through that time against the "
+        "row count (the fixed part is what a request costs before its first row).",
+        "Runs are interleaved (repeat > limit > server > mode), so the modes compared at one limit "
+        "are measured within a minute of each other. Speed-ups (and asgi/wsgi ratios) are taken "
+        "within each repeat and then the median over repeats, so slow drift of the machine's speed "
+        "cancels out of them.",
+        "A run is marked ⚠ when any request failed (an HTTP error or a body of another size "
+        f"than the checked document), Locust warned about its CPU, the load generator used {LOADGEN_CPU_LIMIT:.0f}% "
+        f"or more of its core, other processes on the machine used more than {OTHER_CPU_LIMIT:.0f}% of a CPU, the "
+        f"warm-up did not complete, fewer than {MIN_REQUESTS} requests were measured, or a server process was "
+        "replaced during the run.",
+        "Server-Timing phases: db = the query and fetching rows, serialize = building the "
+        "response data, render = encoding to JSON bytes (DRF renders after the view returns).",
+    ]
+
+
+def sections(res: Results) -> list[Section]:
+    """The report's sections in order."""
+    _, targets_note = evaluate_targets(res)
+    out = [Section("Targets", [targets_table(res), targets_note]),
+           Section("At a glance", findings(res), bullets=True),
+           Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")])]
+    ceiling = ceiling_table(res)
+    out.append(Section("% of ceiling", [ceiling] if ceiling else
+                       ["The floor diagnostics were not measured (--no-floor): no ceiling."]))
+    out.append(Section("Speed-up over " + BASELINE, [speedup_table(res)]))
+    if "asgi" in res.servers and "wsgi" in res.servers:
+        out.append(Section("ASGI and WSGI", [server_ratio_table(res, "asgi", "wsgi")]))
+    out.append(Section(f"Latency and time split at {rows_label(res.chart_limit)}",
+                       [*(latency_table(res, s) for s in res.servers), Chart("latency"), Chart("breakdown")]))
+    micro = micro_table(res)
+    if micro:
+        out.append(Section("Without the server: in-process micro benchmark", [micro]))
+    bad = untrustworthy_table(res)
+    out.append(Section("Measurement checks", [bad if bad else "Every run passed its checks."]))
+    out.append(Section("Memory", [rss_table(res), RSS_CAVEAT]))
+    out.append(Section("How it was measured", method_notes(), bullets=True))
+    out.append(Section("Machine", [machine_table(res)]))
+    return out
+
+
+def render_markdown(res: Results) -> str:
+    """report.md (charts are only named: they live in report.html)."""
+    parts = [f"# {TITLE}", "", *intro(res), ""]
+    for section in sections(res):
+        parts += [f"## {section.heading}", ""]
+        for item in section.items:
+            if isinstance(item, Table):
+                parts += [md_table(item), ""]
+            elif isinstance(item, Chart):
+                parts += [f"(chart in report.html: {item.name})", ""]
+            elif section.bullets:
+                parts.append(f"- {item}")
+            else:
+                parts += [item, ""]
+        if parts[-1] != "":
+            parts.append("")
+    parts += ["Files: `results.csv` (one row per run), `report.html` (charts, links to Locust's report "
+              "of every run, when kept), `micro.txt`, `logs/`.", ""]
+    return "\n".join(parts)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:.8em 0 1.4em;font-size:.9em}
+caption{text-align:left;font-weight:600;padding:.3em 0}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
+th.l,td.l{text-align:left}thead th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
+img{max-width:100%;margin:.5em 0 1.5em}code{background:#f3f3f3;padding:0 .2em}
+.runs td{font-size:.85em}
+"""
+
+
+def _md_inline(text: str) -> str:
+    """The few inline Markdown marks the findings use, as HTML."""
+    escaped = html.escape(text)
+    parts = escaped.split("**")
+    escaped = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    parts = escaped.split("`")
+    escaped = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*?)\*(?![\w*])", r"<em>\1</em>", escaped)
+
+
+def locust_links(res: Results) -> str:
+    rows = []
+    for server in res.servers:
+        for mode in [*res.modes, *res.diagnostics]:
+            cells = []
+            for lim in res.limits:
+                c = res.cell(server, mode, lim)
+                links = [
+                    f'<a href="{html.escape(r.locust_report)}">r{r.repeat}</a>' if r.locust_report else f"r{r.repeat}"
+                    for r in (c.rows if c else [])
+                ]
+                cells.append(f"<td>{' '.join(links) or '-'}</td>")
+            rows.append(f'<tr><td class="l">{html.escape(server)}</td><td class="l">{html.escape(mode)}</td>{"".join(cells)}</tr>')
+    head = "".join(f"<th>{rows_label(lim)}</th>" for lim in res.limits)
+    return (f'<table class="runs"><thead><tr><th class="l">server</th><th class="l">mode</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+def render_html(res: Results, charts: dict[str, str] | None = None) -> str:
+    """report.html: the sections with their charts embedded, and links to Locust's per-run reports."""
+    if charts is None:
+        charts = {"rps": chart_rps(res), "latency": chart_latency(res), "breakdown": chart_breakdown(res)}
+    alt = {"rps": "requests/s against rows per mode", "latency": "latency percentiles per mode",
+           "breakdown": "stacked db/serialize/render time per mode"}
+    body = [f"<h1>{html.escape(TITLE)}</h1>"]
+    body += [f"<p>{_md_inline(line)}</p>" for line in intro(res)]
+    for section in sections(res):
+        body.append(f"<h2>{html.escape(section.heading)}</h2>")
+        bullets = []
+        for item in section.items:
+            if isinstance(item, Table):
+                body.append(html_table(item))
+            elif isinstance(item, Chart):
+                if charts.get(item.name):
+                    body.append(f'<img alt="{alt[item.name]}" src="data:image/png;base64,{charts[item.name]}">')
+            elif section.bullets:
+                bullets.append(f"<li>{_md_inline(item)}</li>")
+            else:
+                body.append(f"<p>{_md_inline(item)}</p>")
+        if bullets:
+            body.append("<ul>" + "".join(bullets) + "</ul>")
+    body.append("<h2>Locust's report of every run</h2>")
+    if any(r.locust_report for r in res.rows):
+        body.append(locust_links(res))
+    else:
+        body.append("<p>Not kept in this run (<code>--locust-html</code> keeps one per run).</p>")
+    body.append('<p>Data: <a href="results.csv">results.csv</a>, <a href="report.md">report.md</a>, '
+                '<a href="micro.txt">micro.txt</a>.</p>')
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>candlebench report</title>'
+            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def summary_text(res: Results) -> str:
+    """The table printed at the end of a run: requests/s per mode and limit, per server."""
+    blocks = []
+    lim = res.chart_limit
+    for server in res.servers:
+        t = rps_table(res, server, with_spread=False)
+        speed = [fratio(res.speedup(server, mode, lim)) for mode in res.modes]
+        t.headers.insert(len(res.limits) + 1, f"×{BASELINE} @{lim}")
+        for row, s in zip(t.rows, speed):
+            row.insert(len(res.limits) + 1, s)
+        blocks.append(f"{res.server_label(server)}: requests/s, median of repeats\n{text_table(t)}")
+    bad = res.untrustworthy
+    footer = (f"⚠ {len(bad)} of {len(res.rows)} runs failed their own checks (see report.md)" if bad
+              else f"all {len(res.rows)} runs passed their own checks")
+    lines = []
+    for server in res.servers:
+        top, which = res.ceiling(server, lim)
+        if math.isfinite(top):
+            pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes
+                             if math.isfinite(res.pct_of_ceiling(server, m, lim)))
+            lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}); % of ceiling: {pcts}")
+    ceiling = ("\n" + "\n".join(lines)) if lines else ""
+    return "\n\n".join(blocks) + ceiling + "\n" + footer + "\n\n" + targets_text(res)
+
+
+def targets_text(res: Results) -> str:
+    """The targets' lines as printed at the end of a run."""
+    results, note = evaluate_targets(res)
+    return "\n".join([f"Targets at {TARGET_ROWS} rows:", *(f"  {r.line}" for r in results), f"  ({note})"])
+
+
+def write_reports(directory: Path) -> str:
+    """Write report.md and report.html into `directory`; return the summary table text."""
+    res = Results.load(directory)
+    (directory / "report.md").write_text(render_markdown(res))
+    (directory / "report.html").write_text(render_html(res))
+    return summary_text(res)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m loadtest.report RESULTS_DIR", file=sys.stderr)
+        return EXIT_REFUSED
+    print(write_reports(Path(argv[0])))
+    return EXIT_OK

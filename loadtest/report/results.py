@@ -1,0 +1,279 @@
+"""The results schema (results.csv): the runner writes its rows through it, the report reads them
+back and groups them into cells (server x mode x limit over repeats)."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import IO
+
+from ..fitting import LineFit, Spread, fit_row_cost, ratio, spread
+from ..stats import PHASES
+from ..target import DIAGNOSTICS
+
+BASELINE = "drf-validated"
+CHART_ROWS = 1000  # the case study's row count; the largest limit stands in when absent
+# A server below this share of its core during a ceiling run was not what limited it.
+SATURATED_CPU_PCT = 90.0
+
+
+@dataclass
+class Row:
+    """One measured run: one server x mode x limit x repeat."""
+
+    server: str
+    mode: str
+    limit: int
+    repeat: int
+    rps: float
+    p50_ms: float = math.nan
+    p95_ms: float = math.nan
+    p99_ms: float = math.nan
+    failures: int = 0
+    bytes: int = 0
+    timing_ms: dict[str, float] = field(default_factory=dict)  # Server-Timing means: db, serialize, render
+    server_rss_mb: float = math.nan
+    trustworthy: bool = True
+    note: str = ""
+    requests: int = 0
+    duration_s: float = math.nan
+    mean_ms: float = math.nan
+    max_ms: float = math.nan
+    server_cpu_pct: float = math.nan
+    loadgen_cpu_pct: float = math.nan
+    db_cpu_pct: float = math.nan
+    other_cpu_pct: float = math.nan
+    locust_report: str = ""
+    workers: int = 1  # server processes serving requests
+
+
+# The columns of results.csv in their order (the issue's first, then what the checks and the
+# report also use; later additions at the end, so older files still load). Each Row field
+# is one column, except timing_ms, which is one column per Server-Timing phase.
+COLUMNS: list[str] = [
+    "server", "mode", "limit", "repeat", "rps", "p50_ms", "p95_ms", "p99_ms", "failures", "bytes",
+    *(f"{p}_ms" for p in PHASES), "server_rss_mb", "trustworthy", "note",
+    "requests", "duration_s", "mean_ms", "max_ms", "server_cpu_pct", "loadgen_cpu_pct",
+    "db_cpu_pct", "other_cpu_pct", "locust_report", "workers",
+]
+# Decimal places written for the float columns.
+_DIGITS: dict[str, int] = {
+    "rps": 2, "p50_ms": 3, "p95_ms": 3, "p99_ms": 3, **{f"{p}_ms": 4 for p in PHASES}, "server_rss_mb": 1,
+    "duration_s": 3, "mean_ms": 3, "max_ms": 3, "server_cpu_pct": 0, "loadgen_cpu_pct": 0, "db_cpu_pct": 0,
+    "other_cpu_pct": 0,
+}
+_TYPES = {f.name: f.type for f in fields(Row)}
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value) if value not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+def _int(value: str | None) -> int:
+    f = _float(value)
+    return int(f) if math.isfinite(f) else 0
+
+
+def _cell(value: float, digits: int) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def to_csv(row: Row) -> dict[str, str]:
+    """A Row as the cells of one results.csv line."""
+    out: dict[str, str] = {}
+    for name in COLUMNS:
+        phase = name[:-3] if name.endswith("_ms") and name[:-3] in PHASES else None
+        value = row.timing_ms.get(phase, math.nan) if phase else getattr(row, name)
+        if name in _DIGITS:
+            out[name] = _cell(value, _DIGITS[name])
+        elif name == "trustworthy":
+            out[name] = "yes" if value else "no"
+        else:
+            out[name] = str(value)
+    return out
+
+
+def from_csv(cells: dict[str, str]) -> Row:
+    """One results.csv line as a Row; missing columns (older files) take the Row's defaults."""
+    values: dict = {"timing_ms": {p: v for p in PHASES if math.isfinite(v := _float(cells.get(f"{p}_ms")))}}
+    for name in COLUMNS:
+        if name not in _TYPES or name not in cells:
+            continue
+        kind, text = _TYPES[name], cells[name]
+        if name == "trustworthy":
+            values[name] = text == "yes"
+        elif kind == "int" and name in ("limit", "repeat"):
+            values[name] = int(text)
+        elif kind == "int":
+            values[name] = _int(text)
+        elif kind == "float":
+            values[name] = _float(text)
+        else:
+            values[name] = text
+    return Row(**values)
+
+
+def load_rows(path: Path) -> list[Row]:
+    with open(path, newline="") as f:
+        return [from_csv(cells) for cells in csv.DictReader(f)]
+
+
+class ResultsWriter:
+    """results.csv written one run at a time (flushed, so a stopped session keeps its runs)."""
+
+    def __init__(self, f: IO[str]) -> None:
+        self._file = f
+        self._writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        self._writer.writeheader()
+
+    def write(self, row: Row) -> None:
+        self._writer.writerow(to_csv(row))
+        self._file.flush()
+
+    def write_all(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            self.write(row)
+
+
+@dataclass
+class Cell:
+    """One server x mode x limit over its repeats."""
+
+    rows: list[Row]
+    rps: Spread = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rps = spread([r.rps for r in self.rows])
+
+    @property
+    def trustworthy(self) -> bool:
+        return all(r.trustworthy for r in self.rows)
+
+    def median(self, attr: str) -> float:
+        return spread([getattr(r, attr) for r in self.rows]).median
+
+    def timing(self, phase: str) -> float:
+        return spread([r.timing_ms.get(phase, math.nan) for r in self.rows]).median
+
+    @property
+    def peak_rss_mb(self) -> float:
+        values = [r.server_rss_mb for r in self.rows if math.isfinite(r.server_rss_mb)]
+        return max(values) if values else math.nan
+
+
+class Results:
+    """Every run of a results directory, grouped into cells, with the ratios the report shows."""
+
+    def __init__(self, rows: list[Row], meta: dict | None = None) -> None:
+        if not rows:
+            raise ValueError("no results")
+        self.rows = rows
+        self.meta = meta or {}
+        plan = self.meta.get("plan", {})
+        order = plan.get("modes") or list(dict.fromkeys(r.mode for r in rows))
+        self.modes = [m for m in order if m not in DIAGNOSTICS and any(r.mode == m for r in rows)]
+        self.diagnostics = [d for d in DIAGNOSTICS if any(r.mode == d for r in rows)]
+        server_order = plan.get("servers") or list(dict.fromkeys(r.server for r in rows))
+        self.servers = [s for s in server_order if any(r.server == s for r in rows)]
+        self.limits = sorted({r.limit for r in rows})
+        grouped: dict[tuple[str, str, int], list[Row]] = defaultdict(list)
+        for r in rows:
+            grouped[(r.server, r.mode, r.limit)].append(r)
+        self.cells = {key: Cell(sorted(v, key=lambda r: r.repeat)) for key, v in grouped.items()}
+
+    @classmethod
+    def load(cls, directory: Path) -> Results:
+        meta_path = directory / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        return cls(load_rows(directory / "results.csv"), meta)
+
+    def cell(self, server: str, mode: str, limit: int) -> Cell | None:
+        return self.cells.get((server, mode, limit))
+
+    def rps(self, server: str, mode: str, limit: int) -> float:
+        c = self.cell(server, mode, limit)
+        return c.rps.median if c else math.nan
+
+    def paired_ratio(self, a: tuple[str, str, int], b: tuple[str, str, int]) -> float:
+        """rps of cell `a` over cell `b`, taken within each repeat (measured minutes apart
+        at most), then the median over repeats: slow drift of the machine cancels out."""
+        ca, cb = self.cells.get(a), self.cells.get(b)
+        if ca is None or cb is None:
+            return math.nan
+        by_repeat = {r.repeat: r.rps for r in cb.rows}
+        ratios = [ratio(r.rps, by_repeat[r.repeat]) for r in ca.rows if r.repeat in by_repeat]
+        return spread(ratios).median
+
+    def speedup(self, server: str, mode: str, limit: int) -> float:
+        return self.paired_ratio((server, mode, limit), (server, BASELINE, limit))
+
+    def drift(self) -> dict[int, float]:
+        """For each repeat after the first: the median over cells of its rps over the first
+        repeat's. 1.0 = the machine ran at the same speed."""
+        out: dict[int, float] = {}
+        repeats = sorted({r.repeat for r in self.rows})
+        for k in repeats[1:]:
+            ratios = []
+            for cell in self.cells.values():
+                by_repeat = {r.repeat: r.rps for r in cell.rows}
+                if k in by_repeat and repeats[0] in by_repeat:
+                    ratios.append(ratio(by_repeat[k], by_repeat[repeats[0]]))
+            out[k] = spread(ratios).median
+        return out
+
+    def ceiling(self, server: str, limit: int) -> tuple[float, str]:
+        """(requests/s, which diagnostic): the higher of the floor diagnostics' medians on
+        this server at this limit; (nan, "") when none was measured."""
+        measured = [(self.rps(server, d, limit), d) for d in self.diagnostics]
+        measured = [(v, d) for v, d in measured if math.isfinite(v)]
+        return max(measured) if measured else (math.nan, "")
+
+    def ceiling_limited_by(self, server: str, limit: int) -> str:
+        """'' when the server was saturated while serving its ceiling; else why the ceiling is
+        only a lower bound (the server did not use its core: something else limited it)."""
+        _, which = self.ceiling(server, limit)
+        c = self.cell(server, which, limit) if which else None
+        if c is None:
+            return ""
+        srv, lg = c.median("server_cpu_pct"), c.median("loadgen_cpu_pct")
+        if not math.isfinite(srv) or srv >= SATURATED_CPU_PCT:
+            return ""
+        return (f"lower bound: the server used {srv:.0f}% of its core, the load generator {lg:.0f}% of its own"
+                if math.isfinite(lg) else f"lower bound: the server used {srv:.0f}% of its core")
+
+    def pct_of_ceiling(self, server: str, mode: str, limit: int) -> float:
+        """A mode's median requests/s as a percentage of the ceiling's median."""
+        top, _ = self.ceiling(server, limit)
+        return 100 * ratio(self.rps(server, mode, limit), top)
+
+    def trusted(self) -> Results | None:
+        """The same results from trustworthy rows only (None when there is none)."""
+        rows = [r for r in self.rows if r.trustworthy]
+        return Results(rows, self.meta) if rows else None
+
+    def fit(self, server: str, mode: str) -> LineFit | None:
+        return fit_row_cost({lim: self.rps(server, mode, lim) for lim in self.limits})
+
+    @property
+    def api_max_limit(self) -> int:
+        """The API's largest page as the settings probe recorded it (else the largest limit run)."""
+        return int(self.meta.get("database", {}).get("max_limit") or self.limits[-1])
+
+    @property
+    def chart_limit(self) -> int:
+        return CHART_ROWS if CHART_ROWS in self.limits else self.limits[-1]
+
+    @property
+    def untrustworthy(self) -> list[Row]:
+        return [r for r in self.rows if not r.trustworthy]
+
+    def server_label(self, server: str) -> str:
+        desc = self.meta.get("servers", {}).get(server)
+        return f"{server} ({desc})" if desc else server

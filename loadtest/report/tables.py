@@ -1,0 +1,246 @@
+"""The report's tables, as data (Table) with their Markdown, HTML and plain-text renderings."""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+from ..stats import PHASES
+from .numbers import fnum, fratio, rows_label
+from .results import BASELINE, SATURATED_CPU_PCT, Results
+from .targets import TARGET_ROWS, evaluate_targets
+
+@dataclass
+class Table:
+    """A table: headers, rows of text cells, a caption; `align_left` leading columns align left."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    align_left: int = 1  # leading columns aligned left
+
+
+def md_table(t: Table) -> str:
+    out = []
+    if t.caption:
+        out.append(t.caption + "\n")
+    out.append("| " + " | ".join(t.headers) + " |")
+    out.append("|" + "".join(":---|" if i < t.align_left else "---:|" for i in range(len(t.headers))))
+    out.extend("| " + " | ".join(r) + " |" for r in t.rows)
+    return "\n".join(out)
+
+
+def html_table(t: Table) -> str:
+    def cls(i: int) -> str:
+        return ' class="l"' if i < t.align_left else ""
+
+    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(t.headers))
+    body = "".join(
+        "<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>" for r in t.rows
+    )
+    caption = f"<caption>{html.escape(t.caption)}</caption>" if t.caption else ""
+    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def text_table(t: Table) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in t.rows)) for i, h in enumerate(t.headers)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < t.align_left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(t.headers), line(["-" * w for w in widths]), *(line(r) for r in t.rows)])
+
+
+def rps_table(res: Results, server: str, with_spread: bool = True) -> Table:
+    headers = ["mode", *(rows_label(lim) for lim in res.limits), "fixed ms", "µs/row"]
+    body = []
+    for mode in res.modes:
+        cells = [mode]
+        for lim in res.limits:
+            c = res.cell(server, mode, lim)
+            if c is None:
+                cells.append("-")
+                continue
+            text = fnum(c.rps.median)
+            if with_spread and c.rps.n > 1:
+                text += f" ±{c.rps.half_range_pct:.0f}%"
+            if not c.trustworthy:
+                text += " ⚠"
+            cells.append(text)
+        fit = res.fit(server, mode)
+        cells += [fnum(fit.fixed_ms, 2), fnum(fit.per_row_us, 1)] if fit else ["-", "-"]
+        body.append(cells)
+    n = max((c.rps.n for k, c in res.cells.items() if k[0] == server), default=0)
+    caption = f"{res.server_label(server)}: requests/s, median of {n} repeat(s)" + (
+        " ± half the min–max range" if with_spread and n > 1 else ""
+    )
+    return Table(headers, body, caption)
+
+
+def speedup_table(res: Results) -> Table:
+    headers = ["mode"] + [f"{s} @{lim}" for s in res.servers for lim in res.limits]
+    body = [[mode] + [fratio(res.speedup(s, mode, lim)) for s in res.servers for lim in res.limits] for mode in res.modes]
+    return Table(headers, body, f"Speed-up over {BASELINE}: requests/s ratio on the same server, "
+                 "within each repeat, median over repeats")
+
+
+def server_ratio_table(res: Results, a: str, b: str) -> Table:
+    headers = ["mode", *(rows_label(lim) for lim in res.limits)]
+    body = [[mode] + [fratio(res.paired_ratio((a, mode, lim), (b, mode, lim))) for lim in res.limits] for mode in res.modes]
+    return Table(headers, body, f"{a} over {b}: requests/s ratio per mode, within each repeat, median over repeats")
+
+
+def latency_table(res: Results, server: str) -> Table:
+    lim = res.chart_limit
+    headers = ["mode", "p50 ms", "p95 ms", "p99 ms", *(f"{p} ms" for p in PHASES), "other ms", "1/rps ms"]
+    body = []
+    for mode in res.modes:
+        c = res.cell(server, mode, lim)
+        if c is None:
+            continue
+        service = 1000 / c.rps.median if c.rps.median else math.nan
+        phases = [c.timing(p) for p in PHASES]
+        other = service - sum(p for p in phases if math.isfinite(p))
+        body.append([mode, fnum(c.median("p50_ms")), fnum(c.median("p95_ms")), fnum(c.median("p99_ms")),
+                     *(fnum(p) for p in phases), fnum(other) if other >= 0 else "<0", fnum(service)])
+    return Table(headers, body, f"{server} at {rows_label(lim)}: latency under load (median of repeats) and where "
+                 "one request's server time goes: Server-Timing means; 1/rps = the server's time per request; "
+                 "other = 1/rps − the three phases (server, middleware, HTTP). The phases are wall-clock "
+                 "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0.")
+
+
+def micro_table(res: Results) -> Table | None:
+    micro = res.meta.get("micro")
+    if not micro:
+        return None
+    rows = micro["rows"]
+    fits = micro.get("fits", {})
+    alone = {a["limit"]: a for a in micro.get("database_alone", [])}
+    limits = sorted({r["limit"] for r in rows} | set(alone))
+    modes = list(dict.fromkeys(r["mode"] for r in rows))
+    by = {(r["mode"], r["limit"]): r for r in rows}
+    headers = ["mode", *(rows_label(lim) for lim in limits), "fixed ms", "µs/row"]
+    body = []
+    for mode in modes:
+        cells = [mode]
+        for lim in limits:
+            r = by.get((mode, lim))
+            cells.append(f"{fnum(r['ms'])} ms" if r else "-")
+        f = fits.get(mode)
+        cells += [fnum(f["fixed_ms"], 2), fnum(f["per_row_us"], 1)] if f else ["-", "-"]
+        body.append(cells)
+    for label, key in (("database alone: fetch the rows", "rows_ms"),
+                       ("database alone: it writes the JSON", "json_ms")):
+        if alone:
+            body.append([label, *(f"{fnum(alone[lim][key])} ms" if lim in alone else "-" for lim in limits),
+                         "-", "-"])
+    differ = [str(lim) for lim, a in alone.items() if not a.get("json_same_document", True)]
+    return Table(headers, body, "In-process micro benchmark: the view alone (no HTTP server), ms per request, "
+                 "best of 3 batches; least-squares fixed cost and per-row cost. The database alone: raw's "
+                 "query compiled once, executed and its rows fetched into Python; or the database writing the "
+                 "same document itself and handing over one string"
+                 + (f". ⚠ At {', '.join(differ)} rows the database's JSON had other values than raw's document "
+                    "(SQLite's json_object keeps 15 significant digits)" if differ else ""))
+
+
+def untrustworthy_table(res: Results) -> Table | None:
+    bad = res.untrustworthy
+    if not bad:
+        return None
+    body = [[r.server, r.mode, str(r.limit), str(r.repeat), fnum(r.rps), r.note] for r in bad]
+    return Table(["server", "mode", "limit", "repeat", "req/s", "why"], body,
+                 "Runs that failed their own checks (shown with ⚠ above; their numbers are not to be trusted)",
+                 align_left=6)
+
+
+def machine_table(res: Results) -> Table:
+    m = res.meta.get("machine", {})
+    db = res.meta.get("database", {})
+    rows = [
+        ["CPU", f"{m.get('cpu_model', '?')}, {m.get('cpus_online', '?')} online, {m.get('cpus_usable', '?')} usable"],
+        ["memory", f"{m.get('memory_gib', '?')} GiB"],
+        ["OS", m.get("os", "?")],
+        ["Python", m.get("python", "?")],
+        ["database", f"{db.get('vendor', '?')} {db.get('db_version', '')} ({db.get('engine', '?')})".strip()],
+        ["CPU pinning", res.meta.get("cpu_layout", "?")],
+    ]
+    rows += [[name, version] for name, version in m.get("versions", {}).items()]
+    return Table(["", ""], rows, "Machine and versions", align_left=2)
+
+
+# -- ceiling, targets, memory ------------------------------------------------------------
+def ceiling_table(res: Results) -> Table | None:
+    """Every mode's requests/s as a % of the ceiling on the same server at the same limit."""
+    if not res.diagnostics:
+        return None
+    cols = [(s, lim) for s in res.servers for lim in res.limits]
+    headers = ["", *(f"{s} @{lim}" for s, lim in cols)]
+    body = []
+    for d in res.diagnostics:
+        row = [f"{d} req/s (diagnostic)"]
+        for s, lim in cols:
+            c = res.cell(s, d, lim)
+            row.append("-" if c is None else fnum(c.rps.median) + ("" if c.trustworthy else " ⚠"))
+        body.append(row)
+    body.append(["ceiling = the higher one"] + [
+        (res.ceiling(s, lim)[1] or "-") + (" ↓" if res.ceiling_limited_by(s, lim) else "") for s, lim in cols])
+    for mode in res.modes:
+        row = [mode]
+        for s, lim in cols:
+            pct = res.pct_of_ceiling(s, mode, lim)
+            c = res.cell(s, mode, lim)
+            flag = "" if c is None or c.trustworthy else " ⚠"
+            row.append(f"{pct:.0f}%{flag}" if math.isfinite(pct) else "-")
+        body.append(row)
+    return Table(headers, body, "% of ceiling: a mode's median requests/s over the ceiling's median on the same "
+                 "server at the same limit. The ceiling is the higher of the diagnostics floor (sync view) and "
+                 "floor-async (async view), which answer the same bytes from memory without a query: what "
+                 "Django plus that server reach for that response size. ↓ = the server used less than "
+                 f"{SATURATED_CPU_PCT:.0f}% of its core during that ceiling run (median), so something else "
+                 "(usually the load generator) limited it: that ceiling is a lower bound and its % of ceiling "
+                 "an upper bound.")
+
+
+def rss_table(res: Results) -> Table:
+    largest = res.api_max_limit
+    lim = largest if largest in res.limits else res.limits[-1]
+    headers = ["mode", *(f"{s} MiB" for s in res.servers)]
+    body = []
+    for mode in [*res.modes, *res.diagnostics]:
+        cells = [mode if mode in res.modes else f"{mode} (diagnostic)"]
+        for s in res.servers:
+            c = res.cell(s, mode, lim)
+            values = [r.server_rss_mb for r in c.rows if math.isfinite(r.server_rss_mb)] if c else []
+            if not values:
+                cells.append("-")
+            elif len(values) == 1 or min(values) == max(values):
+                cells.append(fnum(max(values), 1))
+            else:
+                cells.append(f"{fnum(max(values), 1)} (min {fnum(min(values), 1)})")
+        body.append(cells)
+    missing = "" if lim == largest else f" ({largest} rows were not run; the largest limit stands in)"
+    return Table(headers, body, f"Peak RSS at {rows_label(lim)} per mode per server{missing}: the highest peak "
+                 "over the repeats (min over repeats in brackets when they differ), all server processes summed")
+
+
+RSS_CAVEAT = (
+    "Caveat: this is the server's high-water mark (VmHWM) during each run, reset before the run with "
+    "`/proc/<pid>/clear_refs` to the RSS of that moment, not the memory a mode needs. Most of it is the "
+    "Python interpreter with Django, DRF, ninja and pydantic loaded (compare the floor diagnostics, which "
+    "build no rows). CPython rarely returns freed memory to the system, so a run starts from what earlier "
+    "runs left allocated: a mode measured after a heavier one can show that one's footprint (the runner "
+    "reverses the order every other repeat; the min over repeats is the less contaminated figure). Under "
+    "ASGI up to 16 requests are in flight at once, under the sync WSGI worker one, so the ASGI peaks include "
+    "concurrency. Differences of a few MiB are within this noise."
+)
+
+
+
+def targets_table(res: Results) -> Table:
+    """The targets' status and figures (the evaluation is loadtest/report/targets.py)."""
+    results, _ = evaluate_targets(res)
+    body = [[r.key, r.status.upper() if r.status != "not measured" else "not measured", r.goal, r.figures]
+            for r in results]
+    return Table(["target", "status", "goal", "figures"], body,
+                 f"The issue's targets at {TARGET_ROWS} rows, medians of repeats (ratios within each repeat, "
+                 "then the median); checked by the runner, not by a unit test", align_left=4)

@@ -1,0 +1,200 @@
+"""The report's targets as data: each one id, one owner and its thresholds in one place; the
+goal's text and the verdict are generated from those thresholds."""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..target import DIAGNOSTICS
+from .numbers import fnum, fratio
+from .results import Results
+
+TARGET_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target: `thresholds` are the minimum figures (ratios; shares as fractions) it needs."""
+
+    id: str
+    owner: str
+    thresholds: dict[str, float]
+    evaluate: Callable[[Target, Results, Results | None, int], list[TargetResult]]
+
+
+@dataclass
+class TargetResult:
+    key: str
+    goal: str
+    status: str  # "met", "not met", "not measured"
+    figures: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.key} {self.status.upper()}: {self.goal}. {self.figures}"
+
+
+def times(value: float) -> str:
+    """A ratio threshold as text: 10 -> '10x'."""
+    return f"{value:g}x"
+
+
+def share(value: float) -> str:
+    """A share threshold as text: 0.8 -> '80%'."""
+    return f"{value:.0%}"
+
+
+def database_alone(res: Results, limit: int) -> dict | None:
+    """The micro benchmark's database-alone timings at `limit` rows, if it ran there."""
+    for a in (res.meta.get("micro") or {}).get("database_alone", []):
+        if a["limit"] == limit:
+            return a
+    return None
+
+
+def ceiling_bound(res: Results, server: str, limit: int) -> str:
+    """How close any mode could come to the ceiling, estimated from the ceiling's time per
+    request and the database-alone timings of the same run: a mode does at least what the
+    ceiling's request does, plus fetching the rows. An estimate: it assumes the two add up on
+    the server's one core, which holds for SQLite (in the server's process) but not for a
+    database server under an async server, where the event loop works while a query waits."""
+    top, _ = res.ceiling(server, limit)
+    alone = database_alone(res, limit)
+    micro = res.meta.get("micro") or {}
+    if alone is None or not math.isfinite(top) or (server.startswith("asgi") and micro.get("database") != "sqlite"):
+        return ""
+    ceiling_ms = 1000 / top
+    other = "" if alone.get("json_same_document", True) else ", a document with other values"
+    return (f" Estimate: in-process the database alone needs {fnum(alone['rows_ms'])} ms to hand {limit} rows to "
+            f"Python ({fnum(alone['json_ms'])} ms to write the JSON itself{other}) against {fnum(ceiling_ms)} ms "
+            f"for the ceiling's whole request; if these add up on one core, a mode that reads the rows reaches "
+            f"about {ceiling_ms / (ceiling_ms + alone['rows_ms']):.0%} of the ceiling at best, one that has the "
+            f"database write the JSON {ceiling_ms / (ceiling_ms + alone['json_ms']):.0%}.")
+
+
+def _status(ok: list[bool]) -> str:
+    return "met" if all(ok) else "not met"
+
+
+def _missing(res: Results, trusted: Results | None, needed: list[tuple[str, str, int]]) -> str:
+    """'' when every needed cell has a trustworthy run; else what is missing and why."""
+    not_run = [f"{s} {m} @{lim}" for s, m, lim in needed if res.cell(s, m, lim) is None]
+    untrusted = [f"{s} {m} @{lim}" for s, m, lim in needed
+                 if res.cell(s, m, lim) is not None and (trusted is None or trusted.cell(s, m, lim) is None)]
+    parts = ([f"not run: {', '.join(not_run)}"] if not_run else []) + (
+        [f"no trustworthy run: {', '.join(untrusted)}"] if untrusted else [])
+    return "; ".join(parts)
+
+
+def fitted_costs(res: Results, server: str, modes: tuple[str, ...]) -> str:
+    """The fitted fixed and per-row costs behind a ratio: a cost per request that every mode
+    pays alike (HTTP, the server, Django, building the query) narrows a per-row ratio."""
+    fits = {m: res.fit(server, m) for m in modes}
+    if any(f is None for f in fits.values()):
+        return ""
+    parts = ", ".join(f"{m} {fnum(f.fixed_ms, 2)} ms + {fnum(f.per_row_us, 1)} µs/row" for m, f in fits.items())
+    return f" Fitted cost per request: {parts}."
+
+
+def _t1(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+    """WSGI: raw against drf and drf-validated."""
+    need_drf, need_validated = target.thresholds["raw/drf"], target.thresholds["raw/drf-validated"]
+    modes = ("raw", "drf", "drf-validated")
+    goal = f"under wsgi at {rows} rows, raw >= {times(need_drf)} drf and >= {times(need_validated)} drf-validated"
+    miss = _missing(res, t, [("wsgi", m, rows) for m in modes])
+    if miss:
+        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+    a = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf", rows))
+    b = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf-validated", rows))
+    return [TargetResult(target.id, goal, _status([a >= need_drf, b >= need_validated]),
+                         f"raw {fnum(t.rps('wsgi', 'raw', rows))}, drf {fnum(t.rps('wsgi', 'drf', rows))}, "
+                         f"drf-validated {fnum(t.rps('wsgi', 'drf-validated', rows))} req/s: raw/drf {fratio(a)} "
+                         f"(needs ×{need_drf:g}), raw/drf-validated {fratio(b)} (needs ×{need_validated:g})."
+                         + fitted_costs(t, "wsgi", modes))]
+
+
+def _t2(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+    """ASGI's fast modes against WSGI's raw."""
+    need = target.thresholds["of wsgi raw"]
+    goal = f"under asgi at {rows} rows, orjson and raw each >= {share(need)} of raw under wsgi"
+    miss = _missing(res, t, [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)])
+    if miss:
+        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+    a = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "raw", rows))
+    b = t.paired_ratio(("asgi", "raw", rows), ("wsgi", "raw", rows))
+    same_mode = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "orjson", rows))
+    # The same mode on both servers separates what ASGI costs from what the mode costs.
+    server_share = (f" The same orjson mode under asgi is {same_mode:.0%} of itself under wsgi."
+                    if math.isfinite(same_mode) else "")
+    return [TargetResult(target.id, goal, _status([a >= need, b >= need]),
+                         f"asgi orjson {fnum(t.rps('asgi', 'orjson', rows))}, asgi raw {fnum(t.rps('asgi', 'raw', rows))}, "
+                         f"wsgi raw {fnum(t.rps('wsgi', 'raw', rows))} req/s: orjson {a:.0%}, raw {b:.0%} of wsgi raw "
+                         f"(needs {share(need)})." + server_share)]
+
+
+def _t3(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+    """The ASGI ceiling against the WSGI ceiling."""
+    need = target.thresholds["of the wsgi ceiling"]
+    goal = f"the asgi ceiling (floor) at {rows} rows >= {share(need)} of the wsgi ceiling"
+    ca, wa = t.ceiling("asgi", rows) if t else (math.nan, "")
+    cw, ww = t.ceiling("wsgi", rows) if t else (math.nan, "")
+    if not (math.isfinite(ca) and math.isfinite(cw)):
+        miss = _missing(res, t, [(s, d, rows) for s, v in (("asgi", ca), ("wsgi", cw)) if not math.isfinite(v)
+                                 for d in DIAGNOSTICS])
+        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+    r = ca / cw
+    bounds = "; ".join(f"{s} {why}" for s in ("asgi", "wsgi") if (why := t.ceiling_limited_by(s, rows)))
+    return [TargetResult(target.id, goal, _status([r >= need]),
+                         f"asgi {fnum(ca)} req/s ({wa}), wsgi {fnum(cw)} req/s ({ww}): {r:.0%} (needs {share(need)})."
+                         + (f" Caution, {bounds}." if bounds else ""))]
+
+
+def _t4(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+    """On each server, the best mode against that server's ceiling."""
+    need = target.thresholds["of the ceiling"]
+    out = []
+    for s in res.servers:
+        key = f"{target.id} {s}"
+        goal = f"on {s} at {rows} rows, the best mode >= {share(need)} of the ceiling"
+        top, which = t.ceiling(s, rows) if t else (math.nan, "")
+        modes = [m for m in (t.modes if t else []) if math.isfinite(t.rps(s, m, rows))]
+        if not math.isfinite(top) or not modes:
+            miss = (_missing(res, t, [(s, d, rows) for d in DIAGNOSTICS]) if not math.isfinite(top)
+                    else f"no trustworthy run of any mode on {s} @{rows}")
+            out.append(TargetResult(key, goal, "not measured", miss.capitalize() + "."))
+            continue
+        best = max(modes, key=lambda m: t.rps(s, m, rows))
+        r = t.rps(s, best, rows) / top
+        why = t.ceiling_limited_by(s, rows)
+        out.append(TargetResult(key, goal, _status([r >= need]),
+                                f"best mode {best} {fnum(t.rps(s, best, rows))} req/s, ceiling {fnum(top)} req/s "
+                                f"({which}): {r:.0%} (needs {share(need)})." + (f" Caution, ceiling {why}." if why else "")
+                                + ceiling_bound(t, s, rows)))
+    return out
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("T1", "issue 5", {"raw/drf": 10.0, "raw/drf-validated": 20.0}, _t1),
+    Target("T2", "issue 5", {"of wsgi raw": 0.8}, _t2),
+    Target("T3", "issue 5", {"of the wsgi ceiling": 0.5}, _t3),
+    Target("T4", "issue 5", {"of the ceiling": 0.5}, _t4),
+)
+
+
+def evaluate_targets(res: Results, rows: int = TARGET_ROWS,
+                     targets: tuple[Target, ...] = TARGETS) -> tuple[list[TargetResult], str]:
+    """The targets at `rows` rows, from trustworthy rows only (medians of repeats; ratios
+    between two cells are taken within each repeat, then the median, like the speed-ups).
+    Returns the results and a sentence on which rows were left out."""
+    trusted = res.trusted()
+    at = [r for r in res.rows if r.limit == rows]
+    bad = [r for r in at if not r.trustworthy]
+    if not at:
+        note = f"No run at {rows} rows: no target could be measured."
+    elif bad:
+        note = (f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
+                f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))}).")
+    else:
+        note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
+    return [result for target in targets for result in target.evaluate(target, res, trusted, rows)], note

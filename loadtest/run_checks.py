@@ -1,0 +1,52 @@
+"""Whether one measured run can be trusted: the thresholds (used by the load generator, the
+runner and the report's text alike) and the check itself. Imports no Locust."""
+from __future__ import annotations
+
+from typing import Protocol
+
+from .stats import RunStats
+
+# Fewer requests than this in a measured window make a run untrustworthy; the load
+# generator extends a window until this many completed, up to MAX_WINDOW_FACTOR x its length.
+MIN_REQUESTS = 20
+MAX_WINDOW_FACTOR = 3
+# The warm-up ends after at least --warmup seconds and one response per user; a run whose
+# warm-up has not ended after this many seconds is untrustworthy.
+MAX_WARMUP_S = 10.0
+# Locust's own CPU warning threshold, for the busiest load-generating process (% of a core).
+LOADGEN_CPU_LIMIT = 90.0
+# CPU used by anything but the server, the load generator and the local database during a
+# window (% of one core): another benchmark on the machine would skew the comparison.
+OTHER_CPU_LIMIT = 25.0
+
+
+class MeasuredWindow(Protocol):
+    """What the check reads of a load generator's measurement (loadgen.Measurement)."""
+
+    locust_cpu_warning: bool
+    loadgen_cpu_pct: float
+    other_cpu_pct: float
+    warmup_complete: bool
+    warmup_s: float
+    notes: list[str]
+
+
+def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[str]:
+    """Why a run cannot be trusted (empty when it can)."""
+    reasons = []
+    if stats.failures:
+        reasons.append(f"{stats.failures} failed request(s)")
+    if measurement.locust_cpu_warning:
+        reasons.append("Locust CPU warning")
+    if measurement.loadgen_cpu_pct >= LOADGEN_CPU_LIMIT:
+        reasons.append(f"load generator at {measurement.loadgen_cpu_pct:.0f}% CPU")
+    if measurement.other_cpu_pct > OTHER_CPU_LIMIT:
+        reasons.append(f"other processes used {measurement.other_cpu_pct:.0f}% of a CPU")
+    if stats.requests < MIN_REQUESTS:
+        reasons.append(f"only {stats.requests} requests measured")
+    if not measurement.warmup_complete:
+        reasons.append(f"warm-up incomplete after {measurement.warmup_s:.1f} s")
+    if len(stats.body_sizes) > 1:
+        reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
+    reasons.extend(measurement.notes)
+    return reasons

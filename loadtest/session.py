@@ -1,0 +1,99 @@
+"""One measuring session: the servers' environment, checked settings, the CPU layout (server
+pinned to one CPU, Locust to the others) and starting a server on it."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cli import log
+from .database import prepare_database
+from .machine import machine_info
+from .servers import ServerProcess, ServerSpec
+from .settings_probe import mode_names, probe_settings, refuse_debug, refuse_unreachable_database
+from .startup_checks import check_server_debug_off
+
+
+def server_env() -> dict[str, str]:
+    """This process's environment as the servers get it (the project's settings, unbuffered output)."""
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class CpuLayout:
+    """Which CPUs the server and the load generator get (None: no pinning) and a sentence for reports."""
+
+    server: set[int] | None
+    loadgen: set[int] | None
+    text: str
+
+    def pin_load_generator(self) -> None:
+        """Pin this process (the in-process Locust) to the load generator's CPUs."""
+        if self.loadgen:
+            os.sched_setaffinity(0, self.loadgen)
+
+
+def cpu_layout(processes: int = 1) -> CpuLayout:
+    """The server on the first usable CPU, Locust (`processes` of them) on the rest."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if len(cpus) >= 2:
+        server, loadgen = {cpus[0]}, set(cpus[1:])
+        text = (f"server pinned to CPU {cpus[0]}, Locust ({processes} process{'es' if processes > 1 else ''}) "
+                f"to CPU {', '.join(map(str, cpus[1:]))}")
+        if processes > len(loadgen):
+            text += f" (note: {processes} Locust processes share {len(loadgen)} CPU(s), which cannot add capacity)"
+        return CpuLayout(server, loadgen, text)
+    return CpuLayout(None, None, (
+        f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
+        "and the load generator competes with the server; ratios are still measured side by side"
+    ))
+
+
+@dataclass
+class Session:
+    """What every command that puts a server under load starts from."""
+
+    env: dict[str, str]
+    settings: dict
+    layout: CpuLayout
+    machine: dict
+
+    @property
+    def database_text(self) -> str:
+        return f"{self.settings['vendor']} {self.settings['db_version']} ({self.settings['database']})"
+
+    def prepare_database(self) -> None:
+        """Migrate, and seed when empty (logged)."""
+        log("migrating and seeding if the database is empty ...")
+        for line in prepare_database(self.env):
+            log("  " + line)
+
+    def start_server(self, spec: ServerSpec, out: Path) -> tuple[ServerProcess, list[str]]:
+        """Start `spec` pinned to the server CPU, wait for it, check DEBUG is off; the server
+        and the modes it lists at GET /api/modes. A server that fails a check is stopped."""
+        server = ServerProcess(spec, self.env, self.layout.server, out / "logs" / f"server-{spec.name}.log")
+        try:
+            modes = mode_names(server.wait_ready())
+            check_server_debug_off(server.base_url)
+        except BaseException:
+            server.stop()
+            raise
+        return server, modes
+
+
+def open_session(processes: int = 1) -> Session:
+    """Lay out the CPUs, pin this process to the load generator's, and check the settings
+    the servers will see (refusing DEBUG and an unreachable database)."""
+    layout = cpu_layout(processes)
+    machine = machine_info()  # before pinning: the CPUs this machine offers
+    layout.pin_load_generator()
+    env = server_env()
+    settings = probe_settings(env)
+    refuse_debug(settings)
+    refuse_unreachable_database(settings)
+    session = Session(env, settings, layout, machine)
+    log(f"database: {session.database_text}; DEBUG off")
+    return session
