@@ -107,13 +107,6 @@ def _max_count(limit: int) -> Callable[[int], None]:
     return validate
 
 
-def file_too_large_message(limit: int) -> str:
-    return (
-        f"The file is larger than the {filesizeformat(limit)} limit "
-        "(setting CANDLES_UPLOAD_MAX_BYTES). Split it into smaller files."
-    )
-
-
 class UploadForm(SymbolFieldsMixin, forms.Form):
     """The arguments of services.candles_import.
 
@@ -150,8 +143,11 @@ class UploadForm(SymbolFieldsMixin, forms.Form):
     def __init__(self, *args: Any, oversized_files: Collection[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.add_prefix("file") in oversized_files:
-            message = file_too_large_message(settings.CANDLES_UPLOAD_MAX_BYTES)
-            self.fields["file"].error_messages["required"] = message
+            limit = filesizeformat(settings.CANDLES_UPLOAD_MAX_BYTES)
+            self.fields["file"].error_messages["required"] = (
+                f"The file is larger than the {limit} limit (setting CANDLES_UPLOAD_MAX_BYTES). "
+                "Split it into smaller files."
+            )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
