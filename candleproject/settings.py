@@ -162,7 +162,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
 }
 
-# Admin "Load sample data" page and `manage.py import_candles` (candles/importer.py).
+# Admin "Load sample data" page and `manage.py import_candles` (candles/services.py, candles/csv_format.py).
 # Uploads larger than this are refused (the command's --max-bytes can raise it).
 CANDLES_UPLOAD_MAX_BYTES = int(os.environ.get("CANDLES_UPLOAD_MAX_BYTES", str(20 * 1024 * 1024)))
 # Most 1m candles one Generate request may create (rollups add ~30%), so a staff

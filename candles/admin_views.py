@@ -18,10 +18,10 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from candles.api.modes import MODES
+from candles.csv_format import ImportRejected
 from candles.forms import GenerateForm, UploadForm
-from candles.importer import ImportRejected, ImportResult, import_candles
 from candles.models import Exchange, Pair
-from candles.seeding import seed_pair
+from candles.services import ImportResult, candles_import, candles_seed
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -37,7 +37,8 @@ class UploadLimitHandler(FileUploadHandler):
     """Drops an upload once it passes the size limit, so it never reaches the disk.
 
     Django would otherwise store the whole body in a temporary file before the form
-    could look at its size. The view reads `oversized` to explain what happened.
+    could look at its size. This is the one size check of the page: the view tells the
+    form which file fields were dropped (`oversized`), and the form says why.
     """
 
     def __init__(self, request: HttpRequest, limit: int):
@@ -97,10 +98,10 @@ def _generate(
 ) -> HttpResponse | None:
     data = form.cleaned_data
     try:
-        counts = seed_pair(
-            data["exchange"],
-            data["market"],
-            data["asset"],
+        counts = candles_seed(
+            exchange=data["exchange"],
+            market=data["market"],
+            asset=data["asset"],
             count=data["count"],
             start=data["start"],
             seed=data["seed"],
@@ -174,8 +175,8 @@ def _upload(
     exchange, market, asset = data["names"]
     upload = data["file"]
     try:
-        result = import_candles(
-            upload,
+        result = candles_import(
+            source=upload,
             exchange=exchange,
             market=market,
             asset=asset,
@@ -212,17 +213,14 @@ def _page(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
             ):
                 return response
         elif action == "upload":
-            upload_form = UploadForm(request.POST, request.FILES, prefix="up")
-            valid = upload_form.is_valid()
-            limiter = getattr(request, "_candles_upload_limiter", None)
-            if limiter and upload_form.add_prefix("file") in limiter.oversized:
-                upload_form.errors["file"] = upload_form.error_class(
-                    [
-                        f"The file is larger than the {filesizeformat(limiter.limit)} limit "
-                        "(setting CANDLES_UPLOAD_MAX_BYTES). Split it into smaller files."
-                    ]
-                )
-            elif valid:
+            limiter: UploadLimitHandler | None = getattr(request, "_candles_upload_limiter", None)
+            upload_form = UploadForm(
+                request.POST,
+                request.FILES,
+                prefix="up",
+                oversized_files=limiter.oversized if limiter else (),
+            )
+            if upload_form.is_valid():
                 response, rejection = _upload(model_admin, request, upload_form, perms)
                 if response:
                     return response

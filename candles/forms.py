@@ -1,6 +1,6 @@
 """Forms of the admin's Load sample data page."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC
 from typing import Any
 
@@ -9,15 +9,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
-from candles.importer import HEADER, check_symbol
-from candles.models import Exchange, Interval, Pair
-from candles.seeding import DEFAULT_COUNT, DEFAULT_SEED, DEFAULT_START
+from candles.csv_format import HEADER
+from candles.models import SYMBOL_MAX_LENGTHS, Interval, Pair, clean_symbol
+from candles.random_walk import DEFAULT_COUNT, DEFAULT_SEED, DEFAULT_START
 
-_NAME_FIELDS = {
-    "exchange": Exchange._meta.get_field("name").max_length,
-    "market": Pair._meta.get_field("market").max_length,
-    "asset": Pair._meta.get_field("asset").max_length,
-}
 _NAME_HELP = {
     "exchange": "e.g. upbit",
     "market": "the quote currency, e.g. KRW",
@@ -27,7 +22,7 @@ _NAME_HELP = {
 
 def _symbol_field(name: str, required: bool) -> forms.CharField:
     return forms.CharField(
-        max_length=_NAME_FIELDS[name], required=required, help_text=_NAME_HELP[name]
+        max_length=SYMBOL_MAX_LENGTHS[name], required=required, help_text=_NAME_HELP[name]
     )
 
 
@@ -36,7 +31,7 @@ def _clean_symbol(form: forms.Form, name: str) -> str:
     if not value:
         return value
     try:
-        return check_symbol(name, value, _NAME_FIELDS[name])
+        return clean_symbol(name, value)
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
 
@@ -55,7 +50,7 @@ class SymbolFieldsMixin:
 
 
 class GenerateForm(SymbolFieldsMixin, forms.Form):
-    """The arguments of seeding.seed_pair, with `manage.py seed_candles`'s defaults."""
+    """The arguments of services.candles_seed, with `manage.py seed_candles`'s defaults."""
 
     exchange = _symbol_field("exchange", required=True)
     market = _symbol_field("market", required=True)
@@ -113,6 +108,14 @@ def _max_count(limit: int) -> Callable[[int], None]:
 
 
 class UploadForm(SymbolFieldsMixin, forms.Form):
+    """The arguments of services.candles_import.
+
+    The size limit is not checked here: the page's upload handler drops a file as soon as
+    it passes the limit, so it never reaches the disk. When `oversized_files` (the
+    handler's list of dropped fields) names this form's file, the form explains the
+    missing file instead of asking for one.
+    """
+
     file = forms.FileField(
         label="CSV file",
         error_messages={"empty": f"The file is empty; the first line must be the header {HEADER}."},
@@ -137,21 +140,20 @@ class UploadForm(SymbolFieldsMixin, forms.Form):
         widget=forms.RadioSelect,
     )
 
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        limit = settings.CANDLES_UPLOAD_MAX_BYTES
-        if upload.size > limit:
-            raise ValidationError(
-                f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(limit)} "
-                "(setting CANDLES_UPLOAD_MAX_BYTES). Split it into smaller files."
+    def __init__(self, *args: Any, oversized_files: Collection[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.add_prefix("file") in oversized_files:
+            limit = filesizeformat(settings.CANDLES_UPLOAD_MAX_BYTES)
+            self.fields["file"].error_messages["required"] = (
+                f"The file is larger than the {limit} limit (setting CANDLES_UPLOAD_MAX_BYTES). "
+                "Split it into smaller files."
             )
-        return upload
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         pair: Pair | None = data.get("pair")
-        names = [data.get(name, "") for name in _NAME_FIELDS]
-        if any(name in self.errors for name in _NAME_FIELDS):
+        names = [data.get(name, "") for name in SYMBOL_MAX_LENGTHS]
+        if any(name in self.errors for name in SYMBOL_MAX_LENGTHS):
             return data
         if pair is not None:
             if any(names) and names != [pair.exchange.name, pair.market, pair.asset]:

@@ -1,4 +1,7 @@
+"""Exchanges, pairs and candles, and the rules every way of storing them shares."""
 import re
+from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.validators import RegexValidator
 from django.db import models
@@ -23,13 +26,31 @@ INTERVAL_SECONDS: dict[str, int] = {
     "4h": 14400,
     "1d": 86400,
 }
+ALL_INTERVALS: tuple[str, ...] = tuple(Interval.values)
 
 
-# Exchange, market and asset names become segments of the API's URL.
+def validate_intervals(intervals: Iterable[str]) -> list[str]:
+    """Known, de-duplicated intervals in canonical (shortest first) order; ValueError if none."""
+    wanted = set(intervals)
+    unknown = wanted - set(ALL_INTERVALS)
+    if unknown:
+        raise ValueError(
+            f"unknown interval(s) {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(ALL_INTERVALS)}"
+        )
+    if not wanted:
+        raise ValueError("at least one interval is required")
+    return [i for i in ALL_INTERVALS if i in wanted]
+
+
+# Exchange, market and asset names become segments of the API's URL. The pattern and the
+# fields' max_length are the one symbol rule: the fields' validators apply it to model
+# forms, clean_symbol (below) to every other way a name gets in.
 SYMBOL_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 SYMBOL_RE = re.compile(SYMBOL_PATTERN)
+SYMBOL_CHARACTERS = "letters, digits, '.', '_' and '-'"
 symbol_validator = RegexValidator(
-    f"^{SYMBOL_PATTERN}\\Z", "Use only letters, digits, '.', '_' and '-' (it becomes part of the API's URL)."
+    f"^{SYMBOL_PATTERN}\\Z", f"Use only {SYMBOL_CHARACTERS} (it becomes part of the API's URL)."
 )
 
 
@@ -83,3 +104,43 @@ class Candle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.pair_id} {self.interval} {self.basetm:%Y-%m-%d %H:%M}"
+
+
+# A candle as a plain tuple (basetm, o, h, l, c, v), the API document's field order: what
+# the generator and the CSV parser produce and the bulk writers store.
+CandleRow = tuple[datetime, float, float, float, float, float]
+
+SYMBOL_MAX_LENGTHS: dict[str, int] = {
+    "exchange": Exchange._meta.get_field("name").max_length,
+    "market": Pair._meta.get_field("market").max_length,
+    "asset": Pair._meta.get_field("asset").max_length,
+}
+
+
+def clean_symbol(kind: str, value: str) -> str:
+    """`value` stripped, if it can be the `kind` ("exchange", "market" or "asset") of a pair
+    the API can serve; otherwise ValueError saying what is wrong with it."""
+    value = value.strip()
+    max_length = SYMBOL_MAX_LENGTHS[kind]
+    if not value:
+        raise ValueError(f"the {kind} name is empty")
+    if len(value) > max_length:
+        raise ValueError(f"{kind} is longer than {max_length} characters")
+    if not SYMBOL_RE.fullmatch(value):
+        shown = repr(value[:40])
+        if SYMBOL_RE.fullmatch("0" + value[1:]):
+            raise ValueError(f"{kind} {shown} must start with a letter or a digit")
+        raise ValueError(
+            f"{kind} {shown} may contain only {SYMBOL_CHARACTERS} (it becomes part of the API's URL)"
+        )
+    return value
+
+
+def clean_pair_names(*, exchange: str, market: str, asset: str) -> tuple[str, str, str]:
+    """clean_symbol for the three names of a pair; the first problem is the ValueError."""
+    return (
+        clean_symbol("exchange", exchange),
+        clean_symbol("market", market),
+        clean_symbol("asset", asset),
+    )
+

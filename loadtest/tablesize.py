@@ -63,7 +63,7 @@ def seed_shape() -> SeedShape:
     django.setup()
     from candles.api.params import MAX_LIMIT
     from candles.models import INTERVAL_SECONDS
-    from candles.seeding import DEFAULT_PAIRS, DEFAULT_START
+    from candles.random_walk import DEFAULT_PAIRS, DEFAULT_START
 
     return SeedShape(len(DEFAULT_PAIRS), sum(60 / s for s in INTERVAL_SECONDS.values()), DEFAULT_START, MAX_LIMIT)
 

@@ -7,7 +7,7 @@ from django.core.signals import request_started
 
 from candles.api.modes import MODES
 
-from .apps import asgi_request, wsgi_request
+from .app_driver import asgi_request, wsgi_request
 
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
 

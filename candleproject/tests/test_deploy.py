@@ -1,8 +1,14 @@
-"""Production settings: `check --deploy` is clean with the environment the README documents."""
+"""Production settings, read by a fresh process the way a server reads them: `check --deploy`
+is clean with the environment the README documents, and DEBUG stays off unless asked for.
+
+In-process tests cannot tell: pytest-django sets DEBUG = False whatever the settings say.
+"""
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -12,13 +18,29 @@ PRODUCTION_ENV = {
 }
 
 
-def run_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_python(args: list[str], extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`python ARGS` in the project with no DJANGO_* variable but `extra_env`'s."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(extra_env)
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def run_check(extra_env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_python(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], extra_env)
+
+
+def settings_seen(expression: str, extra_env: dict[str, str]) -> list[str]:
+    """`expression` (over settings and connection) as a fresh process prints it."""
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        f"from django.db import connection; print({expression})"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "candleproject.settings", **extra_env}
+    result = run_python(["-c", code], env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
 
 
 def test_check_deploy_is_clean_with_the_documented_production_environment():
@@ -34,20 +56,22 @@ def test_check_deploy_flags_the_local_defaults():
         assert warning in result.stderr, warning
 
 
-def test_debug_is_off_unless_asked_for():
-    from django.conf import settings
-
-    assert os.environ.get("DJANGO_DEBUG") or settings.DEBUG is False
+@pytest.mark.parametrize(
+    "env,debug",
+    [
+        ({}, "False"),
+        (PRODUCTION_ENV, "False"),
+        ({"DJANGO_DEBUG": "0"}, "False"),
+        ({"DJANGO_DEBUG": ""}, "False"),
+        ({"DJANGO_DEBUG": "1"}, "True"),
+        ({"DJANGO_DEBUG": "true"}, "True"),
+    ],
+)
+def test_debug_is_off_unless_asked_for(env, debug):
+    assert settings_seen("settings.DEBUG", env) == [debug]
 
 
 def test_an_empty_database_url_means_the_default_sqlite_file():
     # `DATABASE_URL= make test` (or an empty line in an env file) must not be a crash.
-    env = dict(os.environ, DATABASE_URL="")
-    result = subprocess.run(
-        [sys.executable, "-c", ("import django; django.setup(); from django.db import connection; "
-                                "print(connection.vendor, connection.settings_dict['NAME'])")],
-        cwd=ROOT, env=dict(env, DJANGO_SETTINGS_MODULE="candleproject.settings"),
-        capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["sqlite", str(ROOT / "db.sqlite3")]
+    seen = settings_seen("connection.vendor, connection.settings_dict['NAME']", {"DATABASE_URL": ""})
+    assert seen == ["sqlite", str(ROOT / "db.sqlite3")]

@@ -10,7 +10,7 @@ from candleproject.middleware import DB_RETRY_AFTER_SECONDS
 from candles.api.modes import MODES
 from candles.models import Exchange, Pair
 
-from .apps import asgi_request, wsgi_request
+from .app_driver import asgi_request, wsgi_request
 
 PATH = "/api/{mode}/candle/upbit/KRW/BTC"
 QUERY = "interval=1m"

@@ -28,7 +28,8 @@ ALL_PERMS = (
 
 
 def make_user(username: str, *codenames: str, staff: bool = True) -> User:
-    user = User.objects.create_user(username, password="pw-not-used", is_staff=staff)
+    # No password (the client logs in with force_login): hashing one costs more than a test.
+    user = User.objects.create_user(username, password=None, is_staff=staff)
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="candles", codename__in=codenames)
     )
@@ -400,10 +401,15 @@ def test_an_oversized_upload_is_refused_before_it_is_stored(admin_client_full, p
         PAGE, upload_data(csv_file(minutes(0, 40)), **{"up-pair": pair.pk})
     )
     assert response.status_code == 200
-    assert response.context["upload_form"].errors["file"] == [
+    message = (
         "The file is larger than the 1000\xa0bytes limit (setting CANDLES_UPLOAD_MAX_BYTES). "
         "Split it into smaller files."
-    ]
+    )
+    assert response.context["upload_form"].errors["file"] == [message]
+    # What the user sees: the message next to the file field, and no other complaint.
+    page = response.content.decode()
+    assert f'<ul class="errorlist" id="id_up-file_error"><li>{message}</li></ul>' in page
+    assert "This field is required." not in page
     assert not Candle.objects.exists()
     # Just under the limit is fine.
     response = admin_client_full.post(

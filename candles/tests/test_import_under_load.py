@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from candles.importer import import_candles
 from candles.models import Candle
+from candles.services import candles_import
 
 START = datetime(2023, 8, 1, tzinfo=UTC)
 URL = "/api/raw/candle/upbit/KRW/BTC?interval=1m&limit=1440"
@@ -26,7 +26,7 @@ def csv_rows(first: int, count: int) -> bytes:
 @pytest.mark.parametrize("mode", ["skip", "replace"])
 def test_readers_see_all_or_nothing_of_an_import(mode):
     target = {"exchange": "upbit", "market": "KRW", "asset": "BTC", "interval": "1m"}
-    import_candles(csv_rows(0, 2000), **target)
+    candles_import(source=csv_rows(0, 2000), **target)
     client = Client()
     before = orjson.loads(client.get(URL).content)["data"][-1]["basetm"]
     # 20,000 new minutes plus 500 already stored (skipped or replaced), in one transaction.
@@ -35,7 +35,7 @@ def test_readers_see_all_or_nothing_of_an_import(mode):
 
     def run_import() -> None:
         try:
-            import_candles(upload, mode=mode, **target)
+            candles_import(source=upload, mode=mode, **target)
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:

@@ -5,9 +5,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from candles.selectors import raw_sql
-from candles.seeding import analyze_candles, seed_pair
-from candles.selectors import CANDLE_FIELDS, CandleQuery, latest_candles
+from candles.selectors import CANDLE_FIELDS, CandleQuery, latest_candles, raw_sql
+from candles.services import candles_analyze, candles_seed
 
 INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
 
@@ -15,9 +14,9 @@ INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
 @pytest.fixture
 def seeded(db) -> None:
     # Enough rows that PostgreSQL's planner would rather scan than probe a poor index.
-    seed_pair("upbit", "KRW", "BTC", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
-    seed_pair("upbit", "KRW", "ETH", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
-    analyze_candles()  # what seed_candles does after loading
+    candles_seed(exchange="upbit", market="KRW", asset="BTC", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
+    candles_seed(exchange="upbit", market="KRW", asset="ETH", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
+    candles_analyze()  # what seed_candles does after loading
 
 
 def orm_sql(q: CandleQuery) -> tuple[str, tuple]:

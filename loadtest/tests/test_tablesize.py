@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from candles.api.params import MAX_LIMIT
-from candles.seeding import DEFAULT_PAIRS
+from candles.random_walk import DEFAULT_PAIRS
 from loadtest import tablesize
 from loadtest.cli import EXIT_FAILED, CheckError
 from loadtest.database import engine_of, with_database

@@ -11,8 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from candles.importer import HEADER, ImportRejected, import_candles
+from candles.csv_format import HEADER, ImportRejected
 from candles.models import Interval
+from candles.services import candles_import
 
 
 class Command(BaseCommand):
@@ -44,6 +45,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = options["file"]
+        if options["max_bytes"] is not None and options["max_bytes"] <= 0:
+            raise CommandError("--max-bytes must be a positive number of bytes")
         kwargs = {
             "exchange": options["exchange"],
             "market": options["market"],
@@ -54,10 +57,10 @@ class Command(BaseCommand):
         }
         try:
             if path == "-":
-                result = import_candles(sys.stdin.buffer, **kwargs)
+                result = candles_import(source=sys.stdin.buffer, **kwargs)
             else:
                 with open(path, "rb") as source:
-                    result = import_candles(source, **kwargs)
+                    result = candles_import(source=source, **kwargs)
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
         except ValueError as exc:

@@ -1,4 +1,4 @@
-"""Seed deterministic synthetic candles (see candles.seeding)."""
+"""Seed deterministic synthetic candles (candles.random_walk, stored by services.candles_seed)."""
 from __future__ import annotations
 
 import time
@@ -8,8 +8,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from candles import seeding
-from candles.models import Candle
+from candles import random_walk
+from candles.models import ALL_INTERVALS, Candle, clean_pair_names, validate_intervals
+from candles.services import candles_analyze, candles_seed
+
+PAIR_OPTIONS = ("exchange", "market", "asset")
 
 
 def parse_start(value: str) -> datetime:
@@ -27,9 +30,25 @@ def parse_start(value: str) -> datetime:
 def parse_intervals(value: str) -> list[str]:
     items = [item.strip() for item in value.split(",") if item.strip()]
     try:
-        return seeding.validate_intervals(items)
+        return validate_intervals(items)
     except ValueError as exc:
         raise CommandError(f"--intervals: {exc}") from None
+
+
+def parse_pairs(options: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The one pair named by --exchange/--market/--asset, or the default pairs if none is."""
+    given = {name: options[name] for name in PAIR_OPTIONS if options[name] is not None}
+    if not given:
+        return random_walk.DEFAULT_PAIRS
+    if len(given) < len(PAIR_OPTIONS):
+        missing = ", ".join(f"--{name}" for name in PAIR_OPTIONS if name not in given)
+        raise CommandError(
+            f"--exchange, --market and --asset must be given together; missing {missing}"
+        )
+    try:
+        return [clean_pair_names(**given)]
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 class Command(BaseCommand):
@@ -45,19 +64,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--count",
             type=int,
-            default=seeding.DEFAULT_COUNT,
-            help=f"Number of 1m candles per pair (default {seeding.DEFAULT_COUNT}, 90 days).",
+            default=random_walk.DEFAULT_COUNT,
+            help=f"Number of 1m candles per pair (default {random_walk.DEFAULT_COUNT}, 90 days).",
         )
         parser.add_argument(
             "--start",
-            default=seeding.DEFAULT_START.isoformat(),
+            default=random_walk.DEFAULT_START.isoformat(),
             help="Open time of the first candle, ISO 8601; naive means UTC "
-            f"(default {seeding.DEFAULT_START.isoformat()}).",
+            f"(default {random_walk.DEFAULT_START.isoformat()}).",
         )
-        parser.add_argument("--seed", type=int, default=seeding.DEFAULT_SEED, help="Random seed.")
+        parser.add_argument(
+            "--seed", type=int, default=random_walk.DEFAULT_SEED, help="Random seed."
+        )
         parser.add_argument(
             "--intervals",
-            default=",".join(seeding.ALL_INTERVALS),
+            default=",".join(ALL_INTERVALS),
             help="Comma-separated intervals to store (default: all).",
         )
         parser.add_argument(
@@ -67,14 +88,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        pair: tuple[str, str, str] = (options["exchange"], options["market"], options["asset"])
-        if any(pair) and not all(pair):
-            raise CommandError("--exchange, --market and --asset must be given together")
+        pairs = parse_pairs(options)
         if options["count"] <= 0:
             raise CommandError("--count must be a positive number of minutes")
         start = parse_start(options["start"])
         intervals = parse_intervals(options["intervals"])
-        pairs = [pair] if all(pair) else seeding.DEFAULT_PAIRS
 
         if options["if_empty"] and Candle.objects.exists():
             self.stdout.write("Candles already present; nothing seeded (--if-empty).")
@@ -83,10 +101,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         for exchange, market, asset in pairs:
             pair_started = time.perf_counter()
-            created = seeding.seed_pair(
-                exchange,
-                market,
-                asset,
+            created = candles_seed(
+                exchange=exchange,
+                market=market,
+                asset=asset,
                 count=options["count"],
                 start=start,
                 seed=options["seed"],
@@ -97,5 +115,5 @@ class Command(BaseCommand):
                 f"{exchange}/{market}/{asset}: created {counts} "
                 f"({time.perf_counter() - pair_started:.1f}s)"
             )
-        seeding.analyze_candles()
+        candles_analyze()
         self.stdout.write(self.style.SUCCESS(f"Seeded in {time.perf_counter() - started:.1f}s"))

@@ -1,8 +1,7 @@
-"""CSV import of OHLCV candles, shared by the admin's upload form and `import_candles`.
+"""The CSV file format of candle imports: parsing and validation, no database.
 
-The file is parsed and validated completely before anything touches the database, so a
-file with one bad row writes nothing; a good file is written in one transaction with
-bulk inserts.
+The whole file is checked before anything is written, so a file with one bad row is
+refused with every problem listed by line and column.
 
 Format (see README, "Admin and sample data"):
 - UTF-8 text (a byte order mark is accepted), comma separated, first line a header that
@@ -23,18 +22,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 
-from candles.models import INTERVAL_SECONDS, SYMBOL_RE, Candle, Exchange, Pair
+from candles.models import INTERVAL_SECONDS, CandleRow
 from candles.selectors import CANDLE_FIELDS
-from candles.storage import CandleRow, executemany_rows, insert_sql
-
-Mode = Literal["skip", "replace"]
-MODES: tuple[Mode, ...] = ("skip", "replace")
 
 COLUMNS = CANDLE_FIELDS  # the file's columns are the API document's fields
 HEADER = ",".join(COLUMNS)
@@ -42,7 +35,6 @@ MAX_REPORTED_ERRORS = 50
 # A real row is ~80 characters; anything far longer is not a candle row (a binary
 # file, a pasted document) and is refused before the csv module buffers it.
 MAX_LINE_CHARS = 1000
-BATCH_SIZE = 2000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_MS = re.compile(r"-?[0-9]{1,18}")
@@ -52,7 +44,6 @@ _NAN = {"nan", "+nan", "-nan"}
 _INF = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 # Cells a spreadsheet would evaluate (CSV injection); they are never numbers or times.
 _FORMULA_START = ("=", "@", "+=", "-=")
-# Exchange, market and asset names end up as URL path segments of the API.
 
 
 @dataclass(frozen=True)
@@ -81,6 +72,11 @@ class ImportRejected(Exception):
         self.total = len(errors) if total is None else total
         super().__init__(self.summary)
 
+    @classmethod
+    def one(cls, reason: str, line: int | None = None) -> ImportRejected:
+        """A refusal for one reason about the whole file or, with `line`, one line of it."""
+        return cls([RowError(line, "", reason)])
+
     @property
     def more(self) -> int:
         return self.total - len(self.errors)
@@ -95,37 +91,6 @@ class ImportRejected(Exception):
         if self.more:
             out.append(f"... and {self.more} more not shown")
         return out
-
-
-@dataclass
-class ImportResult:
-    pair: Pair
-    interval: str
-    rows: int
-    inserted: int = 0
-    skipped: int = 0
-    replaced: int = 0
-    exchange_created: bool = False
-    pair_created: bool = False
-
-    @property
-    def summary(self) -> str:
-        return f"{self.inserted} inserted, {self.skipped} skipped, {self.replaced} replaced"
-
-
-def check_symbol(kind: str, value: str, max_length: int) -> str:
-    """A stripped exchange/market/asset name; ValueError says what is wrong with it."""
-    value = value.strip()
-    if not value:
-        raise ValueError(f"{kind} is required")
-    if len(value) > max_length:
-        raise ValueError(f"{kind} is longer than {max_length} characters")
-    if not SYMBOL_RE.fullmatch(value):
-        raise ValueError(
-            f"{kind} {value[:40]!r} may contain only letters, digits, '.', '_' and '-' "
-            "(it becomes part of the API's URL)"
-        )
-    return value
 
 
 @dataclass
@@ -149,6 +114,10 @@ def _show(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "...")
 
 
+def _formula_reason(value: str) -> str:
+    return f"{_show(value)} looks like a spreadsheet formula; export the values, not formulas"
+
+
 def _utc_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -157,60 +126,36 @@ def read_limited(source: BinaryIO | bytes, max_bytes: int) -> bytes:
     """The whole upload, or ImportRejected if it is larger than `max_bytes`."""
     data = source if isinstance(source, bytes) else source.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ImportRejected(
-            [
-                RowError(
-                    None,
-                    "",
-                    f"the file is larger than the {filesizeformat(max_bytes)} limit; "
-                    "split it into smaller files",
-                )
-            ]
+        raise ImportRejected.one(
+            f"the file is larger than the {filesizeformat(max_bytes)} limit; "
+            "split it into smaller files"
         )
     return data
 
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise ImportRejected(
-            [RowError(None, "", f"the file is empty; the first line must be {HEADER}")]
-        )
+        raise ImportRejected.one(f"the file is empty; the first line must be {HEADER}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ImportRejected(
-            [
-                RowError(
-                    None, "", 'the file is UTF-16 text; save it as UTF-8 CSV ("CSV UTF-8" in Excel)'
-                )
-            ]
+        raise ImportRejected.one(
+            'the file is UTF-16 text; save it as UTF-8 CSV ("CSV UTF-8" in Excel)'
         )
     if data.startswith(b"PK\x03\x04"):
-        raise ImportRejected(
-            [
-                RowError(
-                    None,
-                    "",
-                    "the file is a zip archive or an Excel workbook; export the sheet as CSV",
-                )
-            ]
+        raise ImportRejected.one(
+            "the file is a zip archive or an Excel workbook; export the sheet as CSV"
         )
     try:
         # utf-8-sig drops the byte order mark Excel writes in front of "CSV UTF-8".
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ImportRejected(
-            [
-                RowError(
-                    line,
-                    "",
-                    f"byte 0x{data[exc.start]:02x} is not valid UTF-8; save the file as UTF-8 CSV",
-                )
-            ]
+        raise ImportRejected.one(
+            f"byte 0x{data[exc.start]:02x} is not valid UTF-8; save the file as UTF-8 CSV", line
         ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise ImportRejected(
-            [RowError(line, "", "the file contains NUL bytes; it is a binary file, not CSV text")]
+        raise ImportRejected.one(
+            "the file contains NUL bytes; it is a binary file, not CSV text", line
         )
     return text
 
@@ -231,14 +176,8 @@ def _header(row: list[str], line: int) -> list[int]:
     names = [name.strip().lower() for name in row]
     found = ",".join(row)
     if len(row) == 1 and any(sep in row[0] for sep in ";\t|"):
-        raise ImportRejected(
-            [
-                RowError(
-                    line,
-                    "",
-                    f"the header {_show(found)} is not comma separated; use commas: {HEADER}",
-                )
-            ]
+        raise ImportRejected.one(
+            f"the header {_show(found)} is not comma separated; use commas: {HEADER}", line
         )
     problems: list[str] = []
     missing = [c for c in COLUMNS if c not in names]
@@ -251,16 +190,10 @@ def _header(row: list[str], line: int) -> list[int]:
     if doubled:
         problems.append("repeated column(s) " + ", ".join(doubled))
     if problems:
-        raise ImportRejected(
-            [
-                RowError(
-                    line,
-                    "",
-                    f"the first line must be the header {HEADER}; found {_show(found)} ("
-                    + "; ".join(problems)
-                    + ")",
-                )
-            ]
+        raise ImportRejected.one(
+            f"the first line must be the header {HEADER}; found {_show(found)} "
+            f"({'; '.join(problems)})",
+            line,
         )
     return [names.index(c) for c in COLUMNS]
 
@@ -283,10 +216,7 @@ def _parse_time(cell: str, interval_seconds: int, interval: str) -> tuple[dateti
             return None, reason
         return moment, ""
     if value.startswith(_FORMULA_START):
-        return (
-            None,
-            f"{_show(value)} looks like a spreadsheet formula; export the values, not formulas",
-        )
+        return None, _formula_reason(value)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -326,10 +256,7 @@ def _parse_number(cell: str) -> tuple[float | None, str]:
     if lowered in _INF:
         return None, "infinity is not allowed; every value must be a finite number"
     if value.startswith(_FORMULA_START):
-        return (
-            None,
-            f"{_show(value)} looks like a spreadsheet formula; export the values, not formulas",
-        )
+        return None, _formula_reason(value)
     if "," in value:
         return (
             None,
@@ -426,112 +353,3 @@ def parse_candles(data: bytes, interval: str) -> list[CandleRow]:
     if errors.total:
         raise errors.reject()
     return rows
-
-
-def _existing(pair: Pair, interval: str, rows: list[CandleRow]) -> dict[datetime, int]:
-    """id of each stored candle at one of the file's times."""
-    # One range scan of the (pair, interval, basetm) index instead of an IN list, which
-    # would exceed SQLite's parameter limit on large files.
-    times = {row[0] for row in rows}
-    stored = Candle.objects.filter(
-        pair=pair, interval=interval, basetm__range=(min(times), max(times))
-    ).values_list("basetm", "id")
-    return {moment: pk for moment, pk in stored.iterator(chunk_size=10_000) if moment in times}
-
-
-def _insert(pair_id: int, interval: str, rows: list[CandleRow]) -> None:
-    with connection.cursor() as cursor:
-        executemany_rows(cursor, insert_sql(ignore_conflicts=False), pair_id, interval, rows, BATCH_SIZE)
-
-
-def write_candles(
-    *,
-    exchange: str,
-    market: str,
-    asset: str,
-    interval: str,
-    rows: list[CandleRow],
-    mode: Mode = "skip",
-) -> ImportResult:
-    """Store validated rows in one transaction; creates the exchange and pair if missing.
-
-    mode "skip" keeps candles already stored at a file's time; "replace" overwrites them.
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}")
-    if not rows:
-        raise ValueError("no rows to write")
-    with transaction.atomic():
-        exchange_obj, exchange_created = Exchange.objects.get_or_create(name=exchange)
-        pair, pair_created = Pair.objects.get_or_create(
-            exchange=exchange_obj, market=market, asset=asset
-        )
-        # Serializes imports into one pair on PostgreSQL, so the existing-row lookup below
-        # stays true until commit (SQLite's IMMEDIATE transactions already do this).
-        Pair.objects.select_for_update().only("pk").get(pk=pair.pk)
-        result = ImportResult(
-            pair=pair,
-            interval=interval,
-            rows=len(rows),
-            exchange_created=exchange_created,
-            pair_created=pair_created,
-        )
-        existing = _existing(pair, interval, rows)
-        if mode == "replace":
-            # Delete and re-insert: one bulk insert is far cheaper than bulk_update's
-            # CASE expressions, and the transaction hides the gap from readers.
-            ids = list(existing.values())
-            for i in range(0, len(ids), 500):
-                result.replaced += Candle.objects.filter(id__in=ids[i : i + 500]).delete()[0]
-            new = rows
-        else:
-            result.skipped = len(existing)
-            new = [row for row in rows if row[0] not in existing]
-        result.inserted = len(rows) - len(existing)
-        try:
-            # A savepoint, so a conflict can be turned into a clear message before the
-            # outer transaction rolls back.
-            with transaction.atomic():
-                _insert(pair.pk, interval, new)
-        except IntegrityError:
-            # Only a writer that does not lock the pair (the seeder) can get here.
-            raise ImportRejected(
-                [
-                    RowError(
-                        None,
-                        "",
-                        "another process stored candles for this pair meanwhile; try again",
-                    )
-                ]
-            ) from None
-    return result
-
-
-def import_candles(
-    source: BinaryIO | bytes,
-    *,
-    exchange: str,
-    market: str,
-    asset: str,
-    interval: str,
-    mode: Mode = "skip",
-    max_bytes: int | None = None,
-) -> ImportResult:
-    """Validate a CSV file completely, then write it all or, on any problem, nothing.
-
-    Raises ImportRejected (nothing written) or ValueError for bad arguments.
-    """
-    if interval not in INTERVAL_SECONDS:
-        raise ValueError(
-            f"unknown interval {interval!r}; choose from {', '.join(INTERVAL_SECONDS)}"
-        )
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}")
-    exchange = check_symbol("exchange", exchange, Exchange._meta.get_field("name").max_length)
-    market = check_symbol("market", market, Pair._meta.get_field("market").max_length)
-    asset = check_symbol("asset", asset, Pair._meta.get_field("asset").max_length)
-    limit = settings.CANDLES_UPLOAD_MAX_BYTES if max_bytes is None else max_bytes
-    rows = parse_candles(read_limited(source, limit), interval)
-    return write_candles(
-        exchange=exchange, market=market, asset=asset, interval=interval, rows=rows, mode=mode
-    )
