@@ -26,7 +26,8 @@ import django
 django.setup()
 from django.conf import settings
 from django.db import connection
-from candles.api.modes import MODES
+from candles.api.registry import django_modes
+MODES = {m.name: m.description for m in django_modes()}
 db = settings.DATABASES["default"]
 try:
     version = ".".join(str(p) for p in connection.get_database_version())

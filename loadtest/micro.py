@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     _setup_django()
-    from candles.api.modes import MODES
+    from candles.api.registry import django_modes
+    MODES = {m.name: m.description for m in django_modes()}
 
     modes = args.modes or list(MODES)
     unknown = [m for m in modes if m not in MODES]
