@@ -18,7 +18,10 @@ from .conftest import ALL_MODES, SAMPLE
 
 
 def reload_urlconf() -> None:
+    """The API's patterns from the registry again, and the root URLconf's include() of
+    them (its resolver keeps the patterns it has read)."""
     importlib.reload(candles.api.urls)
+    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
     clear_url_caches()
 
 
