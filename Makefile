@@ -1,8 +1,13 @@
 # candlebench: `make bench` runs the comparison, `make test` runs the tests.
+# Python: .python-version (3.13) picks the interpreter through pyenv's `python3` shim;
+# PYTHON=/path/to/python3.13 overrides it. django-bolt needs 3.12 or newer.
 PYTHON ?= python3
+PYTHON_MIN := 3.12
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# The stamp names the interpreter's version: another version rebuilds .venv from scratch.
+STAMP := $(VENV)/.installed-python-$(PYTHON_VERSION)
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/candlebench
 BENCH_ARGS ?=
 LOCUST_HOST ?= http://127.0.0.1:8000
@@ -11,6 +16,11 @@ LOCUST_ARGS ?=
 .PHONY: venv test test-postgres run bench bench-full spike soak tablesize locust micro clean
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PYTHON_MIN)".split("."))))' 2>/dev/null || { \
+		echo "candlebench needs Python >= $(PYTHON_MIN) (django-bolt); '$(PYTHON)' is $(or $(PYTHON_VERSION),not found)." >&2; \
+		echo "Install the version in .python-version (pyenv install 3.13) or run make PYTHON=/path/to/python3.13." >&2; \
+		exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

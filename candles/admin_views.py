@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from candles.api.modes import MODES
+from candles.api.paths import candle_url
+from candles.api.registry import django_modes
 from candles.csv_format import ImportRejected
 from candles.forms import GenerateForm, UploadForm
 from candles.models import Exchange, Pair
@@ -63,8 +64,7 @@ def candle_changelist_url(pair: Pair, interval: str) -> str:
 
 def api_url(mode: str, pair: Pair, interval: str, limit: int = 100) -> str:
     """The endpoint URL as /api/modes documents it."""
-    parts = "/".join(quote(part, safe="") for part in (pair.exchange.name, pair.market, pair.asset))
-    return f"/api/{mode}/candle/{parts}?{urlencode({'interval': interval, 'limit': limit})}"
+    return candle_url(mode, pair.exchange.name, pair.market, pair.asset, interval=interval, limit=limit)
 
 
 def _permissions(request: HttpRequest) -> dict[str, bool]:
@@ -238,7 +238,7 @@ def _page(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         "rejected_file": upload_form.cleaned_data["file"].name if rejection else "",
         "max_upload": filesizeformat(settings.CANDLES_UPLOAD_MAX_BYTES),
         "pairs": [
-            {"pair": p, "links": [(mode, api_url(mode, p, "1m", limit=5)) for mode in MODES]}
+            {"pair": p, "links": [(m.name, api_url(m.name, p, "1m", limit=5)) for m in django_modes()]}
             for p in pairs[:PAIRS_LISTED]
         ],
         "more_pairs": len(pairs) > PAIRS_LISTED,

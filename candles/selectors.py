@@ -1,8 +1,9 @@
 """The one place that builds the endpoint's query; every mode reads through it."""
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import lru_cache
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import CharField, Func, QuerySet, Subquery
 
 from .models import Candle, Pair
@@ -74,9 +75,51 @@ def raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
     return sql, params, qs.db
 
 
+# Stand-ins for a request's values (never sent to the database): the selector is compiled
+# with them once per SQL text, and finding them among the parameters tells which request
+# field each placeholder binds. No request has them (params.py refuses NUL in names).
+_MARKERS = CandleQuery(
+    "\x00exchange", "\x00market", "\x00asset", "\x00interval", 1, datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+)
+# Distinct SQL texts per alias: 2 (before or not) x 1440 limits, times the time zones seen.
+COMPILED_SQL_ENTRIES = 4096
+
+
+def _db_param(field: str, value: object, alias: str) -> object:
+    """A request field as the compiler binds it (basetm: adapted for the database)."""
+    if field == "before":
+        return Candle._meta.get_field("basetm").get_db_prep_value(value, connections[alias])
+    return value
+
+
+@lru_cache(maxsize=COMPILED_SQL_ENTRIES)
+def _compiled_sql(alias: str, vendor: str, timezone_name: str, has_before: bool, limit: int) -> tuple[str, tuple]:
+    """raw_sql for one SQL text, and per placeholder the request field it binds (or a
+    constant). The key is what the text depends on: the database (alias, vendor), its time
+    zone (SQLite's text column), whether `before` is given, and `limit` (in the text)."""
+    template = replace(_MARKERS, limit=limit, before=_MARKERS.before if has_before else None)
+    sql, params, compiled_alias = raw_sql(template)
+    assert compiled_alias == alias, (compiled_alias, alias)
+    fields = ("exchange", "market", "asset", "interval", "before")
+    marked = {_db_param(f, getattr(template, f), alias): f for f in fields if getattr(template, f) is not None}
+    return sql, tuple(marked.get(p, (p,)) for p in params)
+
+
+def compiled_raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
+    """raw_sql(q) without building the query with the ORM on every request: the selector's
+    SQL compiled once per text (see _compiled_sql) with this request's values bound."""
+    alias = router.db_for_read(Candle)
+    connection = connections[alias]
+    sql, slots = _compiled_sql(alias, connection.vendor, connection.timezone_name, q.before is not None, q.limit)
+    params = tuple(
+        slot[0] if isinstance(slot, tuple) else _db_param(slot, getattr(q, slot), alias) for slot in slots
+    )
+    return sql, params, alias
+
+
 def fetch_raw_rows(q: CandleQuery) -> list[tuple]:
     """The selector's own SQL on the cursor: the ORM builds it but never hydrates a row."""
-    return execute_raw_sql(*raw_sql(q))
+    return execute_raw_sql(*compiled_raw_sql(q))
 
 
 def execute_raw_sql(sql: str, params: tuple, alias: str) -> list[tuple]:

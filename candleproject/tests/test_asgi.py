@@ -5,7 +5,7 @@ import orjson
 import pytest
 from django.core.signals import request_started
 
-from candles.api.modes import MODES
+from candles.tests.conftest import ALL_MODES as MODES
 
 from .app_driver import asgi_request, wsgi_request
 

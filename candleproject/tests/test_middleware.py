@@ -7,7 +7,7 @@ from django.db import OperationalError, connection, connections
 from django.test import Client
 
 from candleproject.middleware import DB_RETRY_AFTER_SECONDS
-from candles.api.modes import MODES
+from candles.tests.conftest import ALL_MODES as MODES
 from candles.models import Exchange, Pair
 
 from .app_driver import asgi_request, wsgi_request

@@ -1,4 +1,8 @@
-"""The DRF modes: what a DRF user writes, with and without a second validation pass."""
+"""The DRF modes: what a DRF user writes, with and without a second validation pass.
+
+Each mode is an APIView (DRF's own request, negotiation, rendering and exception handling)
+whose get() follows the shared pipeline of endpoint.py.
+"""
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,9 +15,8 @@ from rest_framework.views import APIView
 from ..models import Candle
 from ..selectors import latest_candles
 from .encoding import orjson_dumps
-from .endpoint import ensure_pair_exists
-from .errors import ApiError, check_method
-from .params import parse_candle_query
+from .endpoint import begin, fetched
+from .errors import ApiError, check_method, invalid_response
 from .serializers import CandleResponseSerializer, CandleSerializer
 from .timing import ServerTiming
 
@@ -66,11 +69,8 @@ class CandleAPIView(APIView):
         return super().handle_exception(exc)
 
     def get(self, request: Request, exchange: str, market: str, asset: str) -> Response:
-        q = parse_candle_query(exchange, market, asset, request.query_params)
-        timing = ServerTiming()
-        candles = list(latest_candles(q))
-        ensure_pair_exists(bool(candles), q)
-        timing.lap("db")
+        q, timing = begin(request, exchange, market, asset)
+        candles = fetched(list(latest_candles(q)), q, timing)
         candles.reverse()
         payload = self.serialize(candles)
         timing.lap("serialize")
@@ -90,9 +90,25 @@ class DrfOrjsonView(CandleAPIView):
 
 class DrfValidatedView(DrfView):
     """Serialize, then validate the output again through a response serializer: the
-    analogue of FastAPI's response_model."""
+    analogue of FastAPI's response_model. A row that breaks the schema is the shared
+    invalid_response 500, not DRF's 400 for bad input."""
 
     def serialize(self, candles: list[Candle]) -> dict[str, Any]:
         response = CandleResponseSerializer(data=super().serialize(candles))
-        response.is_valid(raise_exception=True)
+        if not response.is_valid():
+            raise first_invalid_field(response.errors)
         return response.data
+
+
+def first_invalid_field(errors: dict[str, Any]) -> ApiError:
+    """The first failing field in CandleResponseSerializer's errors, which DRF keys by
+    row index: {"data": {3: {"v": ["Ensure this value is greater than or equal to 0."]}}}."""
+    rows = errors["data"]
+    field, messages = next(iter(rows[min(rows)].items()))
+    return invalid_response(field, str(messages[0]))
+
+
+# The views the mode registry names.
+drf_validated = DrfValidatedView.as_view()
+drf = DrfView.as_view()
+drf_orjson = DrfOrjsonView.as_view()

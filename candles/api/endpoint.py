@@ -1,10 +1,14 @@
-"""What every non-framework mode shares: method check, parameter parsing, errors, timing.
+"""The request pipeline every mode follows: method check and parameters (`begin`), the
+selector's rows with the 404 for an unknown pair (`fetched`), then the mode's own
+serialization and rendering, with Server-Timing laps db / serialize / render.
 
-A mode body receives the parsed query and a ServerTiming and only turns rows into bytes.
+`candle_endpoint` wraps a mode body (rows to bytes) into a view; the DRF and ninja modes
+run the same steps inside their framework's view and error handling.
 """
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from inspect import iscoroutinefunction
+from typing import TypeVar
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -16,22 +20,29 @@ from .timing import ServerTiming
 
 SyncBody = Callable[[CandleQuery, ServerTiming], HttpResponse]
 AsyncBody = Callable[[CandleQuery, ServerTiming], Awaitable[HttpResponse]]
+Rows = TypeVar("Rows", bound=list)
 
 
-def ensure_pair_exists(found_rows: bool, q: CandleQuery) -> None:
-    """An empty answer is only a 404 when the pair itself is unknown (checked only then)."""
-    if not found_rows and not pair_exists(q):
-        raise pair_not_found()
-
-
-async def aensure_pair_exists(found_rows: bool, q: CandleQuery) -> None:
-    if not found_rows and not await apair_exists(q):
-        raise pair_not_found()
-
-
-def _query(request: HttpRequest, exchange: str, market: str, asset: str) -> CandleQuery:
+def begin(request: HttpRequest, exchange: str, market: str, asset: str) -> tuple[CandleQuery, ServerTiming]:
+    """The shared 405 and 400/404 checks (ApiError), then the clock starts."""
     check_method(request)
-    return parse_candle_query(exchange, market, asset, request.GET)
+    return parse_candle_query(exchange, market, asset, request.GET), ServerTiming()
+
+
+def fetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+    """The selector's rows, once an empty answer has been told apart from an unknown pair
+    (checked only then: a 404); the time so far is the database's."""
+    if not rows and not pair_exists(q):
+        raise pair_not_found()
+    timing.lap("db")
+    return rows
+
+
+async def afetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+    if not rows and not await apair_exists(q):
+        raise pair_not_found()
+    timing.lap("db")
+    return rows
 
 
 def candle_endpoint(body: SyncBody | AsyncBody) -> Callable[..., HttpResponse]:
@@ -39,25 +50,21 @@ def candle_endpoint(body: SyncBody | AsyncBody) -> Callable[..., HttpResponse]:
     if iscoroutinefunction(body):
 
         @wraps(body)
-        async def async_view(request: HttpRequest, exchange: str, market: str, asset: str):
+        async def async_view(request: HttpRequest, exchange: str, market: str, asset: str) -> HttpResponse:
             try:
-                q = _query(request, exchange, market, asset)
-                timing = ServerTiming()
-                response = await body(q, timing)
+                q, timing = begin(request, exchange, market, asset)
+                return timing.apply(await body(q, timing))
             except ApiError as exc:
                 return exc.response()
-            return timing.apply(response)
 
         return csrf_exempt(async_view)
 
     @wraps(body)
-    def sync_view(request: HttpRequest, exchange: str, market: str, asset: str):
+    def sync_view(request: HttpRequest, exchange: str, market: str, asset: str) -> HttpResponse:
         try:
-            q = _query(request, exchange, market, asset)
-            timing = ServerTiming()
-            response = body(q, timing)
+            q, timing = begin(request, exchange, market, asset)
+            return timing.apply(body(q, timing))
         except ApiError as exc:
             return exc.response()
-        return timing.apply(response)
 
     return csrf_exempt(sync_view)

@@ -11,16 +11,15 @@ from django.http import HttpResponse
 
 from ..selectors import CandleQuery, fetch_raw_rows
 from .encoding import orjson_dumps, rows_to_dicts
-from .endpoint import candle_endpoint, ensure_pair_exists
+from .endpoint import candle_endpoint, fetched
 from .timing import ServerTiming
 
 MAX_BODIES = 512
 _bodies: dict[CandleQuery, bytes] = {}
 
 
-def compute_body(q: CandleQuery) -> bytes:
-    rows = fetch_raw_rows(q)
-    ensure_pair_exists(bool(rows), q)  # raises, so unknown pairs are never kept
+def compute_body(q: CandleQuery, timing: ServerTiming) -> bytes:
+    rows = fetched(fetch_raw_rows(q), q, timing)  # raises, so unknown pairs are never kept
     body = orjson_dumps({"data": rows_to_dicts(rows)})
     if len(_bodies) >= MAX_BODIES:  # a diagnostic, not a cache to grow without bound
         _bodies.clear()
@@ -35,9 +34,9 @@ def _answer(body: bytes, timing: ServerTiming) -> HttpResponse:
 
 @candle_endpoint
 def floor(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    return _answer(_bodies.get(q) or compute_body(q), timing)
+    return _answer(_bodies.get(q) or compute_body(q, timing), timing)
 
 
 @candle_endpoint
 async def floor_async(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    return _answer(_bodies.get(q) or await sync_to_async(compute_body)(q), timing)
+    return _answer(_bodies.get(q) or await sync_to_async(compute_body)(q, timing), timing)

@@ -1,16 +1,15 @@
-"""The API's own description: the mode list (the load test reads it) and the OpenAPI document."""
+"""The API's own description: the modes this server serves (the load test reads it) and
+the OpenAPI document, both from the mode registry."""
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from .encoding import orjson_dumps
 from .errors import ApiError, check_method
-from .modes import MODES
 from .openapi import openapi_document
-
-OPENAPI_BODY = orjson_dumps(openapi_document())
+from .registry import Mode, django_modes, modes_document
 
 
 def read_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
@@ -28,19 +27,18 @@ def read_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequ
     return wrapper
 
 
+@cache
+def _openapi_body(modes: tuple[Mode, ...]) -> bytes:
+    """Built on first request (it reverses the URLconf), once per set of modes."""
+    return orjson_dumps(openapi_document(modes))
+
+
 @read_only
 def list_modes(request: HttpRequest) -> HttpResponse:
-    modes = [
-        {
-            "name": name,
-            "description": description,
-            "path": f"/api/{name}/candle/{{exchange}}/{{market}}/{{asset}}",
-        }
-        for name, description in MODES.items()
-    ]
-    return HttpResponse(orjson_dumps({"modes": modes}), content_type="application/json")
+    body = orjson_dumps(modes_document(django_modes(diagnostics=True)))
+    return HttpResponse(body, content_type="application/json")
 
 
 @read_only
 def openapi_json(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(OPENAPI_BODY, content_type="application/json")
+    return HttpResponse(_openapi_body(django_modes()), content_type="application/json")

@@ -1,29 +1,39 @@
-"""The ninja mode: a Pydantic response schema, the case study's FastAPI pattern in Django."""
-from datetime import datetime
-from typing import Any
+"""The ninja mode: a Pydantic response schema, the case study's FastAPI pattern in Django.
 
+`ninja` is the view of ninja's own operation (routing inside NinjaAPI, the response
+validated against CandleResponse, ninja's renderer), mounted by the URLconf like every
+mode's view; its handler follows the shared pipeline of endpoint.py.
+"""
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import pydantic
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.renderers import JSONRenderer
 
 from ..selectors import latest_candles
-from .endpoint import ensure_pair_exists
-from .errors import ApiError, check_method
-from .params import parse_candle_query
+from .endpoint import begin, fetched
+from .errors import ApiError, invalid_response
 from .timing import ServerTiming
 
 # Every method reaches the handler so the shared check answers 405 like the other modes
 # (ninja's own answer is a plain-text 405).
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
+Finite = Annotated[float, pydantic.Field(allow_inf_nan=False)]
+Volume = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
+
 
 class CandleSchema(Schema):
-    basetm: datetime
-    o: float
-    h: float
-    l: float  # noqa: E741
-    c: float
-    v: float
+    """The response schema: basetm aware, every number finite, the volume >= 0."""
+
+    basetm: pydantic.AwareDatetime
+    o: Finite
+    h: Finite
+    l: Finite  # noqa: E741
+    c: Finite
+    v: Volume
 
 
 class CandleResponse(Schema):
@@ -65,13 +75,26 @@ def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
     return exc.response()
 
 
-@api.api_operation(ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleResponse)
+@api.exception_handler(pydantic.ValidationError)
+def invalid_row(request: HttpRequest, exc: pydantic.ValidationError) -> HttpResponse:
+    """Only the response is validated by Pydantic here (the parameters by params.py):
+    a row that breaks CandleSchema is the shared invalid_response 500."""
+    error = exc.errors()[0]
+    return invalid_response(str(error["loc"][-1]), error["msg"]).response()
+
+
+@api.api_operation(ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleResponse, url_name="candles")
 def candles(request: HttpRequest, exchange: str, market: str, asset: str) -> dict[str, Any]:
-    check_method(request)
-    q = parse_candle_query(exchange, market, asset, request.GET)
-    timing = request.server_timing = ServerTiming()
-    rows = list(latest_candles(q))
-    ensure_pair_exists(bool(rows), q)
-    timing.lap("db")
+    q, request.server_timing = begin(request, exchange, market, asset)
+    rows = fetched(list(latest_candles(q)), q, request.server_timing)
     rows.reverse()
     return {"data": rows}
+
+
+def _operation_view() -> Callable[..., HttpResponse]:
+    """The candle operation's view out of ninja's URL patterns."""
+    patterns = api.urls[0]
+    return next(pattern.callback for pattern in patterns if pattern.name == "candles")
+
+
+ninja = _operation_view()

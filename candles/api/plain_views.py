@@ -1,17 +1,15 @@
-"""Modes without a serializer framework: json, orjson (async) and raw."""
+"""Modes without a serializer framework or validation: json, orjson (async) and raw."""
 from django.http import HttpResponse, JsonResponse
 
 from ..selectors import CANDLE_FIELDS, CandleQuery, fetch_raw_rows, latest_candles
 from .encoding import orjson_dumps, rows_to_dicts
-from .endpoint import aensure_pair_exists, candle_endpoint, ensure_pair_exists
+from .endpoint import afetched, candle_endpoint, fetched
 from .timing import ServerTiming
 
 
 @candle_endpoint
 def json_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    rows = list(latest_candles(q).values(*CANDLE_FIELDS))
-    ensure_pair_exists(bool(rows), q)
-    timing.lap("db")
+    rows = fetched(list(latest_candles(q).values(*CANDLE_FIELDS)), q, timing)
     rows.reverse()
     timing.lap("serialize")
     response = JsonResponse({"data": rows}, json_dumps_params={"separators": (",", ":")})
@@ -21,9 +19,7 @@ def json_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
 
 @candle_endpoint
 async def orjson_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    rows = [row async for row in latest_candles(q).values(*CANDLE_FIELDS)]
-    await aensure_pair_exists(bool(rows), q)
-    timing.lap("db")
+    rows = await afetched([row async for row in latest_candles(q).values(*CANDLE_FIELDS)], q, timing)
     rows.reverse()
     timing.lap("serialize")
     body = orjson_dumps({"data": rows})
@@ -33,10 +29,7 @@ async def orjson_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
 
 @candle_endpoint
 def raw_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    rows = fetch_raw_rows(q)
-    ensure_pair_exists(bool(rows), q)
-    timing.lap("db")
-    data = rows_to_dicts(rows)
+    data = rows_to_dicts(fetched(fetch_raw_rows(q), q, timing))
     timing.lap("serialize")
     body = orjson_dumps({"data": data})
     timing.lap("render")

@@ -1,4 +1,4 @@
-from candles.api.modes import MODES
+from candles.api.registry import django_modes
 
-ALL_MODES = list(MODES)
+ALL_MODES = [mode.name for mode in django_modes()]
 SAMPLE = "/api/{mode}/candle/upbit/KRW/BTC"

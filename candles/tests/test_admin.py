@@ -210,7 +210,7 @@ def test_pair_and_candle_changelists_link_to_the_page(admin_client_full, pair):
 
 
 def test_the_page_lists_api_links_for_every_mode(admin_client_full, pair):
-    from candles.api.modes import MODES
+    from candles.tests.conftest import ALL_MODES as MODES
 
     content = admin_client_full.get(PAGE).content.decode()
     for mode in MODES:

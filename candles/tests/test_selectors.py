@@ -5,8 +5,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from candles.selectors import CANDLE_FIELDS, CandleQuery, latest_candles, raw_sql
 from candles.services import candles_analyze, candles_seed
+from candles.selectors import (
+    COMPILED_SQL_ENTRIES,
+    CANDLE_FIELDS,
+    CandleQuery,
+    _compiled_sql,
+    compiled_raw_sql,
+    latest_candles,
+    raw_sql,
+)
 
 INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
 
@@ -53,3 +61,28 @@ def test_the_query_is_one_round_trip(seeded):
     assert len(queries) == 1
     assert len(rows) == 1440
     assert rows[0].basetm > rows[-1].basetm  # newest first; modes reverse it
+
+
+SAMPLE_REQUESTS = [
+    CandleQuery("upbit", "KRW", "BTC", "1m", 100),
+    CandleQuery("upbit", "KRW", "ETH", "5m", 100),  # same SQL text as above, other values
+    CandleQuery("bithumb", "USDT", "XRP", "1d", 1),
+    CandleQuery("upbit", "KRW", "BTC", "1m", 1440, datetime(2023, 8, 24, tzinfo=UTC)),
+    CandleQuery("upbit", "KRW", "ETH", "1h", 1440, datetime(2023, 8, 24, 9, 30, 15, 250000, tzinfo=UTC)),
+    CandleQuery("x", "y", "z", "1m", 7, datetime(1, 1, 1, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize("q", SAMPLE_REQUESTS, ids=lambda q: f"{q.interval}-{q.limit}-{q.before}")
+def test_the_cached_sql_is_what_the_selector_compiles(db, q):
+    for _ in range(2):  # compiled on the first call, from the cache on the second
+        assert compiled_raw_sql(q) == raw_sql(q)
+
+
+def test_the_cache_is_keyed_on_the_time_zone_and_bounded(db, monkeypatch):
+    q = CandleQuery("upbit", "KRW", "BTC", "1m", 10)
+    assert compiled_raw_sql(q) == raw_sql(q)
+    # SQLite's text column depends on the connection's time zone: a new entry, not the old text.
+    monkeypatch.setitem(connection.__dict__, "timezone_name", "Asia/Seoul")
+    assert compiled_raw_sql(q) == raw_sql(q)
+    assert _compiled_sql.cache_info().maxsize == COMPILED_SQL_ENTRIES >= 2 * 1440
