@@ -2,8 +2,11 @@
 the same documents, errors and headers as Django's `raw` mode answers in-process."""
 import http.client
 import os
+import sqlite3
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,6 +16,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from candles.api.bolt_server import bolt_command
+from candles.api.errors import DB_RETRY_AFTER_SECONDS
 from candles.api.registry import modes_document, modes_for_server
 from candles.models import Candle, Exchange, Pair
 from loadtest.servers import free_port
@@ -228,3 +232,66 @@ def test_modes_lists_what_bolt_serves(server):
     assert [m["name"] for m in document["modes"]] == ["bolt", "bolt-raw"]
     assert [m["name"] for m in document["diagnostics"]] == ["floor"]
     assert all(m["validates"] for m in document["modes"])
+
+
+OUTAGE_APP = "candlebench-bolt-outage"
+
+
+@contextmanager
+def sqlite_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None]]]:
+    """A copy of the test database in a directory that can be taken away and put back:
+    without it SQLite cannot open the file (with it gone, it would create an empty one)."""
+    directory = tmp_path / "db"
+    directory.mkdir()
+    with sqlite3.connect(connection.settings_dict["NAME"]) as source, sqlite3.connect(directory / "db.sqlite3") as copy:
+        source.backup(copy)
+    away = tmp_path / "away"
+
+    def down(is_down: bool) -> None:
+        (directory if is_down else away).rename(away if is_down else directory)
+
+    yield f"sqlite:///{directory / 'db.sqlite3'}", down
+
+
+@contextmanager
+def postgres_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None]]]:
+    """The test database refusing new connections, the server's own ones ended."""
+    import psycopg
+
+    name = connection.settings_dict["NAME"]
+    admin = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres", query=""))
+
+    def down(is_down: bool) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if is_down else "true"}')
+            if is_down:
+                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                             [OUTAGE_APP])
+
+    try:
+        yield f"{database_url()}?application_name={OUTAGE_APP}", down
+    finally:
+        down(False)
+
+
+def test_database_down_is_a_503_with_retry_after_and_recovers(server, tmp_path):
+    outage = sqlite_outage if connection.vendor == "sqlite" else postgres_outage
+    with outage(tmp_path) as (database, down):
+        env = server_env(database) | {"DATABASE_POOL_TIMEOUT": "0.5"}
+        bolt = Server(env, tmp_path / "runbolt.log")
+        try:
+            bolt.wait_ready()  # /api/modes: no query yet (SQLite keeps an open file usable)
+            down(True)
+            for mode in VALIDATED:
+                for _ in range(2):  # a connection that broke or cannot open, then the next one
+                    status, headers, body = bolt.request(url(SAMPLE.format(mode=mode), "interval=1m&limit=5"))
+                    assert (status, headers["retry-after"]) == (503, str(DB_RETRY_AFTER_SECONDS)), (mode, body)
+                    assert orjson.loads(body)["error"] == "service_unavailable"
+            down(False)
+            path = url(SAMPLE.format(mode="bolt-raw"), "interval=1m&limit=5")
+            deadline = time.monotonic() + 20  # a pool waits a little before it reconnects
+            while (status := bolt.request(path)[0]) == 503 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert status == 200
+        finally:
+            bolt.stop()
