@@ -1,12 +1,20 @@
 """The candle endpoint on django-bolt's own server (`manage.py runbolt`, settings.BOLT_API).
 
-Three routes, the same document bytes and the same errors as the Django modes:
+Three candle routes, with the same document bytes and errors as the Django modes:
 `bolt` (ORM `.values()` into the msgspec Structs of msgspec_schema.py), `bolt-raw` (the
 selector's SQL on the cursor into the same Structs), `floor` (this server's ceiling), and
 `/api/modes`. Bolt's typed handlers get the path parameters; the query string is parsed by
 params.py from the raw string, because bolt's `request.query` keeps one value per name.
-The handlers validate and encode themselves, which is what bolt does after a handler
-returns a `-> CandleDocument`, so that Server-Timing can report both phases.
+The handlers declare `-> CandleDocument` but validate and encode themselves (bolt passes
+the encoded bytes through, unvalidated): that is what bolt does after such a handler
+returns, done here so that Server-Timing can report both phases.
+
+The declaration also decides where bolt runs them. Bolt reads a handler's source to tell
+whether it touches the database (`Model.objects`, `connection.cursor`); these call the
+selector instead, so bolt runs them inline. With a Struct return type that is its sync path,
+on the worker thread; with `-> Response` it calls the sync handler on its event loop, where
+Django refuses any query (SynchronousOnlyOperation). So `floor`, which sends the bytes as
+stored, declares the schema too.
 """
 import re
 from collections.abc import Callable
