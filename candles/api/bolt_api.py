@@ -16,6 +16,7 @@ on the worker thread; with `-> Response` it calls the sync handler on its event 
 Django refuses any query (SynchronousOnlyOperation). So `floor`, which sends the bytes as
 stored, declares the schema too.
 """
+import logging
 import re
 from collections.abc import Callable
 
@@ -73,8 +74,12 @@ def format_error(error: BoltError, request: Request) -> Response:
     return as_bolt_response(api_error.response())
 
 
+# runbolt logs every request to "django.server", which Django's default logging prints at
+# INFO; no server in the comparison keeps an access log (enable_logging below does not stop it).
+logging.getLogger("django.server").setLevel(logging.WARNING)
+
 api = BoltAPI(
-    enable_logging=False,  # no access log, like the other servers
+    enable_logging=False,  # bolt's request-logging middleware
     compression=False,  # every server sends the same bytes, uncompressed
     openapi_config=OpenAPIConfig(title="candlebench (django-bolt)", version="1", enabled=False),
     error_formatter=format_error,
