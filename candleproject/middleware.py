@@ -11,9 +11,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, security
 from django.utils.deprecation import MiddlewareMixin
 
-from candles.api.errors import is_api, json_error
-
-DB_RETRY_AFTER_SECONDS = 5
+from candles.api.errors import database_unavailable, is_api
 
 
 class InlineAsyncMixin:
@@ -49,8 +47,4 @@ class ApiDatabaseErrorMiddleware(InlineAsyncMixin, MiddlewareMixin):
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
         if not is_api(request) or not isinstance(exception, (OperationalError, InterfaceError)):
             return None
-        return json_error(
-            503,
-            {"error": "service_unavailable", "detail": "the database is unavailable; retry later"},
-            {"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
-        )
+        return database_unavailable().response()

@@ -6,7 +6,7 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError, connection, connections
 from django.test import Client
 
-from candleproject.middleware import DB_RETRY_AFTER_SECONDS
+from candles.api.errors import DB_RETRY_AFTER_SECONDS
 from candles.tests.conftest import ALL_MODES as MODES
 from candles.models import Exchange, Pair
 

@@ -7,6 +7,7 @@ from django.views import defaults
 
 ALLOWED_METHODS = ("GET", "HEAD")
 API_PREFIX = "/api/"
+DB_RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -46,17 +47,41 @@ def pair_not_found() -> ApiError:
     return ApiError(404, {"error": "not_found", "detail": "unknown exchange or pair"})
 
 
+def endpoint_not_found() -> ApiError:
+    return ApiError(404, {"error": "not_found", "detail": "no such API endpoint"})
+
+
+def request_rejected() -> ApiError:
+    return ApiError(400, {"error": "bad_request", "detail": "the request was rejected"})
+
+
+def internal_error() -> ApiError:
+    return ApiError(500, {"error": "server_error", "detail": "internal error"})
+
+
+def database_unavailable() -> ApiError:
+    return ApiError(
+        503,
+        {"error": "service_unavailable", "detail": "the database is unavailable; retry later"},
+        {"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+    )
+
+
+def method_not_allowed(method: str) -> ApiError:
+    return ApiError(
+        405,
+        {
+            "error": "method_not_allowed",
+            "detail": f"method {method} is not allowed; the API is read-only",
+            "allowed": list(ALLOWED_METHODS),
+        },
+        {"Allow": ", ".join(ALLOWED_METHODS)},
+    )
+
+
 def check_method(request: HttpRequest) -> None:
     if request.method not in ALLOWED_METHODS:
-        raise ApiError(
-            405,
-            {
-                "error": "method_not_allowed",
-                "detail": f"method {request.method} is not allowed; the API is read-only",
-                "allowed": list(ALLOWED_METHODS),
-            },
-            {"Allow": ", ".join(ALLOWED_METHODS)},
-        )
+        raise method_not_allowed(request.method)
 
 
 def is_api(request: HttpRequest) -> bool:
@@ -65,14 +90,14 @@ def is_api(request: HttpRequest) -> bool:
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api(request):
-        return json_error(404, {"error": "not_found", "detail": "no such API endpoint"})
+        return endpoint_not_found().response()
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     # Reached for SuspiciousOperation, e.g. a Host header not in ALLOWED_HOSTS.
     if is_api(request):
-        return json_error(400, {"error": "bad_request", "detail": "the request was rejected"})
+        return request_rejected().response()
     return defaults.bad_request(request, exception)
 
 
@@ -84,5 +109,5 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_api(request):
-        return json_error(500, {"error": "server_error", "detail": "internal error"})
+        return internal_error().response()
     return defaults.server_error(request)

@@ -1,0 +1,174 @@
+"""The candle endpoint on django-bolt's own server (`manage.py runbolt`, settings.BOLT_API).
+
+Three candle routes, with the same document bytes and errors as the Django modes:
+`bolt` (ORM `.values()` into the msgspec Structs of msgspec_schema.py), `bolt-raw` (the
+selector's SQL on the cursor into the same Structs), `floor` (this server's ceiling), and
+`/api/modes`. Bolt's typed handlers get the path parameters; the query string is parsed by
+params.py from the raw string, because bolt's `request.query` keeps one value per name.
+The handlers declare `-> CandleDocument` but validate and encode themselves (bolt passes
+the encoded bytes through, unvalidated): that is what bolt does after such a handler
+returns, done here so that Server-Timing can report both phases.
+
+The declaration also decides where bolt runs them. Bolt reads a handler's source to tell
+whether it touches the database (`Model.objects`, `connection.cursor`); these call the
+selector instead, so bolt runs them inline. With a Struct return type that is its sync path,
+on the worker thread; with `-> Response` it calls the sync handler on its event loop, where
+Django refuses any query (SynchronousOnlyOperation). So `floor`, which sends the bytes as
+stored, declares the schema too.
+"""
+import logging
+import re
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError, close_old_connections
+from django.http import HttpResponse, QueryDict
+from django_bolt import BoltAPI, Request
+from django_bolt.error_handlers import BoltError
+from django_bolt.openapi import OpenAPIConfig
+from django_bolt.responses import Response
+
+from ..selectors import CANDLE_FIELDS, CandleQuery, fetch_raw_rows, latest_candles
+from .encoding import orjson_dumps, rows_to_dicts
+from .endpoint import fetched
+from .errors import (
+    API_PREFIX,
+    ApiError,
+    database_unavailable,
+    endpoint_not_found,
+    internal_error,
+    method_not_allowed,
+    request_rejected,
+)
+from .floor import floor_body
+from .msgspec_schema import CandleDocument
+from .msgspec_views import ENCODER, validated
+from .params import parse_candle_query
+from .registry import modes_document, modes_for_server
+from .timing import ServerTiming
+
+SERVER = "bolt"
+CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
+
+
+def as_bolt_response(response: HttpResponse) -> Response:
+    """A Django response of errors.py (status, headers, JSON body) as bolt's own Response."""
+    return Response(response.content, status_code=response.status_code, headers=dict(response.items()))
+
+
+def format_error(error: BoltError, request: Request) -> Response:
+    """Bolt's own error responses (unknown route or method, its 422, uncaught exceptions)
+    in the project's error bodies: the same status and JSON as Django's API answers."""
+    if error.status == 404 and any(pattern.fullmatch(request.path) for pattern in SERVED_PATHS):
+        # A path served for GET and HEAD: bolt's router has no handler for this method.
+        return as_bolt_response(method_not_allowed(request.method).response())
+    if error.status == 404:
+        api_error = endpoint_not_found()
+    elif error.status >= 500:
+        api_error = internal_error()
+    else:  # bolt's 422 (no handler here declares a parameter it could refuse) and the rest
+        api_error = request_rejected()
+    return as_bolt_response(api_error.response())
+
+
+# runbolt logs every request to "django.server", which Django's default logging prints at
+# INFO; no server in the comparison keeps an access log (enable_logging below does not stop it).
+logging.getLogger("django.server").setLevel(logging.WARNING)
+
+api = BoltAPI(
+    enable_logging=False,  # bolt's request-logging middleware
+    compression=False,  # every server sends the same bytes, uncompressed
+    openapi_config=OpenAPIConfig(title="candlebench (django-bolt)", version="1", enabled=False),
+    error_formatter=format_error,
+)
+
+
+def query_params(request: Request) -> QueryDict:
+    """Every value of every query parameter, as Django's request.GET has them."""
+    return QueryDict(request.META.get("QUERY_STRING", ""))
+
+
+def encoded(rows: list[dict], timing: ServerTiming) -> bytes:
+    """Oldest-first rows validated into Structs (serialize), then encoded (render)."""
+    document = CandleDocument(data=validated(rows))
+    timing.lap("serialize")
+    body = ENCODER.encode(document)
+    timing.lap("render")
+    return body
+
+
+def bolt_body(q: CandleQuery, timing: ServerTiming) -> bytes:
+    """`bolt`: `.values()` of the selector's query, as bolt's own QuerySet path runs it."""
+    rows = fetched(list(latest_candles(q).values(*CANDLE_FIELDS)), q, timing)
+    rows.reverse()
+    return encoded(rows, timing)
+
+
+def bolt_raw_body(q: CandleQuery, timing: ServerTiming) -> bytes:
+    """`bolt-raw`: the selector's SQL on the cursor, no ORM hydration."""
+    return encoded(rows_to_dicts(fetched(fetch_raw_rows(q), q, timing)), timing)
+
+
+def floor_answer(q: CandleQuery, timing: ServerTiming) -> bytes:
+    """This server's ceiling: the real answer's bytes from memory (see floor.py)."""
+    body = floor_body(q, timing)
+    timing.lap("render")
+    return body
+
+
+def candle_answer(
+    request: Request, exchange: str, market: str, asset: str, body: Callable[[CandleQuery, ServerTiming], bytes]
+) -> Response:
+    """The shared parameters and errors around a mode's body, Server-Timing on the answer."""
+    try:
+        q = parse_candle_query(exchange, market, asset, query_params(request))
+        timing = ServerTiming()
+        content = body(q, timing)
+    except ApiError as exc:
+        return as_bolt_response(exc.response())
+    except (OperationalError, InterfaceError):  # as candleproject.middleware does for Django
+        return as_bolt_response(database_unavailable().response())
+    finally:
+        # What Django runs at the end of every request (request_finished), which bolt
+        # does not send: a broken connection is dropped, a pooled one goes back.
+        close_old_connections()
+    return Response(content, headers={"Server-Timing": timing.header()})
+
+
+@api.get(f"{API_PREFIX}bolt{CANDLE_PATH}")
+@api.head(f"{API_PREFIX}bolt{CANDLE_PATH}")
+def bolt(request: Request, exchange: str, market: str, asset: str) -> CandleDocument:
+    return candle_answer(request, exchange, market, asset, bolt_body)
+
+
+@api.get(f"{API_PREFIX}bolt-raw{CANDLE_PATH}")
+@api.head(f"{API_PREFIX}bolt-raw{CANDLE_PATH}")
+def bolt_raw(request: Request, exchange: str, market: str, asset: str) -> CandleDocument:
+    return candle_answer(request, exchange, market, asset, bolt_raw_body)
+
+
+@api.get(f"{API_PREFIX}floor{CANDLE_PATH}")
+@api.head(f"{API_PREFIX}floor{CANDLE_PATH}")
+def floor(request: Request, exchange: str, market: str, asset: str) -> CandleDocument:
+    return candle_answer(request, exchange, market, asset, floor_answer)
+
+
+MODES_BODY = orjson_dumps(modes_document(modes_for_server(SERVER, diagnostics=True)))
+
+
+@api.get(f"{API_PREFIX}modes")
+@api.head(f"{API_PREFIX}modes")
+def modes(request: Request) -> Response:
+    return Response(MODES_BODY)
+
+
+def refuse_options(request: Request) -> Response:
+    """Bolt answers OPTIONS by itself (204 with Allow); Django's API refuses it like every
+    method but GET and HEAD (other methods reach format_error as a 404 of bolt's router)."""
+    return as_bolt_response(method_not_allowed(request.method).response())
+
+
+_paths = tuple(dict.fromkeys(path for _, path, _, _ in api._routes))
+for _path in _paths:
+    api.options(_path)(refuse_options)
+# The routes' paths as patterns, for format_error's 405.
+SERVED_PATHS = tuple(re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path))) for path in _paths)
