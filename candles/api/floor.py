@@ -28,6 +28,11 @@ def compute_body(q: CandleQuery) -> bytes:
     return body
 
 
+def remembered_body(q: CandleQuery) -> bytes | None:
+    """The answer kept for `q`, if any (the FastAPI reference's floor reads it too)."""
+    return _bodies.get(q)
+
+
 def _answer(body: bytes, timing: ServerTiming) -> HttpResponse:
     timing.lap("render")
     return HttpResponse(body, content_type="application/json")
@@ -35,9 +40,9 @@ def _answer(body: bytes, timing: ServerTiming) -> HttpResponse:
 
 @candle_endpoint
 def floor(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    return _answer(_bodies.get(q) or compute_body(q), timing)
+    return _answer(remembered_body(q) or compute_body(q), timing)
 
 
 @candle_endpoint
 async def floor_async(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    return _answer(_bodies.get(q) or await sync_to_async(compute_body)(q), timing)
+    return _answer(remembered_body(q) or await sync_to_async(compute_body)(q), timing)
