@@ -84,8 +84,9 @@ async def api_error(request: Request, exc: ApiError) -> Response:
 
 
 def read_rows(q: CandleQuery) -> list[tuple]:
-    """The `raw` mode's rows (newest first, as the selector orders them) with the time as a datetime as the study's driver
-    gave it (the raw SQL reads SQLite's stored text: parsed here, in Python, row by row).
+    """The `raw` mode's rows (newest first, as the selector orders them) with the time as a
+    datetime, as the study's driver gave it (on SQLite the raw SQL reads the stored text: it
+    is parsed here, in Python, row by row; psycopg gives datetimes itself).
 
     Runs on asgiref's one database thread; the connection is checked before and after as
     Django's request signals do, so a pooled PostgreSQL connection goes back to the pool.
