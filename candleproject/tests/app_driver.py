@@ -25,7 +25,7 @@ def wsgi_request(
 
 
 async def asgi_request(
-    path: str, query: str = "", method: str = "GET", host: str = "localhost"
+    path: str, query: str = "", method: str = "GET", host: str = "localhost", application=asgi_application
 ) -> tuple[int, dict[str, str], bytes]:
     scope = {
         "type": "http",
@@ -56,6 +56,6 @@ async def asgi_request(
     async def send(message: dict) -> None:
         sent.append(message)
 
-    await asgi_application(scope, receive, send)
+    await application(scope, receive, send)
     headers = {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]}
     return sent[0]["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])

@@ -27,10 +27,15 @@ def compute_body(q: CandleQuery, timing: ServerTiming) -> bytes:
     return body
 
 
+def remembered_body(q: CandleQuery) -> bytes | None:
+    """The answer kept for `q`, if any (async servers compute a missing one off the loop)."""
+    return _bodies.get(q)
+
+
 def floor_body(q: CandleQuery, timing: ServerTiming) -> bytes:
     """The floor's answer to `q`: from memory, computed on the first request (also the
-    ceiling of django-bolt's server and of the FastAPI reference)."""
-    return _bodies.get(q) or compute_body(q, timing)
+    ceiling of django-bolt's server)."""
+    return remembered_body(q) or compute_body(q, timing)
 
 
 def _answer(body: bytes, timing: ServerTiming) -> HttpResponse:
@@ -45,4 +50,4 @@ def floor(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
 
 @candle_endpoint
 async def floor_async(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    return _answer(_bodies.get(q) or await sync_to_async(compute_body)(q, timing), timing)
+    return _answer(remembered_body(q) or await sync_to_async(compute_body)(q, timing), timing)

@@ -1,0 +1,79 @@
+"""Start a server for real, as its own process, on the pytest-django test database.
+
+Servers are separate processes: they see only committed rows (use transactional fixtures)
+and reach the test database through DATABASE_URL, never the developer's database.
+"""
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+from django.db import connection
+
+from loadtest.servers import PROJECT_ROOT, free_port
+
+
+def server_database_url() -> str:
+    """DATABASE_URL for the test database pytest-django set up (after django_db_setup)."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    if connection.vendor == "postgresql":
+        user = quote(s["USER"] or "") + (":" + quote(s["PASSWORD"]) if s["PASSWORD"] else "")
+        address = f"{s['HOST'] or '127.0.0.1'}" + (f":{s['PORT']}" if s["PORT"] else "")
+        return f"postgres://{user}@{address}/{quote(s['NAME'])}"
+    raise ValueError(f"no DATABASE_URL for a {connection.vendor} test database")
+
+
+def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, lower-cased headers and body, for error statuses too."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+@contextlib.contextmanager
+def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
+                   timeout: float = 60.0) -> Iterator[str]:
+    """Start `command(host, port)` on a free port and yield its base URL once /api/modes
+    answers; stop the whole process group afterwards."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
+    env["DATABASE_URL"] = server_database_url()
+    log_path = log_dir / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command("127.0.0.1", port), cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"the server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                status, _headers, body = http_get(base_url + "/api/modes")
+                if status == 200 and json.loads(body)["modes"]:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not answer in {timeout:.0f}s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
