@@ -1,6 +1,7 @@
 """In-process micro benchmark: each mode's view called directly, no HTTP server.
 
     python -m loadtest.micro [--modes drf,raw] [--limits 1,100,1000,1440] [--json out.json]
+    python -m loadtest.micro --instructions [...]   # instructions per request (instructions.py)
 
 Builds requests with Django's RequestFactory, resolves the URL and calls the view (DRF's
 responses are rendered, async views awaited in one event loop), so what is timed is the
@@ -143,11 +144,16 @@ def run_micro(modes: list[str], limits: list[int], pair: str, interval: str, min
             rows.append(MicroRow(mode, limit, seconds * 1000, seconds * 1e6 / limit, calls, len(body), timing))
             if progress:
                 progress(f"  {mode:<14} limit={limit:<5} {seconds * 1000:9.3f} ms  ({calls} calls)")
-        reference = bodies[modes[0]]
-        differing = [m for m, b in bodies.items() if b != reference]
-        if differing:
-            raise SystemExit(f"limit={limit}: {', '.join(differing)} answered a different document than {modes[0]}")
+        check_same_document(limit, bodies)
     return rows
+
+
+def check_same_document(limit: int, bodies: dict[str, bytes]) -> None:
+    """Every mode must answer the first mode's document: one that does less compares nothing."""
+    first, reference = next(iter(bodies.items()))
+    differing = [m for m, b in bodies.items() if b != reference]
+    if differing:
+        raise SystemExit(f"limit={limit}: {', '.join(differing)} answered a different document than {first}")
 
 
 def fits(rows: list[MicroRow]) -> dict[str, dict[str, float]]:
@@ -201,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds of timed calls per mode and limit")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under valgrind instead of timing; "
+                             "--json then writes {mode: {limit: instructions per request}}")
     args = parser.parse_args(argv)
 
     _setup_django()
@@ -211,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    if args.instructions:
+        from .instructions import print_ladder
+
+        return print_ladder(modes, args.limits, args.pair, args.interval, args.json, progress)
     rows = run_micro(modes, args.limits, args.pair, args.interval, args.min_time, progress)
     fitted = fits(rows)
     alone = [database_alone.measure(limit, args.pair, args.interval, args.min_time) for limit in args.limits]
