@@ -1,5 +1,6 @@
 """`python -m loadtest.micro`: each mode's view called in-process (no server, middleware or
-network), ms per request and µs per row at each limit, then the database alone."""
+network), ms per request and µs per row at each limit, then the database alone;
+`--instructions` counts instructions per request under valgrind instead (instructions.py)."""
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,7 @@ def setup_django() -> None:
         raise SystemExit("refusing to run with DEBUG on: unset DJANGO_DEBUG (debug mode records every query)")
 
 
-def _caller(path: str) -> tuple[Callable[[], object], bool]:
+def view_caller(path: str) -> tuple[Callable[[], object], bool]:
     """A zero-argument function doing one request; and whether it is a coroutine."""
     from django.test import RequestFactory
     from django.urls import resolve
@@ -69,7 +70,7 @@ def _caller(path: str) -> tuple[Callable[[], object], bool]:
     return call, False
 
 
-def _check(response, path: str) -> bytes:
+def checked_body(response, path: str) -> bytes:
     if response.status_code != 200:
         raise SystemExit(f"{path}: HTTP {response.status_code}: {response.content[:300]!r}")
     return response.content
@@ -77,7 +78,7 @@ def _check(response, path: str) -> bytes:
 
 def time_view(path: str, min_time: float, batches: int = 3) -> tuple[float, int, bytes, dict[str, float]]:
     """Best-of-`batches` mean seconds per call; calls made; the body; Server-Timing means."""
-    call, is_async = _caller(path)
+    call, is_async = view_caller(path)
     per_batch = max(min_time / batches, 0.01)
 
     async def run_async(n: int, collect: list):
@@ -105,7 +106,7 @@ def time_view(path: str, min_time: float, batches: int = 3) -> tuple[float, int,
 
     # Warm up (imports, connection, caches) and estimate calls per batch.
     warm_total, warm = run(3)
-    body = _check(warm[-1], path)
+    body = checked_body(warm[-1], path)
     n = max(3, min(100_000, math.ceil(per_batch / max(warm_total / 3, 1e-7))))
     best = math.inf
     calls = 0
@@ -115,7 +116,7 @@ def time_view(path: str, min_time: float, batches: int = 3) -> tuple[float, int,
         calls += n
         best = min(best, total / n)
         for response in responses:
-            if _check(response, path) != body:
+            if checked_body(response, path) != body:
                 raise SystemExit(f"{path}: the body changed between calls")
             for phase, value in parse_server_timing(response.get("Server-Timing")).items():
                 sums[phase] = sums.get(phase, 0.0) + value
@@ -134,11 +135,16 @@ def run_micro(modes: list[str], limits: list[int], pair: str, interval: str, min
             rows.append(MicroRow(mode, limit, seconds * 1000, seconds * 1e6 / limit, calls, len(body), timing))
             if progress:
                 progress(f"  {mode:<14} limit={limit:<5} {seconds * 1000:9.3f} ms  ({calls} calls)")
-        reference = bodies[modes[0]]
-        differing = [m for m, b in bodies.items() if b != reference]
-        if differing:
-            raise SystemExit(f"limit={limit}: {', '.join(differing)} answered a different document than {modes[0]}")
+        check_same_document(limit, bodies)
     return rows
+
+
+def check_same_document(limit: int, bodies: dict[str, bytes]) -> None:
+    """Every mode must answer the first mode's document: one that does less compares nothing."""
+    first, reference = next(iter(bodies.items()))
+    differing = [m for m, b in bodies.items() if b != reference]
+    if differing:
+        raise SystemExit(f"limit={limit}: {', '.join(differing)} answered a different document than {first}")
 
 
 def fits(rows: list[MicroRow]) -> dict[str, dict[str, float]]:
@@ -192,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds of timed calls per mode and limit")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions per request under valgrind instead of timing; "
+                             "--json then writes {mode: {limit: instructions per request}}")
     args = parser.parse_args(argv)
 
     setup_django()
@@ -203,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    if args.instructions:
+        from .instructions import print_ladder
+
+        return print_ladder(modes, args.limits, args.pair, args.interval, args.json, progress)
     rows = run_micro(modes, args.limits, args.pair, args.interval, args.min_time, progress)
     fitted = fits(rows)
     alone = [database_alone.measure(limit, args.pair, args.interval, args.min_time) for limit in args.limits]
