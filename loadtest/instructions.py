@@ -33,7 +33,8 @@ from pathlib import Path
 from .callgrind import ClientRequests, callgrind_command, read_dumps
 from .fitting import fit_line
 from .micro import view_caller, checked_body, setup_django, check_same_document
-from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, parse_int_list, parse_name_list
+from .cli import parse_int_list, parse_name_list
+from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path
 
 PROJECT = Path(__file__).resolve().parent.parent
 HASH_SEED = "0"  # str hashes, so dict and set layouts, the same in every run

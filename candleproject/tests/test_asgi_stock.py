@@ -6,15 +6,15 @@ from django.core.signals import request_started
 
 from candleproject.asgi_stock import application as stock_application
 
-from .apps import asgi_request
+from .app_driver import asgi_request
 
 SAMPLE = "/api/{mode}/candle/upbit/KRW/BTC"
 
 
 async def test_stock_handler_answers_every_mode_as_the_projects_handler(committed_sample_candles):
-    from candles.api.modes import MODES
+    from candles.api.registry import django_modes
 
-    for mode in (*MODES, "floor", "floor-async"):
+    for mode in (m.name for m in django_modes(diagnostics=True)):
         project = await asgi_request(SAMPLE.format(mode=mode), "interval=1m&limit=50")
         stock = await asgi_request(SAMPLE.format(mode=mode), "interval=1m&limit=50", application=stock_application)
         assert project[0] == stock[0] == 200, (mode, stock[2][:200])
