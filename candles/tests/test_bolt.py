@@ -144,7 +144,8 @@ def test_documents_are_the_bytes_of_django_raw(server, django_api, interval, lim
         assert headers["content-type"] == "application/json", mode
         assert body == expected, mode
         phases = [part.split(";")[0] for part in headers["server-timing"].split(", ")]
-        assert phases == (["render"] if mode == "floor" else ["db", "serialize", "render"]), mode
+        # floor reads the database only on its first request for a query
+        assert phases in ([["render"], ["db", "render"]] if mode == "floor" else [["db", "serialize", "render"]]), mode
 
 
 BAD_QUERIES = [
