@@ -24,7 +24,7 @@ from fastapi import FastAPI, Query, Request, Response  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from candles.api.encoding import orjson_dumps, rows_to_dicts  # noqa: E402
-from candles.api.endpoint import ensure_pair_exists  # noqa: E402
+from candles.api.endpoint import fetched  # noqa: E402
 from candles.api.errors import ApiError  # noqa: E402
 from candles.api.floor import compute_body, remembered_body  # noqa: E402
 from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols  # noqa: E402
@@ -83,7 +83,7 @@ async def api_error(request: Request, exc: ApiError) -> Response:
     return Response(orjson.dumps(exc.body), status_code=exc.status, headers=exc.headers, media_type="application/json")
 
 
-def read_rows(q: CandleQuery) -> list[tuple]:
+def read_rows(q: CandleQuery, timing: ServerTiming) -> list[tuple]:
     """The `raw` mode's rows (newest first, as the selector orders them) with the time as a
     datetime, as the study's driver gave it (on SQLite the raw SQL reads the stored text: it
     is parsed here, in Python, row by row; psycopg gives datetimes itself).
@@ -93,8 +93,7 @@ def read_rows(q: CandleQuery) -> list[tuple]:
     """
     close_old_connections()
     try:
-        rows = fetch_raw_rows(q)
-        ensure_pair_exists(bool(rows), q)
+        rows = fetched(fetch_raw_rows(q), q, timing)  # the 404, and the "db" lap
     finally:
         close_old_connections()
     if rows and isinstance(rows[0][0], str):
@@ -113,8 +112,7 @@ def candle_query(exchange: str, market: str, asset: str, interval: Interval, lim
 async def get_candles(request: Request, q: CandleQuery) -> list[Candle]:
     """The study's data-access function: a list of the inner model objects."""
     timing = request.state.timing = ServerTiming()
-    rows = await read_rows_async(q)
-    timing.lap("db")
+    rows = await read_rows_async(q, timing)
     data = [Candle(basetm=t, o=o, h=h, l=lo, c=c, v=v) for t, o, h, lo, c, v in reversed(rows)]
     timing.lap("serialize")
     return data
@@ -145,8 +143,7 @@ async def candles_orjson(request: Request, exchange: str, market: str, asset: st
     an aware UTC datetime as +00:00, never calling default=str for it."""
     q = candle_query(exchange, market, asset, interval, limit)
     timing = request.state.timing = ServerTiming()
-    rows = await read_rows_async(q)
-    timing.lap("db")
+    rows = await read_rows_async(q, timing)
     data = rows_to_dicts(rows)
     timing.lap("serialize")
     return Response(content=orjson.dumps({"data": data}, default=str), media_type="application/json")
