@@ -99,7 +99,8 @@ def _compiled_sql(alias: str, vendor: str, timezone_name: str, has_before: bool,
     zone (SQLite's text column), whether `before` is given, and `limit` (in the text)."""
     template = replace(_MARKERS, limit=limit, before=_MARKERS.before if has_before else None)
     sql, params, compiled_alias = raw_sql(template)
-    assert compiled_alias == alias, (compiled_alias, alias)
+    if compiled_alias != alias:
+        raise RuntimeError(f"the selector compiled for {compiled_alias!r}, the router reads {alias!r}")
     fields = ("exchange", "market", "asset", "interval", "before")
     marked = {_db_param(f, getattr(template, f), alias): f for f in fields if getattr(template, f) is not None}
     return sql, tuple(marked.get(p, (p,)) for p in params)

@@ -27,9 +27,8 @@ from django_bolt.error_handlers import BoltError
 from django_bolt.openapi import OpenAPIConfig
 from django_bolt.responses import Response
 
-from ..selectors import CANDLE_FIELDS, CandleQuery, fetch_raw_rows, latest_candles
-from .encoding import orjson_dumps, rows_to_dicts
-from .endpoint import fetched
+from ..selectors import CandleQuery
+from .encoding import orjson_dumps
 from .errors import (
     API_PREFIX,
     ApiError,
@@ -41,7 +40,7 @@ from .errors import (
 )
 from .floor import floor_body
 from .msgspec_schema import CandleDocument
-from .msgspec_views import ENCODER, validated
+from .msgspec_views import msgspec_body, raw_msgspec_body
 from .params import parse_candle_query
 from .registry import modes_document, modes_for_server
 from .timing import ServerTiming
@@ -87,27 +86,6 @@ def query_params(request: Request) -> QueryDict:
     return QueryDict(request.META.get("QUERY_STRING", ""))
 
 
-def encoded(rows: list[dict], timing: ServerTiming) -> bytes:
-    """Oldest-first rows validated into Structs (serialize), then encoded (render)."""
-    document = CandleDocument(data=validated(rows))
-    timing.lap("serialize")
-    body = ENCODER.encode(document)
-    timing.lap("render")
-    return body
-
-
-def bolt_body(q: CandleQuery, timing: ServerTiming) -> bytes:
-    """`bolt`: `.values()` of the selector's query, as bolt's own QuerySet path runs it."""
-    rows = fetched(list(latest_candles(q).values(*CANDLE_FIELDS)), q, timing)
-    rows.reverse()
-    return encoded(rows, timing)
-
-
-def bolt_raw_body(q: CandleQuery, timing: ServerTiming) -> bytes:
-    """`bolt-raw`: the selector's SQL on the cursor, no ORM hydration."""
-    return encoded(rows_to_dicts(fetched(fetch_raw_rows(q), q, timing)), timing)
-
-
 def floor_answer(q: CandleQuery, timing: ServerTiming) -> bytes:
     """This server's ceiling: the real answer's bytes from memory (see floor.py)."""
     body = floor_body(q, timing)
@@ -137,13 +115,13 @@ def candle_answer(
 @api.get(f"{API_PREFIX}bolt{CANDLE_PATH}")
 @api.head(f"{API_PREFIX}bolt{CANDLE_PATH}")
 def bolt(request: Request, exchange: str, market: str, asset: str) -> CandleDocument:
-    return candle_answer(request, exchange, market, asset, bolt_body)
+    return candle_answer(request, exchange, market, asset, msgspec_body)
 
 
 @api.get(f"{API_PREFIX}bolt-raw{CANDLE_PATH}")
 @api.head(f"{API_PREFIX}bolt-raw{CANDLE_PATH}")
 def bolt_raw(request: Request, exchange: str, market: str, asset: str) -> CandleDocument:
-    return candle_answer(request, exchange, market, asset, bolt_raw_body)
+    return candle_answer(request, exchange, market, asset, raw_msgspec_body)
 
 
 @api.get(f"{API_PREFIX}floor{CANDLE_PATH}")

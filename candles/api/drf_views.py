@@ -13,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..models import Candle
-from ..selectors import latest_candles
 from .encoding import orjson_dumps
-from .endpoint import begin, fetched
+from .endpoint import begin, candle_instances
 from .errors import ApiError, check_method, invalid_response
 from .serializers import CandleResponseSerializer, CandleSerializer
 from .timing import ServerTiming
@@ -70,8 +69,7 @@ class CandleAPIView(APIView):
 
     def get(self, request: Request, exchange: str, market: str, asset: str) -> Response:
         q, timing = begin(request, exchange, market, asset)
-        candles = fetched(list(latest_candles(q)), q, timing)
-        candles.reverse()
+        candles = candle_instances(q, timing)
         payload = self.serialize(candles)
         timing.lap("serialize")
         return TimedResponse(payload, timing)

@@ -13,7 +13,8 @@ from typing import TypeVar
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from ..selectors import CandleQuery, apair_exists, pair_exists
+from ..models import Candle
+from ..selectors import CANDLE_FIELDS, CandleQuery, apair_exists, latest_candles, pair_exists
 from .errors import ApiError, check_method, pair_not_found
 from .params import parse_candle_query
 from .timing import ServerTiming
@@ -39,10 +40,32 @@ def fetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
 
 
 async def afetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+    """`fetched` for async views."""
     if not rows and not await apair_exists(q):
         raise pair_not_found()
     timing.lap("db")
     return rows
+
+
+def candle_values(q: CandleQuery, timing: ServerTiming) -> list[dict]:
+    """The selector's rows as `.values()` dicts, oldest first (the document's order)."""
+    rows = fetched(list(latest_candles(q).values(*CANDLE_FIELDS)), q, timing)
+    rows.reverse()
+    return rows
+
+
+async def acandle_values(q: CandleQuery, timing: ServerTiming) -> list[dict]:
+    """`candle_values` for async views, iterating the async ORM."""
+    rows = await afetched([row async for row in latest_candles(q).values(*CANDLE_FIELDS)], q, timing)
+    rows.reverse()
+    return rows
+
+
+def candle_instances(q: CandleQuery, timing: ServerTiming) -> list[Candle]:
+    """The selector's rows as model instances, oldest first (for the serializer frameworks)."""
+    candles = fetched(list(latest_candles(q)), q, timing)
+    candles.reverse()
+    return candles
 
 
 def candle_endpoint(body: SyncBody | AsyncBody) -> Callable[..., HttpResponse]:

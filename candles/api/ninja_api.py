@@ -12,8 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.renderers import JSONRenderer
 
-from ..selectors import latest_candles
-from .endpoint import begin, fetched
+from .endpoint import begin, candle_instances
 from .errors import ApiError, invalid_response
 from .timing import ServerTiming
 
@@ -86,8 +85,7 @@ def invalid_row(request: HttpRequest, exc: pydantic.ValidationError) -> HttpResp
 @api.api_operation(ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleResponse, url_name="candles")
 def candles(request: HttpRequest, exchange: str, market: str, asset: str) -> dict[str, Any]:
     q, request.server_timing = begin(request, exchange, market, asset)
-    rows = fetched(list(latest_candles(q)), q, request.server_timing)
-    rows.reverse()
+    rows = candle_instances(q, request.server_timing)
     return {"data": rows}
 
 

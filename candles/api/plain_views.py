@@ -1,16 +1,15 @@
 """Modes without a serializer framework or validation: json, orjson (async) and raw."""
 from django.http import HttpResponse, JsonResponse
 
-from ..selectors import CANDLE_FIELDS, CandleQuery, fetch_raw_rows, latest_candles
+from ..selectors import CandleQuery, fetch_raw_rows
 from .encoding import orjson_dumps, rows_to_dicts
-from .endpoint import afetched, candle_endpoint, fetched
+from .endpoint import acandle_values, candle_endpoint, candle_values, fetched
 from .timing import ServerTiming
 
 
 @candle_endpoint
 def json_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    rows = fetched(list(latest_candles(q).values(*CANDLE_FIELDS)), q, timing)
-    rows.reverse()
+    rows = candle_values(q, timing)
     timing.lap("serialize")
     response = JsonResponse({"data": rows}, json_dumps_params={"separators": (",", ":")})
     timing.lap("render")
@@ -19,8 +18,7 @@ def json_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
 
 @candle_endpoint
 async def orjson_mode(q: CandleQuery, timing: ServerTiming) -> HttpResponse:
-    rows = await afetched([row async for row in latest_candles(q).values(*CANDLE_FIELDS)], q, timing)
-    rows.reverse()
+    rows = await acandle_values(q, timing)
     timing.lap("serialize")
     body = orjson_dumps({"data": rows})
     timing.lap("render")

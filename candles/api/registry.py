@@ -80,8 +80,8 @@ BUILTIN_MODES: tuple[Mode, ...] = (
     ),
     Mode(
         "fastapi-model",
-        "the case study's FastAPI app: Pydantic response_model",
-        validates=True,
+        "the case study's FastAPI app: Pydantic response_model (the study's types: float and "
+        "datetime, no range or finiteness checks)",
         servers=FASTAPI_SERVERS,
     ),
     Mode("fastapi-dict", "the case study's FastAPI app without response_model", servers=FASTAPI_SERVERS),
@@ -105,8 +105,14 @@ BUILTIN_MODES: tuple[Mode, ...] = (
 def registered_modes() -> tuple[Mode, ...]:
     """The built-in modes, then those of settings.CANDLEBENCH_EXTRA_MODES."""
     from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
 
-    return BUILTIN_MODES + tuple(getattr(settings, "CANDLEBENCH_EXTRA_MODES", ()))
+    modes = BUILTIN_MODES + tuple(getattr(settings, "CANDLEBENCH_EXTRA_MODES", ()))
+    names = [m.name for m in modes]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise ImproperlyConfigured(f"CANDLEBENCH_EXTRA_MODES repeats mode name(s): {', '.join(twice)}")
+    return modes
 
 
 def modes_for_server(server: str, *, diagnostics: bool = False) -> tuple[Mode, ...]:

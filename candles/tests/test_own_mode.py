@@ -68,3 +68,13 @@ def test_the_settings_module_routes_the_mode_in_a_fresh_process():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "candles.tests.own_mode_settings"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["/api/orm-tuples/candle/upbit/KRW/BTC", "orm-tuples"]
+
+
+def test_a_mode_name_given_twice_is_refused():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from candles.api.registry import Mode, registered_modes
+
+    twice = [Mode("raw", "a second raw", "candles.tests.own_mode.orm_tuples")]
+    with override_settings(CANDLEBENCH_EXTRA_MODES=twice), pytest.raises(ImproperlyConfigured, match="raw"):
+        registered_modes()

@@ -10,7 +10,9 @@ Response). Rows come from the `raw` mode's SQL (candles.selectors); `floor` answ
 Django floor's bytes. Serve it with `uvicorn loadtest.reference.fastapi_app:app`.
 """
 import os
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import django
 
@@ -34,6 +36,7 @@ from candles.models import Interval  # noqa: E402
 from candles.selectors import CandleQuery, fetch_raw_rows  # noqa: E402
 
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
+T = TypeVar("T")
 MODES_BODY = orjson_dumps(modes_document(modes_for_server("fastapi", diagnostics=True)))
 
 
@@ -80,28 +83,36 @@ app.add_middleware(ServerTimingMiddleware)
 @app.exception_handler(ApiError)
 async def api_error(request: Request, exc: ApiError) -> Response:
     """The project's own answers (unknown pair: 404) keep the project's body."""
-    return Response(orjson.dumps(exc.body), status_code=exc.status, headers=exc.headers, media_type="application/json")
+    django_response = exc.response()
+    return Response(django_response.content, status_code=exc.status, headers=dict(django_response.items()))
+
+
+def with_connection_checks(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`work` on asgiref's one database thread, the connection checked before and after as
+    Django's request signals do (a broken one dropped, a pooled one back in the pool)."""
+
+    def checked(*args: object) -> T:
+        close_old_connections()
+        try:
+            return work(*args)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(checked, thread_sensitive=True)
 
 
 def read_rows(q: CandleQuery, timing: ServerTiming) -> list[tuple]:
     """The `raw` mode's rows (newest first, as the selector orders them) with the time as a
     datetime, as the study's driver gave it (on SQLite the raw SQL reads the stored text: it
-    is parsed here, in Python, row by row; psycopg gives datetimes itself).
-
-    Runs on asgiref's one database thread; the connection is checked before and after as
-    Django's request signals do, so a pooled PostgreSQL connection goes back to the pool.
-    """
-    close_old_connections()
-    try:
-        rows = fetched(fetch_raw_rows(q), q, timing)  # the 404, and the "db" lap
-    finally:
-        close_old_connections()
+    is parsed here, in Python, row by row; psycopg gives datetimes itself)."""
+    rows = fetched(fetch_raw_rows(q), q, timing)  # the 404, and the "db" lap
     if rows and isinstance(rows[0][0], str):
         return [(datetime.fromisoformat(t), o, h, lo, c, v) for t, o, h, lo, c, v in rows]
     return rows
 
 
-read_rows_async = sync_to_async(read_rows, thread_sensitive=True)
+read_rows_async = with_connection_checks(read_rows)
+compute_body_async = with_connection_checks(compute_body)
 
 
 def candle_query(exchange: str, market: str, asset: str, interval: Interval, limit: int) -> CandleQuery:
@@ -156,7 +167,7 @@ async def floor(request: Request, exchange: str, market: str, asset: str, interv
     and uvicorn's own cost for this body size."""
     q = candle_query(exchange, market, asset, interval, limit)
     timing = request.state.timing = ServerTiming()
-    body = remembered_body(q) or await sync_to_async(compute_body)(q, timing)
+    body = remembered_body(q) or await compute_body_async(q, timing)
     return Response(content=body, media_type="application/json")
 
 
