@@ -117,6 +117,11 @@ SYMBOL_MAX_LENGTHS: dict[str, int] = {
 }
 
 
+def is_symbol(kind: str, value: str) -> bool:
+    """Whether `value` can be the `kind` ("exchange", "market" or "asset") of a pair as stored."""
+    return len(value) <= SYMBOL_MAX_LENGTHS[kind] and SYMBOL_RE.fullmatch(value) is not None
+
+
 def clean_symbol(kind: str, value: str) -> str:
     """`value` stripped, if it can be the `kind` ("exchange", "market" or "asset") of a pair
     the API can serve; otherwise ValueError saying what is wrong with it."""

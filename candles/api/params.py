@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
-from ..models import SYMBOL_RE, Exchange, Interval, Pair
+from ..models import Interval, is_symbol
 from ..selectors import CandleQuery
 from .errors import invalid_parameter, pair_not_found
 
@@ -63,19 +63,11 @@ def parse_before(value: str | None) -> datetime | None:
         raise invalid_parameter("before", "before is out of range", _BEFORE_ALLOWED) from None
 
 
-# The longest name any pair can have, from the models themselves.
-MAX_SYMBOL_LENGTH = max(
-    Exchange._meta.get_field("name").max_length,
-    Pair._meta.get_field("market").max_length,
-    Pair._meta.get_field("asset").max_length,
-)
-
-
-def check_symbols(*symbols: str) -> None:
+def check_symbols(exchange: str, market: str, asset: str) -> None:
     """A name no pair can have is a 404 at once: no database trip, and no NUL or other
     text the database would reject reaches it (PostgreSQL refuses NUL with an error)."""
-    for symbol in symbols:
-        if len(symbol) > MAX_SYMBOL_LENGTH or not SYMBOL_RE.fullmatch(symbol):
+    for kind, symbol in (("exchange", exchange), ("market", market), ("asset", asset)):
+        if not is_symbol(kind, symbol):
             raise pair_not_found()
 
 
