@@ -53,9 +53,8 @@ class SqliteDocumentTime(Func):
     Django stores an aware datetime on SQLite as str() of it made naive in UTC
     ('YYYY-MM-DD HH:MM:SS', plus '.ffffff' when there are microseconds): orjson's OPT_UTC_Z
     spelling with a space for the 'T' and no 'Z'. Reading that text skips the sqlite3
-    converter, which parsed every row into a datetime for orjson to format again: 0.93 ->
-    0.81 ms to fetch 1000 rows in-process. An expression column has no declared type, so no
-    converter runs on it. Only valid for what Django itself writes in UTC (raw_sql checks the
+    converter, which parsed every row into a datetime for orjson to format again. An
+    expression column has no declared type, so no converter runs on it. Only valid for what Django itself writes in UTC (raw_sql checks the
     connection's time zone); text written by SQL, such as SQLite's own CURRENT_TIMESTAMP or
     Django's Now() ('.fff' milliseconds), would be passed on as stored.
     """
@@ -136,8 +135,8 @@ def use_native_timestamptz_loader(psycopg_cursor) -> None:
     """Load timestamptz with psycopg's own loader, still aware and in the session's UTC.
 
     Django registers a Python subclass of psycopg's loader on every connection; the
-    subclass loses psycopg's C implementation and cost about 4.7 µs a row (cProfile, 1000
-    rows), most of the raw mode's time on PostgreSQL.
+    subclass loses psycopg's C implementation, which made it most of the raw mode's time on
+    PostgreSQL.
     """
     from psycopg.types.datetime import TimestamptzLoader
 

@@ -237,9 +237,8 @@ def candles_seed(
 def candles_analyze() -> None:
     """Refresh the planner's statistics of the candle table after a bulk load.
 
-    Without them PostgreSQL estimated 9 rows for a pair holding 129,600, chose a bitmap
-    scan and sorted every row (45 ms at limit=1000) instead of reading the index
-    backwards (about 1 ms).
+    Without them PostgreSQL underestimates a pair's rows, chooses a bitmap scan and sorts
+    every row instead of reading the index backwards.
     """
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {connection.ops.quote_name(Candle._meta.db_table)}")
@@ -256,8 +255,7 @@ def _candle_counts(*, pair: Pair, intervals: Iterable[str]) -> dict[str, int]:
 
 
 # --- bulk writers ------------------------------------------------------------------------
-# Both skip model instances: bulk_create spent most of its time building them (about 4 s
-# per 100k rows here). The backend's own datetime adapter stores basetm exactly as the ORM
+# Both skip model instances: bulk_create spent most of its time building them. The backend's own datetime adapter stores basetm exactly as the ORM
 # would (naive UTC text on SQLite, timestamptz on PostgreSQL).
 
 _INSERT_FIELDS = ("pair", "interval", *CANDLE_FIELDS)
@@ -317,8 +315,8 @@ class _ExecutemanyWriter:
 class _PostgresCopyWriter:
     """PostgreSQL seeding writer: COPY into an unindexed temp table, then one INSERT ... SELECT.
 
-    Row-by-row inserts through psycopg run at ~20k rows/s here; COPY plus a set-based
-    insert is about three times faster. COPY cannot skip conflicts itself, hence the
+    COPY plus a set-based insert is several times faster than row-by-row inserts through
+    psycopg. COPY cannot skip conflicts itself, hence the
     staging table. It lives in this transaction only: dropped in close(), and its
     creation is rolled back with everything else on error.
     """

@@ -15,6 +15,6 @@ def orjson_dumps(data: Any) -> bytes:
 def rows_to_dicts(rows: list[tuple]) -> list[dict]:
     """Newest-first tuples to oldest-first dicts in the document's key order (CANDLE_FIELDS).
 
-    A dict display, not dict(zip(CANDLE_FIELDS, row)): 0.14 against 0.30 ms at 1000 rows.
+    A dict display, not dict(zip(CANDLE_FIELDS, row)), which is about twice as slow.
     """
     return [{"basetm": t, "o": o, "h": h, "l": lo, "c": c, "v": v} for t, o, h, lo, c, v in reversed(rows)]
