@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .cli import CheckError
-from .servers import ServerProcess, ServerSpec
+from .servers import SERVERS, ServerProcess, ServerSpec
 from .session import Session, open_session
 from .settings_probe import refuse_unknown_modes
 from .startup_checks import answers_modes, check_same_document
@@ -88,12 +88,21 @@ def fmt(value: float, digits: int = 1) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def open_overload_session(modes: list[str]) -> Session:
-    """The session of a spike or soak: checked settings, `modes` known, the database prepared."""
+def open_overload_session(modes: list[str], limit: int) -> Session:
+    """The session of a spike or soak: checked settings, `modes` known, `limit` within the API's
+    range. The caller creates its output folder, then prepares the database."""
     session = open_session()
     refuse_unknown_modes(modes, session.settings["modes"])
-    session.prepare_database()
+    if not 1 <= limit <= session.settings["max_limit"]:
+        raise CheckError(f"--limit must be within 1..{session.settings['max_limit']} (the API's range)")
     return session
+
+
+def refuse_unknown_servers(servers: list[str]) -> None:
+    """One line naming the servers there are."""
+    unknown = [s for s in servers if s not in SERVERS]
+    if unknown:
+        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
 
 
 def start_checked_server(session: Session, spec: ServerSpec, out: Path, modes: list[str], limit: int, pair: str,
