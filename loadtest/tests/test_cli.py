@@ -131,3 +131,81 @@ def test_ctrl_c_stops_the_servers_says_one_line_and_keeps_a_partial_report(bench
     # `latest` still points at the newest complete run, and none was made next to --out.
     assert (os.readlink(latest) if latest.is_symlink() else None) == latest_before
     assert sorted(os.listdir(out.parent)) == ["run1"]
+
+
+# -- options refused before any work ------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["--users", "0"], r"--users must be more than --baseline-users, and that more than 0 \(got 0 and 16\)"),
+    (["--users", "16"], r"--users must be more than --baseline-users"),
+    (["--baseline-users", "0"], r"--users must be more than --baseline-users, and that more than 0"),
+    (["--hold", "-1"], r"--spawn-seconds and --hold must be > 0"),
+    (["--spawn-seconds", "0"], r"--spawn-seconds and --hold must be > 0"),
+    (["--baseline-seconds", "1"], r"--baseline-seconds must be > 1"),
+    (["--recovery-seconds", "2"], r"--settle must be >= 0 and --recovery-seconds more than --settle"),
+    (["--settle", "-1"], r"--settle must be >= 0"),
+    (["--recovery-factor", "0.5"], r"--recovery-factor must be >= 1"),
+    (["--limit-concurrency", "0"], r"--limit-concurrency must be >= 1"),
+    (["--servers", "asgi,nope"], r"unknown server\(s\): nope \(choose from "),
+])
+def test_every_spike_option_is_checked(argv, message):
+    with pytest.raises(CheckError, match="^" + message):
+        spike.check_args(spike.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--minutes", "0"], r"--minutes and --sample-seconds must be > 0"),
+    (["--sample-seconds", "-5"], r"--minutes and --sample-seconds must be > 0"),
+    (["--users", "0"], r"--minutes and --sample-seconds must be > 0 and --users >= 1"),
+    (["--warmup-minutes", "-1"], r"--warmup-minutes must be >= 0"),
+    (["--max-growth", "0"], r"--warmup-minutes must be >= 0 and --max-growth > 0"),
+    # Too short for the verdict's 3-sample means before and after.
+    (["--minutes", "0.1"], r"--minutes 0.1 gives 0 RSS sample\(s\) after warm-up, the verdict needs 6 .* "
+                           r"use --minutes >= 0.63"),
+    (["--minutes", "0.5", "--sample-seconds", "5"], r"--minutes 0.5 gives 4 RSS sample\(s\)"),
+])
+def test_every_soak_option_is_checked(argv, message):
+    with pytest.raises(CheckError, match="^" + message):
+        soak.check_args(soak.build_parser().parse_args(argv))
+
+
+def test_a_soak_long_enough_for_its_verdict_is_accepted():
+    for argv in ([], ["--minutes", "0.63"], ["--minutes", "0.2", "--sample-seconds", "1"]):
+        soak.check_args(soak.build_parser().parse_args(argv))
+
+
+def test_a_soak_with_too_few_samples_after_warm_up_fails_its_verdict():
+    """Two samples after warm-up once passed against the README's 3-sample means."""
+    rows = [{"t_s": t, "rss_mb": 100.0, "requests": 10, "failures": 0} for t in (5.0, 10.0, 15.0)]
+    result = soak.soak_verdict(rows, {}, warmup_s=9)
+    assert not result.passed
+    assert result.reasons == ["too few RSS samples after warm-up to judge memory growth (the verdict compares "
+                              "the means of the first and the last 3)"]
+
+
+@pytest.mark.parametrize("argv", [["spike", "--users", "0"], ["spike", "--hold", "-1"], ["soak", "--minutes", "0.1"]])
+def test_spike_and_soak_refuse_in_one_line_before_any_work(argv, tmp_path):
+    out = tmp_path / "out"
+    result = command(*argv, "--out", str(out), timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.strip().startswith("candlebench refuses to run: ")
+    assert not out.exists()
+
+
+# -- help -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(PARSERS))
+def test_every_option_has_a_help_text_and_no_empty_default(name):
+    parser = PARSERS[name]()
+    for action in parser._actions:
+        assert action.help, f"{name} {action.option_strings} has no help text"
+    text = parser.format_help()
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_the_runners_help_names_the_other_commands():
+    text = runner.build_parser().format_help()
+    for other in ("python -m loadtest spike", "python -m loadtest soak", "python -m loadtest.report DIR",
+                  "python -m loadtest.micro", "python -m loadtest.tablesize"):
+        assert other in text
