@@ -349,31 +349,29 @@ def run(args: argparse.Namespace) -> int:
     # can interleave servers as well as modes.
     servers: dict[str, ServerProcess] = {}
     loadgen = None
+    interrupted = False
     try:
         documents = start_servers(plan, session, out, meta, servers)
         check_machine_quiet(list(servers.values()), meta)
         from .loadgen import LoadGenerator  # imports Locust (gevent)
 
         interrupt_main_greenlet_only()
-
         loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
         measure_all(plan, servers, loadgen, documents, out, is_local_postgres(session.settings), args.locust_html)
     except KeyboardInterrupt:
-        with quiet_interrupts():
-            stop_all(loadgen, servers)
-            raise Interrupted(write_partial(out, meta, t_start, len(plan.runs()))) from None
+        interrupted = True
     finally:
-        stop_all(loadgen, servers)
+        with quiet_interrupts():
+            if loadgen is not None:
+                loadgen.close()
+            for server in servers.values():
+                server.stop()
+    if interrupted:
+        with quiet_interrupts():
+            said = write_partial(out, meta, t_start, len(plan.runs()))
+        raise Interrupted(said)
     write_outputs(out, meta, t_start)
     return 0
-
-
-def stop_all(loadgen, servers: dict[str, ServerProcess]) -> None:
-    """Stop the load generator and every server (again: a no-op)."""
-    if loadgen is not None:
-        loadgen.close()
-    for server in servers.values():
-        server.stop()
 
 
 def write_partial(out: Path, meta: dict, t_start: float, planned: int) -> str:

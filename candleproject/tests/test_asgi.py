@@ -7,8 +7,6 @@ from django.core.signals import request_started
 
 from candles.tests.conftest import ALL_MODES as MODES
 
-from candleproject.asgi import application as asgi_application
-
 from .app_driver import asgi_request, wsgi_request
 
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY"}
@@ -36,12 +34,9 @@ async def test_both_applications_serve_every_mode_identically(committed_sample_c
     assert len(orjson.loads(bodies.pop())["data"]) == 50
 
 
-async def threads_serving(application, requests: int = 3) -> list[threading.Thread]:
-    """The thread each of `requests` API requests' sync code ran on (request_started fires there).
-
-    Thread objects, not threading.get_ident(): a finished thread's id is reused by the next
-    one, so per-request threads can all show one id; the objects stay distinct.
-    """
+async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(committed_sample_candles):
+    # Thread objects, not threading.get_ident(): a finished thread's id is reused by the next
+    # one, so per-request threads (test_asgi_stock.py) can all show one id.
     threads: list[threading.Thread] = []
 
     def record(**kwargs) -> None:
@@ -49,29 +44,13 @@ async def threads_serving(application, requests: int = 3) -> list[threading.Thre
 
     request_started.connect(record)
     try:
-        for _ in range(requests):
-            status, _headers, _body = await asgi_request(
-                "/api/raw/candle/upbit/KRW/BTC", "interval=1m&limit=5", application=application
-            )
+        for _ in range(3):
+            status, _headers, _body = await asgi_request("/api/raw/candle/upbit/KRW/BTC", "interval=1m&limit=5")
             assert status == 200
     finally:
         request_started.disconnect(record)
-    assert len(threads) == requests
-    return threads
-
-
-async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(committed_sample_candles):
-    threads = await threads_serving(asgi_application)
-    assert len(set(threads)) == 1
+    assert len(threads) == 3 and len(set(threads)) == 1
     assert threads[0] is not threading.current_thread()  # off the event loop's thread
-
-
-async def test_the_thread_check_tells_stock_djangos_per_request_threads_apart(committed_sample_candles):
-    """The check above can fail: stock Django's handler starts a thread per request."""
-    from candleproject.asgi_stock import application as stock_application
-
-    threads = await threads_serving(stock_application)
-    assert len(set(threads)) == len(threads)
 
 
 @pytest.mark.django_db(transaction=True)
