@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .servers import PROJECT_ROOT
+from .servers import PROJECT_ROOT, SERVERS
 from .target import DEFAULT_INTERVAL, DEFAULT_PAIR
 
 RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
@@ -74,6 +74,13 @@ def fmt_duration(seconds: float) -> str:
     """m:ss, for progress lines."""
     seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def refuse_unknown_servers(servers: list[str]) -> None:
+    """One line naming the servers there are."""
+    unknown = [s for s in servers if s not in SERVERS]
+    if unknown:
+        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
 
 
 def parse_int_list(text: str) -> list[int]:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from .cli import CheckError
-from .servers import SERVERS, ServerProcess, ServerSpec
+from .servers import ServerProcess, ServerSpec
 from .session import Session, open_session
 from .settings_probe import refuse_unknown_modes
 from .startup_checks import answers_modes, check_same_document
@@ -96,13 +96,6 @@ def open_overload_session(modes: list[str], limit: int) -> Session:
     if not 1 <= limit <= session.settings["max_limit"]:
         raise CheckError(f"--limit must be within 1..{session.settings['max_limit']} (the API's range)")
     return session
-
-
-def refuse_unknown_servers(servers: list[str]) -> None:
-    """One line naming the servers there are."""
-    unknown = [s for s in servers if s not in SERVERS]
-    if unknown:
-        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
 
 
 def start_checked_server(session: Session, spec: ServerSpec, out: Path, modes: list[str], limit: int, pair: str,

@@ -26,6 +26,7 @@ from .cli import (
     log,
     parse_int_list,
     parse_name_list,
+    refuse_unknown_servers,
     update_latest,
 )
 from .report.render import write_reports
@@ -142,9 +143,7 @@ def make_plan(args: argparse.Namespace, known_modes: list[str], max_limit: int) 
     refuse_unknown_modes(modes, known_modes)
     modes = [m for m in known_modes if m in modes]  # report order
     servers = args.servers or preset["servers"].split(",")
-    unknown = [s for s in servers if s not in SERVERS]
-    if unknown:
-        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
+    refuse_unknown_servers(servers)
     if any(not 1 <= limit <= max_limit for limit in args.limits):
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     plan = Plan(

@@ -25,6 +25,7 @@ from .cli import (
     interrupt_main_greenlet_only,
     log,
     parse_name_list,
+    refuse_unknown_servers,
     verdict_exit_code,
 )
 from .overload import (
@@ -36,7 +37,6 @@ from .overload import (
     listen,
     open_overload_session,
     percentile_of,
-    refuse_unknown_servers,
     start_checked_server,
     still_answers,
 )
