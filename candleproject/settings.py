@@ -70,7 +70,7 @@ ROOT_URLCONF = "candleproject.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "candleproject" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

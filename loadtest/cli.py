@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .servers import PROJECT_ROOT
+from .servers import PROJECT_ROOT, SERVERS
 from .target import DEFAULT_INTERVAL, DEFAULT_PAIR
 
 RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
@@ -22,6 +25,39 @@ EXIT_INTERRUPTED = 130
 
 class CheckError(RuntimeError):
     """A precondition of a trustworthy measurement does not hold: the command refuses."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, after the command stopped its servers; the message says what was kept."""
+
+
+@contextmanager
+def quiet_interrupts() -> Iterator[None]:
+    """Ignore further Ctrl-C while a command cleans up after the first (stops servers, writes
+    what was measured), so a second press cannot cut that short."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_main_greenlet_only() -> None:
+    """Call once Locust (gevent) is imported, from the main greenlet. Python raises Ctrl-C's
+    KeyboardInterrupt in whichever greenlet runs; in a Locust user's, gevent prints a
+    traceback before passing it on. This raises it in the main greenlet only (where the
+    command stops its servers), by way of gevent's loop when another greenlet runs."""
+    import gevent
+
+    main = gevent.getcurrent()
+    hub = gevent.get_hub()
+
+    def on_sigint(signum, frame) -> None:
+        if gevent.getcurrent() is main:
+            raise KeyboardInterrupt
+        hub.loop.run_callback(main.throw, KeyboardInterrupt)
+
+    signal.signal(signal.SIGINT, on_sigint)
 
 
 def log(message: str = "") -> None:
@@ -40,6 +76,13 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def refuse_unknown_servers(servers: list[str]) -> None:
+    """One line naming the servers there are."""
+    unknown = [s for s in servers if s not in SERVERS]
+    if unknown:
+        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
+
+
 def parse_int_list(text: str) -> list[int]:
     """`1,100,1000` -> [1, 100, 1000] (argparse type)."""
     values = [int(item) for item in text.split(",") if item.strip()]
@@ -56,18 +99,81 @@ def parse_name_list(text: str) -> list[str]:
     return values
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows an option's default, except when there is none to show (None, or a flag's False):
+    those helps say in words what happens without the option."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_target_options(p: argparse.ArgumentParser, kind: str = "") -> None:
-    """--pair, --interval and --out, alike for every command that puts a server under load."""
+    """--pair, --interval, --out and --force, alike for every command that puts a server under load."""
     p.add_argument("--pair", default=DEFAULT_PAIR, help="exchange/market/asset to request")
     p.add_argument("--interval", default=DEFAULT_INTERVAL, help="candle interval to request")
     suffix = f"-{kind}" if kind else ""
-    p.add_argument("--out", type=Path, help=f"output directory (default: loadtest/results/<timestamp>{suffix})")
+    p.add_argument("--out", type=Path, help=f"output directory, new or empty (default: a new "
+                   f"loadtest/results/<timestamp>{suffix})")
+    p.add_argument("--force", action="store_true", help="write into a non-empty --out (files of the same name "
+                   "are replaced, others stay)")
 
 
-def results_dir(out: Path | None, started_at: datetime, kind: str = "") -> Path:
-    """--out, else loadtest/results/<timestamp>[-kind]."""
-    name = started_at.strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")
-    return (out or RESULTS_DIR / name).resolve()
+def default_results_name(started_at: datetime, kind: str = "") -> str:
+    """<timestamp>[-kind]: how every command names a folder under loadtest/results/."""
+    return started_at.strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")
+
+
+def create_results_dir(out: Path | None, started_at: datetime, kind: str = "", *, force: bool = False,
+                       root: Path = RESULTS_DIR) -> Path:
+    """The run's output folder, created and checked writable before any work: --out (new or
+    empty, unless `force`), else a new <root>/<timestamp>[-kind] (-2, -3, ... when a run
+    started in the same second took the name). Refuses (CheckError) what cannot be used."""
+    if out is None:
+        root.mkdir(parents=True, exist_ok=True)
+        name = default_results_name(started_at, kind)
+        stem, suffix = (name[: -len(kind) - 1], f"-{kind}") if kind else (name, "")
+        for n in range(1, 1000):
+            folder = root / (name if n == 1 else f"{stem}-{n}{suffix}")
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            return folder.resolve()
+        raise CheckError(f"no free folder name for {name} in {root}")
+    folder = out.expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        raise CheckError(f"--out {out} is a file, not a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not force:
+        raise CheckError(f"--out {out} is not empty (a new or empty folder keeps runs apart; --force writes into it)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".candlebench-write-check-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CheckError(f"--out {out} cannot be created or written: {exc.strerror or exc}") from None
+    return folder
+
+
+def update_latest(out: Path, root: Path = RESULTS_DIR) -> bool:
+    """Point <root>/latest at `out` (a relative symlink) when `out` is a folder of `root`;
+    a run elsewhere (--out) leaves it alone: nothing is written outside `out` and `root`.
+    True when the link now points at `out`."""
+    root = root.resolve()
+    if out.resolve().parent != root:
+        return False
+    link, tmp = root / "latest", root / f".latest-{os.getpid()}"
+    try:
+        if tmp.is_symlink():
+            tmp.unlink()
+        tmp.symlink_to(out.name)
+        os.replace(tmp, link)
+    except OSError as exc:
+        log(f"(could not update {link}: {exc})")
+        return False
+    return True
 
 
 def command_main(run: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
@@ -79,6 +185,7 @@ def command_main(run: Callable[[argparse.Namespace], int], parser: argparse.Argu
     except CheckError as exc:
         print(f"\ncandlebench refuses to run: {exc}", file=sys.stderr, flush=True)
         return EXIT_REFUSED
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:
+        said = f"; {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
+        print(f"\ninterrupted; servers stopped{said}", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED

@@ -88,11 +88,13 @@ def fmt(value: float, digits: int = 1) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def open_overload_session(modes: list[str]) -> Session:
-    """The session of a spike or soak: checked settings, `modes` known, the database prepared."""
+def open_overload_session(modes: list[str], limit: int) -> Session:
+    """The session of a spike or soak: checked settings, `modes` known, `limit` within the API's
+    range. The caller creates its output folder, then prepares the database."""
     session = open_session()
     refuse_unknown_modes(modes, session.settings["modes"])
-    session.prepare_database()
+    if not 1 <= limit <= session.settings["max_limit"]:
+        raise CheckError(f"--limit must be within 1..{session.settings['max_limit']} (the API's range)")
     return session
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,13 +15,19 @@ import psutil
 
 from .cli import (
     CheckError,
+    Interrupted,
+    interrupt_main_greenlet_only,
+    quiet_interrupts,
+    HelpFormatter,
     add_target_options,
     command_main,
+    create_results_dir,
     fmt_duration,
     log,
     parse_int_list,
     parse_name_list,
-    results_dir,
+    refuse_unknown_servers,
+    update_latest,
 )
 from .report.render import write_reports
 from .report.results import ResultsWriter, Row
@@ -40,11 +45,20 @@ QUICK = {"servers": "asgi,wsgi", "duration": 1.5, "warmup": 0.25, "repeats": 3}
 FULL = {"servers": "asgi,wsgi,asgi-gunicorn", "duration": 5.0, "warmup": 1.0, "repeats": 3}
 
 
+OTHER_COMMANDS = """other commands (each has --help):
+  python -m loadtest spike      a sudden spike of users, then back to steady load
+  python -m loadtest soak       steady load for minutes: failures and memory growth
+  python -m loadtest.report DIR (re)write report.md and report.html of a results folder
+  python -m loadtest.micro      the views timed in-process, no HTTP
+  python -m loadtest.tablesize  does latency depend on how many candles the table holds?"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m loadtest",
         description="Compare the candle endpoint's modes under Locust load, per row count and server.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
+        epilog=OTHER_COMMANDS,
     )
     p.add_argument("--modes", type=parse_name_list,
                    help="comma-separated modes (default: all, in report order); each server runs those it serves")
@@ -129,9 +143,7 @@ def make_plan(args: argparse.Namespace, known_modes: list[str], max_limit: int) 
     refuse_unknown_modes(modes, known_modes)
     modes = [m for m in known_modes if m in modes]  # report order
     servers = args.servers or preset["servers"].split(",")
-    unknown = [s for s in servers if s not in SERVERS]
-    if unknown:
-        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
+    refuse_unknown_servers(servers)
     if any(not 1 <= limit <= max_limit for limit in args.limits):
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     plan = Plan(
@@ -287,19 +299,6 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, document
                 f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
 
 
-def update_latest(out: Path) -> None:
-    """Point <out's parent>/latest at `out` (a relative symlink)."""
-    link = out.parent / "latest"
-    tmp = out.parent / f".latest-{os.getpid()}"
-    try:
-        if tmp.is_symlink():
-            tmp.unlink()
-        tmp.symlink_to(out.name)
-        os.replace(tmp, link)
-    except OSError as exc:
-        log(f"(could not update {link}: {exc})")
-
-
 def write_outputs(out: Path, meta: dict, t_start: float) -> None:
     """meta.json, the reports, the latest link; prints the summary."""
     meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -308,7 +307,8 @@ def write_outputs(out: Path, meta: dict, t_start: float) -> None:
     summary = write_reports(out)
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    update_latest(out)
+    if not update_latest(out):
+        log(f"(loadtest/results/latest is left alone: {out} is not a folder of loadtest/results/)")
     log("")
     log(summary)
     log("")
@@ -319,17 +319,16 @@ def write_outputs(out: Path, meta: dict, t_start: float) -> None:
 def run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
-    out = results_dir(args.out, started_at)
-    log(f"candlebench: results will be in {out}")
     session = open_session(args.processes)
     plan = make_plan(args, session.settings["modes"], session.settings["max_limit"])
+    out = create_results_dir(args.out, started_at, force=args.force)
+    log(f"candlebench: results will be in {out}")
     session.prepare_database()
     diag = f" + {len(plan.diagnostics)} diagnostics ({', '.join(plan.diagnostics)})" if plan.diagnostics else ""
     log(f"plan: {len(plan.modes)} modes{diag} x {len(plan.limits)} limits x {len(plan.servers)} servers x "
         f"{plan.repeats} repeats = {len(plan.runs())} runs (fewer if a server does not serve a mode); "
         f"{plan.describe_load()}; {session.layout.text}")
 
-    out.mkdir(parents=True, exist_ok=True)
     micro = None if args.no_micro else run_micro(plan, session, out)
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -349,20 +348,48 @@ def run(args: argparse.Namespace) -> int:
     # can interleave servers as well as modes.
     servers: dict[str, ServerProcess] = {}
     loadgen = None
+    interrupted = False
     try:
         documents = start_servers(plan, session, out, meta, servers)
         check_machine_quiet(list(servers.values()), meta)
         from .loadgen import LoadGenerator  # imports Locust (gevent)
 
+        interrupt_main_greenlet_only()
         loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
         measure_all(plan, servers, loadgen, documents, out, is_local_postgres(session.settings), args.locust_html)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
-        if loadgen is not None:
-            loadgen.close()
-        for server in servers.values():
-            server.stop()
+        with quiet_interrupts():
+            if loadgen is not None:
+                loadgen.close()
+            for server in servers.values():
+                server.stop()
+    if interrupted:
+        with quiet_interrupts():
+            said = write_partial(out, meta, t_start, len(plan.runs()))
+        raise Interrupted(said)
     write_outputs(out, meta, t_start)
     return 0
+
+
+def write_partial(out: Path, meta: dict, t_start: float, planned: int) -> str:
+    """After Ctrl-C: the report of the runs measured so far, marked partial (or, when that
+    fails, the command that makes one); `latest` keeps pointing at the last complete run.
+    Returns what was done, for the one line that ends the run."""
+    results = out / "results.csv"
+    done = max(0, len(results.read_text().splitlines()) - 1) if results.exists() else 0
+    if not done:
+        return f"no run was measured (logs in {out})"
+    meta["partial"] = f"interrupted after {done} of {planned} runs"
+    meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    try:
+        write_reports(out)
+    except Exception as exc:  # a report of a few runs may lack what a section needs
+        return f"{meta['partial']}; no report ({type(exc).__name__}); make one with: python -m loadtest.report {out}"
+    return f"{meta['partial']}; partial report: {out / 'report.md'}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,10 +13,23 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .cli import CheckError, add_target_options, command_main, log, parse_name_list, results_dir, verdict_exit_code
+from .cli import (
+    CheckError,
+    HelpFormatter,
+    add_target_options,
+    command_main,
+    create_results_dir,
+    interrupt_main_greenlet_only,
+    log,
+    parse_name_list,
+    verdict_exit_code,
+)
 from . import overload
 from .overload import STATUS_LOG, fmt
 from .servers import SERVERS
+
+# The verdict compares the mean RSS of the first and the last EDGE_SAMPLES samples after warm-up.
+EDGE_SAMPLES = 3
 
 CSV_COLUMNS = ["t_s", "mode", "rss_mb", "requests", "failures", "rps", "p50_ms", "p99_ms"]
 
@@ -51,7 +64,8 @@ class SoakResult:
         if self.requests == 0:
             out.append("no request completed")
         if not math.isfinite(self.growth_pct):
-            out.append("too few RSS samples after warm-up to judge memory growth")
+            out.append(f"too few RSS samples after warm-up to judge memory growth (the verdict compares the "
+                       f"means of the first and the last {EDGE_SAMPLES})")
         elif self.growth_pct >= self.max_growth_pct:
             out.append(f"RSS grew {self.growth_pct:.1f}% after warm-up (limit {self.max_growth_pct:g}%)")
         return out
@@ -62,14 +76,13 @@ class SoakResult:
 
 
 def soak_verdict(series: list[dict], failure_kinds: dict[str, int], warmup_s: float, *, max_growth_pct: float = 10.0,
-          server_ok_after: bool = True, edge_samples: int = 3) -> SoakResult:
-    """The verdict over an RSS time series (rows with t_s, rss_mb, requests, failures)."""
+          server_ok_after: bool = True, edge_samples: int = EDGE_SAMPLES) -> SoakResult:
+    """The verdict over an RSS time series (rows with t_s, rss_mb, requests, failures); fewer
+    than 2 x edge_samples samples after warm-up are too few to judge memory growth (a FAIL)."""
     after = [r for r in series if r["t_s"] >= warmup_s]
     if len(after) >= 2 * edge_samples:
         start = statistics.fmean(r["rss_mb"] for r in after[:edge_samples])
         end = statistics.fmean(r["rss_mb"] for r in after[-edge_samples:])
-    elif len(after) >= 2:
-        start, end = after[0]["rss_mb"], after[-1]["rss_mb"]
     else:
         start = end = math.nan
     return SoakResult(
@@ -88,11 +101,12 @@ def soak_verdict(series: list[dict], failure_kinds: dict[str, int], warmup_s: fl
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest soak", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0, help="total duration, split evenly over the modes")
-    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"])
-    p.add_argument("--server", default="asgi", choices=list(SERVERS))
-    p.add_argument("--users", type=int, default=16)
+    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"],
+                   help="comma-separated modes, one after the other")
+    p.add_argument("--server", default="asgi", choices=list(SERVERS), help="the server under load")
+    p.add_argument("--users", type=int, default=16, help="concurrent users without wait")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling interval")
     p.add_argument("--warmup-minutes", type=float, default=1.0,
@@ -102,23 +116,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def warmup_seconds(args: argparse.Namespace) -> float:
+    return min(args.warmup_minutes * 60, args.minutes * 60 / 5)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every option that cannot make a soak, refused before any work (one line); so is a run too
+    short for its own verdict (fewer than 2 x EDGE_SAMPLES RSS samples after warm-up)."""
+    if args.minutes <= 0 or args.sample_seconds <= 0 or args.users < 1:
+        raise CheckError("--minutes and --sample-seconds must be > 0 and --users >= 1")
+    if args.warmup_minutes < 0 or args.max_growth <= 0:
+        raise CheckError("--warmup-minutes must be >= 0 and --max-growth > 0")
+    total_s = args.minutes * 60
+    samples = math.floor((total_s - warmup_seconds(args)) / args.sample_seconds)
+    if samples < 2 * EDGE_SAMPLES:
+        need = 2 * EDGE_SAMPLES * args.sample_seconds / (1 - min(1.0, args.warmup_minutes * 60 / total_s, 0.2)) / 60
+        raise CheckError(f"--minutes {args.minutes:g} gives {samples} RSS sample(s) after warm-up, the verdict needs "
+                         f"{2 * EDGE_SAMPLES} (the mean of the first {EDGE_SAMPLES} against the last {EDGE_SAMPLES}): "
+                         f"use --minutes >= {math.ceil(need * 100) / 100:g} or a shorter --sample-seconds")
+
+
 def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
-    out = results_dir(args.out, started_at, "soak")
+    check_args(args)
     total_s = args.minutes * 60
-    if total_s <= 0 or args.sample_seconds <= 0 or args.users < 1:
-        raise CheckError("--minutes, --sample-seconds and --users must be positive")
-    warmup_s = min(args.warmup_minutes * 60, total_s / 5)
-    session = overload.open_overload_session(args.modes)
-    out.mkdir(parents=True, exist_ok=True)
+    warmup_s = warmup_seconds(args)
+    session = overload.open_overload_session(args.modes, args.limit)
+    out = create_results_dir(args.out, started_at, "soak", force=args.force)
     per_mode = total_s / len(args.modes)
     log(f"soak: {args.server}, {args.users} users, {', '.join(args.modes)} for {per_mode:.0f} s each "
         f"(limit={args.limit}); RSS every {args.sample_seconds:g} s, growth measured after {warmup_s:.0f} s; "
         f"results in {out}")
+    session.prepare_database()
 
     import gevent
 
     from .loadgen import LoadGenerator, Target
+
+    interrupt_main_greenlet_only()
 
     overload.listen()
 

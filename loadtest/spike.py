@@ -16,7 +16,18 @@ from pathlib import Path
 
 import psutil
 
-from .cli import CheckError, add_target_options, command_main, log, parse_name_list, results_dir, verdict_exit_code
+from .cli import (
+    CheckError,
+    HelpFormatter,
+    add_target_options,
+    command_main,
+    create_results_dir,
+    interrupt_main_greenlet_only,
+    log,
+    parse_name_list,
+    refuse_unknown_servers,
+    verdict_exit_code,
+)
 from .overload import (
     STATUS_LOG,
     Record,
@@ -340,15 +351,19 @@ def write_markdown(out: Path, rows: list[dict], meta: dict) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest spike", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"])
-    p.add_argument("--servers", type=parse_name_list, default=["asgi", "wsgi"])
-    p.add_argument("--users", type=int, default=200, help="users at the spike")
+                                formatter_class=HelpFormatter)
+    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"], help="comma-separated modes, "
+                   "each spiked in turn")
+    p.add_argument("--servers", type=parse_name_list, default=["asgi", "wsgi"],
+                   help=f"comma-separated servers, of {', '.join(SERVERS)}")
+    p.add_argument("--users", type=int, default=200, help="users at the spike (more than --baseline-users)")
     p.add_argument("--spawn-seconds", type=float, default=1.0, help="0 -> --users within this many seconds")
     p.add_argument("--hold", type=float, default=10.0, help="seconds at --users")
-    p.add_argument("--baseline-users", type=int, default=16)
-    p.add_argument("--baseline-seconds", type=float, default=5.0)
-    p.add_argument("--recovery-seconds", type=float, default=10.0)
+    p.add_argument("--baseline-users", type=int, default=16, help="users before and after the spike")
+    p.add_argument("--baseline-seconds", type=float, default=5.0,
+                   help="seconds at --baseline-users before the spike (the first second is not measured)")
+    p.add_argument("--recovery-seconds", type=float, default=10.0,
+                   help="seconds at --baseline-users after the spike (more than --settle)")
     p.add_argument("--settle", type=float, default=2.0, help="seconds after the drop not counted in the recovery p50")
     p.add_argument("--recovery-factor", type=float, default=1.5, help="recovery p50 must be within this x baseline p50")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
@@ -358,21 +373,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Every option that cannot make a spike, refused before any work (one line)."""
+    refuse_unknown_servers(args.servers)
+    if not args.users > args.baseline_users > 0:
+        raise CheckError(f"--users must be more than --baseline-users, and that more than 0 "
+                         f"(got {args.users} and {args.baseline_users})")
+    if args.spawn_seconds <= 0 or args.hold <= 0:
+        raise CheckError("--spawn-seconds and --hold must be > 0")
+    if args.baseline_seconds <= 1:
+        raise CheckError("--baseline-seconds must be > 1 (its first second is not measured)")
+    if args.settle < 0 or args.recovery_seconds <= args.settle:
+        raise CheckError("--settle must be >= 0 and --recovery-seconds more than --settle")
+    if args.recovery_factor < 1:
+        raise CheckError("--recovery-factor must be >= 1")
+    if args.limit_concurrency is not None and args.limit_concurrency < 1:
+        raise CheckError("--limit-concurrency must be >= 1")
+
+
 def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
-    out = results_dir(args.out, started_at, "spike")
+    check_args(args)
     plan = SpikePlan(args.users, args.baseline_users, args.baseline_seconds, args.spawn_seconds, args.hold,
                      args.recovery_seconds)
-    if args.baseline_seconds <= 1 or args.recovery_seconds <= args.settle or args.spawn_seconds <= 0:
-        raise CheckError("--baseline-seconds must be > 1, --recovery-seconds > --settle, --spawn-seconds > 0")
-    unknown = [s for s in args.servers if s not in SERVERS]
-    if unknown:
-        raise CheckError(f"unknown server(s): {', '.join(unknown)}")
-    session = open_overload_session(args.modes)
-    out.mkdir(parents=True, exist_ok=True)
+    session = open_overload_session(args.modes, args.limit)
+    out = create_results_dir(args.out, started_at, "spike", force=args.force)
     log(f"spike: {session.layout.text}; results in {out}")
+    session.prepare_database()
 
     from .loadgen import LoadGenerator
+
+    interrupt_main_greenlet_only()
 
     loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
     rows: list[dict] = []

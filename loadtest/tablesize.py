@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from .cli import CheckError, command_main, log, parse_name_list, verdict_exit_code
+from .cli import CheckError, HelpFormatter, command_main, log, parse_name_list, verdict_exit_code
 from .database import engine_of, manage, throwaway_database
 from .servers import PROJECT_ROOT, pin_to
 from .session import cpu_layout, server_env
 from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path
 
 TOLERANCE = 0.20
+# Fewer rounds cannot tell a difference between the tables from the machine's noise.
+MIN_ROUNDS = 3
 PG_NAMES = {"small": "candlebench_tbl_small", "big": "candlebench_tbl_big"}
 
 # Run in a subprocess bound to one database: table size, then each mode's timing.
@@ -97,6 +99,26 @@ def compare_table_sizes(small_ms: dict[str, float], big_ms: dict[str, float],
     return TableSizeVerdict(ratios, all(r <= 1 + tolerance for r in ratios.values()))
 
 
+def too_little_data(small: dict[str, list[float]], big: dict[str, list[float]],
+                    tolerance: float = TOLERANCE) -> str:
+    """Why a verdict over these per-round timings (ms per mode, one per round, small and big
+    measured back to back) rests on too little data, or "" when it does not: fewer than
+    MIN_ROUNDS rounds, or a mode whose rounds' big/small ratios fall on both sides of the
+    tolerance (the median's side is then the noise's choice)."""
+    rounds = min((len(v) for v in small.values()), default=0)
+    if rounds < MIN_ROUNDS:
+        return f"only {rounds} round(s); at least {MIN_ROUNDS} tell a difference from noise (--rounds)"
+    split = []
+    for mode, times in small.items():
+        ratios = [b / a for a, b in zip(times, big.get(mode, []), strict=False) if a > 0]
+        if ratios and min(ratios) <= 1 + tolerance < max(ratios):
+            split.append(f"{mode} {min(ratios):.2f}..{max(ratios):.2f}")
+    if split:
+        return (f"rounds disagree about the {tolerance:.0%} line (big/small per round: {', '.join(split)}); "
+                "more --rounds or a quieter machine")
+    return ""
+
+
 def _run(cmd: list[str], env: dict[str, str], cpus: set[int] | None, timeout: float = 1800) -> str:
     result = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout,
                             preexec_fn=pin_to(cpus), check=False)
@@ -107,14 +129,15 @@ def _run(cmd: list[str], env: dict[str, str], cpus: set[int] | None, timeout: fl
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m loadtest.tablesize", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=HelpFormatter)
     p.add_argument("--big", type=int, default=5_000_000, help="candles in the big table (all pairs, all intervals)")
     p.add_argument("--small", type=int, default=10_000, help="candles in the small table")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument("--modes", type=parse_name_list, default=["raw", "drf"], help="comma-separated modes to time")
-    p.add_argument("--rounds", type=int, default=3, help="small/big measurement rounds (median over rounds)")
+    p.add_argument("--rounds", type=int, default=MIN_ROUNDS, help="small/big measurement rounds (median over rounds; "
+                   f"fewer than {MIN_ROUNDS} make the verdict inconclusive)")
     p.add_argument("--min-time", type=float, default=0.5, help="seconds of timed calls per mode, table and round")
-    p.add_argument("--pair", default=DEFAULT_PAIR)
+    p.add_argument("--pair", default=DEFAULT_PAIR, help="exchange/market/asset to request (seeded in both tables)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     return p
 
@@ -128,6 +151,13 @@ def check_args(args: argparse.Namespace, max_limit: int) -> None:
         raise CheckError(f"--limit must be within 1..{max_limit} (the API's range)")
     if args.rounds < 1 or args.min_time <= 0:
         raise CheckError("--rounds must be >= 1 and --min-time > 0")
+    if args.json is not None:
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CheckError(f"--json {args.json}: its folder cannot be created: {exc.strerror or exc}") from None
+        if args.json.is_dir() or not os.access(args.json.parent, os.W_OK):
+            raise CheckError(f"--json {args.json} cannot be written")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -197,7 +227,9 @@ def run(args: argparse.Namespace) -> int:
             key = f"{kind}:{mode}"
             log(f"{kind:<8}{mode:<10}{med['small'][key]:>10.3f}{med['big'][key]:>10.3f}{v.ratios[key]:>11.2f}"
                 f"{info['small']['modes'][key]['bytes']:>9}{info['big']['modes'][key]['bytes']:>9}")
-    log(f"verdict (same): {verdict.text()}")
+    same = {w: {m: v for m, v in samples[w].items() if m.startswith("same:")} for w in samples}
+    doubt = too_little_data(same["small"], same["big"])
+    log(f"verdict (same): {verdict.text()}" + (f" -- INCONCLUSIVE: {doubt}" if doubt else ""))
     log(f"latest (for information): {latest.text()}")
     log(f"took {time.monotonic() - started:.0f} s")
     if args.json:
@@ -206,9 +238,10 @@ def run(args: argparse.Namespace) -> int:
             "engine": engine, "limit": args.limit, "rounds": args.rounds,
             "tables": {w: info[w]["total"] for w in info}, "ms": med, "samples": samples,
             "before": before, "ratios": verdict.ratios, "within": verdict.within, "tolerance": TOLERANCE,
+            "inconclusive": doubt,
             "latest_ratios": latest.ratios, "latest_within": latest.within,
         }, indent=1))
-    return verdict_exit_code(verdict.within)
+    return verdict_exit_code(verdict.within and not doubt)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -262,3 +262,14 @@ class LoadSampleDataInBrowserTest(StaticLiveServerTestCase):
         # And in the browser itself, through the page's raw-mode link.
         self.submit(driver.find_element(By.LINK_TEXT, "raw"))
         self.assertEqual(json.loads(driver.find_element(By.TAG_NAME, "pre").text)["data"], raw)
+
+        # The front door (/) links to the same candles and to the admin.
+        self.open("/")
+        self.assertEqual(driver.find_element(By.TAG_NAME, "h1").text, "candlebench")
+        self.submit(driver.find_element(By.LINK_TEXT, "raw"))
+        self.assertIn("/api/raw/candle/upbit/KRW/BTC", driver.current_url)
+        self.assertEqual(json.loads(driver.find_element(By.TAG_NAME, "pre").text)["data"], raw)
+        self.open("/")
+        self.submit(driver.find_element(By.ID, "admin-link"))
+        self.assertTrue(driver.current_url.endswith("/admin/"))
+        self.assertTrue(driver.find_element(By.ID, "load-sample-data-link").is_displayed())

@@ -102,7 +102,7 @@ def findings(res: Results) -> list[str]:
 
 def intro(res: Results) -> list[str]:
     meta = res.meta
-    lines = []
+    lines = [f"**Partial run: {meta['partial']}.**"] if meta.get("partial") else []
     if meta.get("request"):
         lines.append(f"Request: `GET {meta['request']}`, the same for every mode.")
     docs = meta.get("documents")

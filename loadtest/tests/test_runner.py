@@ -124,16 +124,6 @@ def test_cpu_layout_pins_server_and_load_generator_apart(monkeypatch):
     assert layout.server is None and layout.loadgen is None and "only 1 CPU" in layout.text
 
 
-def test_latest_symlink_points_at_the_newest_run(tmp_path):
-    first, second = tmp_path / "20250101-000000", tmp_path / "20250102-000000"
-    first.mkdir()
-    second.mkdir()
-    runner.update_latest(first)
-    runner.update_latest(second)
-    latest = tmp_path / "latest"
-    assert latest.is_symlink() and os.readlink(latest) == second.name
-
-
 def test_local_postgres_detection():
     assert is_local_postgres({"vendor": "postgresql", "host": "127.0.0.1"})
     assert is_local_postgres({"vendor": "postgresql", "host": "/var/run/postgresql"})
@@ -164,15 +154,15 @@ def test_every_command_names_its_results_directory_alike(tmp_path):
     from datetime import UTC, datetime
 
     from loadtest import soak, spike
-    from loadtest.cli import RESULTS_DIR, results_dir
+    from loadtest.cli import create_results_dir
 
     started = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
-    assert results_dir(None, started) == RESULTS_DIR.resolve() / "20261125-010203"
-    assert results_dir(None, started, "soak") == RESULTS_DIR.resolve() / "20261125-010203-soak"
-    assert results_dir(tmp_path / "mine", started, "spike") == (tmp_path / "mine").resolve()
+    assert create_results_dir(None, started, root=tmp_path) == tmp_path.resolve() / "20261125-010203"
+    assert create_results_dir(None, started, "soak", root=tmp_path) == tmp_path.resolve() / "20261125-010203-soak"
+    assert create_results_dir(tmp_path / "mine", started, "spike") == (tmp_path / "mine").resolve()
     for parser in (runner.build_parser(), spike.build_parser(), soak.build_parser()):
-        args = parser.parse_args(["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x"])
-        assert (args.pair, args.interval, str(args.out)) == ("binance/USDT/ETH", "5m", "x")
+        args = parser.parse_args(["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x", "--force"])
+        assert (args.pair, args.interval, str(args.out), args.force) == ("binance/USDT/ETH", "5m", "x", True)
     assert "<timestamp>-soak" in soak.build_parser().format_help()
 
 

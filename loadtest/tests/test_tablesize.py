@@ -39,6 +39,17 @@ def test_verdict_within_20_percent():
         tablesize.compare_table_sizes({"raw": 1.0}, {"drf": 1.0})
 
 
+def test_a_verdict_on_too_little_data_says_so():
+    steady = {"same:raw": [2.0, 2.0, 2.0]}
+    assert tablesize.too_little_data(steady, {"same:raw": [2.1, 2.2, 2.0]}) == ""
+    assert tablesize.too_little_data({"same:raw": [2.0]}, {"same:raw": [2.1]}).startswith("only 1 round(s)")
+    # Rounds on both sides of the 20% line: the median's side is the noise's choice.
+    doubt = tablesize.too_little_data(steady, {"same:raw": [2.1, 2.6, 2.2]})
+    assert doubt.startswith("rounds disagree about the 20% line") and "same:raw 1.05..1.30" in doubt
+    # All rounds beyond it: a clear verdict, not a doubtful one.
+    assert tablesize.too_little_data(steady, {"same:raw": [2.6, 2.7, 2.8]}) == ""
+
+
 def test_engine_and_database_names():
     assert engine_of("") == "sqlite" and engine_of(None) == "sqlite"
     assert engine_of("sqlite:////tmp/x.sqlite3") == "sqlite"
@@ -56,6 +67,8 @@ def test_engine_and_database_names():
     (["--small", "0"], "must be positive"),
     (["--limit", "2000"], f"--limit must be within 1..{MAX_LIMIT}"),
     (["--rounds", "0"], "--rounds must be >= 1"),
+    (["--min-time", "0"], "--min-time > 0"),
+    (["--json", "/proc/forbidden/t.json"], "--json /proc/forbidden/t.json: its folder cannot be created"),
 ])
 def test_bad_arguments_are_refused(argv, message):
     with pytest.raises(CheckError, match=message):
@@ -77,8 +90,10 @@ def test_a_tiny_run_on_sqlite(tmp_path):
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=180, check=False,
     )
     data = json.loads(out.read_text())
-    # The exit code follows the verdict: 0 within the tolerance, 1 not.
-    assert result.returncode == (0 if data["within"] else EXIT_FAILED), result.stdout[-3000:] + result.stderr[-3000:]
+    # One round is too little data for a verdict: it says so, and exits 1 whatever the ratios.
+    assert result.returncode == EXIT_FAILED, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "INCONCLUSIVE: only 1 round(s); at least 3" in result.stdout
+    assert data["inconclusive"].startswith("only 1 round(s)")
     assert "small table: 1,494 candles; big table: 2,994 candles" in result.stdout
     assert "verdict (same):" in result.stdout
     assert data["engine"] == "sqlite" and data["tables"] == {"small": 1494, "big": 2994}
