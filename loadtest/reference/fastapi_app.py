@@ -24,14 +24,13 @@ from fastapi import FastAPI, Query, Request, Response  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from candles.api.encoding import orjson_dumps, rows_to_dicts  # noqa: E402
-from candles.api.endpoint import ensure_pair_exists  # noqa: E402
-from candles.api.errors import ApiError  # noqa: E402
+from candles.api.errors import ApiError, pair_not_found  # noqa: E402
 from candles.api.floor import compute_body, remembered_body  # noqa: E402
 from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols  # noqa: E402
 from candles.api.registry import modes_document, modes_for_server  # noqa: E402
 from candles.api.timing import ServerTiming  # noqa: E402
 from candles.models import Interval  # noqa: E402
-from candles.selectors import CandleQuery, fetch_raw_rows  # noqa: E402
+from candles.selectors import CandleQuery, fetch_raw_rows, pair_exists  # noqa: E402
 
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 MODES_BODY = orjson_dumps(modes_document(modes_for_server("fastapi", diagnostics=True)))
@@ -94,7 +93,8 @@ def read_rows(q: CandleQuery) -> list[tuple]:
     close_old_connections()
     try:
         rows = fetch_raw_rows(q)
-        ensure_pair_exists(bool(rows), q)
+        if not rows and not pair_exists(q):  # an empty answer is a 404 only for an unknown pair
+            raise pair_not_found()
     finally:
         close_old_connections()
     if rows and isinstance(rows[0][0], str):
