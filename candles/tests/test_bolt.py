@@ -143,7 +143,12 @@ def test_documents_are_the_bytes_of_django_raw(server, django_api, interval, lim
         assert headers["content-type"] == "application/json", mode
         assert body == expected, mode
         phases = [part.split(";")[0] for part in headers["server-timing"].split(", ")]
-        assert phases == (["render"] if mode == "floor" else ["db", "serialize", "render"]), mode
+        if mode == "floor":  # the first request of a query computes it (db), later ones answer from memory
+            assert phases in (["db", "render"], ["render"]), phases
+            status, headers, body = server.request(url(SAMPLE.format(mode=mode), query))
+            assert body == expected and headers["server-timing"].startswith("render;dur="), mode
+        else:
+            assert phases == ["db", "serialize", "render"], mode
 
 
 BAD_QUERIES = [
