@@ -40,6 +40,8 @@ def _per_server_axes(res: Results, **subplot_kw):
     columns = min(n, CHARTS_PER_ROW)
     rows = -(-n // columns)
     fig, grid = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False, **subplot_kw)
+    if rows > 1:
+        fig.subplots_adjust(hspace=0.5)
     axes = [ax for row in grid for ax in row]
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -68,7 +70,12 @@ def chart_rps(res: Results) -> str:
         ax.set_xticklabels([str(lim) for lim in res.limits], rotation=45, fontsize=8)
         ax.minorticks_off()
     axes[0].set_ylabel("requests/s (median, min–max bars)")
-    axes[-1].legend(fontsize=8, loc="lower left")
+    # One legend for every server's modes (each server has its own).
+    labelled: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labelled.setdefault(label, handle)
+    fig.legend(list(labelled.values()), list(labelled), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Requests/s against rows per response")
     return _png(fig)
 
