@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "django_bolt",
     "candles",
 ]
-# django-bolt's own server (`manage.py runbolt`, see candles/api/bolt_server.py) serves this
+# django-bolt's own server (`manage.py runbolt`, see bolt_command in loadtest/servers.py) serves this
 # API only: named here rather than left to bolt's autodiscovery of `<app>.api`.
 BOLT_API = ["candles.api.bolt_api:api"]
 

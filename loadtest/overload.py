@@ -12,7 +12,7 @@ from pathlib import Path
 from .cli import CheckError
 from .servers import ServerProcess, ServerSpec
 from .session import Session, open_session
-from .settings_probe import refuse_unknown_modes
+from .server_modes import ModeMap
 from .startup_checks import answers_modes, check_same_document
 from .stats import percentile
 from .target import candle_path
@@ -92,26 +92,31 @@ def open_overload_session(modes: list[str], limit: int) -> Session:
     """The session of a spike or soak: checked settings, `modes` known, `limit` within the API's
     range. The caller creates its output folder, then prepares the database."""
     session = open_session()
-    refuse_unknown_modes(modes, session.settings["modes"])
+    ModeMap(session.settings["registry"]).refuse_unknown(modes)
     if not 1 <= limit <= session.settings["max_limit"]:
         raise CheckError(f"--limit must be within 1..{session.settings['max_limit']} (the API's range)")
     return session
 
 
-def start_checked_server(session: Session, spec: ServerSpec, out: Path, modes: list[str], limit: int, pair: str,
-                         interval: str) -> tuple[ServerProcess, int]:
-    """Start one server and check that it serves `modes` with one document at `limit` rows;
-    returns it and that document's size. A server that fails a check is stopped."""
+def start_checked_server(session: Session, spec: ServerSpec, out: Path, requested: list[str], limit: int, pair: str,
+                         interval: str) -> tuple[ServerProcess, dict[str, int]]:
+    """Start one server and check that it serves its modes of `requested` (a server of its own
+    modes: all of them when none is requested) with one document at `limit` rows; returns it
+    and each of those modes' document size. A server that fails a check is stopped."""
+    registry = ModeMap(session.settings["registry"])
+    registry.refuse_servers_without_modes([spec.name], requested)
     server, served = session.start_server(spec, out)
     try:
-        missing = [m for m in modes if m not in served]
+        modes = registry.modes_on(spec.name, requested, served)
+        missing = [m for m in registry.modes_on(spec.name, requested) if m not in modes]
         if missing:
             raise CheckError(f"{spec.name} does not serve {', '.join(missing)} (it lists {', '.join(served)})")
-        (doc,) = check_same_document(server.base_url, modes, [limit], lambda m, n: candle_path(m, n, pair, interval))
+        sizes = check_same_document(server.base_url, modes, [limit], lambda m, n: candle_path(m, n, pair, interval),
+                                    spec.same_document)
     except BaseException:
         server.stop()
         raise
-    return server, doc.bytes
+    return server, {mode: size for (mode, _), size in sizes.items()}
 
 
 def still_answers(server: ServerProcess, timeout: float = 5.0) -> bool:

@@ -32,17 +32,28 @@ from .cli import (
 from .report.render import write_reports
 from .report.results import ResultsWriter, Row
 from .run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
-from .servers import PROJECT_ROOT, SERVERS, CpuProbe, ServerProcess, pin_to, system_busy_seconds
+from .report.targets import TARGET_ROWS
+from .servers import BYTES, PROJECT_ROOT, SERVERS, CpuProbe, ServerProcess, pin_to, system_busy_seconds
 from .session import Session, open_session
-from .settings_probe import is_local_postgres, refuse_unknown_modes
-from .startup_checks import check_same_document
+from .server_modes import ModeMap
+from .settings_probe import is_local_postgres
+from .startup_checks import fetch_documents, same_document
 from .stats import summarize
 from .target import DEFAULT_LIMITS, DIAGNOSTICS, candle_path
 
-# `make bench`: every mode at every limit under ASGI and WSGI, in well under 10 minutes.
-QUICK = {"servers": "asgi,wsgi", "duration": 1.5, "warmup": 0.25, "repeats": 3}
-# `make bench-full`: the whole matrix.
-FULL = {"servers": "asgi,wsgi,asgi-gunicorn", "duration": 5.0, "warmup": 1.0, "repeats": 3}
+# `make bench`: every chosen server at TARGET_ROWS with its modes and its ceiling (the other
+# Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
+# LADDER_MODES (three limits for their per-row fit). Measured budget in loadtest/README.md.
+QUICK = {"servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt", "limits": "1,100,1000",
+         "duration": 1.5, "warmup": 0.25, "repeats": 3}
+LADDER_MODES = ("drf-validated", "raw")
+SIDE_MODES = ("raw",)
+# `make bench-full`: the whole matrix: every server, every mode, every limit, every diagnostic.
+FULL = {"servers": ",".join(SERVERS), "limits": ",".join(map(str, DEFAULT_LIMITS)),
+        "duration": 5.0, "warmup": 1.0, "repeats": 3}
+# Seconds one run costs beyond warm-up and window: stopping the users, waiting for the server
+# to be idle, writing the row (measured here: 0.3-0.5 s).
+RUN_OVERHEAD_S = 0.45
 
 
 OTHER_COMMANDS = """other commands (each has --help):
@@ -62,9 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--modes", type=parse_name_list,
                    help="comma-separated modes (default: all, in report order); each server runs those it serves")
-    p.add_argument("--limits", type=parse_int_list, default=list(DEFAULT_LIMITS), help="comma-separated row counts")
-    p.add_argument("--servers", type=parse_name_list, help=f"of {', '.join(SERVERS)} (default: {QUICK['servers']}; "
-                   f"--full: {FULL['servers']})")
+    p.add_argument("--limits", type=parse_int_list,
+                   help=f"comma-separated row counts, for every server (default: {QUICK['limits']} on "
+                   f"{', '.join(s for s in SERVERS if SERVERS[s].every_limit)}, {TARGET_ROWS} on the others; "
+                   f"--full: {FULL['limits']} everywhere)")
+    p.add_argument("--servers", type=parse_name_list, help=f"of {', '.join(SERVERS)} (default: all but "
+                   f"{', '.join(s for s in SERVERS if s not in QUICK['servers'].split(','))}; --full: all)")
     p.add_argument("--profile", choices=["steady", "seed"], default="steady",
                    help="steady: N users without wait for a fixed time; seed: the case study's 60 users x 5 requests")
     p.add_argument("--users", type=int, help="concurrent users (default: 16 steady, 60 seed)")
@@ -75,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                    f"--full {FULL['warmup']:g}); it also lasts until every user got one response")
     p.add_argument("--repeats", type=int, help=f"runs per mode, limit and server (default {QUICK['repeats']}, "
                    f"--full {FULL['repeats']})")
-    p.add_argument("--full", action="store_true", help="the whole matrix: all servers, longer runs, 3 repeats")
+    p.add_argument("--full", action="store_true",
+                   help="the whole matrix: all servers at every limit, every ceiling diagnostic, longer runs")
     p.add_argument("--processes", type=int, default=1,
                    help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
     add_target_options(p)
@@ -88,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 @dataclass
 class Plan:
-    modes: list[str]
-    limits: list[int]
+    modes: list[str]  # the modes asked for, in report order (all servers' modes by default)
+    limits: list[int]  # every limit any server runs
     servers: list[str]
     profile: str
     users: int
@@ -100,20 +115,25 @@ class Plan:
     processes: int
     pair: str
     interval: str
-    # Diagnostic endpoints measured like modes, after them, at every server and limit
-    # (the ceiling); never counted as modes in the report.
+    # Diagnostic endpoints measured like modes, after them (the ceiling); never counted as modes.
     diagnostics: list[str] = field(default_factory=list)
-    # Per started server, the modes it lists at GET /api/modes (unknown until it started:
-    # then every requested mode is assumed).
-    served: dict[str, list[str]] = field(default_factory=dict)
+    # The registry's entries (settings probe): which servers serve each mode.
+    registry: list[dict] = field(default_factory=list)
+    # What runs: per server, per limit, its modes then its diagnostics.
+    cells: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+
+    def endpoints_on(self, server: str, limit: int | None = None) -> list[str]:
+        """What `server` runs at `limit` (None: at any limit), modes first, in report order."""
+        at = self.cells.get(server, {})
+        names = {n for lim, endpoints in at.items() if limit in (None, lim) for n in endpoints}
+        registry = ModeMap(self.registry)
+        return [n for n in [*registry.modes, *registry.diagnostics] if n in names]
 
     def modes_on(self, server: str) -> list[str]:
-        """The requested modes `server` serves, in report order."""
-        served = self.served.get(server)
-        return [m for m in self.modes if served is None or m in served]
+        return [n for n in self.endpoints_on(server) if n not in DIAGNOSTICS]
 
-    def endpoints_on(self, server: str) -> list[str]:
-        return [*self.modes_on(server), *self.diagnostics]
+    def limits_on(self, server: str) -> list[int]:
+        return sorted(self.cells.get(server, {}))
 
     def runs(self) -> list[tuple[int, int, str, str]]:
         """(repeat, limit, server, mode) in the order they run: interleaved so that what
@@ -124,8 +144,19 @@ class Plan:
             step = 1 if repeat % 2 else -1
             for limit in self.limits:
                 for server in self.servers[::step]:
-                    out += [(repeat, limit, server, mode) for mode in self.endpoints_on(server)[::step]]
+                    out += [(repeat, limit, server, mode) for mode in self.endpoints_on(server, limit)[::step]]
         return out
+
+    def estimate_s(self) -> float:
+        """Seconds the runs and the servers' start-up will take (a run: warm-up, window, overhead;
+        the seed profile: about as long as a steady run)."""
+        per_run = self.warmup + self.duration + RUN_OVERHEAD_S
+        return len(self.runs()) * per_run + sum(SERVERS[s].startup_s for s in self.servers)
+
+    def describe_servers(self) -> str:
+        """Per server and limit, what runs (one line each)."""
+        return "\n".join(f"  {s} @{lim}: {', '.join(self.endpoints_on(s, lim))}"
+                         for s in self.servers for lim in self.limits_on(s))
 
     def describe_load(self) -> str:
         if self.profile == "seed":
@@ -135,21 +166,44 @@ class Plan:
                 f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s)")
 
 
-def make_plan(args: argparse.Namespace, known_modes: list[str], max_limit: int) -> Plan:
-    """The session's plan from the options; refuses unknown modes or servers and limits
-    outside the API's 1..max_limit."""
+def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: list[int],
+               diagnostics: list[str]) -> dict[int, list[str]]:
+    """What `server` runs at each limit. --full or --modes: its modes asked for and its
+    diagnostics at each of its limits. The default plan: a server of its own modes runs them
+    all; asgi and wsgi (every_limit) run every mode at TARGET_ROWS and LADDER_MODES at the
+    other limits; the other Django servers SIDE_MODES. Servers that are not every_limit run
+    at TARGET_ROWS only (else the largest limit) unless --limits or --full say otherwise."""
+    spec = SERVERS[server]
+    top = TARGET_ROWS if TARGET_ROWS in limits else limits[-1]
+    ceiling = [d for d in modes.served_by(server, diagnostics=True)
+               if d in diagnostics and (args.full or d in spec.ceiling)]
+    asked = modes.modes_on(server, args.modes)
+    at = limits if args.full or args.limits is not None or spec.every_limit else [top]
+    if args.full or args.modes is not None or not modes.runs_django(server):
+        return {lim: [*asked, *ceiling] for lim in at}
+    if not spec.every_limit:
+        return {lim: [*(m for m in asked if m in SIDE_MODES), *ceiling] for lim in at}
+    return {lim: [*asked, *ceiling] if lim == top else [m for m in asked if m in LADDER_MODES] for lim in at}
+
+
+def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) -> Plan:
+    """The session's plan from the options and the registry; refuses unknown modes or servers,
+    a Django server that serves none of the modes asked for, and limits outside 1..max_limit."""
     preset = FULL if args.full else QUICK
-    modes = args.modes or known_modes
-    refuse_unknown_modes(modes, known_modes)
-    modes = [m for m in known_modes if m in modes]  # report order
-    servers = args.servers or preset["servers"].split(",")
+    modes = ModeMap(registry)
+    if args.modes:
+        modes.refuse_unknown(args.modes)
+    servers = list(dict.fromkeys(args.servers or preset["servers"].split(",")))
     refuse_unknown_servers(servers)
-    if any(not 1 <= limit <= max_limit for limit in args.limits):
+    modes.refuse_servers_without_modes(servers, args.modes)
+    limits = sorted(set(args.limits or parse_int_list(preset["limits"])))
+    if any(not 1 <= limit <= max_limit for limit in limits):
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
+    diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     plan = Plan(
-        modes=modes,
-        limits=sorted(set(args.limits)),
-        servers=list(dict.fromkeys(servers)),
+        modes=[m for m in modes.modes if args.modes is None or m in args.modes],
+        limits=limits,
+        servers=servers,
         profile=args.profile,
         users=args.users or (60 if args.profile == "seed" else 16),
         requests_per_user=args.requests_per_user,
@@ -159,7 +213,9 @@ def make_plan(args: argparse.Namespace, known_modes: list[str], max_limit: int) 
         processes=args.processes,
         pair=args.pair,
         interval=args.interval,
-        diagnostics=[] if args.no_floor else list(DIAGNOSTICS),
+        diagnostics=diagnostics,
+        registry=registry,
+        cells={s: plan_cells(modes, s, args, limits, diagnostics) for s in servers},
     )
     if plan.users < 1 or plan.repeats < 1 or plan.processes < 1 or plan.duration <= 0 or plan.warmup < 0:
         raise CheckError("--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0")
@@ -168,12 +224,17 @@ def make_plan(args: argparse.Namespace, known_modes: list[str], max_limit: int) 
 
 # -- the steps of a session, in order ---------------------------------------------------------
 
-def run_micro(plan: Plan, session: Session, out: Path) -> dict:
-    """The in-process micro benchmark in a subprocess pinned to the server's CPU."""
+def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
+    """The in-process micro benchmark of the Django modes asked for (None: there is none), in a
+    subprocess pinned to the server's CPU."""
+    registry = ModeMap(plan.registry)
+    django_modes = [m for m in plan.modes if registry.entries[m]["django"]]
+    if not django_modes:
+        return None
     log("micro benchmark (views in-process, no HTTP) ...")
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest.micro", "--modes", ",".join(plan.modes),
+        [sys.executable, "-m", "loadtest.micro", "--modes", ",".join(django_modes),
          "--limits", ",".join(map(str, plan.limits)), "--pair", plan.pair, "--interval", plan.interval,
          "--json", str(out / "micro.json"), "--quiet"],
         cwd=PROJECT_ROOT, env=session.env, capture_output=True, text=True, preexec_fn=pin_to(session.layout.server),
@@ -188,33 +249,45 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict:
 
 
 def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
-                  servers: dict[str, ServerProcess]) -> dict[int, int]:
+                  servers: dict[str, ServerProcess]) -> dict[tuple[str, str, int], int]:
     """Start every planned server (into `servers`, so the caller stops them), learn the modes
-    each serves, and check that they all answer one document per limit. Returns its size
-    per limit."""
-    for name in plan.servers:
+    each serves, and check that they all answer one document per limit: byte-identical, or
+    for a server whose spec says INSTANTS (the FastAPI reference) equal as parsed JSON with
+    times compared as instants. Returns each (server, endpoint, limit)'s body size."""
+    reference: dict[int, bytes] = {}
+    sizes: dict[tuple[str, str, int], int] = {}
+    # Byte-exact servers first: their bodies are the reference the others are compared with.
+    for name in sorted(plan.servers, key=lambda n: SERVERS[n].same_document != BYTES):
         spec = SERVERS[name]
         server, served = session.start_server(spec, out)
         servers[name] = server
-        plan.served[name] = served
         modes = plan.modes_on(name)
-        skipped = [m for m in plan.modes if m not in modes]
-        if not modes:
-            raise CheckError(f"{name} serves none of the modes asked for (it lists {', '.join(served)})")
-        # The diagnostics too: the ceiling must be measured with the real answer's bytes.
-        documents = check_same_document(server.base_url, plan.endpoints_on(name), plan.limits,
-                                        lambda m, lim: candle_path(m, lim, plan.pair, plan.interval))
-        sizes = {doc.limit: doc.bytes for doc in documents}
-        meta.setdefault("documents", sizes)
-        if meta["documents"] != sizes:
-            raise CheckError(f"{name} answers different documents than {plan.servers[0]}")
+        missing = [m for m in modes if m not in served]
+        if missing:
+            raise CheckError(f"{name} does not serve {', '.join(missing)} (it lists {', '.join(served)})")
+        bodies: dict[tuple[str, int], bytes] = {}
+        for limit in plan.limits_on(name):
+            # The diagnostics too: the ceiling must be measured with the real answer's bytes.
+            endpoints = plan.endpoints_on(name, limit)
+            bodies |= fetch_documents(server.base_url, endpoints, [limit],
+                                      lambda m, lim: candle_path(m, lim, plan.pair, plan.interval))
+            expected = reference.setdefault(limit, bodies[(endpoints[0], limit)])
+            differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, spec.same_document)]
+            if differing:
+                detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
+                raise CheckError(f"{name} limit={limit}: {detail} answered a different document than the first "
+                                 f"server checked ({len(expected)} B); the comparison would not be fair")
+        sizes.update({(name, m, lim): len(body) for (m, lim), body in bodies.items()})
         meta.setdefault("server_affinity", {})[name] = server.affinity()
-        also = f" (and {', '.join(plan.diagnostics)})" if plan.diagnostics else ""
-        not_served = f"; it does not serve {', '.join(skipped)}" if skipped else ""
-        log(f"{name}: {spec.description} on port {server.port}, CPU(s) {server.affinity()}; "
-            f"{len(modes)} modes{also} answer byte-identical documents{not_served}")
-    meta["served"] = dict(plan.served)
-    return meta["documents"]
+        diagnostics = [d for d in plan.endpoints_on(name) if d in DIAGNOSTICS]
+        also = f" (and {', '.join(diagnostics)})" if diagnostics else ""
+        how = "byte-identical documents" if spec.same_document == BYTES else \
+            "the same document as parsed JSON with times as instants"
+        log(f"{name}: {spec.description} on port {server.port}, CPU(s) {server.affinity()}, up in "
+            f"{server.started_s:.1f} s; {len(modes)} modes{also} answer {how}")
+    meta["documents"] = {str(lim): len(body) for lim, body in sorted(reference.items())}
+    meta["document_equality"] = {name: SERVERS[name].same_document for name in plan.servers}
+    return sizes
 
 
 def machine_quiet_pct(servers: list[ServerProcess], seconds: float = 1.0) -> float:
@@ -273,7 +346,8 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
     ), m
 
 
-def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, documents: dict[int, int], out: Path,
+def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, sizes: dict[tuple[str, str, int], int],
+                out: Path,
                 local_postgres: bool, locust_html: bool) -> None:
     """Every planned run, in order, each written to results.csv as soon as it is measured."""
     runs = plan.runs()
@@ -286,7 +360,7 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, document
             server = servers[name]
             if not server.alive():
                 raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
-            row, m = measure_one(loadgen, plan, server, mode, limit, repeat, documents[limit], local_postgres)
+            row, m = measure_one(loadgen, plan, server, mode, limit, repeat, sizes[(name, mode, limit)], local_postgres)
             if locust_html:
                 row.locust_report = f"locust/{name}-{mode}-{limit}-r{repeat}.html"
                 (out / row.locust_report).write_text(loadgen.html_report())
@@ -320,14 +394,14 @@ def run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
     session = open_session(args.processes)
-    plan = make_plan(args, session.settings["modes"], session.settings["max_limit"])
+    plan = make_plan(args, session.settings["registry"], session.settings["max_limit"])
     out = create_results_dir(args.out, started_at, force=args.force)
     log(f"candlebench: results will be in {out}")
     session.prepare_database()
-    diag = f" + {len(plan.diagnostics)} diagnostics ({', '.join(plan.diagnostics)})" if plan.diagnostics else ""
-    log(f"plan: {len(plan.modes)} modes{diag} x {len(plan.limits)} limits x {len(plan.servers)} servers x "
-        f"{plan.repeats} repeats = {len(plan.runs())} runs (fewer if a server does not serve a mode); "
-        f"{plan.describe_load()}; {session.layout.text}")
+    runs = plan.runs()
+    log(f"plan: {len(runs)} runs; {plan.describe_load()}; {session.layout.text}\n{plan.describe_servers()}")
+    log(f"estimate: ~{fmt_duration(plan.estimate_s())} for starting the servers and the runs"
+        f"{'' if args.no_micro else ', plus the micro benchmark (~0:15)'} and the report")
 
     micro = None if args.no_micro else run_micro(plan, session, out)
     meta = {
@@ -341,6 +415,8 @@ def run(args: argparse.Namespace) -> int:
         "machine": session.machine,
         "database": session.settings,
         "servers": {name: SERVERS[name].description for name in plan.servers},
+        "estimate_s": round(plan.estimate_s()),
+        "event_loop": {name: SERVERS[name].event_loop for name in plan.servers},
         "micro": micro,
         "request": candle_path("<mode>", 0, plan.pair, plan.interval).replace("limit=0", "limit=N"),
     }
@@ -350,13 +426,13 @@ def run(args: argparse.Namespace) -> int:
     loadgen = None
     interrupted = False
     try:
-        documents = start_servers(plan, session, out, meta, servers)
+        sizes = start_servers(plan, session, out, meta, servers)
         check_machine_quiet(list(servers.values()), meta)
         from .loadgen import LoadGenerator  # imports Locust (gevent)
 
         interrupt_main_greenlet_only()
         loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
-        measure_all(plan, servers, loadgen, documents, out, is_local_postgres(session.settings), args.locust_html)
+        measure_all(plan, servers, loadgen, sizes, out, is_local_postgres(session.settings), args.locust_html)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -3,6 +3,7 @@ started one is watched and stopped."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -30,6 +31,12 @@ UVICORN_LIMIT_CONCURRENCY = 100
 UVICORN_GRACEFUL_SECONDS = 10
 
 
+PROJECT_ASGI_APP = "candleproject.asgi:application"
+PROJECT_WSGI_APP = "candleproject.wsgi:application"
+STOCK_ASGI_APP = "candleproject.asgi_stock:application"
+FASTAPI_APP = "loadtest.reference.fastapi_app:app"
+
+
 def uvicorn_command(host: str, port: int, *, app: str, limit_concurrency: int) -> list[str]:
     """uvicorn with the production options; `limit_concurrency` 0 turns shedding off."""
     return [
@@ -50,6 +57,47 @@ def gunicorn_command(host: str, port: int, *, app: str, worker_class: str) -> li
             "--log-level", "warning", "--worker-class", worker_class, app]
 
 
+def granian_command(host: str, port: int, *, interface: str, app: str, workers: int = 1,
+                    backpressure: int | None = None) -> list[str]:
+    """granian (Rust HTTP server) with `workers` processes of one single-threaded runtime each.
+
+    --interface is always given (granian's default is RSGI); --blocking-threads 1 runs the
+    application on one Python thread per worker, like one gunicorn sync worker and like the
+    project's ASGI handler; no websockets, warnings only (the access log is off by default).
+    `asginl` is granian's ASGI without the lifespan protocol, which Django does not speak
+    (uvicorn's --lifespan off). granian never sheds load with a 503: past `backpressure`
+    requests at once per worker (default: the backlog) a connection waits to be accepted.
+    """
+    command = [
+        sys.executable, "-m", "granian", "--interface", interface, app,
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--blocking-threads", "1", "--runtime-mode", "st", "--no-ws", "--log-level", "warning",
+    ]
+    if interface.startswith("asgi"):
+        command += ["--loop", "uvloop"]
+    if backpressure:
+        command += ["--backpressure", str(backpressure)]
+    return command
+
+
+def bolt_command(host: str, port: int, *, workers: int = 1) -> list[str]:
+    """django-bolt's runbolt as a production server: one process, `workers` handler threads, no
+    reload, no admin. Like every manage.py command it reads DJANGO_SETTINGS_MODULE and
+    DATABASE_URL and runs from the project's root; settings.BOLT_API names its API."""
+    return [
+        sys.executable, "manage.py", "runbolt",
+        "--host", host, "--port", str(port),
+        "--processes", "1", "--workers", str(workers),
+        "--no-admin",
+    ]
+
+
+# How a server's documents must equal the others': byte for byte, or as parsed JSON with
+# times compared as instants (the FastAPI reference's orjson mode writes +00:00 for Z).
+BYTES = "bytes"
+INSTANTS = "instants"
+
+
 @dataclass(frozen=True)
 class ServerSpec:
     """One server the runner can start: `build(host, port, **options)` is its command line."""
@@ -60,6 +108,19 @@ class ServerSpec:
     options: Mapping[str, object] = field(default_factory=dict)
     # Processes serving requests (a column of results.csv).
     workers: int = 1
+    # The default plan runs it at every limit (else at 1000 rows only; --full: every limit).
+    every_limit: bool = False
+    # The ceiling diagnostics the default plan measures on it (--full: all it serves).
+    # floor-async under a WSGI server pays async_to_sync per request and never sets the ceiling.
+    ceiling: tuple[str, ...] = ("floor",)
+    same_document: str = BYTES
+    # Seconds from start to answering, for the runner's estimate (measured here, rounded up).
+    startup_s: float = 3.0
+    # What it does past its capacity (spike and soak report it).
+    overload: str = ""
+    # Runs an event loop, which works on other requests while a query waits (the report's
+    # database-bound estimate does not apply to it with a database server).
+    event_loop: bool = False
 
     def command(self, host: str, port: int) -> list[str]:
         return self.build(host, port, **self.options)
@@ -69,19 +130,39 @@ class ServerSpec:
         return replace(self, options={**self.options, **options})
 
 
+SHEDS = f"uvicorn: an immediate 503 past --limit-concurrency {UVICORN_LIMIT_CONCURRENCY}"
+QUEUES_GUNICORN = "gunicorn: queues in its accept backlog, never a 503"
+QUEUES_GRANIAN = "granian: queues (--backpressure bounds work in flight, not waiting), never a 503"
+UVICORN = {"limit_concurrency": UVICORN_LIMIT_CONCURRENCY}
+ASGI_CEILING = ("floor", "floor-async")
+
 SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
         ServerSpec("asgi", "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)",
-                   uvicorn_command, {"app": "candleproject.asgi:application",
-                                     "limit_concurrency": UVICORN_LIMIT_CONCURRENCY}),
+                   uvicorn_command, {"app": PROJECT_ASGI_APP, **UVICORN}, every_limit=True, ceiling=ASGI_CEILING,
+                   overload=SHEDS, event_loop=True),
         ServerSpec("wsgi", "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling",
-                   gunicorn_command, {"app": "candleproject.wsgi:application", "worker_class": "sync"}),
+                   gunicorn_command, {"app": PROJECT_WSGI_APP, "worker_class": "sync"}, every_limit=True, startup_s=5.0,
+                   overload=QUEUES_GUNICORN),
         # uvicorn.workers is deprecated in uvicorn 0.54; the worker lives in uvicorn-worker.
         ServerSpec("asgi-gunicorn", "gunicorn, 1 uvicorn_worker.UvicornWorker (uvloop + httptools), "
                    "gunicorn.conf.py without worker recycling",
-                   gunicorn_command, {"app": "candleproject.asgi:application",
-                                      "worker_class": "uvicorn_worker.UvicornWorker"}),
+                   gunicorn_command, {"app": PROJECT_ASGI_APP, "worker_class": "uvicorn_worker.UvicornWorker"},
+                   ceiling=ASGI_CEILING, overload=SHEDS.replace("uvicorn", "uvicorn's worker"), event_loop=True),
+        ServerSpec("asgi-stock", "uvicorn as asgi, serving stock Django (its own ASGIHandler, MIDDLEWARE for "
+                   "every path: a thread per request)",
+                   uvicorn_command, {"app": STOCK_ASGI_APP, **UVICORN}, ceiling=ASGI_CEILING, overload=SHEDS, event_loop=True),
+        ServerSpec("granian-wsgi", "granian --interface wsgi, 1 worker, 1 blocking thread, single-threaded runtime",
+                   granian_command, {"interface": "wsgi", "app": PROJECT_WSGI_APP}, overload=QUEUES_GRANIAN),
+        ServerSpec("granian-asgi", "granian --interface asginl, 1 worker, 1 blocking thread, uvloop",
+                   granian_command, {"interface": "asginl", "app": PROJECT_ASGI_APP}, ceiling=ASGI_CEILING,
+                   overload=QUEUES_GRANIAN, event_loop=True),
+        ServerSpec("fastapi", "the case study's FastAPI app (loadtest/reference) under uvicorn as asgi",
+                   uvicorn_command, {"app": FASTAPI_APP, **UVICORN}, same_document=INSTANTS, overload=SHEDS, event_loop=True),
+        ServerSpec("bolt", "django-bolt's runbolt (Rust HTTP server), 1 process, 1 worker thread",
+                   bolt_command, {"workers": 1}, startup_s=3.5,
+                   overload="runbolt (Actix): not characterised here yet; the spike table shows it"),
     )
 }
 
@@ -126,6 +207,8 @@ class ServerProcess:
         )
         self.ps = psutil.Process(self.proc.pid)
         self._cpu: dict[int, float] = {}
+        self._started = time.monotonic()
+        self.started_s = math.nan  # seconds from start until it answered (wait_ready)
 
     @property
     def base_url(self) -> str:
@@ -152,6 +235,7 @@ class ServerProcess:
             try:
                 with urllib.request.urlopen(self.base_url + "/api/modes", timeout=5) as response:
                     if response.status == 200:
+                        self.started_s = time.monotonic() - self._started
                         return json.loads(response.read())
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
                 last = str(exc)

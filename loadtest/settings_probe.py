@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection
 from candles.api.params import MAX_LIMIT
 from loadtest.settings_probe import modes_in_process
+from loadtest.server_modes import registry_entries
 db = settings.DATABASES["default"]
 try:
     version = ".".join(str(p) for p in connection.get_database_version())
@@ -34,6 +35,7 @@ print(json.dumps({
     "db_version": version,
     "db_error": error,
     "modes": modes_in_process(),
+    "registry": registry_entries(),
     "max_limit": MAX_LIMIT,
 }))
 """
@@ -55,7 +57,8 @@ def modes_in_process() -> list[str]:
 
 
 def probe_settings(env: dict[str, str]) -> dict:
-    """Settings as the servers will see them (DEBUG, database, modes, the API's largest limit)."""
+    """Settings as the servers will see them (DEBUG, database, Django's modes, the registry of every
+    server's modes, the API's largest limit)."""
     result = subprocess.run(
         [sys.executable, "-c", _PROBE],
         cwd=PROJECT_ROOT,
@@ -80,13 +83,6 @@ def refuse_debug(settings_info: dict) -> None:
 def refuse_unreachable_database(settings_info: dict) -> None:
     if settings_info["db_error"]:
         raise CheckError(f"cannot connect to the database: {settings_info['db_error']}")
-
-
-def refuse_unknown_modes(requested: list[str], known: list[str]) -> None:
-    """--modes names only modes the project has (one line, before anything starts)."""
-    unknown = [m for m in requested if m not in known]
-    if unknown:
-        raise CheckError(f"unknown mode(s): {', '.join(unknown)} (the project has {', '.join(known)})")
 
 
 def is_local_postgres(settings_info: dict) -> bool:

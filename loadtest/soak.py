@@ -160,6 +160,10 @@ def run(args: argparse.Namespace) -> int:
     loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
     server, expect_bytes = overload.start_checked_server(session, SERVERS[args.server], out, args.modes,
                                                          args.limit, args.pair, args.interval)
+    per_mode = total_s / len(expect_bytes)
+    log(f"soak: {args.server} ({SERVERS[args.server].overload}), {args.users} users, {', '.join(expect_bytes)} for "
+        f"{per_mode:.0f} s each (limit={args.limit}); RSS every {args.sample_seconds:g} s, growth measured after "
+        f"{warmup_s:.0f} s; results in {out}")
     series: list[dict] = []
     kinds: Counter = Counter()
     command = " ".join(server.spec.command("HOST", 0)[1:])
@@ -169,8 +173,8 @@ def run(args: argparse.Namespace) -> int:
         STATUS_LOG.drain()
         STATUS_LOG.active = True
         t0 = time.monotonic()
-        for i, mode in enumerate(args.modes):
-            loadgen.set_target(Target(mode, args.limit, args.pair, args.interval, expect_bytes))
+        for i, mode in enumerate(expect_bytes):
+            loadgen.set_target(Target(mode, args.limit, args.pair, args.interval, expect_bytes[mode]))
             loadgen.start(args.users)
             mode_end = t0 + per_mode * (i + 1)
             while True:
@@ -219,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         writer.writerows(series)
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"), "argv": sys.argv[1:], "server": args.server,
-        "command": command, "modes": args.modes, "users": args.users, "limit": args.limit, "minutes": args.minutes,
+        "command": command, "modes": list(expect_bytes), "users": args.users, "limit": args.limit, "minutes": args.minutes,
         "warmup_s": warmup_s, "layout": session.layout.text,
         "database": f"{session.settings['vendor']} {session.settings['db_version']}", "machine": session.machine,
         "result": {**result.__dict__, "growth_pct": result.growth_pct, "passed": result.passed,

@@ -416,13 +416,14 @@ def run(args: argparse.Namespace) -> int:
                 spec = spec.with_options(limit_concurrency=args.limit_concurrency)
             server, expect_bytes = start_checked_server(session, spec, out, args.modes, args.limit, args.pair,
                                                         args.interval)
+            log(f"{name}: {spec.overload}")
             servers_meta[name] = " ".join(server.spec.command("HOST", 0)[1:])
             try:
-                for mode in args.modes:
+                for mode in expect_bytes:
                     log(f"{name} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> {plan.users} users in "
                         f"{plan.spawn_s:g} s, hold {plan.hold_s:g} s -> {plan.baseline_users} users {plan.recovery_s:g} s ...")
                     pids = server.pids()
-                    records, phases, end, cpu, rss = run_spike(loadgen, server, mode, args.limit, expect_bytes, plan,
+                    records, phases, end, cpu, rss = run_spike(loadgen, server, mode, args.limit, expect_bytes[mode], plan,
                                                                args.pair, args.interval)
                     ok_after = still_answers(server)
                     replaced = not server.alive() or not pids <= server.pids()

@@ -15,11 +15,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from candles.api.bolt_server import bolt_command
 from candles.api.errors import DB_RETRY_AFTER_SECONDS
 from candles.api.registry import modes_document, modes_for_server
 from candles.models import Candle, Exchange, Pair
-from loadtest.servers import free_port
+from loadtest.servers import bolt_command, free_port
 
 from .test_api import CASES
 

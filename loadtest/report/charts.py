@@ -12,8 +12,8 @@ from .results import Results
 def _mode_colors(modes: list[str]) -> dict[str, object]:
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10"]
-    return {m: cmap(i % 10) for i, m in enumerate(modes)}
+    cmap = matplotlib.colormaps["tab20"]
+    return {m: cmap(i % 20) for i, m in enumerate(modes)}
 
 
 def _png(fig) -> str:
@@ -25,22 +25,34 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+CHARTS_PER_ROW = 4
+
+
 def _per_server_axes(res: Results, **subplot_kw):
-    """One figure with one subplot per server, drawn off-screen (Agg)."""
+    """One figure with one subplot per server (CHARTS_PER_ROW to a row), drawn off-screen
+    (Agg); returns the figure and the servers' axes in order."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n = len(res.servers)
-    return plt.subplots(1, n, figsize=(5.2 * n, 4.2), squeeze=False, **subplot_kw)
+    columns = min(n, CHARTS_PER_ROW)
+    rows = -(-n // columns)
+    fig, grid = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False, **subplot_kw)
+    if rows > 1:
+        fig.subplots_adjust(hspace=0.5)
+    axes = [ax for row in grid for ax in row]
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
 
 
 def chart_rps(res: Results) -> str:
     colors = _mode_colors(res.modes)
     fig, axes = _per_server_axes(res, sharey=True)
-    for ax, server in zip(axes[0], res.servers):
-        for mode in res.modes:
+    for ax, server in zip(axes, res.servers):
+        for mode in res.modes_on(server):
             cells = [(lim, res.cell(server, mode, lim)) for lim in res.limits]
             cells = [(lim, c) for lim, c in cells if c and math.isfinite(c.rps.median)]
             if not cells:
@@ -57,8 +69,13 @@ def chart_rps(res: Results) -> str:
         ax.set_xticks(res.limits)
         ax.set_xticklabels([str(lim) for lim in res.limits], rotation=45, fontsize=8)
         ax.minorticks_off()
-    axes[0][0].set_ylabel("requests/s (median, min–max bars)")
-    axes[0][-1].legend(fontsize=8, loc="lower left")
+    axes[0].set_ylabel("requests/s (median, min–max bars)")
+    # One legend for every server's modes (each server has its own).
+    labelled: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labelled.setdefault(label, handle)
+    fig.legend(list(labelled.values()), list(labelled), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Requests/s against rows per response")
     return _png(fig)
 
@@ -67,7 +84,7 @@ def chart_latency(res: Results) -> str:
     lim = res.chart_limit
     fig, axes = _per_server_axes(res)
     width = 0.27
-    for ax, server in zip(axes[0], res.servers):
+    for ax, server in zip(axes, res.servers):
         modes = [m for m in res.modes if res.cell(server, m, lim)]
         for j, (attr, label) in enumerate((("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))):
             values = [res.cell(server, m, lim).median(attr) for m in modes]
@@ -87,7 +104,7 @@ def chart_breakdown(res: Results) -> str:
     fig, axes = _per_server_axes(res)
     parts = [*PHASES, "other"]
     colors = {"db": "#4c72b0", "serialize": "#dd8452", "render": "#55a868", "other": "#b0b0b0"}
-    for ax, server in zip(axes[0], res.servers):
+    for ax, server in zip(axes, res.servers):
         modes = [m for m in res.modes if res.cell(server, m, lim)]
         services = [1000 / c.rps.median if (c := res.cell(server, m, lim)).rps.median else math.nan for m in modes]
         bottoms = [0.0] * len(modes)

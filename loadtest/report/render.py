@@ -12,6 +12,7 @@ from pathlib import Path
 from ..cli import EXIT_OK, EXIT_REFUSED
 from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 from .charts import chart_breakdown, chart_latency, chart_rps
+from .frameworks import frameworks_table, instants_note, what_to_pick
 from .numbers import fbytes, fnum, fratio, rows_label
 from .results import BASELINE, Results
 from .tables import (
@@ -25,7 +26,7 @@ from .tables import (
     micro_table,
     rps_table,
     rss_table,
-    server_ratio_table,
+    server_ratio_tables,
     speedup_table,
     targets_table,
     text_table,
@@ -108,7 +109,8 @@ def intro(res: Results) -> list[str]:
     docs = meta.get("documents")
     if docs:
         sizes = ", ".join(f"{rows_label(int(k))} {fbytes(int(v))}" for k, v in sorted(docs.items(), key=lambda kv: int(kv[0])))
-        lines.append(f"Before measuring, every mode answered a byte-identical document at each limit ({sizes}).")
+        lines.append(f"Before measuring, every mode answered a byte-identical document at each limit ({sizes})"
+                     + (f", except that {instants_note(res).strip()}" if instants_note(res) else "."))
     if meta.get("load"):
         lines.append(f"Load: {meta['load']}; {meta.get('cpu_layout', '')}.")
     if meta.get("started_at"):
@@ -144,15 +146,20 @@ def method_notes() -> list[str]:
 def sections(res: Results) -> list[Section]:
     """The report's sections in order."""
     _, targets_note = evaluate_targets(res)
-    out = [Section("Targets", [targets_table(res), targets_note]),
-           Section("At a glance", findings(res), bullets=True),
+    out = [Section("Targets", [targets_table(res), targets_note])]
+    frameworks = frameworks_table(res)
+    if frameworks:
+        out.append(Section(f"Frameworks and servers at {rows_label(res.chart_limit)}", [frameworks, what_to_pick(res)]))
+    out += [Section("At a glance", findings(res), bullets=True),
            Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")])]
     ceiling = ceiling_table(res)
     out.append(Section("% of ceiling", [ceiling] if ceiling else
                        ["The floor diagnostics were not measured (--no-floor): no ceiling."]))
-    out.append(Section("Speed-up over " + BASELINE, [speedup_table(res)]))
-    if "asgi" in res.servers and "wsgi" in res.servers:
-        out.append(Section("ASGI and WSGI", [server_ratio_table(res, "asgi", "wsgi")]))
+    speedup = speedup_table(res)
+    out.append(Section("Speed-up over " + BASELINE, [speedup or f"{BASELINE} was not run: no speed-up."]))
+    pairs = server_ratio_tables(res)
+    if pairs:
+        out.append(Section("Server against server", pairs))
     out.append(Section(f"Latency and time split at {rows_label(res.chart_limit)}",
                        [*(latency_table(res, s) for s in res.servers), Chart("latency"), Chart("breakdown")]))
     micro = micro_table(res)
@@ -267,10 +274,11 @@ def summary_text(res: Results) -> str:
     lim = res.chart_limit
     for server in res.servers:
         t = rps_table(res, server, with_spread=False)
-        speed = [fratio(res.speedup(server, mode, lim)) for mode in res.modes]
-        t.headers.insert(len(res.limits) + 1, f"×{BASELINE} @{lim}")
+        speed = [fratio(res.speedup(server, mode, lim)) for mode in res.modes_on(server)]
+        columns = len(res.limits_on(server)) + 1
+        t.headers.insert(columns, f"×{BASELINE} @{lim}")
         for row, s in zip(t.rows, speed):
-            row.insert(len(res.limits) + 1, s)
+            row.insert(columns, s)
         blocks.append(f"{res.server_label(server)}: requests/s, median of repeats\n{text_table(t)}")
     bad = res.untrustworthy
     footer = (f"⚠ {len(bad)} of {len(res.rows)} runs failed their own checks (see report.md)" if bad
@@ -279,11 +287,14 @@ def summary_text(res: Results) -> str:
     for server in res.servers:
         top, which = res.ceiling(server, lim)
         if math.isfinite(top):
-            pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes
+            pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes_on(server)
                              if math.isfinite(res.pct_of_ceiling(server, m, lim)))
             lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}); % of ceiling: {pcts}")
     ceiling = ("\n" + "\n".join(lines)) if lines else ""
-    return "\n\n".join(blocks) + ceiling + "\n" + footer + "\n\n" + targets_text(res)
+    frameworks = frameworks_table(res)
+    pick = (f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
+            if frameworks else "")
+    return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + targets_text(res)
 
 
 def targets_text(res: Results) -> str:

@@ -17,6 +17,8 @@ from ..target import DIAGNOSTICS
 
 BASELINE = "drf-validated"
 CHART_ROWS = 1000  # the case study's row count; the largest limit stands in when absent
+# The fewest limits a per-row fit is shown from.
+MIN_FIT_LIMITS = 3
 # A server below this share of its core during a ceiling run was not what limited it.
 SATURATED_CPU_PCT = 90.0
 
@@ -177,7 +179,9 @@ class Results:
         self.rows = rows
         self.meta = meta or {}
         plan = self.meta.get("plan", {})
-        order = plan.get("modes") or list(dict.fromkeys(r.mode for r in rows))
+        # Report order: the registry's (every server's modes), else the plan's, then any other.
+        order = [e["name"] for e in plan.get("registry") or []] or plan.get("modes") or []
+        order = list(dict.fromkeys([*order, *(r.mode for r in rows)]))
         self.modes = [m for m in order if m not in DIAGNOSTICS and any(r.mode == m for r in rows)]
         self.diagnostics = [d for d in DIAGNOSTICS if any(r.mode == d for r in rows)]
         server_order = plan.get("servers") or list(dict.fromkeys(r.server for r in rows))
@@ -259,7 +263,9 @@ class Results:
         return Results(rows, self.meta) if rows else None
 
     def fit(self, server: str, mode: str) -> LineFit | None:
-        return fit_row_cost({lim: self.rps(server, mode, lim) for lim in self.limits})
+        """The per-row fit, shown only from three limits or more (two points always fit a line)."""
+        fit = fit_row_cost({lim: self.rps(server, mode, lim) for lim in self.limits})
+        return fit if fit is not None and fit.points >= MIN_FIT_LIMITS else None
 
     @property
     def api_max_limit(self) -> int:
@@ -273,6 +279,17 @@ class Results:
     @property
     def untrustworthy(self) -> list[Row]:
         return [r for r in self.rows if not r.trustworthy]
+
+    def modes_on(self, server: str) -> list[str]:
+        """The modes measured on `server`, in report order."""
+        return [m for m in self.modes if any(key[0] == server and key[1] == m for key in self.cells)]
+
+    def limits_on(self, server: str) -> list[int]:
+        return sorted({key[2] for key in self.cells if key[0] == server})
+
+    def validates(self, mode: str) -> bool:
+        """Whether `mode` checks every row against the response schema (the registry's flag)."""
+        return any(e.get("validates") for e in self.meta.get("plan", {}).get("registry") or [] if e["name"] == mode)
 
     def server_label(self, server: str) -> str:
         desc = self.meta.get("servers", {}).get(server)

@@ -52,11 +52,13 @@ def text_table(t: Table) -> str:
 
 
 def rps_table(res: Results, server: str, with_spread: bool = True) -> Table:
-    headers = ["mode", *(rows_label(lim) for lim in res.limits), "fixed ms", "µs/row"]
+    """One server's modes (those it ran) at its limits; the fit where three limits or more were run."""
+    limits = res.limits_on(server)
+    headers = ["mode", *(rows_label(lim) for lim in limits), "fixed ms", "µs/row"]
     body = []
-    for mode in res.modes:
+    for mode in res.modes_on(server):
         cells = [mode]
-        for lim in res.limits:
+        for lim in limits:
             c = res.cell(server, mode, lim)
             if c is None:
                 cells.append("-")
@@ -77,17 +79,43 @@ def rps_table(res: Results, server: str, with_spread: bool = True) -> Table:
     return Table(headers, body, caption)
 
 
-def speedup_table(res: Results) -> Table:
-    headers = ["mode"] + [f"{s} @{lim}" for s in res.servers for lim in res.limits]
-    body = [[mode] + [fratio(res.speedup(s, mode, lim)) for s in res.servers for lim in res.limits] for mode in res.modes]
+def speedup_table(res: Results) -> Table | None:
+    """Every mode over drf-validated on the same server; a dash where a server lacks either
+    (None: drf-validated was not run)."""
+    cols = [(s, lim) for s in res.servers for lim in res.limits_on(s) if res.cell(s, BASELINE, lim)]
+    if not cols:
+        return None
+    headers = ["mode"] + [f"{s} @{lim}" for s, lim in cols]
+    body = [[mode] + [fratio(res.speedup(s, mode, lim)) for s, lim in cols] for mode in res.modes
+            if any(res.cell(s, mode, lim) for s, lim in cols)]
     return Table(headers, body, f"Speed-up over {BASELINE}: requests/s ratio on the same server, "
-                 "within each repeat, median over repeats")
+                 "within each repeat, median over repeats; - where the server does not serve the mode or it was "
+                 "not run there")
 
 
-def server_ratio_table(res: Results, a: str, b: str) -> Table:
-    headers = ["mode", *(rows_label(lim) for lim in res.limits)]
-    body = [[mode] + [fratio(res.paired_ratio((a, mode, lim), (b, mode, lim))) for lim in res.limits] for mode in res.modes]
-    return Table(headers, body, f"{a} over {b}: requests/s ratio per mode, within each repeat, median over repeats")
+# Server pairs compared mode by mode where both ran: what the interface, the handler and the
+# HTTP server change.
+SERVER_PAIRS: tuple[tuple[str, str, str], ...] = (
+    ("asgi", "wsgi", "ASGI (uvicorn) against WSGI (gunicorn)"),
+    ("asgi", "asgi-stock", "the project's ASGI handler against stock Django's"),
+    ("granian-wsgi", "wsgi", "granian against gunicorn, WSGI"),
+    ("granian-asgi", "asgi", "granian against uvicorn, ASGI"),
+    ("asgi-gunicorn", "asgi", "gunicorn's uvicorn worker against uvicorn"),
+)
+
+
+def server_ratio_table(res: Results, a: str, b: str, what: str = "") -> Table:
+    """`a` over `b` per mode and limit; a dash where either server lacks the mode."""
+    limits = [lim for lim in res.limits if lim in res.limits_on(a) and lim in res.limits_on(b)]
+    headers = ["mode", *(rows_label(lim) for lim in limits)]
+    body = [[mode] + [fratio(res.paired_ratio((a, mode, lim), (b, mode, lim))) for lim in limits]
+            for mode in res.modes if mode in res.modes_on(a) or mode in res.modes_on(b)]
+    return Table(headers, body, f"{a} over {b}{f' ({what})' if what else ''}: requests/s ratio per mode, within each repeat, median over "
+                 "repeats; - where a server does not serve the mode or it was not run there")
+
+
+def server_ratio_tables(res: Results) -> list[Table]:
+    return [server_ratio_table(res, a, b, what) for a, b, what in SERVER_PAIRS if a in res.servers and b in res.servers]
 
 
 def latency_table(res: Results, server: str) -> Table:
@@ -173,7 +201,7 @@ def ceiling_table(res: Results) -> Table | None:
     """Every mode's requests/s as a % of the ceiling on the same server at the same limit."""
     if not res.diagnostics:
         return None
-    cols = [(s, lim) for s in res.servers for lim in res.limits]
+    cols = [(s, lim) for s in res.servers for lim in res.limits_on(s) if math.isfinite(res.ceiling(s, lim)[0])]
     headers = ["", *(f"{s} @{lim}" for s, lim in cols)]
     body = []
     for d in res.diagnostics:
@@ -184,7 +212,7 @@ def ceiling_table(res: Results) -> Table | None:
         body.append(row)
     body.append(["ceiling = the higher one"] + [
         (res.ceiling(s, lim)[1] or "-") + (" ↓" if res.ceiling_limited_by(s, lim) else "") for s, lim in cols])
-    for mode in res.modes:
+    for mode in (m for m in res.modes if any(res.cell(s, m, lim) for s, lim in cols)):
         row = [mode]
         for s, lim in cols:
             pct = res.pct_of_ceiling(s, mode, lim)

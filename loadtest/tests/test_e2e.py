@@ -74,6 +74,63 @@ def test_runner_end_to_end(bench_env, tmp_path):
     assert os.listdir(out.parent) == ["run1"]  # no latest next to --out: it lives in loadtest/results/ only
 
 
+def run_loadtest(env, *args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "loadtest", *args], cwd=PROJECT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_runner_with_servers_of_their_own_modes(bench_env, tmp_path):
+    """fastapi and bolt run their own modes whatever --modes says; fastapi's documents are the
+    same as parsed JSON with times as instants (its orjson mode writes +00:00)."""
+    out = tmp_path / "own-servers"
+    result = run_loadtest(bench_env, "--servers", "fastapi,bolt", "--modes", "raw,bolt", "--limits", "1",
+                          "--repeats", "1", "--duration", "1", "--warmup", "0.2", "--out", str(out))
+    # --modes raw: no server here serves it, but a server of its own modes still runs: bolt the
+    # one asked for, fastapi (none of its modes asked for) all three.
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "estimate: ~0:" in result.stdout
+    assert "fastapi @1: fastapi-model, fastapi-dict, fastapi-orjson, floor" in result.stdout
+    assert "bolt @1: bolt, floor" in result.stdout
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    got = {(r["server"], r["mode"]): r for r in rows}
+    assert sorted(got) == sorted([("fastapi", "fastapi-model"), ("fastapi", "fastapi-dict"),
+                                  ("fastapi", "fastapi-orjson"), ("fastapi", "floor"), ("bolt", "bolt"),
+                                  ("bolt", "floor")])
+    for r in rows:
+        assert float(r["rps"]) > 0 and r["failures"] == "0", r
+    # Every response's length was checked against its own document: +00:00 is 5 bytes longer than Z.
+    assert int(got[("fastapi", "fastapi-orjson")]["bytes"]) == int(got[("bolt", "bolt")]["bytes"]) + 5
+    assert {got[k]["bytes"] for k in got if k[1] != "fastapi-orjson"} == {got[("bolt", "bolt")]["bytes"]}
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["document_equality"] == {"fastapi": "instants", "bolt": "bytes"}
+    md = (out / "report.md").read_text()
+    frameworks = md[md.index("## Frameworks and servers at 1 row"):md.index("## At a glance")]
+    assert "| fastapi | fastapi-model | yes |" in frameworks and "74 → ~12 req/s with response_model" in frameworks
+    assert "fastapi-orjson writes UTC as +00:00" in frameworks
+    assert "Fastest with every row validated:" in frameworks
+    assert "T7 " in result.stdout and "T9 NOT MEASURED" in result.stdout
+
+
+def test_a_projects_own_mode_is_benchmarked(bench_env, tmp_path):
+    """The benchmarked half of candles/tests/test_own_mode.py: with the settings that add
+    orm-tuples, the runner plans, checks and measures it like a built-in mode."""
+    env = dict(bench_env, DJANGO_SETTINGS_MODULE="candles.tests.own_mode_settings")
+    out = tmp_path / "own-mode"
+    result = run_loadtest(env, "--servers", "wsgi", "--modes", "orm-tuples,raw", "--limits", "10", "--repeats", "1",
+                          "--duration", "1", "--warmup", "0.2", "--no-floor", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
+    assert [(r["mode"], r["failures"]) for r in rows] == [("raw", "0"), ("orm-tuples", "0")]
+    assert all(float(r["rps"]) > 0 for r in rows)
+    assert rows[0]["bytes"] == rows[1]["bytes"]
+    micro = json.loads((out / "micro.json").read_text())
+    assert {r["mode"] for r in micro["rows"]} == {"orm-tuples", "raw"}
+    # An unknown name is refused in one line before anything starts, from the same registry.
+    refused = run_loadtest(env, "--modes", "orm-tuples,nope", "--out", str(tmp_path / "x"))
+    assert refused.returncode == 2 and "unknown mode(s): nope" in refused.stderr
+    assert not (tmp_path / "x").exists()
+
+
 def test_runner_refuses_debug(bench_env, tmp_path):
     env = dict(bench_env, DJANGO_DEBUG="1")
     result = subprocess.run(

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from candles.api.registry import modes_document, modes_for_server
-from loadtest.server_commands import fastapi_command
+from loadtest.servers import SERVERS
 
 from .live_servers import http_get, running_server
 
@@ -25,7 +25,7 @@ def as_instants(document: bytes) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def fastapi_server(django_db_setup, tmp_path_factory):
-    with running_server(fastapi_command, tmp_path_factory.mktemp("fastapi")) as base_url:
+    with running_server(SERVERS["fastapi"].command, tmp_path_factory.mktemp("fastapi")) as base_url:
         yield base_url
 
 

@@ -76,7 +76,7 @@ def test_medians_speedups_and_fits_come_from_the_csv(res, raw_csv):
 
 def test_markdown_report(res, raw_csv):
     md = render.render_markdown(res)
-    for heading in ("## At a glance", "## Requests/s", "## Speed-up over drf-validated", "## ASGI and WSGI",
+    for heading in ("## At a glance", "## Requests/s", "## Speed-up over drf-validated", "## Server against server",
                     "## Latency and time split at 1000 rows", "## Without the server", "## Measurement checks",
                     "## Machine"):
         assert heading in md
@@ -134,9 +134,9 @@ def test_report_without_meta_or_baseline(tmp_path):
         writer.writerows(rows)
     res = Results.load(tmp_path)
     md = render.render_markdown(res)
-    assert "| orjson | - | - | - | - |" in md  # no baseline, no speed-up
+    assert "drf-validated was not run: no speed-up." in md
     assert "Without the server" not in md  # no micro benchmark recorded
-    assert "ASGI and WSGI" not in md
+    assert "Server against server" not in md
 
 
 def test_the_method_states_the_thresholds_the_runner_applies():

@@ -8,42 +8,77 @@ import pytest
 from loadtest import runner, session
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.run_checks import untrustworthy_reasons
+from loadtest.server_modes import registry_entries
 from loadtest.servers import SERVERS
 from loadtest.settings_probe import is_local_postgres, refuse_debug
 from loadtest.stats import summarize
 
-MODES = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "raw"]
+DJANGO = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "msgspec", "raw", "raw-msgspec"]
 
 
-def plan_for(argv):
-    return runner.make_plan(runner.build_parser().parse_args(argv), MODES, 1440)
+def plan_for(argv, max_limit=1440):
+    return runner.make_plan(runner.build_parser().parse_args(argv), registry_entries(), max_limit)
 
 
-def test_default_plan_covers_every_mode_and_limit_under_asgi_and_wsgi():
+def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
     plan = plan_for([])
-    assert plan.modes == MODES
-    assert plan.limits == [1, 100, 1000, 1440]
-    assert plan.servers == ["asgi", "wsgi"]
+    assert plan.servers == ["asgi", "wsgi", "asgi-stock", "granian-wsgi", "granian-asgi", "fastapi", "bolt"]
+    assert plan.limits == [1, 100, 1000]
     assert plan.profile == "steady" and plan.users == 16
-    # The floor diagnostics (the ceiling) run by default at every server and limit.
-    assert plan.diagnostics == ["floor", "floor-async"]
+    cells = {(s, lim): plan.endpoints_on(s, lim) for s in plan.servers for lim in plan.limits_on(s)}
+    # Every Django mode and the ceiling at 1000 rows; floor-async only where it can be the ceiling (ASGI).
+    assert cells[("asgi", 1000)] == [*DJANGO, "floor", "floor-async"]
+    assert cells[("wsgi", 1000)] == [*DJANGO, "floor"]
+    # Three limits for the per-row fit of the ladder's two ends.
+    for s in ("asgi", "wsgi"):
+        assert cells[(s, 1)] == cells[(s, 100)] == list(runner.LADDER_MODES)
+    # The other servers at 1000 rows only; a server's own modes all run.
+    assert cells[("asgi-stock", 1000)] == ["raw", "floor", "floor-async"]
+    assert cells[("granian-wsgi", 1000)] == ["raw", "floor"]
+    assert cells[("fastapi", 1000)] == ["fastapi-model", "fastapi-dict", "fastapi-orjson", "floor"]
+    assert cells[("bolt", 1000)] == ["bolt", "bolt-raw", "floor"]
+    assert {lim for s, lim in cells if s not in ("asgi", "wsgi")} == {1000}
     runs = plan.runs()
-    assert len(runs) == (7 + 2) * 4 * 2 * plan.repeats
-    endpoints = [*MODES, "floor", "floor-async"]
-    assert {(s, m, lim) for _, lim, s, m in runs} == {(s, m, lim) for s in ["asgi", "wsgi"] for m in endpoints for lim in [1, 100, 1000, 1440]}
-    # Budget of `make bench`: every run is warm-up + window + a little; with set-up, micro
-    # benchmark and report it has to stay under 10 min.
-    assert len(runs) * (plan.warmup + plan.duration + 0.4) < 8.5 * 60
+    assert len(runs) == sum(map(len, cells.values())) * plan.repeats
+    # Budget of `make bench` (loadtest/README.md): the Locust runs and the servers' start-up
+    # under ~5.5 min, so that with the venv, seeding, micro and the instruction ladder it
+    # stays under 10 min on a fresh clone.
+    assert plan.estimate_s() < 5.5 * 60
+
+
+def test_the_estimate_counts_runs_and_server_start_up():
+    plan = plan_for(["--servers", "bolt", "--repeats", "1"])
+    per_run = plan.warmup + plan.duration + runner.RUN_OVERHEAD_S
+    assert plan.estimate_s() == pytest.approx(3 * per_run + SERVERS["bolt"].startup_s)
 
 
 def test_full_plan_is_the_whole_matrix():
     plan = plan_for(["--full"])
     assert plan.servers == list(SERVERS)
     assert plan.repeats == 3 and plan.duration > plan_for([]).duration
+    assert all(plan.limits_on(s) == [1, 100, 1000, 1440] for s in plan.servers)
+    assert plan.endpoints_on("wsgi", 1) == [*DJANGO, "floor", "floor-async"]
+    assert plan.endpoints_on("bolt", 1) == ["bolt", "bolt-raw", "floor"]
+
+
+def test_modes_filter_within_each_server_and_own_modes_always_run():
+    plan = plan_for(["--modes", "raw,bolt", "--servers", "asgi,fastapi,bolt", "--no-floor"])
+    assert plan.endpoints_on("asgi") == ["raw"]
+    assert plan.endpoints_on("bolt") == ["bolt"]  # --modes names one of its modes
+    assert plan.endpoints_on("fastapi") == ["fastapi-model", "fastapi-dict", "fastapi-orjson"]  # it names none
+    # Explicit --limits: every server at every limit.
+    plan = plan_for(["--servers", "fastapi,bolt", "--limits", "1,1000"])
+    assert plan.limits_on("fastapi") == plan.limits_on("bolt") == [1, 1000]
+
+
+def test_a_django_server_without_any_mode_asked_for_is_refused():
+    with pytest.raises(CheckError, match=r"^asgi serves none of the modes asked for \(bolt\)"):
+        plan_for(["--modes", "bolt", "--servers", "asgi,bolt"])
 
 
 def test_runs_are_interleaved_repeat_limit_server_mode():
-    plan = plan_for(["--modes", "raw,drf", "--limits", "1000,1", "--repeats", "2", "--no-floor"])
+    plan = plan_for(["--modes", "raw,drf", "--limits", "1000,1", "--repeats", "2", "--no-floor",
+                     "--servers", "asgi,wsgi"])
     assert plan.modes == ["drf", "raw"]  # report order, whatever the option's order
     assert plan.diagnostics == []
     runs = plan.runs()
@@ -67,7 +102,8 @@ def test_seed_profile_defaults_to_the_case_studys_60_users():
 
 @pytest.mark.parametrize(
     "argv",
-    [["--modes", "nope"], ["--servers", "iis"], ["--limits", "0"], ["--limits", "1441"], ["--repeats", "0"]],
+    [["--modes", "nope"], ["--servers", "iis"], ["--limits", "0"], ["--limits", "1441"], ["--repeats", "0"],
+     ["--modes", "floor"]],
 )
 def test_bad_options_are_refused(argv):
     with pytest.raises(CheckError):
@@ -141,13 +177,13 @@ def test_number_formatting_in_the_csv():
 
 
 def test_floor_diagnostics_run_after_the_modes_at_every_server_and_limit():
-    plan = plan_for(["--modes", "raw", "--limits", "1000", "--repeats", "2"])
+    plan = plan_for(["--modes", "raw", "--limits", "1000", "--repeats", "2", "--servers", "asgi,wsgi"])
     assert plan.modes == ["raw"] and plan.endpoints_on("asgi") == ["raw", "floor", "floor-async"]
     runs = plan.runs()
     assert runs[:3] == [(1, 1000, "asgi", "raw"), (1, 1000, "asgi", "floor"), (1, 1000, "asgi", "floor-async")]
-    # Backwards in the second repeat, like the modes.
-    assert runs[6:9] == [(2, 1000, "wsgi", "floor-async"), (2, 1000, "wsgi", "floor"), (2, 1000, "wsgi", "raw")]
-    assert len(runs) == 3 * 2 * 2
+    # Backwards in the second repeat, like the modes; wsgi measures only the sync floor.
+    assert runs[5:8] == [(2, 1000, "wsgi", "floor"), (2, 1000, "wsgi", "raw"), (2, 1000, "asgi", "floor-async")]
+    assert len(runs) == 5 * 2
 
 
 def test_every_command_names_its_results_directory_alike(tmp_path):
@@ -166,22 +202,22 @@ def test_every_command_names_its_results_directory_alike(tmp_path):
     assert "<timestamp>-soak" in soak.build_parser().format_help()
 
 
-def test_each_server_runs_the_requested_modes_it_serves():
-    """Modes belong to servers: the runner learns them from each server's GET /api/modes."""
-    from loadtest.settings_probe import mode_names
-
-    plan = plan_for(["--modes", "drf,raw", "--limits", "1000", "--repeats", "1", "--no-floor"])
-    # A later field ("validates") and a mode not asked for are tolerated.
-    wsgi_doc = {"modes": [{"name": "raw", "description": "d", "path": "/p", "validates": False},
-                          {"name": "json", "description": "d", "path": "/p"}]}
-    plan.served = {"asgi": MODES, "wsgi": mode_names(wsgi_doc)}
-    assert plan.modes_on("asgi") == ["drf", "raw"] and plan.modes_on("wsgi") == ["raw"]
-    assert plan.runs() == [(1, 1000, "asgi", "drf"), (1, 1000, "asgi", "raw"), (1, 1000, "wsgi", "raw")]
-
-
 def test_unknown_mode_is_refused_in_one_line():
-    with pytest.raises(CheckError, match=r"^unknown mode\(s\): nope \(the project has drf-validated, "):
+    with pytest.raises(CheckError, match=r"^unknown mode\(s\): nope \(the project has drf-validated, .*, bolt, "):
         plan_for(["--modes", "raw,nope"])
+
+
+def test_the_probe_reads_a_projects_own_mode_from_its_settings(monkeypatch):
+    """The registry the runner plans from is the servers' (DJANGO_SETTINGS_MODULE's), own modes included."""
+    from loadtest.session import server_env
+    from loadtest.settings_probe import probe_settings
+
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "candles.tests.own_mode_settings")
+    monkeypatch.delenv("DJANGO_DEBUG", raising=False)
+    registry = probe_settings(server_env())["registry"]
+    plan = runner.make_plan(runner.build_parser().parse_args(["--modes", "orm-tuples", "--servers", "wsgi"]),
+                            registry, 1440)
+    assert plan.endpoints_on("wsgi", 1000) == ["orm-tuples", "floor"]
 
 
 def test_locust_html_reports_only_when_asked():
@@ -190,7 +226,6 @@ def test_locust_html_reports_only_when_asked():
 
 
 def test_limits_are_checked_against_the_apis_own_maximum():
-    args = runner.build_parser().parse_args(["--limits", "1000"])
     with pytest.raises(CheckError, match=r"within 1\.\.500 \(the API's range\)"):
-        runner.make_plan(args, MODES, 500)
-    assert runner.make_plan(args, MODES, 1000).limits == [1000]
+        plan_for(["--limits", "1000"], 500)
+    assert plan_for(["--limits", "1000"], 1000).limits == [1000]

@@ -1,21 +1,19 @@
-"""The Django servers of loadtest.server_commands, started for real: the project's documents
+"""The Django servers beside asgi and wsgi (loadtest.servers), started for real: the project's documents
 and error bodies, byte for byte, whatever server runs the project's code."""
 import orjson
 import pytest
 
-from loadtest.server_commands import asgi_stock_command, granian_asgi_command, granian_wsgi_command
+from loadtest.servers import SERVERS
 
 from .live_servers import http_get, running_server
 
-COMMANDS = {"asgi-stock": asgi_stock_command, "granian-wsgi": granian_wsgi_command,
-            "granian-asgi": granian_asgi_command}
 RAW = "/api/raw/candle/{pair}"
 
 
-@pytest.mark.parametrize("server", sorted(COMMANDS))
+@pytest.mark.parametrize("server", ["asgi-stock", "granian-wsgi", "granian-asgi"])
 def test_server_answers_as_the_project_does(server, committed_sample_candles, client, tmp_path):
     known, unknown = RAW.format(pair="upbit/KRW/BTC"), RAW.format(pair="upbit/KRW/NOPE")
-    with running_server(COMMANDS[server], tmp_path) as base_url:
+    with running_server(SERVERS[server].command, tmp_path) as base_url:
         status, headers, body = http_get(f"{base_url}{known}?interval=1m&limit=1000")
         expected = client.get(known, {"interval": "1m", "limit": "1000"})
         assert status == 200 and expected.status_code == 200

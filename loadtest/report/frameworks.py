@@ -1,0 +1,103 @@
+"""The frameworks-and-servers table at 1000 rows (every server, each of its modes, its own
+ceiling), the case study's published figures beside the FastAPI rows, and the generated
+"what to pick" paragraph."""
+from __future__ import annotations
+
+import math
+
+from .numbers import fnum, fratio, rows_label
+from .results import Results
+from .tables import Table
+
+# What the case study measured on its own machine (not here): requests/s at 1000 rows.
+CASE_STUDY: dict[str, str] = {
+    "fastapi-model": "74 → ~12 req/s with response_model",
+    "fastapi-dict": "~20 req/s without response_model",
+    "fastapi-orjson": "~4x with orjson",
+}
+
+
+def ranked(res: Results, limit: int) -> list[tuple[str, str, float]]:
+    """(server, mode, median requests/s) of every measured cell at `limit`, fastest first."""
+    cells = [(s, m, res.rps(s, m, limit)) for s in res.servers for m in res.modes_on(s)]
+    return sorted([c for c in cells if math.isfinite(c[2])], key=lambda c: -c[2])
+
+
+def instants_note(res: Results) -> str:
+    """Which servers' documents were compared as instants rather than bytes, and why."""
+    servers = [s for s, how in res.meta.get("document_equality", {}).items() if how == "instants"]
+    if not servers:
+        return ""
+    return (f" {', '.join(servers)}: the documents equal the others' as parsed JSON with times compared as "
+            "instants, not byte for byte: fastapi-orjson writes UTC as +00:00 where the project (and Pydantic) "
+            "write Z, so its body is 5 bytes longer per row.")
+
+
+def frameworks_table(res: Results) -> Table | None:
+    lim = res.chart_limit
+    rows = ranked(res, lim)
+    if not rows:
+        return None
+    body = []
+    for s, m, rps in rows:
+        top, which = res.ceiling(s, lim)
+        c = res.cell(s, m, lim)
+        body.append([s, m, "yes" if res.validates(m) else "no",
+                     fnum(rps) + ("" if c.trustworthy else " ⚠"),
+                     f"{fnum(top)} ({which})" if math.isfinite(top) else "-",
+                     f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else "-",
+                     CASE_STUDY.get(m, "")])
+    return Table(["server", "mode", "validates", "req/s", "its ceiling", "% of ceiling", "the case study measured"],
+                 body, f"Frameworks and servers at {rows_label(lim)}, fastest first: median requests/s, each "
+                 "server's own ceiling (its floor diagnostic) and the share of it. The last column quotes the "
+                 "case study's published figures for its FastAPI app, measured on its machine, not here."
+                 + instants_note(res), align_left=3)
+
+
+def what_to_pick(res: Results) -> str:
+    """A few sentences from this run's numbers: the fastest unvalidated and validated
+    server x mode at the chart limit, and what the server choice changes for small and
+    large responses."""
+    lim = res.chart_limit
+    trusted = res.trusted()
+    rows = ranked(trusted or res, lim)
+    if not rows:
+        return "Nothing was measured at the largest limit: no recommendation."
+    parts = [] if trusted else ["(No run passed its checks: these figures are not to be trusted.)"]
+    plain = [r for r in rows if not res.validates(r[1])]
+    checked = [r for r in rows if res.validates(r[1])]
+    if plain:
+        s, m, rps = plain[0]
+        parts.append(f"Fastest without validation at {rows_label(lim)}: {m} on {s}, {fnum(rps)} req/s.")
+    if checked:
+        s, m, rps = checked[0]
+        text = f"Fastest with every row validated: {m} on {s}, {fnum(rps)} req/s"
+        if plain:
+            text += f" ({fratio(rps / plain[0][2])} the fastest unvalidated)"
+        parts.append(text + ".")
+    for size, label in ((res.limits[0], "small"), (lim, "large")):
+        if size == lim and label == "small":
+            continue
+        spread = _server_spread(res, size)
+        if spread:
+            parts.append(f"For {label} responses ({rows_label(size)}) the server changes {spread}.")
+    return " ".join(parts)
+
+
+def _server_spread(res: Results, limit: int) -> str:
+    """The best and worst server for one mode measured on two servers or more at `limit`
+    (raw if it was, else the first such mode)."""
+    t = res.trusted() or res
+    candidates = [m for m in ("raw", *t.modes) if sum(math.isfinite(t.rps(s, m, limit)) for s in t.servers) >= 2]
+    if not candidates:
+        return ""
+    mode = candidates[0]
+    on = sorted(((t.rps(s, mode, limit), s) for s in t.servers if math.isfinite(t.rps(s, mode, limit))), reverse=True)
+    (best, bs), (worst, ws) = on[0], on[-1]
+    return (f"{mode} from {fnum(worst)} req/s ({ws}) to {fnum(best)} ({bs}), {fratio(best / worst)}"
+            + (f"; its ceiling from {fnum(_ceil(t, on[-1][1], limit))} to {fnum(_ceil(t, on[0][1], limit))} req/s"
+               if math.isfinite(_ceil(t, on[0][1], limit)) and math.isfinite(_ceil(t, on[-1][1], limit)) else ""))
+
+
+def _ceil(res: Results, server: str, limit: int) -> float:
+    return res.ceiling(server, limit)[0]
