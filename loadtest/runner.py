@@ -235,6 +235,7 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
 
     loadgen.point_at(server.base_url)
     target = Target(mode, limit, plan.pair, plan.interval, expect_bytes)
+    lingering = server.wait_disconnected()
     server.reset_peak_rss()
     pids = server.pids()
     probe = CpuProbe(server, local_postgres)
@@ -252,6 +253,8 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
     reasons = untrustworthy_reasons(stats, m)
     if restarted:
         reasons.append("a server process was replaced during the run")
+    if lingering:
+        reasons.append(f"{lingering} connection(s) of an earlier run were still open on the server")
     return Row(
         **key, rps=stats.rps, p50_ms=stats.p50_ms, p95_ms=stats.p95_ms, p99_ms=stats.p99_ms,
         failures=stats.failures, bytes=stats.bytes, timing_ms=stats.timing_ms, server_rss_mb=rss,

@@ -73,7 +73,8 @@ def findings(res: Results) -> list[str]:
         fits = {m: res.fit(s, m) for m in present}
         fits = {m: f for m, f in fits.items() if f}
         if fits:
-            costs = ", ".join(f"{m} {f.per_row_us:.1f}" for m, f in fits.items())
+            costs = ", ".join(f"{m} {f.per_row_us:.1f}" if not f.unreliable else f"{m} fit unreliable ({f.unreliable})"
+                              for m, f in fits.items())
             out.append(f"**{s}, cost per row** (µs, least squares over {', '.join(map(str, res.limits))} rows): {costs}.")
     if "asgi" in res.servers and "wsgi" in res.servers:
         ratios = [res.paired_ratio(("asgi", m, lim), ("wsgi", m, lim)) for m in res.modes]

@@ -5,6 +5,7 @@ import html
 import math
 from dataclasses import dataclass
 
+from ..fitting import LineFit
 from ..stats import PHASES
 from .numbers import fnum, fratio, rows_label
 from .results import BASELINE, SATURATED_CPU_PCT, Results
@@ -67,14 +68,23 @@ def rps_table(res: Results, server: str, with_spread: bool = True) -> Table:
             if not c.trustworthy:
                 text += " ⚠"
             cells.append(text)
-        fit = res.fit(server, mode)
-        cells += [fnum(fit.fixed_ms, 2), fnum(fit.per_row_us, 1)] if fit else ["-", "-"]
+        cells += fit_cells(res.fit(server, mode))
         body.append(cells)
     n = max((c.rps.n for k, c in res.cells.items() if k[0] == server), default=0)
     caption = f"{res.server_label(server)}: requests/s, median of {n} repeat(s)" + (
         " ± half the min–max range" if with_spread and n > 1 else ""
     )
     return Table(headers, body, caption)
+
+
+def fit_cells(fit: LineFit | None) -> list[str]:
+    """The fixed ms and µs/row cells of a fit; "fit unreliable" with the reason instead of
+    figures that cannot be true."""
+    if fit is None:
+        return ["-", "-"]
+    if fit.unreliable:
+        return ["fit unreliable", fit.unreliable]
+    return [fnum(fit.fixed_ms, 2), fnum(fit.per_row_us, 1)]
 
 
 def speedup_table(res: Results) -> Table:
@@ -127,7 +137,8 @@ def micro_table(res: Results) -> Table | None:
             r = by.get((mode, lim))
             cells.append(f"{fnum(r['ms'])} ms" if r else "-")
         f = fits.get(mode)
-        cells += [fnum(f["fixed_ms"], 2), fnum(f["per_row_us"], 1)] if f else ["-", "-"]
+        cells += fit_cells(LineFit(f["fixed_ms"], f["per_row_us"], f.get("r2", math.nan), 0, f.get("unreliable", "")))\
+            if f else ["-", "-"]
         body.append(cells)
     for label, key in (("database alone: fetch the rows", "rows_ms"),
                        ("database alone: it writes the JSON", "json_ms")):

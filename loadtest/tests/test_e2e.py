@@ -7,7 +7,7 @@ import sys
 import time
 import urllib.request
 
-from loadtest.report.results import COLUMNS
+from loadtest.report.results import COLUMNS, load_rows
 
 from loadtest.servers import PROJECT_ROOT as PROJECT
 
@@ -124,3 +124,21 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
     assert "every user made its requests" in output
     line = next(line for line in output.splitlines() if line.startswith("raw limit=10 "))
     assert line.split()[2:4] == ["12", "0"]  # 6 users x 2 requests, no failure
+
+
+def test_seed_profile_has_no_failure_under_uvicorn_with_production_settings(bench_env, tmp_path):
+    """The case study's 60 users x 5 requests, run after run, against uvicorn with its production
+    options (--limit-concurrency): no request is shed, and no run starts while an earlier run's
+    connections are open."""
+    out = tmp_path / "seed"
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--profile", "seed", "--modes", "raw,orjson", "--limits", "1",
+         "--servers", "asgi", "--repeats", "2", "--no-micro", "--no-floor", "--out", str(out)],
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    rows = load_rows(out / "results.csv")
+    assert len(rows) == 4
+    assert [(r.mode, r.failures, r.requests) for r in rows] == [(r.mode, 0, 300) for r in rows]
+    assert not any("still open" in r.note for r in rows)
+    assert "Exceeded concurrency limit" not in (out / "logs" / "server-asgi.log").read_text()

@@ -173,3 +173,32 @@ def test_python_m_loadtest_report_regenerates_the_reports(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Targets at 1000 rows:" in done.stdout and (tmp_path / "report.html").exists()
+
+
+def _cells(server, mode, rps_by_limit, **extra):
+    return [results.Row(server=server, mode=mode, limit=lim, repeat=1, rps=rps, requests=int(rps * 2),
+                        duration_s=2.0, **extra) for lim, rps in rps_by_limit.items()]
+
+
+def test_an_impossible_fit_is_shown_as_fit_unreliable_everywhere():
+    from loadtest.tests.test_fitting import NOISY
+
+    rows = _cells("asgi", "drf-validated", NOISY) + _cells("asgi", "raw", {1: 700.0, 100: 560.0, 1000: 225.0, 1440: 162.0})
+    res = Results(rows)
+    reason = "negative fixed cost (-6.53 ms)"
+    for text in (render.render_markdown(res), render.render_html(res, charts={}), render.summary_text(res)):
+        assert f"fit unreliable" in text and reason in text
+        assert "-6.53 |" not in text and "-6.53 " not in text.replace(reason, "")
+    # The clean fit next to it is still shown as figures.
+    assert not res.fit("asgi", "raw").unreliable
+
+
+def test_failed_requests_are_not_counted_as_served(tmp_path):
+    # An older results.csv counted 503s in rps: 600 requests in 2 s of which 200 failed.
+    rows = [results.Row(server="asgi", mode="raw", limit=1, repeat=1, rps=300.0, failures=200, requests=600,
+                        duration_s=2.0, trustworthy=False, note="200 failed request(s)")]
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        results.ResultsWriter(f).write_all(rows)
+    res = Results.load(tmp_path)
+    assert res.rps("asgi", "raw", 1) == pytest.approx(200.0)
+    assert "300" not in render.summary_text(res).split("×")[0]
