@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
     add_target_options(p)
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
+    p.add_argument("--no-instructions", action="store_true",
+                   help="skip the instruction ladder (instructions per request under valgrind, ~1 min)")
     p.add_argument("--locust-html", action="store_true", help="keep Locust's HTML report of every run (~1 MB each)")
     p.add_argument("--no-floor", action="store_true",
                    help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)")
@@ -173,6 +175,35 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict:
     log(result.stdout.rstrip())
     log(f"micro benchmark took {time.monotonic() - started:.0f} s")
     return json.loads((out / "micro.json").read_text())
+
+
+# The instruction ladder's limits (those within the API's range are counted).
+INSTRUCTION_LIMITS = (1, 100, 1000, 1440)
+# Its measured wall time on the reference machine (two valgrind processes, one per core), for the estimate.
+INSTRUCTIONS_ESTIMATE_S = 60.0
+
+
+def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
+    """The instruction ladder (loadtest/instructions.py) of the plan's modes, saved as
+    instructions.json; None, with a line saying why, when valgrind cannot run here. Before the
+    servers start both cores are free: one valgrind process per core, the server's first."""
+    from .instructions import instruction_ladder_split, ladder_markdown, ladder_to_json, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        log(f"instruction ladder skipped: {reason}")
+        return None
+    limits = [lim for lim in INSTRUCTION_LIMITS if lim <= session.settings["max_limit"]]
+    cpu_sets = [session.layout.server, session.layout.loadgen] if session.layout.loadgen else [session.layout.server]
+    log(f"instruction ladder: {len(plan.modes)} modes x {len(limits)} limits under callgrind "
+        f"({len(cpu_sets)} valgrind process(es)) ...")
+    ladder = instruction_ladder_split(plan.modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
+                                      env=session.env)
+    data = ladder_to_json(ladder)
+    (out / "instructions.json").write_text(json.dumps(data, indent=1))
+    log(ladder_markdown(ladder))
+    log(f"instruction ladder took {ladder.seconds:.0f} s")
+    return data
 
 
 def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
@@ -290,6 +321,35 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, document
                 f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
 
 
+def measure_wrk(plan: Plan, servers: dict[str, ServerProcess], session: Session, out: Path) -> list[dict] | None:
+    """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU
+    like Locust, with as many connections as Locust has users; saved as wrk.json. None, with a
+    line saying why, when wrk is not installed or the plan has no headline cell."""
+    from . import wrk
+
+    if not wrk.wrk_available():
+        log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
+        return None
+    cells = wrk.headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
+    if not cells:
+        log("wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan")
+        return None
+    log(f"wrk check: {len(cells)} headline cell(s) at {wrk.HEADLINE_ROWS} rows, {plan.users} connections, "
+        f"{plan.repeats} x {plan.duration:g} s each ...")
+    measured = []
+    for name, mode in cells:
+        server = servers[name]
+        server.wait_disconnected()
+        url = server.base_url + candle_path(mode, wrk.HEADLINE_ROWS, plan.pair, plan.interval)
+        cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
+                                session.layout.loadgen)
+        server.wait_idle()
+        log(f"  wrk {name:<13} {mode:<6} {cell.wrk_rps:9.1f} req/s")
+        measured.append(cell.as_json())
+    (out / "wrk.json").write_text(json.dumps(measured, indent=1))
+    return measured
+
+
 def update_latest(out: Path) -> None:
     """Point <out's parent>/latest at `out` (a relative symlink)."""
     link = out.parent / "latest"
@@ -331,9 +391,13 @@ def run(args: argparse.Namespace) -> int:
     log(f"plan: {len(plan.modes)} modes{diag} x {len(plan.limits)} limits x {len(plan.servers)} servers x "
         f"{plan.repeats} repeats = {len(plan.runs())} runs (fewer if a server does not serve a mode); "
         f"{plan.describe_load()}; {session.layout.text}")
+    if not args.no_instructions:
+        log(f"before the runs: the instruction ladder, ~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)} (--no-instructions skips it)")
 
     out.mkdir(parents=True, exist_ok=True)
     micro = None if args.no_micro else run_micro(plan, session, out)
+    if not args.no_instructions:
+        run_instructions(plan, session, out)
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "argv": sys.argv[1:],
@@ -359,6 +423,7 @@ def run(args: argparse.Namespace) -> int:
 
         loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
         measure_all(plan, servers, loadgen, documents, out, is_local_postgres(session.settings), args.locust_html)
+        measure_wrk(plan, servers, session, out)
     finally:
         if loadgen is not None:
             loadgen.close()

@@ -198,6 +198,10 @@ class Results:
     def load(cls, directory: Path) -> Results:
         meta_path = directory / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        for name in ("instructions", "wrk"):  # what the runner measured besides Locust's runs
+            path = directory / f"{name}.json"
+            if path.exists():
+                meta[name] = json.loads(path.read_text())
         return cls(load_rows(directory / "results.csv"), meta)
 
     def cell(self, server: str, mode: str, limit: int) -> Cell | None:

@@ -255,3 +255,96 @@ def targets_table(res: Results) -> Table:
     return Table(["target", "status", "goal", "figures"], body,
                  f"The issue's targets at {TARGET_ROWS} rows, medians of repeats (ratios within each repeat, "
                  "then the median); checked by the runner, not by a unit test", align_left=4)
+
+
+# An instruction count differing by less than this is no difference (two runs agree within 1%).
+INSTRUCTION_DIFFERENCE_PCT = 2.0
+
+
+def instruction_ladder(res: Results):
+    """The run's instruction ladder (instructions.json), or None when it was not counted."""
+    from ..instructions import ladder_from_json
+
+    data = res.meta.get("instructions")
+    return ladder_from_json(data) if data else None
+
+
+def instructions_table(res: Results) -> tuple[Table, list[str]] | None:
+    """The instruction ladder as a table, and its notes (the database, unreliable fits)."""
+    from ..instructions import ladder_rows
+
+    ladder = instruction_ladder(res)
+    if ladder is None:
+        return None
+    headers, rows, caption, notes = ladder_rows(ladder)
+    return Table(headers, rows, caption), notes
+
+
+def differences_table(res: Results) -> Table | None:
+    """Which requests/s differences are real: at the chart limit on each server, every mode
+    against the next faster one. Outside the repeat spread: measured. Inside it: backed by
+    instructions when the counts differ the same way by more than INSTRUCTION_DIFFERENCE_PCT,
+    else noise."""
+    ladder = instruction_ladder(res)
+    lim = res.chart_limit
+    body = []
+    for server in res.servers:
+        modes = [m for m in res.modes if math.isfinite(res.rps(server, m, lim))]
+        modes.sort(key=lambda m: res.rps(server, m, lim))
+        for slow, fast in zip(modes, modes[1:]):
+            rps_ratio = res.paired_ratio((server, fast, lim), (server, slow, lim))
+            noise = max(res.cell(server, fast, lim).rps.half_range_pct, res.cell(server, slow, lim).rps.half_range_pct)
+            counts = ladder.counts if ladder else {}
+            n_fast, n_slow = counts.get(fast, {}).get(lim), counts.get(slow, {}).get(lim)
+            instr = n_slow / n_fast if n_fast and n_slow else math.nan
+            body.append([server, fast, slow, fratio(rps_ratio), f"±{noise:.0f}%",
+                         fratio(instr) if math.isfinite(instr) else "not counted",
+                         difference_verdict(rps_ratio, noise, instr)])
+    if not body:
+        return None
+    return Table(["server", "faster", "slower", "requests/s ratio", "repeat spread", "instructions ratio", "verdict"],
+                 body, f"Which differences are real, at {rows_label(lim)}: each mode against the next faster one "
+                 "(requests/s ratio within each repeat, then the median; repeat spread: the larger of the two cells' "
+                 "± half range; instructions ratio: the slower mode's instructions per request over the faster "
+                 f"one's; a count differing by less than {INSTRUCTION_DIFFERENCE_PCT:g}% is no difference)",
+                 align_left=3)
+
+
+def difference_verdict(rps_ratio: float, noise_pct: float, instructions_ratio: float) -> str:
+    """What a requests/s ratio between two modes means, given the repeats' spread and the
+    instruction counts' ratio (slower's over faster's)."""
+    if not math.isfinite(rps_ratio):
+        return "not measured"
+    outside = (rps_ratio - 1) * 100 > noise_pct
+    counted = math.isfinite(instructions_ratio)
+    backed = counted and (instructions_ratio - 1) * 100 > INSTRUCTION_DIFFERENCE_PCT
+    if outside:
+        if not counted:
+            return "real (outside the spread)"
+        return "real (outside the spread), instructions agree" if backed else \
+            "real (outside the spread), not in the instructions: the server or the load around the view"
+    if backed:
+        return "inside the noise, but real: backed by the instruction counts"
+    return "noise" if counted else "inside the noise (no instruction count to tell)"
+
+
+def loadgen_table(res: Results) -> Table | None:
+    """Locust's requests/s over wrk's for the headline cells (wrk.json), flagged beyond
+    loadtest.wrk.DIFFERENCE_PCT; None when wrk did not run."""
+    from ..wrk import DIFFERENCE_PCT
+
+    cells = res.meta.get("wrk")
+    if not cells:
+        return None
+    body = []
+    for c in cells:
+        locust = res.rps(c["server"], c["mode"], c["limit"])
+        r = locust / c["wrk_rps"] if c["wrk_rps"] and math.isfinite(locust) else math.nan
+        flag = "-" if not math.isfinite(r) else f"⚠ differ by {abs(r - 1) * 100:.0f}%" if abs(r - 1) * 100 > DIFFERENCE_PCT else "ok"
+        body.append([c["server"], c["mode"], rows_label(c["limit"]), fnum(locust), fnum(c["wrk_rps"]),
+                     "-" if not math.isfinite(r) else f"{r:.2f}", flag])
+    return Table(["server", "mode", "rows", "Locust req/s", "wrk req/s", "Locust/wrk", ""], body,
+                 "The headline cells measured with a second load generator, wrk (C, one thread, as many keep-alive "
+                 "connections as Locust's users, pinned to the same CPU), after Locust's runs: medians of repeats. "
+                 f"⚠ when the two differ by more than {DIFFERENCE_PCT:g}%: then the load generator, not only the "
+                 "server, is in the figure (loadtest/README.md, \"Locust and wrk\")", align_left=3)
