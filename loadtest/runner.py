@@ -341,8 +341,12 @@ def measure_wrk(plan: Plan, servers: dict[str, ServerProcess], session: Session,
         server = servers[name]
         server.wait_disconnected()
         url = server.base_url + candle_path(mode, wrk.HEADLINE_ROWS, plan.pair, plan.interval)
-        cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
-                                session.layout.loadgen)
+        try:
+            cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
+                                    session.layout.loadgen)
+        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+            log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
+            return None
         server.wait_idle()
         log(f"  wrk {name:<13} {mode:<6} {cell.wrk_rps:9.1f} req/s")
         measured.append(cell.as_json())

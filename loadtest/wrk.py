@@ -2,6 +2,7 @@
 report can tell what Locust itself costs (Locust/wrk per cell, loadtest/README.md)."""
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import statistics
@@ -41,11 +42,15 @@ def wrk_available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def parse_wrk(output: str, seconds: float) -> WrkRun:
-    """wrk's summary: the completed requests, less errors, over the duration asked for."""
-    requests = re.search(r"^\s*(\d+) requests in ", output, re.M)
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def parse_wrk(output: str) -> WrkRun:
+    """wrk's summary: the completed requests, less errors, over the time wrk reports."""
+    requests = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),", output, re.M)
     if requests is None:
         raise ValueError(f"no request count in wrk's output:\n{output[-500:]}")
+    seconds = float(requests.group(2)) * _UNITS[requests.group(3)]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
     sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     n = int(requests.group(1))
@@ -57,14 +62,16 @@ def parse_wrk(output: str, seconds: float) -> WrkRun:
 
 
 def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None) -> WrkRun:
-    """One wrk run: one thread, `connections` keep-alive connections, pinned to `cpus`."""
+    """One wrk run: one thread, `connections` keep-alive connections, pinned to `cpus`, for
+    `seconds` rounded up to whole seconds (wrk's -d takes no fractions)."""
+    whole = max(1, math.ceil(seconds))
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", url],
-        capture_output=True, text=True, timeout=seconds + 30, preexec_fn=pin_to(cpus),
+        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", url],
+        capture_output=True, text=True, timeout=whole + 30, preexec_fn=pin_to(cpus),
     )
     if result.returncode != 0:
-        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr[-500:]}")
-    return parse_wrk(result.stdout, seconds)
+        raise RuntimeError(f"wrk failed ({result.returncode}): {(result.stdout + result.stderr)[-500:]}")
+    return parse_wrk(result.stdout)
 
 
 def measure_cell(server: str, mode: str, limit: int, url: str, connections: int, seconds: float, repeats: int,
