@@ -197,8 +197,12 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
     cpu_sets = [session.layout.server, session.layout.loadgen] if session.layout.loadgen else [session.layout.server]
     log(f"instruction ladder: {len(plan.modes)} modes x {len(limits)} limits under callgrind "
         f"({len(cpu_sets)} valgrind process(es)) ...")
-    ladder = instruction_ladder_split(plan.modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
-                                      env=session.env)
+    try:
+        ladder = instruction_ladder_split(plan.modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
+                                          env=session.env)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        log(f"instruction ladder failed, the report will say it was not counted: {str(exc)[-1500:]}")
+        return None
     data = ladder_to_json(ladder)
     (out / "instructions.json").write_text(json.dumps(data, indent=1))
     log(ladder_markdown(ladder))

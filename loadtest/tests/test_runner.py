@@ -128,10 +128,14 @@ def test_latest_symlink_points_at_the_newest_run(tmp_path):
     first, second = tmp_path / "20250101-000000", tmp_path / "20250102-000000"
     first.mkdir()
     second.mkdir()
+    (first / "results.csv").write_text("kept\n")
     runner.update_latest(first)
     runner.update_latest(second)
     latest = tmp_path / "latest"
     assert latest.is_symlink() and os.readlink(latest) == second.name
+    # The older run's folder is kept as it was: nothing is deleted.
+    assert (first / "results.csv").read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["20250101-000000", "20250102-000000", "latest"]
 
 
 def test_local_postgres_detection():
