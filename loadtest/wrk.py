@@ -15,6 +15,9 @@ from .servers import pin_to
 # The cells measured with both: raw and drf at 1000 rows on every server the runner ran.
 HEADLINE_MODES = ("raw", "drf")
 HEADLINE_ROWS = 1000
+# A response slower than this is a failure for wrk (its default, 2 s, fails drf at 1000 rows
+# on a busy machine; Locust waits 60 s).
+TIMEOUT_S = 60
 # Locust/wrk further from 1 than this: the report flags the cell.
 DIFFERENCE_PCT = 10.0
 
@@ -66,7 +69,7 @@ def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None) -
     `seconds` rounded up to whole seconds (wrk's -d takes no fractions)."""
     whole = max(1, math.ceil(seconds))
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s", url],
         capture_output=True, text=True, timeout=whole + 30, preexec_fn=pin_to(cpus),
     )
     if result.returncode != 0:

@@ -340,7 +340,12 @@ def loadgen_table(res: Results) -> Table | None:
     for c in cells:
         locust = res.rps(c["server"], c["mode"], c["limit"])
         r = locust / c["wrk_rps"] if c["wrk_rps"] and math.isfinite(locust) else math.nan
-        flag = "-" if not math.isfinite(r) else f"⚠ differ by {abs(r - 1) * 100:.0f}%" if abs(r - 1) * 100 > DIFFERENCE_PCT else "ok"
+        if not c["wrk_rps"]:
+            flag = "⚠ wrk got no successful response (see wrk.json)"
+        elif not math.isfinite(r):
+            flag = "-"
+        else:
+            flag = f"⚠ differ by {abs(r - 1) * 100:.0f}%" if abs(r - 1) * 100 > DIFFERENCE_PCT else "ok"
         body.append([c["server"], c["mode"], rows_label(c["limit"]), fnum(locust), fnum(c["wrk_rps"]),
                      "-" if not math.isfinite(r) else f"{r:.2f}", flag])
     return Table(["server", "mode", "rows", "Locust req/s", "wrk req/s", "Locust/wrk", ""], body,

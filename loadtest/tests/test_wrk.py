@@ -47,6 +47,9 @@ def test_the_report_prints_locust_over_wrk_and_flags_a_gap_over_ten_percent():
     assert [r[5:] for r in table.rows] == [["0.80", "⚠ differ by 20%"], ["0.97", "ok"]]
     assert "Locust/wrk" in render.summary_text(res) and "## Locust and wrk" in render.render_markdown(res)
     assert loadgen_table(Results(rows)) is None
+    # Every wrk request failed (e.g. timed out): said so, no ratio.
+    meta["wrk"][1]["wrk_rps"] = 0.0
+    assert loadgen_table(Results(rows, meta)).rows[1][5:] == ["-", "⚠ wrk got no successful response (see wrk.json)"]
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)")
