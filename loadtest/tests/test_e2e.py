@@ -2,10 +2,13 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
+
+import pytest
 
 from loadtest.report.results import COLUMNS, load_rows
 
@@ -23,7 +26,8 @@ def test_runner_end_to_end(bench_env, tmp_path):
     out = tmp_path / "results" / "run1"
     result = subprocess.run(
         [sys.executable, "-m", "loadtest", "--modes", "drf,raw", "--limits", "100", "--servers", "asgi",
-         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--locust-html", "--out", str(out)],
+         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--locust-html", "--no-instructions",
+         "--out", str(out)],
         cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -72,6 +76,33 @@ def test_runner_end_to_end(bench_env, tmp_path):
     assert [a["limit"] for a in micro["database_alone"]] == sorted({r["limit"] for r in micro["rows"]})
     assert "| database alone: fetch the rows |" in md
     assert os.readlink(out.parent / "latest") == out.name
+    # Asked not to count instructions, and no 1000-row cell for wrk: neither file, and the report says so.
+    assert not (out / "instructions.json").exists() and not (out / "wrk.json").exists()
+    assert "Not counted in this run" in md
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None or shutil.which("wrk") is None,
+                    reason="needs valgrind and wrk (.ci/run installs both)")
+def test_runner_counts_instructions_and_checks_locust_against_wrk(bench_env, tmp_path):
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--modes", "raw", "--limits", "1000", "--servers", "asgi", "--repeats", "1",
+         "--duration", "1", "--warmup", "0.3", "--no-floor", "--no-micro", "--out", str(out)],
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "before the runs: the instruction ladder, ~" in result.stdout
+    ladder = json.loads((out / "instructions.json").read_text())
+    assert list(ladder["counts"]) == ["raw"] and list(ladder["counts"]["raw"]) == ["1", "100", "1000", "1440"]
+    assert ladder["database"] == ("postgresql" if "postgres" in bench_env.get("DATABASE_URL", "") else "sqlite")
+    counts = [ladder["counts"]["raw"][k] for k in ("1", "100", "1000", "1440")]
+    assert counts == sorted(counts) and counts[0] > 100_000
+    wrk = json.loads((out / "wrk.json").read_text())
+    assert [(c["server"], c["mode"], c["limit"]) for c in wrk] == [("asgi", "raw", 1000)] and wrk[0]["wrk_rps"] > 0
+    md = (out / "report.md").read_text()
+    assert "## Instructions per request" in md and "## Locust and wrk" in md and "| asgi | raw | 1000 rows |" in md
+    assert "Locust/wrk" in result.stdout
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
 
 
 def test_runner_refuses_debug(bench_env, tmp_path):
