@@ -28,7 +28,7 @@ def fit_problem(xs: Sequence[float], ys_ms: Sequence[float], fixed_ms: float, pe
     A fixed cost below zero or a per-row cost at or below zero cannot be true; a line through
     two limits cannot show its own error; and when the points stray from the line by more
     than the rows' whole effect over the limits, the per-row figure is noise."""
-    if fixed_ms < 0:
+    if fixed_ms < -0.005:  # below what rounds to 0.00 ms
         return f"negative fixed cost ({fixed_ms:.2f} ms): noise at the large limits moved the line"
     if per_row_us <= 0:
         return f"per-row cost {per_row_us:.2f} µs is not positive: noise is larger than the rows' cost"
@@ -75,6 +75,8 @@ def fit_row_cost(rps_by_rows: dict[int, float]) -> LineFit | None:
     xs = sorted(points)
     ys = [1000.0 / points[x] for x in xs]  # ms per request
     a, b, r2 = fit_line(xs, ys)
+    if -0.005 <= a < 0:  # rounding error of a fixed cost of zero, not a negative one
+        a = 0.0
     return LineFit(fixed_ms=a, per_row_us=b * 1000, r2=r2, points=len(xs), unreliable=fit_problem(xs, ys, a, b * 1000))
 
 

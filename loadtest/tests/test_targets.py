@@ -194,11 +194,15 @@ def test_t4_estimates_how_far_the_database_alone_lets_any_mode_go():
     assert "⚠ At 1000 rows the database's JSON had other values" in tables.micro_table(res).caption
 
 
-def test_t1_gives_the_fitted_costs_behind_its_ratios_when_there_are_two_limits():
+def test_t1_gives_the_fitted_costs_behind_its_ratios_when_there_are_three_limits():
     assert "Fitted" not in by_key(results())[0]["T1"].figures  # one limit: nothing to fit
-    figures = by_key(results(limits=(100, 1000)))[0]["T1"].figures
+    figures = by_key(results(limits=(10, 100, 1000)))[0]["T1"].figures
     assert figures.endswith("Fitted cost per request: raw 0.00 ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, "
                             "drf-validated 0.00 ms + 105.3 µs/row.")
+    # Two limits: a line through two points shows no error, so no figure is given as a result.
+    figures = by_key(results(limits=(100, 1000)))[0]["T1"].figures
+    assert "Fitted cost per request: fit unreliable (raw: only two limits" in figures
+    assert "µs/row" not in figures
 
 
 def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
