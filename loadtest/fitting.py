@@ -15,9 +15,31 @@ class LineFit:
     per_row_us: float
     r2: float
     points: int
+    # Why the fitted figures cannot be shown as results ("" when they can): see fit_problem.
+    unreliable: str = ""
 
     def predict_ms(self, rows: float) -> float:
         return self.fixed_ms + self.per_row_us * rows / 1000
+
+
+def fit_problem(xs: Sequence[float], ys_ms: Sequence[float], fixed_ms: float, per_row_us: float) -> str:
+    """Why a fitted line `ms = fixed + per_row x rows` cannot be shown as a result, or "".
+
+    A fixed cost below zero or a per-row cost at or below zero cannot be true; a line through
+    two limits cannot show its own error; and when the points stray from the line by more
+    than the rows' whole effect over the limits, the per-row figure is noise."""
+    if fixed_ms < -0.005:  # below what rounds to 0.00 ms
+        return f"negative fixed cost ({fixed_ms:.2f} ms): noise at the large limits moved the line"
+    if per_row_us <= 0:
+        return f"per-row cost {per_row_us:.2f} µs is not positive: noise is larger than the rows' cost"
+    if len(set(xs)) < 3:
+        return "only two limits: a line through two points cannot show its error"
+    residual = max(abs(y - (fixed_ms + per_row_us * x / 1000)) for x, y in zip(xs, ys_ms))
+    effect = per_row_us * (max(xs) - min(xs)) / 1000
+    if residual > effect:
+        return (f"the points stray up to {residual:.2f} ms from the line, more than the rows' effect "
+                f"({effect:.2f} ms from {min(xs):g} to {max(xs):g} rows)")
+    return ""
 
 
 def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, float]:
@@ -53,7 +75,9 @@ def fit_row_cost(rps_by_rows: dict[int, float]) -> LineFit | None:
     xs = sorted(points)
     ys = [1000.0 / points[x] for x in xs]  # ms per request
     a, b, r2 = fit_line(xs, ys)
-    return LineFit(fixed_ms=a, per_row_us=b * 1000, r2=r2, points=len(xs))
+    if -0.005 <= a < 0:  # rounding error of a fixed cost of zero, not a negative one
+        a = 0.0
+    return LineFit(fixed_ms=a, per_row_us=b * 1000, r2=r2, points=len(xs), unreliable=fit_problem(xs, ys, a, b * 1000))
 
 
 @dataclass(frozen=True)

@@ -168,6 +168,39 @@ def instruction_ladder(modes: Sequence[str], limits: Sequence[int], *, pair: str
                   calls={limit: calls_for(limit) for limit in limits})
 
 
+def instruction_ladder_split(modes: Sequence[str], limits: Sequence[int], cpu_sets: Sequence[set[int] | None], *,
+                             pair: str = DEFAULT_PAIR, interval: str = DEFAULT_INTERVAL,
+                             env: dict[str, str] | None = None, timeout: float = 900) -> Ladder:
+    """The ladder counted by one valgrind process per CPU set (the modes dealt out in turn),
+    in parallel, then joined: a count does not depend on the core, the wall time does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    groups = [list(modes[i::len(cpu_sets)]) for i in range(len(cpu_sets))]
+    jobs = [(group, cpus) for group, cpus in zip(groups, cpu_sets) if group]
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        parts = list(pool.map(lambda job: instruction_ladder(job[0], limits, pair=pair, interval=interval, env=env,
+                                                             cpus=job[1], timeout=timeout), jobs))
+    merged = {mode: by for part in parts for mode, by in part.counts.items()}
+    counts = {mode: merged[mode] for mode in modes}
+    return Ladder(counts=counts, fits={mode: fit_instructions(by) for mode, by in counts.items()}, base=modes[0],
+                  database=parts[0].database, seconds=time.monotonic() - started, calls=parts[0].calls)
+
+
+def ladder_to_json(ladder: Ladder) -> dict:
+    """The runner's instructions.json: the counts (as --json writes them) and how they were taken."""
+    return {"counts": ladder.as_json(), "base": ladder.base, "database": ladder.database,
+            "seconds": round(ladder.seconds, 1), "calls": {str(k): v for k, v in ladder.calls.items()}}
+
+
+def ladder_from_json(data: dict) -> Ladder:
+    """A Ladder back from instructions.json (fits recomputed from the counts)."""
+    counts = {mode: {int(k): float(v) for k, v in by.items()} for mode, by in data["counts"].items()}
+    return Ladder(counts=counts, fits={mode: fit_instructions(by) for mode, by in counts.items()}, base=data["base"],
+                  database=data["database"], seconds=float(data["seconds"]),
+                  calls={int(k): int(v) for k, v in data["calls"].items()})
+
+
 def dump_name(mode: str, limit: int, calls: int, is_async: bool) -> str:
     """How a cell's count is named in callgrind's dump: mode, limit, calls, sync/async."""
     return f"{mode} {limit} {calls} {'async' if is_async else 'sync'}"

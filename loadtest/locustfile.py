@@ -81,6 +81,12 @@ class CandleUser(FastHttpUser):
         self.expect_bytes = int(_option(env, "expect_bytes"))
         self.budget = int(_option(env, "requests_per_user")) if _option(env, "load_profile") == "seed" else -1
 
+    def on_stop(self) -> None:
+        # Close this user's keep-alive connections: left to the garbage collector they stay
+        # open on the server (until its keep-alive timeout) and count against a connection
+        # limit in the next run (uvicorn's --limit-concurrency answered 503 to the seed profile).
+        self.client.client.close()
+
     @task
     def candles(self) -> None:
         if self.budget == 0:

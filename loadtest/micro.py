@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import database_alone
-from .fitting import fit_line
+from .fitting import fit_line, fit_problem
 from .stats import parse_server_timing
 from .cli import parse_int_list, parse_name_list
 from .target import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path
@@ -153,8 +153,9 @@ def fits(rows: list[MicroRow]) -> dict[str, dict[str, float]]:
         points = [(r.limit, r.ms) for r in rows if r.mode == mode]
         if len({x for x, _ in points}) < 2:
             continue
-        a, b, r2 = fit_line([x for x, _ in points], [y for _, y in points])
-        out[mode] = {"fixed_ms": a, "per_row_us": b * 1000, "r2": r2}
+        xs, ys = [x for x, _ in points], [y for _, y in points]
+        a, b, r2 = fit_line(xs, ys)
+        out[mode] = {"fixed_ms": a, "per_row_us": b * 1000, "r2": r2, "unreliable": fit_problem(xs, ys, a, b * 1000)}
     return out
 
 
@@ -174,7 +175,10 @@ def format_table(rows: list[MicroRow], fitted: dict[str, dict[str, float]]) -> s
             line += f"{f'{r.ms:.3f} [{r.us_per_row:.2f}]':>22}" if r else f"{'-':>22}"
         if fitted:
             f = fitted.get(mode)
-            line += f"{f['fixed_ms']:>10.3f}{f['per_row_us']:>9.2f}" if f else f"{'':>19}"
+            if f and f.get("unreliable"):
+                line += f"  fit unreliable: {f['unreliable']}"
+            else:
+                line += f"{f['fixed_ms']:>10.3f}{f['per_row_us']:>9.2f}" if f else f"{'':>19}"
         lines.append(line)
     return "\n".join(lines)
 

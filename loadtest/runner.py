@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
     add_target_options(p)
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
+    p.add_argument("--no-instructions", action="store_true",
+                   help="skip the instruction ladder (instructions per request under valgrind, ~1 min)")
     p.add_argument("--locust-html", action="store_true", help="keep Locust's HTML report of every run (~1 MB each)")
     p.add_argument("--no-floor", action="store_true",
                    help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)")
@@ -248,6 +250,39 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
     return json.loads((out / "micro.json").read_text())
 
 
+# The instruction ladder's limits (those within the API's range are counted).
+INSTRUCTION_LIMITS = (1, 100, 1000, 1440)
+# Its measured wall time on the reference machine (two valgrind processes, one per core), for the estimate.
+INSTRUCTIONS_ESTIMATE_S = 60.0
+
+
+def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
+    """The instruction ladder (loadtest/instructions.py) of the plan's modes, saved as
+    instructions.json; None, with a line saying why, when valgrind cannot run here. Before the
+    servers start both cores are free: one valgrind process per core, the server's first."""
+    from .instructions import instruction_ladder_split, ladder_markdown, ladder_to_json, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        log(f"instruction ladder skipped: {reason}")
+        return None
+    limits = [lim for lim in INSTRUCTION_LIMITS if lim <= session.settings["max_limit"]]
+    cpu_sets = [session.layout.server, session.layout.loadgen] if session.layout.loadgen else [session.layout.server]
+    log(f"instruction ladder: {len(plan.modes)} modes x {len(limits)} limits under callgrind "
+        f"({len(cpu_sets)} valgrind process(es)) ...")
+    try:
+        ladder = instruction_ladder_split(plan.modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
+                                          env=session.env)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        log(f"instruction ladder failed, the report will say it was not counted: {str(exc)[-1500:]}")
+        return None
+    data = ladder_to_json(ladder)
+    (out / "instructions.json").write_text(json.dumps(data, indent=1))
+    log(ladder_markdown(ladder))
+    log(f"instruction ladder took {ladder.seconds:.0f} s")
+    return data
+
+
 def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
                   servers: dict[str, ServerProcess]) -> dict[tuple[str, str, int], int]:
     """Start every planned server (into `servers`, so the caller stops them), learn the modes
@@ -320,6 +355,7 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
 
     loadgen.point_at(server.base_url)
     target = Target(mode, limit, plan.pair, plan.interval, expect_bytes)
+    lingering = server.wait_disconnected()
     server.reset_peak_rss()
     pids = server.pids()
     probe = CpuProbe(server, local_postgres)
@@ -337,6 +373,8 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
     reasons = untrustworthy_reasons(stats, m)
     if restarted:
         reasons.append("a server process was replaced during the run")
+    if lingering:
+        reasons.append(f"{lingering} connection(s) of an earlier run were still open on the server")
     return Row(
         **key, rps=stats.rps, p50_ms=stats.p50_ms, p95_ms=stats.p95_ms, p99_ms=stats.p99_ms,
         failures=stats.failures, bytes=stats.bytes, timing_ms=stats.timing_ms, server_rss_mb=rss,
@@ -373,6 +411,39 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, sizes: d
                 f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
 
 
+def measure_wrk(plan: Plan, servers: dict[str, ServerProcess], session: Session, out: Path) -> list[dict] | None:
+    """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU
+    like Locust, with as many connections as Locust has users; saved as wrk.json. None, with a
+    line saying why, when wrk is not installed or the plan has no headline cell."""
+    from . import wrk
+
+    if not wrk.wrk_available():
+        log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
+        return None
+    cells = wrk.headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
+    if not cells:
+        log("wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan")
+        return None
+    log(f"wrk check: {len(cells)} headline cell(s) at {wrk.HEADLINE_ROWS} rows, {plan.users} connections, "
+        f"{plan.repeats} x {plan.duration:g} s each ...")
+    measured = []
+    for name, mode in cells:
+        server = servers[name]
+        server.wait_disconnected()
+        url = server.base_url + candle_path(mode, wrk.HEADLINE_ROWS, plan.pair, plan.interval)
+        try:
+            cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
+                                    session.layout.loadgen)
+        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+            log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
+            return None
+        server.wait_idle()
+        log(f"  wrk {name:<13} {mode:<6} {cell.wrk_rps:9.1f} req/s")
+        measured.append(cell.as_json())
+    (out / "wrk.json").write_text(json.dumps(measured, indent=1))
+    return measured
+
+
 def write_outputs(out: Path, meta: dict, t_start: float) -> None:
     """meta.json, the reports, the latest link; prints the summary."""
     meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -400,10 +471,15 @@ def run(args: argparse.Namespace) -> int:
     session.prepare_database()
     runs = plan.runs()
     log(f"plan: {len(runs)} runs; {plan.describe_load()}; {session.layout.text}\n{plan.describe_servers()}")
+    before = [] if args.no_micro else ["the micro benchmark (~0:15)"]
+    if not args.no_instructions:
+        before.append(f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)")
     log(f"estimate: ~{fmt_duration(plan.estimate_s())} for starting the servers and the runs"
-        f"{'' if args.no_micro else ', plus the micro benchmark (~0:15)'} and the report")
+        f"{', plus ' + ' and '.join(before) if before else ''}, and the report")
 
     micro = None if args.no_micro else run_micro(plan, session, out)
+    if not args.no_instructions:
+        run_instructions(plan, session, out)
     meta = {
         "started_at": started_at.isoformat(timespec="seconds"),
         "argv": sys.argv[1:],
@@ -433,6 +509,7 @@ def run(args: argparse.Namespace) -> int:
         interrupt_main_greenlet_only()
         loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
         measure_all(plan, servers, loadgen, sizes, out, is_local_postgres(session.settings), args.locust_html)
+        measure_wrk(plan, servers, session, out)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -81,9 +81,9 @@ def window(samples: Iterable[Sample], start: float, end: float) -> list[Sample]:
 def summarize(samples: Sequence[Sample], duration_s: float) -> RunStats:
     """Summarize the samples of one measurement window of `duration_s` seconds.
 
-    Requests/s counts every completed request, failed or not (failures are reported
-    separately and make the row untrustworthy); latency percentiles and Server-Timing
-    means are over successful requests only.
+    Requests/s counts successful requests only (a 503 or a wrong body is not a served
+    request; failures are reported separately and make the row untrustworthy); latency
+    percentiles and Server-Timing means are over successful requests only too.
     """
     if duration_s <= 0:
         raise ValueError("duration_s must be positive")
@@ -100,7 +100,7 @@ def summarize(samples: Sequence[Sample], duration_s: float) -> RunStats:
         requests=len(samples),
         failures=len(samples) - len(ok),
         duration_s=duration_s,
-        rps=len(samples) / duration_s,
+        rps=len(ok) / duration_s,
         mean_ms=sum(times) / len(times) if times else math.nan,
         p50_ms=percentile(times, 50),
         p95_ms=percentile(times, 95),

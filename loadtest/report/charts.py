@@ -138,3 +138,42 @@ def chart_breakdown(res: Results) -> str:
         ax.legend(fontsize=8, markerscale=0.3)
     fig.suptitle("Where one request's server time goes: Server-Timing phases; 1/rps = server time per request")
     return _png(fig)
+
+
+def chart_instructions(res: Results) -> str:
+    """Instructions per request against rows per mode (the view in-process, callgrind), beside
+    each server's requests/s against rows: "" when the instructions were not counted."""
+    from .tables import instruction_ladder
+
+    ladder = instruction_ladder(res)
+    if ladder is None:
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = [m for m in res.modes if m in ladder.counts] or ladder.modes
+    colors = _mode_colors(modes)
+    fig, axes = plt.subplots(1, 1 + len(res.servers), figsize=(5.2 * (1 + len(res.servers)), 4.2), squeeze=False)
+    panels = [("instructions per request (millions)", None), *(("requests/s (median)", s) for s in res.servers)]
+    for ax, (label, server) in zip(axes[0], panels):
+        for mode in modes:
+            if server is None:
+                points = sorted(ladder.counts[mode].items())
+                points = [(lim, n / 1e6) for lim, n in points]
+            else:
+                points = [(lim, res.rps(server, mode, lim)) for lim in res.limits]
+                points = [(lim, v) for lim, v in points if math.isfinite(v)]
+            if points:
+                ax.plot([x for x, _ in points], [y for _, y in points], marker="o", ms=4, label=mode,
+                        color=colors[mode])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title("the view in-process (callgrind)" if server is None else server)
+        ax.set_xlabel("rows per response")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..cli import EXIT_OK, EXIT_REFUSED
 from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
-from .charts import chart_breakdown, chart_latency, chart_rps
+from .charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from .frameworks import frameworks_table, instants_note, what_to_pick
 from .numbers import fbytes, fnum, fratio, rows_label
 from .results import BASELINE, Results
@@ -23,6 +23,9 @@ from .tables import (
     latency_table,
     machine_table,
     md_table,
+    differences_table,
+    instructions_table,
+    loadgen_table,
     micro_table,
     rps_table,
     rss_table,
@@ -74,7 +77,8 @@ def findings(res: Results) -> list[str]:
         fits = {m: res.fit(s, m) for m in present}
         fits = {m: f for m, f in fits.items() if f}
         if fits:
-            costs = ", ".join(f"{m} {f.per_row_us:.1f}" for m, f in fits.items())
+            costs = ", ".join(f"{m} {f.per_row_us:.1f}" if not f.unreliable else f"{m} fit unreliable ({f.unreliable})"
+                              for m, f in fits.items())
             out.append(f"**{s}, cost per row** (µs, least squares over {', '.join(map(str, res.limits))} rows): {costs}.")
     if "asgi" in res.servers and "wsgi" in res.servers:
         ratios = [res.paired_ratio(("asgi", m, lim), ("wsgi", m, lim)) for m in res.modes]
@@ -162,6 +166,18 @@ def sections(res: Results) -> list[Section]:
         out.append(Section("Server against server", pairs))
     out.append(Section(f"Latency and time split at {rows_label(res.chart_limit)}",
                        [*(latency_table(res, s) for s in res.servers), Chart("latency"), Chart("breakdown")]))
+    ladder = instructions_table(res)
+    if ladder:
+        table, notes = ladder
+        differences = differences_table(res)
+        out.append(Section("Instructions per request", [table, *notes, Chart("instructions"),
+                                                        *([differences] if differences else [])]))
+    else:
+        out.append(Section("Instructions per request", [
+            "Not counted in this run (valgrind missing, or --no-instructions): see the run's log."]))
+    wrk = loadgen_table(res)
+    if wrk:
+        out.append(Section("Locust and wrk", [wrk]))
     micro = micro_table(res)
     if micro:
         out.append(Section("Without the server: in-process micro benchmark", [micro]))
@@ -237,9 +253,11 @@ def locust_links(res: Results) -> str:
 def render_html(res: Results, charts: dict[str, str] | None = None) -> str:
     """report.html: the sections with their charts embedded, and links to Locust's per-run reports."""
     if charts is None:
-        charts = {"rps": chart_rps(res), "latency": chart_latency(res), "breakdown": chart_breakdown(res)}
+        charts = {"rps": chart_rps(res), "latency": chart_latency(res), "breakdown": chart_breakdown(res),
+                  "instructions": chart_instructions(res)}
     alt = {"rps": "requests/s against rows per mode", "latency": "latency percentiles per mode",
-           "breakdown": "stacked db/serialize/render time per mode"}
+           "breakdown": "stacked db/serialize/render time per mode",
+           "instructions": "instructions per request against rows per mode, beside requests/s"}
     body = [f"<h1>{html.escape(TITLE)}</h1>"]
     body += [f"<p>{_md_inline(line)}</p>" for line in intro(res)]
     for section in sections(res):
@@ -291,6 +309,9 @@ def summary_text(res: Results) -> str:
                              if math.isfinite(res.pct_of_ceiling(server, m, lim)))
             lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}); % of ceiling: {pcts}")
     ceiling = ("\n" + "\n".join(lines)) if lines else ""
+    wrk = loadgen_table(res)
+    if wrk:
+        ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
     frameworks = frameworks_table(res)
     pick = (f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
             if frameworks else "")

@@ -103,7 +103,10 @@ def to_csv(row: Row) -> dict[str, str]:
 
 
 def from_csv(cells: dict[str, str]) -> Row:
-    """One results.csv line as a Row; missing columns (older files) take the Row's defaults."""
+    """One results.csv line as a Row; missing columns (older files) take the Row's defaults.
+
+    Files written before failed requests were left out of `rps` counted them as served: a
+    row with failures gets its rps from the successful requests over its window."""
     values: dict = {"timing_ms": {p: v for p in PHASES if math.isfinite(v := _float(cells.get(f"{p}_ms")))}}
     for name in COLUMNS:
         if name not in _TYPES or name not in cells:
@@ -119,7 +122,10 @@ def from_csv(cells: dict[str, str]) -> Row:
             values[name] = _float(text)
         else:
             values[name] = text
-    return Row(**values)
+    row = Row(**values)
+    if row.failures and row.requests and math.isfinite(row.duration_s) and row.duration_s > 0:
+        row.rps = max(0, row.requests - row.failures) / row.duration_s
+    return row
 
 
 def load_rows(path: Path) -> list[Row]:
@@ -196,6 +202,10 @@ class Results:
     def load(cls, directory: Path) -> Results:
         meta_path = directory / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        for name in ("instructions", "wrk"):  # what the runner measured besides Locust's runs
+            path = directory / f"{name}.json"
+            if path.exists():
+                meta[name] = json.loads(path.read_text())
         return cls(load_rows(directory / "results.csv"), meta)
 
     def cell(self, server: str, mode: str, limit: int) -> Cell | None:

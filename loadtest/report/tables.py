@@ -5,6 +5,7 @@ import html
 import math
 from dataclasses import dataclass
 
+from ..fitting import LineFit
 from ..stats import PHASES
 from .numbers import fnum, fratio, rows_label
 from .results import BASELINE, SATURATED_CPU_PCT, Results
@@ -69,14 +70,23 @@ def rps_table(res: Results, server: str, with_spread: bool = True) -> Table:
             if not c.trustworthy:
                 text += " ⚠"
             cells.append(text)
-        fit = res.fit(server, mode)
-        cells += [fnum(fit.fixed_ms, 2), fnum(fit.per_row_us, 1)] if fit else ["-", "-"]
+        cells += fit_cells(res.fit(server, mode))
         body.append(cells)
     n = max((c.rps.n for k, c in res.cells.items() if k[0] == server), default=0)
     caption = f"{res.server_label(server)}: requests/s, median of {n} repeat(s)" + (
         " ± half the min–max range" if with_spread and n > 1 else ""
     )
     return Table(headers, body, caption)
+
+
+def fit_cells(fit: LineFit | None) -> list[str]:
+    """The fixed ms and µs/row cells of a fit; "fit unreliable" with the reason instead of
+    figures that cannot be true."""
+    if fit is None:
+        return ["-", "-"]
+    if fit.unreliable:
+        return ["fit unreliable", fit.unreliable]
+    return [fnum(fit.fixed_ms, 2), fnum(fit.per_row_us, 1)]
 
 
 def speedup_table(res: Results) -> Table | None:
@@ -155,7 +165,8 @@ def micro_table(res: Results) -> Table | None:
             r = by.get((mode, lim))
             cells.append(f"{fnum(r['ms'])} ms" if r else "-")
         f = fits.get(mode)
-        cells += [fnum(f["fixed_ms"], 2), fnum(f["per_row_us"], 1)] if f else ["-", "-"]
+        cells += fit_cells(LineFit(f["fixed_ms"], f["per_row_us"], f.get("r2", math.nan), 0, f.get("unreliable", "")))\
+            if f else ["-", "-"]
         body.append(cells)
     for label, key in (("database alone: fetch the rows", "rows_ms"),
                        ("database alone: it writes the JSON", "json_ms")):
@@ -272,3 +283,101 @@ def targets_table(res: Results) -> Table:
     return Table(["target", "status", "goal", "figures"], body,
                  f"The issue's targets at {TARGET_ROWS} rows, medians of repeats (ratios within each repeat, "
                  "then the median); checked by the runner, not by a unit test", align_left=4)
+
+
+# An instruction count differing by less than this is no difference (two runs agree within 1%).
+INSTRUCTION_DIFFERENCE_PCT = 2.0
+
+
+def instruction_ladder(res: Results):
+    """The run's instruction ladder (instructions.json), or None when it was not counted."""
+    from ..instructions import ladder_from_json
+
+    data = res.meta.get("instructions")
+    return ladder_from_json(data) if data else None
+
+
+def instructions_table(res: Results) -> tuple[Table, list[str]] | None:
+    """The instruction ladder as a table, and its notes (the database, unreliable fits)."""
+    from ..instructions import ladder_rows
+
+    ladder = instruction_ladder(res)
+    if ladder is None:
+        return None
+    headers, rows, caption, notes = ladder_rows(ladder)
+    return Table(headers, rows, caption), notes
+
+
+def differences_table(res: Results) -> Table | None:
+    """Which requests/s differences are real: at the chart limit on each server, every mode
+    against the next faster one. Outside the repeat spread: measured. Inside it: backed by
+    instructions when the counts differ the same way by more than INSTRUCTION_DIFFERENCE_PCT,
+    else noise."""
+    ladder = instruction_ladder(res)
+    lim = res.chart_limit
+    body = []
+    for server in res.servers:
+        modes = [m for m in res.modes if math.isfinite(res.rps(server, m, lim))]
+        modes.sort(key=lambda m: res.rps(server, m, lim))
+        for slow, fast in zip(modes, modes[1:]):
+            rps_ratio = res.paired_ratio((server, fast, lim), (server, slow, lim))
+            noise = max(res.cell(server, fast, lim).rps.half_range_pct, res.cell(server, slow, lim).rps.half_range_pct)
+            counts = ladder.counts if ladder else {}
+            n_fast, n_slow = counts.get(fast, {}).get(lim), counts.get(slow, {}).get(lim)
+            instr = n_slow / n_fast if n_fast and n_slow else math.nan
+            body.append([server, fast, slow, fratio(rps_ratio), f"±{noise:.0f}%",
+                         fratio(instr) if math.isfinite(instr) else "not counted",
+                         difference_verdict(rps_ratio, noise, instr)])
+    if not body:
+        return None
+    return Table(["server", "faster", "slower", "requests/s ratio", "repeat spread", "instructions ratio", "verdict"],
+                 body, f"Which differences are real, at {rows_label(lim)}: each mode against the next faster one "
+                 "(requests/s ratio within each repeat, then the median; repeat spread: the larger of the two cells' "
+                 "± half range; instructions ratio: the slower mode's instructions per request over the faster "
+                 f"one's; a count differing by less than {INSTRUCTION_DIFFERENCE_PCT:g}% is no difference)",
+                 align_left=3)
+
+
+def difference_verdict(rps_ratio: float, noise_pct: float, instructions_ratio: float) -> str:
+    """What a requests/s ratio between two modes means, given the repeats' spread and the
+    instruction counts' ratio (slower's over faster's)."""
+    if not math.isfinite(rps_ratio):
+        return "not measured"
+    outside = (rps_ratio - 1) * 100 > noise_pct
+    counted = math.isfinite(instructions_ratio)
+    backed = counted and (instructions_ratio - 1) * 100 > INSTRUCTION_DIFFERENCE_PCT
+    if outside:
+        if not counted:
+            return "real (outside the spread)"
+        return "real (outside the spread), instructions agree" if backed else \
+            "real (outside the spread), not in the instructions: the server or the load around the view"
+    if backed:
+        return "inside the noise, but real: backed by the instruction counts"
+    return "noise" if counted else "inside the noise (no instruction count to tell)"
+
+
+def loadgen_table(res: Results) -> Table | None:
+    """Locust's requests/s over wrk's for the headline cells (wrk.json), flagged beyond
+    loadtest.wrk.DIFFERENCE_PCT; None when wrk did not run."""
+    from ..wrk import DIFFERENCE_PCT
+
+    cells = res.meta.get("wrk")
+    if not cells:
+        return None
+    body = []
+    for c in cells:
+        locust = res.rps(c["server"], c["mode"], c["limit"])
+        r = locust / c["wrk_rps"] if c["wrk_rps"] and math.isfinite(locust) else math.nan
+        if not c["wrk_rps"]:
+            flag = "⚠ wrk got no successful response (see wrk.json)"
+        elif not math.isfinite(r):
+            flag = "-"
+        else:
+            flag = f"⚠ differ by {abs(r - 1) * 100:.0f}%" if abs(r - 1) * 100 > DIFFERENCE_PCT else "ok"
+        body.append([c["server"], c["mode"], rows_label(c["limit"]), fnum(locust), fnum(c["wrk_rps"]),
+                     "-" if not math.isfinite(r) else f"{r:.2f}", flag])
+    return Table(["server", "mode", "rows", "Locust req/s", "wrk req/s", "Locust/wrk", ""], body,
+                 "The headline cells measured with a second load generator, wrk (C, one thread, as many keep-alive "
+                 "connections as Locust's users, pinned to the same CPU), after Locust's runs: medians of repeats. "
+                 f"⚠ when the two differ by more than {DIFFERENCE_PCT:g}%: then the load generator, not only the "
+                 "server, is in the figure (loadtest/README.md, \"Locust and wrk\")", align_left=3)

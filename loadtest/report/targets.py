@@ -112,6 +112,8 @@ def fitted_costs(res: Results, server: str, modes: tuple[str, ...]) -> str:
     fits = {m: res.fit(server, m) for m in modes}
     if any(f is None for f in fits.values()):
         return ""
+    if unreliable := [f"{m}: {f.unreliable}" for m, f in fits.items() if f.unreliable]:
+        return f" Fitted cost per request: fit unreliable ({'; '.join(unreliable)})."
     parts = ", ".join(f"{m} {fnum(f.fixed_ms, 2)} ms + {fnum(f.per_row_us, 1)} µs/row" for m, f in fits.items())
     return f" Fitted cost per request: {parts}."
 

@@ -2,12 +2,15 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 import urllib.request
 
-from loadtest.report.results import COLUMNS
+import pytest
+
+from loadtest.report.results import COLUMNS, load_rows
 
 from loadtest.servers import PROJECT_ROOT as PROJECT
 
@@ -23,7 +26,8 @@ def test_runner_end_to_end(bench_env, tmp_path):
     out = tmp_path / "results" / "run1"
     result = subprocess.run(
         [sys.executable, "-m", "loadtest", "--modes", "drf,raw", "--limits", "100", "--servers", "asgi",
-         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--locust-html", "--out", str(out)],
+         "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--locust-html", "--no-instructions",
+         "--out", str(out)],
         cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -72,6 +76,9 @@ def test_runner_end_to_end(bench_env, tmp_path):
     assert [a["limit"] for a in micro["database_alone"]] == sorted({r["limit"] for r in micro["rows"]})
     assert "| database alone: fetch the rows |" in md
     assert os.listdir(out.parent) == ["run1"]  # no latest next to --out: it lives in loadtest/results/ only
+    # Asked not to count instructions, and no 1000-row cell for wrk: neither file, and the report says so.
+    assert not (out / "instructions.json").exists() and not (out / "wrk.json").exists()
+    assert "Not counted in this run" in md
 
 
 def run_loadtest(env, *args, timeout=240):
@@ -131,6 +138,29 @@ def test_a_projects_own_mode_is_benchmarked(bench_env, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind (.ci/run installs it)")
+def test_runner_counts_the_instruction_ladder(bench_env, tmp_path):
+    # The throwaway database holds 300 rows: no 1000-row headline cell, so no wrk check
+    # (wrk itself: tests/test_wrk.py).
+    out = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--modes", "raw", "--limits", "100", "--servers", "asgi", "--repeats", "1",
+         "--duration", "1", "--warmup", "0.3", "--no-floor", "--no-micro", "--out", str(out)],
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "before the runs: the instruction ladder, ~" in result.stdout
+    ladder = json.loads((out / "instructions.json").read_text())
+    assert list(ladder["counts"]) == ["raw"] and list(ladder["counts"]["raw"]) == ["1", "100", "1000", "1440"]
+    assert ladder["database"] == ("postgresql" if "postgres" in bench_env.get("DATABASE_URL", "") else "sqlite")
+    counts = [ladder["counts"]["raw"][k] for k in ("1", "100")]
+    assert counts[0] > 100_000 and counts[1] > counts[0]
+    assert "wrk check skipped: no headline cell" in result.stdout or "wrk check skipped: wrk is not installed" in result.stdout
+    md = (out / "report.md").read_text()
+    assert "## Instructions per request" in md and "| raw | " in md[md.index("## Instructions per request"):]
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+
+
 def test_runner_refuses_debug(bench_env, tmp_path):
     env = dict(bench_env, DJANGO_DEBUG="1")
     result = subprocess.run(
@@ -181,3 +211,21 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
     assert "every user made its requests" in output
     line = next(line for line in output.splitlines() if line.startswith("raw limit=10 "))
     assert line.split()[2:4] == ["12", "0"]  # 6 users x 2 requests, no failure
+
+
+def test_seed_profile_has_no_failure_under_uvicorn_with_production_settings(bench_env, tmp_path):
+    """The case study's 60 users x 5 requests, run after run, against uvicorn with its production
+    options (--limit-concurrency): no request is shed, and no run starts while an earlier run's
+    connections are open."""
+    out = tmp_path / "seed"
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--profile", "seed", "--modes", "raw,orjson", "--limits", "1",
+         "--servers", "asgi", "--repeats", "2", "--no-micro", "--no-floor", "--out", str(out)],
+        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    rows = load_rows(out / "results.csv")
+    assert len(rows) == 4
+    assert [(r.mode, r.failures, r.requests) for r in rows] == [(r.mode, 0, 300) for r in rows]
+    assert not any("still open" in r.note for r in rows)
+    assert "Exceeded concurrency limit" not in (out / "logs" / "server-asgi.log").read_text()

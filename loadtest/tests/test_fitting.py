@@ -59,3 +59,33 @@ def test_ratio():
     assert ratio(30.0, 10.0) == 3.0
     assert math.isnan(ratio(1.0, 0.0))
     assert math.isnan(ratio(math.nan, 1.0))
+
+
+# drf-validated under asgi as the issue saw it: one 1440-row cell halved by noise made the
+# least-squares fixed cost -6.53 ms.
+NOISY = {1: 1000 / 2.3, 100: 1000 / 8.4, 1000: 1000 / 58.5, 1440: 1000 / 175.4798268626234}
+
+
+def test_a_negative_fixed_cost_is_a_fit_unreliable_with_its_reason():
+    fit = fit_row_cost(NOISY)
+    assert fit.fixed_ms == pytest.approx(-6.53, abs=1e-6)
+    assert fit.unreliable == "negative fixed cost (-6.53 ms): noise at the large limits moved the line"
+
+
+def test_a_fit_whose_points_stray_more_than_the_rows_effect_is_unreliable():
+    # ~2 ms per request at every size: the rows' effect (0.07 ms) is smaller than the scatter.
+    fit = fit_row_cost({1: 1000 / 2.0, 100: 1000 / 2.6, 1000: 1000 / 2.2, 1440: 1000 / 2.4})
+    assert fit.fixed_ms > 0 and fit.per_row_us > 0
+    assert fit.unreliable.startswith("the points stray up to ") and "more than the rows' effect" in fit.unreliable
+
+
+def test_a_negative_per_row_cost_and_two_limits_are_unreliable():
+    assert "not positive" in fit_row_cost({1: 400.0, 100: 420.0, 1000: 430.0}).unreliable
+    assert fit_row_cost({1: 400.0, 1000: 40.0}).unreliable.startswith("only two limits")
+
+
+def test_a_clean_fit_is_shown():
+    # The README's drf-validated under asgi (medians of 3 repeats).
+    fit = fit_row_cost({1: 446.0, 100: 119.0, 1000: 17.1, 1440: 11.4})
+    assert fit.unreliable == ""
+    assert fit.fixed_ms == pytest.approx(2.03, abs=0.01) and fit.per_row_us == pytest.approx(58.5, abs=0.1)

@@ -187,3 +187,32 @@ def test_two_counts_agree_within_1_percent_also_with_the_other_core_busy(counted
     assert spun > 0.25 * (time.monotonic() - started)  # the loop did keep its core busy
     for mode in modes:
         assert second.counts[mode][limit] == pytest.approx(counts[mode][str(limit)], rel=0.01), mode
+
+
+def test_the_runners_json_round_trips():
+    from loadtest.instructions import ladder_from_json, ladder_to_json
+
+    original = ladder("postgresql")
+    again = ladder_from_json(json.loads(json.dumps(ladder_to_json(original))))
+    assert again.counts == original.counts and again.calls == original.calls
+    assert (again.base, again.database) == ("drf", "postgresql")
+    assert again.fits["raw"].per_row == pytest.approx(20_000)
+
+
+def test_the_split_ladder_deals_the_modes_to_one_process_per_cpu_set_and_joins_them(monkeypatch):
+    from loadtest import instructions
+
+    calls = []
+    one = ladder()
+
+    def fake(modes, limits, *, pair, interval, env, cpus, timeout):
+        calls.append((list(modes), cpus))
+        counts = {m: {lim: float(10 * (i + 1) * lim) for lim in limits} for i, m in enumerate(modes)}
+        return Ladder(counts=counts, fits={}, base=modes[0], database="sqlite", seconds=1.0, calls=one.calls)
+
+    monkeypatch.setattr(instructions, "instruction_ladder", fake)
+    joined = instructions.instruction_ladder_split(["a", "b", "c"], [1, 1000], [{0}, {1}])
+    assert sorted(calls, key=lambda c: sorted(c[1])) == [(["a", "c"], {0}), (["b"], {1})]
+    assert joined.modes == ["a", "b", "c"] and joined.base == "a"
+    assert joined.counts["c"] == {1: 20.0, 1000: 20_000.0} and joined.counts["b"] == {1: 10.0, 1000: 10_000.0}
+    assert set(joined.fits) == {"a", "b", "c"}

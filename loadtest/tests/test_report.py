@@ -173,3 +173,94 @@ def test_python_m_loadtest_report_regenerates_the_reports(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Targets at 1000 rows:" in done.stdout and (tmp_path / "report.html").exists()
+
+
+def _cells(server, mode, rps_by_limit, **extra):
+    return [results.Row(server=server, mode=mode, limit=lim, repeat=1, rps=rps, requests=int(rps * 2),
+                        duration_s=2.0, **extra) for lim, rps in rps_by_limit.items()]
+
+
+def test_an_impossible_fit_is_shown_as_fit_unreliable_everywhere():
+    from loadtest.tests.test_fitting import NOISY
+
+    rows = _cells("asgi", "drf-validated", NOISY) + _cells("asgi", "raw", {1: 700.0, 100: 560.0, 1000: 225.0, 1440: 162.0})
+    res = Results(rows)
+    reason = "negative fixed cost (-6.53 ms)"
+    for text in (render.render_markdown(res), render.render_html(res, charts={}), render.summary_text(res)):
+        assert f"fit unreliable" in text and reason in text
+        assert "-6.53 |" not in text and "-6.53 " not in text.replace(reason, "")
+    # The clean fit next to it is still shown as figures.
+    assert not res.fit("asgi", "raw").unreliable
+
+
+def test_failed_requests_are_not_counted_as_served(tmp_path):
+    # An older results.csv counted 503s in rps: 600 requests in 2 s of which 200 failed.
+    rows = [results.Row(server="asgi", mode="raw", limit=1, repeat=1, rps=300.0, failures=200, requests=600,
+                        duration_s=2.0, trustworthy=False, note="200 failed request(s)")]
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        results.ResultsWriter(f).write_all(rows)
+    res = Results.load(tmp_path)
+    assert res.rps("asgi", "raw", 1) == pytest.approx(200.0)
+    assert "300" not in render.summary_text(res).split("×")[0]
+
+
+def _ladder_json(counts):
+    return {"counts": {m: {str(k): v for k, v in by.items()} for m, by in counts.items()}, "base": next(iter(counts)),
+            "database": "sqlite", "seconds": 61.0, "calls": {"1": 6, "100": 2, "1000": 1}}
+
+
+def _repeats(server, mode, limit, values):
+    return [results.Row(server=server, mode=mode, limit=limit, repeat=i, rps=v) for i, v in enumerate(values, 1)]
+
+
+def test_the_instruction_ladder_is_shown_beside_requests_per_second_and_tells_real_from_noise(tmp_path):
+    from loadtest.report import tables
+
+    rows = (_repeats("asgi", "drf", 1000, [30.0, 36.0, 33.0])      # ±9%
+            + _repeats("asgi", "ninja", 1000, [32.0, 35.0, 34.0])  # ×1.03 over drf: inside the noise
+            + _repeats("asgi", "orjson", 1000, [140.0, 150.0, 145.0]))
+    counts = {"drf": {1: 2.0e6, 100: 9.0e6, 1000: 72.0e6}, "ninja": {1: 1.9e6, 100: 8.0e6, 1000: 63.0e6},
+              "orjson": {1: 1.0e6, 100: 2.0e6, 1000: 11.0e6}}
+    res = Results(rows, {"instructions": _ladder_json(counts)})
+    diff = tables.differences_table(res)
+    by_pair = {(r[1], r[2]): r for r in diff.rows}
+    assert by_pair[("ninja", "drf")][-1] == "inside the noise, but real: backed by the instruction counts"
+    assert by_pair[("ninja", "drf")][5] == "×1.14"
+    assert by_pair[("orjson", "ninja")][-1] == "real (outside the spread), instructions agree"
+    # The same requests/s with equal counts: noise.
+    same = {**counts, "ninja": counts["drf"]}
+    res_same = Results(rows, {"instructions": _ladder_json(same)})
+    assert {(r[1], r[2]): r[-1] for r in tables.differences_table(res_same).rows}[("ninja", "drf")] == "noise"
+    md = render.render_markdown(res)
+    assert "## Instructions per request" in md and "72.0 M" in md and "(chart in report.html: instructions)" in md
+    assert "SQLite runs inside the process" in md
+    html_text = render.render_html(res)
+    assert 'alt="instructions per request against rows per mode' in html_text
+
+
+def test_instructions_json_is_loaded_with_the_results(tmp_path):
+    shutil.copy(RECORDED / "results.csv", tmp_path / "results.csv")
+    (tmp_path / "instructions.json").write_text(
+        __import__("json").dumps(_ladder_json({"raw": {1: 1.0e6, 100: 1.5e6, 1000: 6.0e6}})))
+    res = Results.load(tmp_path)
+    assert res.meta["instructions"]["counts"]["raw"]["1000"] == 6.0e6
+    assert "## Instructions per request" in render.render_markdown(res)
+
+
+def test_without_instruction_counts_the_report_says_so(res):
+    assert "Not counted in this run" in render.render_markdown(res)
+
+
+@pytest.mark.parametrize(("rps_ratio", "noise", "instr", "verdict"), [
+    (1.30, 10.0, 1.25, "real (outside the spread), instructions agree"),
+    (1.30, 10.0, 1.00, "real (outside the spread), not in the instructions: the server or the load around the view"),
+    (1.05, 10.0, 1.10, "inside the noise, but real: backed by the instruction counts"),
+    (1.05, 10.0, 1.01, "noise"),
+    (1.05, 10.0, 0.90, "noise"),
+    (1.05, 10.0, math.nan, "inside the noise (no instruction count to tell)"),
+    (math.nan, 10.0, 1.2, "not measured"),
+])
+def test_difference_verdicts(rps_ratio, noise, instr, verdict):
+    from loadtest.report.tables import difference_verdict
+
+    assert difference_verdict(rps_ratio, noise, instr) == verdict

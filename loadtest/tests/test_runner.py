@@ -229,3 +229,19 @@ def test_limits_are_checked_against_the_apis_own_maximum():
     with pytest.raises(CheckError, match=r"within 1\.\.500 \(the API's range\)"):
         plan_for(["--limits", "1000"], 500)
     assert plan_for(["--limits", "1000"], 1000).limits == [1000]
+
+
+def test_the_instruction_ladder_is_skipped_with_a_clear_line_without_valgrind(monkeypatch, tmp_path, capsys):
+    from loadtest import instructions, runner
+
+    monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
+    assert runner.run_instructions(None, None, tmp_path) is None
+    assert "instruction ladder skipped: valgrind is not installed" in capsys.readouterr().out
+    assert not (tmp_path / "instructions.json").exists()
+
+
+def test_no_instructions_is_an_option():
+    from loadtest import runner
+
+    assert runner.build_parser().parse_args(["--no-instructions"]).no_instructions is True
+    assert runner.build_parser().parse_args([]).no_instructions is False

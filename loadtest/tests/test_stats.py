@@ -64,7 +64,7 @@ def test_summarize_counts_rates_latencies_and_phases():
     stats = summarize(ok + failed, duration_s=2.0)
     assert stats.requests == 101
     assert stats.failures == 1
-    assert stats.rps == pytest.approx(50.5)
+    assert stats.rps == pytest.approx(50.0)  # the failed request was not served
     # Latencies are over successful requests only: the 500 ms failure is not among them.
     assert (stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms) == (50.0, 95.0, 99.0, 100.0)
     assert stats.mean_ms == pytest.approx(50.5)
@@ -87,7 +87,7 @@ def test_summarize_averages_server_timing_per_phase_and_notices_other_bodies():
 
 def test_summarize_of_failures_only():
     stats = summarize([sample(1.0, ok=False)], 1.0)
-    assert stats.failures == 1 and stats.requests == 1
+    assert stats.failures == 1 and stats.requests == 1 and stats.rps == 0
     assert math.isnan(stats.p50_ms) and stats.bytes == 0 and stats.timing_ms == {}
     with pytest.raises(ValueError):
         summarize([], 0)

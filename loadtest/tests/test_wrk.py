@@ -1,0 +1,80 @@
+"""wrk as the second load generator: its output read, the headline cells, the report's Locust/wrk table."""
+import math
+import shutil
+
+import pytest
+
+from loadtest import wrk
+from loadtest.report import render, results
+from loadtest.report.results import Results
+from loadtest.report.tables import loadgen_table
+
+OUTPUT = """Running 2s test @ http://127.0.0.1:8000/api/candles/raw?limit=1000
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    70.12ms   10.05ms 120.00ms   80.00%
+    Req/Sec   228.00     20.00   250.00     70.00%
+  456 requests in 2.00s, 60.12MB read
+  Socket errors: connect 0, read 3, write 0, timeout 1
+  Non-2xx or 3xx responses: 5
+Requests/sec:    227.80
+Transfer/sec:     30.00MB
+"""
+
+
+def test_wrk_output_counts_successful_requests_only():
+    run = wrk.parse_wrk(OUTPUT)
+    # 456 completed, 5 non-2xx and 1 timeout failed; read errors are closed connections.
+    assert (run.requests, run.errors) == (456, 6) and run.rps == pytest.approx(225.0)
+    clean = wrk.parse_wrk("  100 requests in 500.00ms, 1MB read\nRequests/sec: 200\n")
+    assert (clean.rps, clean.errors) == (200.0, 0)
+    with pytest.raises(ValueError):
+        wrk.parse_wrk("unable to connect to 127.0.0.1:1 Connection refused")
+
+
+def test_headline_cells_are_raw_and_drf_at_1000_rows_on_each_server():
+    served = {"asgi": ["drf", "raw", "orjson"], "bolt": ["raw"]}
+    assert wrk.headline_cells(["asgi", "bolt"], served.get, [1, 1000]) == [("asgi", "raw"), ("asgi", "drf"), ("bolt", "raw")]
+    assert wrk.headline_cells(["asgi"], served.get, [1, 100]) == []
+
+
+def test_the_report_prints_locust_over_wrk_and_flags_a_gap_over_ten_percent():
+    rows = [results.Row(server="asgi", mode=m, limit=1000, repeat=1, rps=v) for m, v in (("raw", 180.0), ("drf", 33.0))]
+    meta = {"wrk": [{"server": "asgi", "mode": "raw", "limit": 1000, "wrk_rps": 225.0, "runs": []},
+                    {"server": "asgi", "mode": "drf", "limit": 1000, "wrk_rps": 34.0, "runs": []}]}
+    res = Results(rows, meta)
+    table = loadgen_table(res)
+    assert [r[5:] for r in table.rows] == [["0.80", "⚠ differ by 20%"], ["0.97", "ok"]]
+    assert "Locust/wrk" in render.summary_text(res) and "## Locust and wrk" in render.render_markdown(res)
+    assert loadgen_table(Results(rows)) is None
+    # Every wrk request failed (e.g. timed out): said so, no ratio.
+    meta["wrk"][1]["wrk_rps"] = 0.0
+    assert loadgen_table(Results(rows, meta)).rows[1][5:] == ["-", "⚠ wrk got no successful response (see wrk.json)"]
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)")
+def test_wrk_measures_a_running_server(bench_env):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from loadtest.servers import PROJECT_ROOT, free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "candleproject.asgi:application", "--port", str(port),
+                               "--log-level", "warning"], cwd=PROJECT_ROOT, env=bench_env)
+    try:
+        url = f"http://127.0.0.1:{port}/api/modes"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        cell = wrk.measure_cell("asgi", "modes", 0, url, 4, 0.5, 2, None)  # rounded up to 1 s
+        assert cell.wrk_rps > 0 and len(cell.runs) == 2 and all(r["errors"] == 0 for r in cell.runs)
+        assert math.isclose(cell.wrk_rps, sum(r["rps"] for r in cell.runs) / 2)  # the median of two
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -1,0 +1,92 @@
+"""wrk as a second load generator: the runner measures the headline cells with it too, so the
+report can tell what Locust itself costs (Locust/wrk per cell, loadtest/README.md)."""
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import statistics
+import subprocess
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from .servers import pin_to
+
+# The cells measured with both: raw and drf at 1000 rows on every server the runner ran.
+HEADLINE_MODES = ("raw", "drf")
+HEADLINE_ROWS = 1000
+# A response slower than this is a failure for wrk (its default, 2 s, fails drf at 1000 rows
+# on a busy machine; Locust waits 60 s).
+TIMEOUT_S = 60
+# Locust/wrk further from 1 than this: the report flags the cell.
+DIFFERENCE_PCT = 10.0
+
+
+@dataclass
+class WrkRun:
+    rps: float  # successful responses per second
+    requests: int
+    errors: int  # non-2xx/3xx responses and socket errors
+
+
+@dataclass
+class WrkCell:
+    server: str
+    mode: str
+    limit: int
+    wrk_rps: float  # median over the runs
+    runs: list[dict]
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def parse_wrk(output: str) -> WrkRun:
+    """wrk's summary: the completed requests, less errors, over the time wrk reports."""
+    requests = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),", output, re.M)
+    if requests is None:
+        raise ValueError(f"no request count in wrk's output:\n{output[-500:]}")
+    seconds = float(requests.group(2)) * _UNITS[requests.group(3)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    n = int(requests.group(1))
+    # Read errors under a server that closes each connection (gunicorn's sync worker) are closed
+    # connections, not failed requests; connect errors and timeouts are failures.
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        int(sockets.group(1)) + int(sockets.group(4)) if sockets else 0)
+    return WrkRun(rps=max(0, n - errors) / seconds, requests=n, errors=errors)
+
+
+def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None) -> WrkRun:
+    """One wrk run: one thread, `connections` keep-alive connections, pinned to `cpus`, for
+    `seconds` rounded up to whole seconds (wrk's -d takes no fractions)."""
+    whole = max(1, math.ceil(seconds))
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s", url],
+        capture_output=True, text=True, timeout=whole + 30, preexec_fn=pin_to(cpus),
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {(result.stdout + result.stderr)[-500:]}")
+    return parse_wrk(result.stdout)
+
+
+def measure_cell(server: str, mode: str, limit: int, url: str, connections: int, seconds: float, repeats: int,
+                 cpus: set[int] | None) -> WrkCell:
+    """A cell measured `repeats` times after a short warm-up run that is not counted."""
+    run_wrk(url, connections, min(1.0, seconds), cpus)
+    runs = [run_wrk(url, connections, seconds, cpus) for _ in range(repeats)]
+    return WrkCell(server, mode, limit, statistics.median(r.rps for r in runs), [asdict(r) for r in runs])
+
+
+def headline_cells(servers: Sequence[str], modes_on, limits: Sequence[int]) -> list[tuple[str, str]]:
+    """(server, mode) pairs of the headline cells the plan ran (modes_on(server): its modes)."""
+    if HEADLINE_ROWS not in limits:
+        return []
+    return [(s, m) for s in servers for m in HEADLINE_MODES if m in modes_on(s)]
