@@ -40,12 +40,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "django_bolt",
     "candles",
 ]
-# django-bolt's own server (`manage.py runbolt`, see bolt_command in loadtest/servers.py) serves this
-# API only: named here rather than left to bolt's autodiscovery of `<app>.api`.
-BOLT_API = ["candles.api.bolt_api:api"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

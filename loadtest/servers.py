@@ -84,10 +84,10 @@ def granian_command(host: str, port: int, *, interface: str, app: str, workers: 
 
 def bolt_command(host: str, port: int, *, workers: int = 1) -> list[str]:
     """django-bolt's runbolt as a production server: one process, `workers` handler threads, no
-    reload, no admin. Like every manage.py command it reads DJANGO_SETTINGS_MODULE and
-    DATABASE_URL and runs from the project's root; settings.BOLT_API names its API."""
+    reload, no admin. It reads DATABASE_URL and runs from the project's root; its settings
+    (candleproject/bolt_settings.py) add django_bolt and name the API in BOLT_API."""
     return [
-        sys.executable, "manage.py", "runbolt",
+        sys.executable, "manage.py", "runbolt", "--settings", "candleproject.bolt_settings",
         "--host", host, "--port", str(port),
         "--processes", "1", "--workers", str(workers),
         "--no-admin",

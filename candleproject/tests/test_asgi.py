@@ -34,14 +34,9 @@ async def test_both_applications_serve_every_mode_identically(committed_sample_c
     assert len(orjson.loads(bodies.pop())["data"]) == 50
 
 
-async def test_sync_code_runs_on_long_lived_threads_not_one_per_request(committed_sample_candles):
+async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(committed_sample_candles):
     """Thread objects, not threading.get_ident(): a finished thread's id is reused by the next
-    one, so Django's per-request threads (test_asgi_stock.py) could all show one id.
-
-    django_bolt, once imported, sends asgiref's thread-sensitive calls to its ORM pool: one
-    thread on SQLite, several on PostgreSQL, each outliving the requests it serves."""
-    from django.db import connection
-
+    one, so Django's per-request threads (test_asgi_stock.py) could all show one id."""
     threads: list[threading.Thread] = []
 
     def record(**kwargs) -> None:
@@ -56,8 +51,7 @@ async def test_sync_code_runs_on_long_lived_threads_not_one_per_request(committe
         request_started.disconnect(record)
     assert len(threads) == 3
     assert all(t.is_alive() for t in threads)  # per-request threads are joined when it ends
-    if connection.vendor == "sqlite":
-        assert len(set(threads)) == 1
+    assert len(set(threads)) == 1
     assert threading.current_thread() not in threads  # off the event loop's thread
 
 
@@ -78,3 +72,19 @@ async def test_the_asgi_api_chain_keeps_the_host_check():
     assert (await asgi_request("/api/modes"))[0] == 200
     status, headers, _body = await asgi_request("/api/modes", host="evil.example")
     assert status == 400 and headers["content-type"] == "application/json"
+
+
+def test_django_bolt_stays_out_of_the_other_servers():
+    """Importing django_bolt replaces asgiref's single thread-sensitive thread with bolt's ORM
+    pool; only runbolt's own settings install it."""
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    assert "django_bolt" not in settings.INSTALLED_APPS
+    probe = ("import django, sys; django.setup(); import candleproject.asgi, candleproject.wsgi; "
+             "print('django_bolt' in sys.modules)")
+    env = {"DJANGO_SETTINGS_MODULE": "candleproject.settings", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"

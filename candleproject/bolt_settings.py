@@ -1,0 +1,11 @@
+"""Settings for django-bolt's own server (`manage.py runbolt --settings candleproject.bolt_settings`).
+
+The project's settings plus django_bolt, kept out of every other process: importing it
+replaces asgiref's single thread for thread-sensitive calls with bolt's ORM thread pool,
+which would change how the project's ASGI handler runs the API under uvicorn.
+"""
+from .settings import *  # noqa: F403
+
+INSTALLED_APPS = [*INSTALLED_APPS, "django_bolt"]  # noqa: F405
+# The API runbolt serves, named here rather than left to bolt's autodiscovery of `<app>.api`.
+BOLT_API = ["candles.api.bolt_api:api"]
