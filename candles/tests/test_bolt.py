@@ -3,7 +3,6 @@ the same documents, errors and headers as Django's `raw` mode answers in-process
 import http.client
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,11 +17,11 @@ from django.db import connection
 from candles.api.errors import DB_RETRY_AFTER_SECONDS
 from candles.api.registry import modes_document, modes_for_server
 from candles.models import Candle, Exchange, Pair
-from loadtest.servers import bolt_command, free_port
+from loadtest.servers import bolt_command
+from loadtest.tests.live_servers import running_server, server_database_url
 
 from .test_api import CASES
 
-ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = "/api/{mode}/candle/upbit/KRW/BTC"
 BOLT_MODES = ("bolt", "bolt-raw", "floor")
 VALIDATED = ("bolt", "bolt-raw")
@@ -33,42 +32,11 @@ PLANTED = "/api/{mode}/candle/upbit/KRW/{asset}"
 pytestmark = pytest.mark.django_db
 
 
-def database_url() -> str:
-    """The test database (pytest-django's), as the server's DATABASE_URL."""
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    url = os.environ["DATABASE_URL"]
-    return urlunsplit(urlsplit(url)._replace(path=f"/{settings['NAME']}"))
+class Bolt:
+    """A running runbolt (loadtest/tests/live_servers.py), asked with any method."""
 
-
-def server_env(url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    return env | {"DJANGO_SETTINGS_MODULE": "candleproject.settings", "DATABASE_URL": url}
-
-
-class Server:
-    """A runbolt process on a free port, stopped by its own process id."""
-
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.port = free_port()
-        self._log = open(log, "wb")
-        self.log = log
-        self.proc = subprocess.Popen(
-            bolt_command("127.0.0.1", self.port), cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=subprocess.STDOUT,
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            try:
-                if self.request("/api/modes")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError(f"runbolt did not answer within {timeout}s")
+    def __init__(self, base_url: str) -> None:
+        self.port = urlsplit(base_url).port
 
     def request(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -78,15 +46,6 @@ class Server:
             return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log.close()
 
 
 def plant_invalid_pair(asset: str, sql_set: str) -> None:
@@ -107,12 +66,10 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
         plant_invalid_pair("NEGV", "v = -1")
         if connection.vendor == "postgresql":  # SQLite stores a NaN float as NULL
             plant_invalid_pair("NAN", "o = 'NaN'")
-        bolt = Server(server_env(database_url()), tmp_path_factory.mktemp("bolt") / "runbolt.log")
     try:
-        bolt.wait_ready()
-        yield bolt
+        with running_server(bolt_command, tmp_path_factory.mktemp("bolt")) as base_url:
+            yield Bolt(base_url)
     finally:
-        bolt.stop()
         with django_db_blocker.unblock():
             Exchange.objects.all().delete()  # cascades to pairs and candles
 
@@ -268,7 +225,7 @@ def postgres_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None
                              [OUTAGE_APP])
 
     try:
-        yield f"{database_url()}?application_name={OUTAGE_APP}", down
+        yield f"{server_database_url()}?application_name={OUTAGE_APP}", down
     finally:
         down(False)
 
@@ -276,10 +233,9 @@ def postgres_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None
 def test_database_down_is_a_503_with_retry_after_and_recovers(server, tmp_path):
     outage = sqlite_outage if connection.vendor == "sqlite" else postgres_outage
     with outage(tmp_path) as (database, down):
-        env = server_env(database) | {"DATABASE_POOL_TIMEOUT": "0.5"}
-        bolt = Server(env, tmp_path / "runbolt.log")
-        try:
-            bolt.wait_ready()  # /api/modes: no query yet (SQLite keeps an open file usable)
+        # Ready once /api/modes answers: no query yet (SQLite keeps an open file usable).
+        with running_server(bolt_command, tmp_path, DATABASE_URL=database, DATABASE_POOL_TIMEOUT="0.5") as base_url:
+            bolt = Bolt(base_url)
             down(True)
             for mode in VALIDATED:
                 for _ in range(2):  # a connection that broke or cannot open, then the next one
@@ -292,8 +248,6 @@ def test_database_down_is_a_503_with_retry_after_and_recovers(server, tmp_path):
             while (status := bolt.request(path)[0]) == 503 and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert status == 200
-        finally:
-            bolt.stop()
 
 
 def test_the_floor_reads_the_database_once_per_query(server):

@@ -32,6 +32,13 @@ def server_database_url() -> str:
     raise ValueError(f"no DATABASE_URL for a {connection.vendor} test database")
 
 
+def server_env(**overrides: str) -> dict[str, str]:
+    """A server's (or other child process's) environment: this one's, DEBUG left to the
+    settings' default, DATABASE_URL the test database; `overrides` last."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
+    return env | {"DATABASE_URL": server_database_url(), **overrides}
+
+
 def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
     """Status, lower-cased headers and body, for error statuses too."""
     try:
@@ -43,12 +50,11 @@ def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
 
 @contextlib.contextmanager
 def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
-                   timeout: float = 60.0) -> Iterator[str]:
-    """Start `command(host, port)` on a free port and yield its base URL once /api/modes
-    answers; stop the whole process group afterwards."""
+                   timeout: float = 60.0, **env_overrides: str) -> Iterator[str]:
+    """Start `command(host, port)` on a free port (environment: server_env(**env_overrides))
+    and yield its base URL once /api/modes answers; stop the whole process group afterwards."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    env["DATABASE_URL"] = server_database_url()
+    env = server_env(**env_overrides)
     log_path = log_dir / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command("127.0.0.1", port), cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,

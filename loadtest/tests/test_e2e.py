@@ -112,7 +112,7 @@ def test_runner_with_servers_of_their_own_modes(bench_env, tmp_path):
     assert meta["document_equality"] == {"fastapi": "instants", "bolt": "bytes"}
     md = (out / "report.md").read_text()
     frameworks = md[md.index("## Frameworks and servers at 1 row"):md.index("## At a glance")]
-    assert "| fastapi | fastapi-model | yes |" in frameworks and "74 → ~12 req/s with response_model" in frameworks
+    assert "| fastapi | fastapi-model | no |" in frameworks and "74 → ~12 req/s with response_model" in frameworks
     assert "fastapi-orjson writes UTC as +00:00" in frameworks
     assert "Fastest with every row validated:" in frameworks
     assert "T7 " in result.stdout and "T9 NOT MEASURED" in result.stdout
@@ -149,7 +149,7 @@ def test_runner_counts_the_instruction_ladder(bench_env, tmp_path):
         cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "before the runs: the instruction ladder, ~" in result.stdout
+    assert "the instruction ladder (~" in result.stdout
     ladder = json.loads((out / "instructions.json").read_text())
     assert list(ladder["counts"]) == ["raw"] and list(ladder["counts"]["raw"]) == ["1", "100", "1000", "1440"]
     assert ladder["database"] == ("postgresql" if "postgres" in bench_env.get("DATABASE_URL", "") else "sqlite")

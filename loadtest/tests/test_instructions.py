@@ -11,13 +11,13 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import pytest
 
 from loadtest import micro
 from loadtest.callgrind import ClientRequests
+from loadtest.tests.live_servers import server_env
 from loadtest.instructions import (
     BASELINE,
     Ladder,
@@ -141,15 +141,7 @@ def valgrind() -> None:
 @pytest.fixture
 def counted_env(valgrind, committed_sample_candles) -> dict[str, str]:
     """The counting process's environment: this test's own database, with the sample candles."""
-    from django.db import connection
-
-    name = connection.settings_dict["NAME"]
-    if connection.vendor == "sqlite":
-        url = f"sqlite:///{name}"
-    else:
-        url = urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}"))
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
-    return dict(env, DATABASE_URL=url, DJANGO_SETTINGS_MODULE="candleproject.settings")
+    return server_env(DJANGO_SETTINGS_MODULE="candleproject.settings")
 
 
 @contextmanager
