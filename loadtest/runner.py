@@ -137,6 +137,11 @@ class Plan:
     def limits_on(self, server: str) -> list[int]:
         return sorted(self.cells.get(server, {}))
 
+    def django_modes(self) -> list[str]:
+        """The plan's modes with a Django view: what runs in-process (micro, instructions)."""
+        registry = ModeMap(self.registry)
+        return [m for m in self.modes if registry.entries[m]["django"]]
+
     def runs(self) -> list[tuple[int, int, str, str]]:
         """(repeat, limit, server, mode) in the order they run: interleaved so that what
         is compared is measured close together; every other repeat goes through the servers
@@ -229,8 +234,7 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
 def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
     """The in-process micro benchmark of the Django modes asked for (None: there is none), in a
     subprocess pinned to the server's CPU."""
-    registry = ModeMap(plan.registry)
-    django_modes = [m for m in plan.modes if registry.entries[m]["django"]]
+    django_modes = plan.django_modes()
     if not django_modes:
         return None
     log("micro benchmark (views in-process, no HTTP) ...")
@@ -266,12 +270,17 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
     if reason:
         log(f"instruction ladder skipped: {reason}")
         return None
+    # Counted in-process through Django's URLconf: not bolt's or the FastAPI reference's modes.
+    modes = plan.django_modes()
+    if not modes:
+        log("instruction ladder skipped: no mode of this plan has a Django view")
+        return None
     limits = [lim for lim in INSTRUCTION_LIMITS if lim <= session.settings["max_limit"]]
     cpu_sets = [session.layout.server, session.layout.loadgen] if session.layout.loadgen else [session.layout.server]
-    log(f"instruction ladder: {len(plan.modes)} modes x {len(limits)} limits under callgrind "
+    log(f"instruction ladder: {len(modes)} modes x {len(limits)} limits under callgrind "
         f"({len(cpu_sets)} valgrind process(es)) ...")
     try:
-        ladder = instruction_ladder_split(plan.modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
+        ladder = instruction_ladder_split(modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
                                           env=session.env)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         log(f"instruction ladder failed, the report will say it was not counted: {str(exc)[-1500:]}")

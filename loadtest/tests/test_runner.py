@@ -13,6 +13,8 @@ from loadtest.servers import SERVERS
 from loadtest.settings_probe import is_local_postgres, refuse_debug
 from loadtest.stats import summarize
 
+from candles.api.registry import django_modes
+
 DJANGO = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "msgspec", "raw", "raw-msgspec"]
 
 
@@ -245,3 +247,11 @@ def test_no_instructions_is_an_option():
 
     assert runner.build_parser().parse_args(["--no-instructions"]).no_instructions is True
     assert runner.build_parser().parse_args([]).no_instructions is False
+
+
+def test_what_runs_in_process_is_the_plans_modes_with_a_django_view():
+    # The micro benchmark and the instruction ladder call views through Django's URLconf:
+    # bolt's and the FastAPI reference's modes are served by other servers only.
+    plan = plan_for([])
+    assert {"bolt", "bolt-raw", "fastapi-model"} <= set(plan.modes)
+    assert plan.django_modes() == [m.name for m in django_modes()]
