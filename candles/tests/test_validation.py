@@ -126,3 +126,19 @@ def test_sqlite_cannot_store_nan(candles):
     with pytest.raises(IntegrityError), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("UPDATE candles_candle SET o = %s WHERE id = %s", [math.nan, candles[1].pk])
+
+
+def test_a_validated_candle_row_is_not_tracked_by_the_garbage_collector():
+    """A response converts a thousand rows into CandleOut: tracked, each would count towards
+    the collector's thresholds and be traversed by its full collections under load."""
+    import gc
+
+    import msgspec
+
+    from candles.api.msgspec_schema import CandleDocument, CandleOut
+
+    row = {"basetm": datetime(2024, 1, 1, tzinfo=UTC), "o": 1.0, "h": 2.0, "l": 0.5, "c": 1.5, "v": 3.0}
+    candles = msgspec.convert([row, row], list[CandleOut])
+    assert not any(gc.is_tracked(candle) for candle in candles)
+    # The document holds a list, which can take part in a cycle: the collector keeps it.
+    assert gc.is_tracked(CandleDocument(data=candles))
