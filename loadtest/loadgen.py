@@ -95,6 +95,8 @@ class LoadGenerator:
     def _start_workers(self, port: int, cpus: set[int] | None, log_dir: Path | None) -> None:
         cmd = [sys.executable, "-m", "locust", "-f", str(Path(locustfile.__file__)), "--worker",
                "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
+        if log_dir:  # against a target no server made it
+            log_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.processes):
             log = open(log_dir / f"locust-worker-{i}.log", "ab") if log_dir else subprocess.DEVNULL
             self._worker_logs.append(log)
