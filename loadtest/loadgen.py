@@ -24,6 +24,7 @@ from locust.runners import MasterRunner
 from locust.stats import stats_history
 
 from . import locustfile
+from .deployment import RequestOptions
 from .servers import PROJECT_ROOT, free_port, pin_to
 from .run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
 from .stats import Sample, span, window
@@ -60,10 +61,13 @@ class LoadGenerator:
     """One Locust Environment for a session: point it at a server, set a target, measure."""
 
     def __init__(self, host: str, processes: int = 1, cpus: set[int] | None = None,
-                 log_dir: Path | None = None) -> None:
+                 log_dir: Path | None = None, request: RequestOptions | None = None) -> None:
         self.processes = processes
         parser = get_parser(default_config_files=[])
         self.options = parser.parse_args(["--headless", "--host", host, "--stop-timeout", "0"])
+        # Every user's headers and TLS checking (the locustfile's --header, --insecure; sent to workers too).
+        request = request or RequestOptions()
+        vars(self.options).update(header=request.header_lines(), insecure=request.insecure)
         self.env = Environment(
             user_classes=[locustfile.CandleUser],
             events=events,
@@ -91,6 +95,8 @@ class LoadGenerator:
     def _start_workers(self, port: int, cpus: set[int] | None, log_dir: Path | None) -> None:
         cmd = [sys.executable, "-m", "locust", "-f", str(Path(locustfile.__file__)), "--worker",
                "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
+        if log_dir:  # against a target no server made it
+            log_dir.mkdir(parents=True, exist_ok=True)
         for i in range(self.processes):
             log = open(log_dir / f"locust-worker-{i}.log", "ab") if log_dir else subprocess.DEVNULL
             self._worker_logs.append(log)

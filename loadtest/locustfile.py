@@ -8,13 +8,16 @@ import time
 from pathlib import Path
 
 import gevent
+import gevent.ssl
 from locust import FastHttpUser, constant, events, task
+from locust.contrib.fasthttp import insecure_ssl_context_factory
 from locust.exception import StopUser
 from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 
 if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from loadtest.deployment import parse_headers  # noqa: E402
 from loadtest.stats import Collector, TimingSummary  # noqa: E402
 from loadtest.target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name  # noqa: E402
 
@@ -34,6 +37,8 @@ DEFAULTS = {
     "load_profile": "steady",
     "requests_per_user": 5,
     "expect_bytes": 0,
+    "header": (),
+    "insecure": False,
 }
 
 log = logging.getLogger("candlebench")
@@ -58,6 +63,10 @@ def _add_options(parser) -> None:
     group.add_argument(
         "--expect-bytes", type=int, default=DEFAULTS["expect_bytes"], help="fail responses of another size (0: any)"
     )
+    group.add_argument("--header", action="append", metavar="NAME:VALUE",
+                       help="send this header with every request (repeatable), e.g. an auth proxy's")
+    group.add_argument("--insecure", action="store_true",
+                       help="do not check the server's TLS certificate (checked by default)")
 
 
 def _option(environment, name: str):
@@ -66,12 +75,27 @@ def _option(environment, name: str):
     return DEFAULTS[name] if value is None else value
 
 
+def system_trust_context(cafile: str | None = None) -> gevent.ssl.SSLContext:
+    """Certificates checked against the system's trusted CAs (SSL_CERT_FILE too), as the
+    runner's own checks (urllib) do: geventhttpclient would pass certifi's bundle as `cafile`
+    where the system keeps its CAs in a folder, and refuse a CA that urllib accepted."""
+    return gevent.ssl.create_default_context()
+
+
 class CandleUser(FastHttpUser):
     wait_time = constant(0)
     # Keep-alive connections as a browser or client library would; gunicorn's sync worker
     # closes after each response anyway.
     network_timeout = 60.0
     connection_timeout = 60.0
+
+    def __init__(self, environment) -> None:
+        # FastHttpUser builds its client from these in __init__; its own default is
+        # insecure = True (no certificate check), so they are set here, from the options.
+        self.insecure = bool(_option(environment, "insecure"))
+        self.ssl_context_factory = insecure_ssl_context_factory if self.insecure else system_trust_context
+        self.default_headers = parse_headers(list(_option(environment, "header"))) or None
+        super().__init__(environment)
 
     def on_start(self) -> None:
         env = self.environment
@@ -93,7 +117,8 @@ class CandleUser(FastHttpUser):
             raise StopUser()
         with self.client.get(self.path, name=self.name, catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"HTTP {response.status_code}")
+                # 0: no HTTP answer (a refused connection, an untrusted certificate): Locust's error says which.
+                response.failure(getattr(response, "error", None) or f"HTTP {response.status_code}")
             elif self.expect_bytes and len(response.content or b"") != self.expect_bytes:
                 response.failure(f"body of {len(response.content or b'')} bytes, expected {self.expect_bytes}")
         if self.budget > 0:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,15 +30,34 @@ from .cli import (
     refuse_unknown_servers,
     update_latest,
 )
+from .deployment import (
+    TARGET,
+    UNKNOWN_COLUMNS,
+    RemoteServer,
+    RequestOptions,
+    check_target_url,
+    on_this_machine,
+    parse_headers,
+    redact_header_values,
+    target_registry,
+)
+from .machine import machine_info
 from .report.render import write_reports
 from .report.results import ResultsWriter, Row
 from .run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
 from .report.targets import TARGET_ROWS
-from .servers import BYTES, PROJECT_ROOT, SERVERS, CpuProbe, ServerProcess, pin_to, system_busy_seconds
-from .session import Session, open_session
+from .servers import BYTES, PROJECT_ROOT, SERVERS, ServerProcess, pin_to, system_busy_seconds
+from .session import Session, open_session, target_cpu_layout
 from .server_modes import ModeMap
 from .settings_probe import is_local_postgres
-from .startup_checks import fetch_documents, same_document
+from .startup_checks import (
+    check_server_debug_off,
+    check_target_documents,
+    explained_http_errors,
+    fetch_documents,
+    same_document,
+    target_modes_document,
+)
 from .stats import summarize
 from .target import DEFAULT_LIMITS, DIAGNOSTICS, candle_path
 
@@ -72,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=OTHER_COMMANDS,
     )
     p.add_argument("--modes", type=parse_name_list,
-                   help="comma-separated modes (default: all, in report order); each server runs those it serves")
+                   help="comma-separated modes (default: all, in report order); each server runs those it serves "
+                   "(--target: those its /api/modes lists; one it does not list is refused)")
     p.add_argument("--limits", type=parse_int_list,
                    help=f"comma-separated row counts, for every server (default: {QUICK['limits']} on "
                    f"{', '.join(s for s in SERVERS if SERVERS[s].every_limit)}, {TARGET_ROWS} on the others; "
@@ -100,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--locust-html", action="store_true", help="keep Locust's HTML report of every run (~1 MB each)")
     p.add_argument("--no-floor", action="store_true",
                    help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)")
+    deployment = p.add_argument_group("against a running deployment (starts no server; not with --servers)")
+    deployment.add_argument("--target", metavar="URL",
+                            help="measure the candlebench deployment at this base URL (http or https, e.g. "
+                            "https://staging.example.com) instead of starting servers: its GET /api/modes decides "
+                            "the modes; its CPU, memory and workers are reported as unknown; the micro benchmark "
+                            "and the instruction ladder (this checkout, in-process) do not run")
+    deployment.add_argument("--header", action="append", metavar="NAME:VALUE",
+                            help="with --target: send this header with every request, the load's and the checks' "
+                            "(repeatable; e.g. 'Authorization:Bearer ...' for an auth proxy); results keep its name, "
+                            "never its value")
+    deployment.add_argument("--insecure", action="store_true",
+                            help="with --target: do not check the TLS certificate (without it the checks and Locust "
+                            "both check it)")
     return p
 
 
@@ -158,7 +192,7 @@ class Plan:
         """Seconds the runs and the servers' start-up will take (a run: warm-up, window, overhead;
         the seed profile: about as long as a steady run)."""
         per_run = self.warmup + self.duration + RUN_OVERHEAD_S
-        return len(self.runs()) * per_run + sum(SERVERS[s].startup_s for s in self.servers)
+        return len(self.runs()) * per_run + sum(SERVERS[s].startup_s for s in self.servers if s in SERVERS)
 
     def describe_servers(self) -> str:
         """Per server and limit, what runs (one line each)."""
@@ -207,10 +241,43 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
     if any(not 1 <= limit <= max_limit for limit in limits):
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
+    cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
+    return plan_from_options(args, preset, modes, limits, diagnostics, cells)
+
+
+def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
+    """The plan against a target, from its own /api/modes (`registry`): the modes asked for
+    (default: all it lists; one it does not serve is refused) and the floor diagnostics it
+    serves. As for asgi and wsgi by default: every mode and the ceiling at TARGET_ROWS,
+    LADDER_MODES at the other limits; --modes, --limits or --full: all of them at every limit.
+    The API's largest limit is the target's to check (it answers 400 beyond it)."""
+    preset = FULL if args.full else QUICK
+    served = ModeMap(registry)
+    missing = [m for m in args.modes or [] if m not in served.modes]
+    if missing:
+        raise CheckError(f"the target does not serve {', '.join(missing)} (its /api/modes lists "
+                         f"{', '.join(served.modes)})")
+    limits = sorted(set(args.limits or parse_int_list(preset["limits"])))
+    if limits[0] < 1:
+        raise CheckError("limits must be >= 1")
+    diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
+    modes = served.modes_on(TARGET, args.modes)
+    ceiling = [d for d in served.served_by(TARGET, diagnostics=True) if d in diagnostics]
+    top = TARGET_ROWS if TARGET_ROWS in limits else limits[-1]
+    everything = args.full or args.modes is not None or args.limits is not None
+    at = {lim: [*modes, *ceiling] if everything or lim == top else [m for m in modes if m in LADDER_MODES]
+          for lim in limits}
+    return plan_from_options(args, preset, served, limits, diagnostics, {TARGET: {k: v for k, v in at.items() if v}})
+
+
+def plan_from_options(args: argparse.Namespace, preset: dict, modes: ModeMap, limits: list[int],
+                      diagnostics: list[str], cells: dict[str, dict[int, list[str]]]) -> Plan:
+    """The Plan of `cells` (server -> limit -> endpoints) with the load the options and the
+    preset ask for; refuses a load that cannot be run."""
     plan = Plan(
         modes=[m for m in modes.modes if args.modes is None or m in args.modes],
         limits=limits,
-        servers=servers,
+        servers=list(cells),
         profile=args.profile,
         users=args.users or (60 if args.profile == "seed" else 16),
         requests_per_user=args.requests_per_user,
@@ -221,12 +288,29 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
         pair=args.pair,
         interval=args.interval,
         diagnostics=diagnostics,
-        registry=registry,
-        cells={s: plan_cells(modes, s, args, limits, diagnostics) for s in servers},
+        registry=list(modes.entries.values()),
+        cells=cells,
     )
     if plan.users < 1 or plan.repeats < 1 or plan.processes < 1 or plan.duration <= 0 or plan.warmup < 0:
         raise CheckError("--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0")
     return plan
+
+
+def check_target_options(args: argparse.Namespace) -> tuple[str, RequestOptions] | None:
+    """--target's URL and request options, checked before any work (one line each); None
+    without --target, where --header and --insecure have nothing to apply to."""
+    if args.target is None:
+        if args.header or args.insecure:
+            raise CheckError("--header and --insecure apply to --target only (the servers the runner starts "
+                             "need neither)")
+        return None
+    if args.servers:
+        raise CheckError("--servers and --target exclude each other: --target measures the deployment at its URL "
+                         "and starts no server")
+    try:
+        return check_target_url(args.target), RequestOptions(parse_headers(args.header), args.insecure)
+    except ValueError as exc:
+        raise CheckError(str(exc)) from None
 
 
 # -- the steps of a session, in order ---------------------------------------------------------
@@ -357,9 +441,9 @@ def check_machine_quiet(servers: list[ServerProcess], meta: dict) -> None:
             "by them will be marked not trustworthy")
 
 
-def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: int, repeat: int,
+def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode: str, limit: int, repeat: int,
                 expect_bytes: int, local_postgres: bool) -> tuple[Row, object]:
-    """One run against one server: measured, checked, as a results row (and its Measurement)."""
+    """One run against one server (or the target): measured, checked, as a results row (and its Measurement)."""
     from .loadgen import Target
 
     loadgen.point_at(server.base_url)
@@ -367,7 +451,7 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
     lingering = server.wait_disconnected()
     server.reset_peak_rss()
     pids = server.pids()
-    probe = CpuProbe(server, local_postgres)
+    probe = server.cpu_probe(local_postgres)
     if plan.profile == "seed":
         m = loadgen.seed(target, plan.users, plan.requests_per_user, probe)
     else:
@@ -375,7 +459,7 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
     restarted = server.pids() != pids
     server.wait_idle()
     rss = server.peak_rss_mb()
-    key = {"server": server.spec.name, "mode": mode, "limit": limit, "repeat": repeat, "workers": server.spec.workers}
+    key = {"server": server.name, "mode": mode, "limit": limit, "repeat": repeat, "workers": server.workers}
     if not m.samples:
         return Row(**key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])), m
     stats = summarize(m.samples, m.duration_s)
@@ -393,8 +477,8 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess, mode: str, limit: in
     ), m
 
 
-def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, sizes: dict[tuple[str, str, int], int],
-                out: Path,
+def measure_all(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], loadgen,
+                sizes: dict[tuple[str, str, int], int], out: Path,
                 local_postgres: bool, locust_html: bool) -> None:
     """Every planned run, in order, each written to results.csv as soon as it is measured."""
     runs = plan.runs()
@@ -420,10 +504,12 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess], loadgen, sizes: d
                 f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
 
 
-def measure_wrk(plan: Plan, servers: dict[str, ServerProcess], session: Session, out: Path) -> list[dict] | None:
-    """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU
-    like Locust, with as many connections as Locust has users; saved as wrk.json. None, with a
-    line saying why, when wrk is not installed or the plan has no headline cell."""
+def measure_wrk(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cpus: set[int] | None, out: Path,
+                request: RequestOptions | None = None) -> list[dict] | None:
+    """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU(s)
+    like Locust, with as many connections as Locust has users and the target's headers; saved
+    as wrk.json. None, with a line saying why, when wrk is not installed or the plan has no
+    headline cell. (wrk checks no TLS certificate: the runner's own checks did, unless --insecure.)"""
     from . import wrk
 
     if not wrk.wrk_available():
@@ -442,7 +528,7 @@ def measure_wrk(plan: Plan, servers: dict[str, ServerProcess], session: Session,
         url = server.base_url + candle_path(mode, wrk.HEADLINE_ROWS, plan.pair, plan.interval)
         try:
             cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
-                                    session.layout.loadgen)
+                                    cpus, request.header_lines() if request else ())
         except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
             log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
             return None
@@ -471,6 +557,9 @@ def write_outputs(out: Path, meta: dict, t_start: float) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    target = check_target_options(args)
+    if target is not None:
+        return run_against_target(args, *target)
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
     session = open_session(args.processes)
@@ -490,35 +579,97 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_instructions:
         run_instructions(plan, session, out)
     meta = {
-        "started_at": started_at.isoformat(timespec="seconds"),
-        "argv": sys.argv[1:],
-        "plan": plan.__dict__,
-        "load": plan.describe_load(),
-        "cpu_layout": session.layout.text,
+        **run_meta(plan, started_at, session.layout.text, session.machine),
         "server_cpus": sorted(session.layout.server or []),
         "loadgen_cpus": sorted(session.layout.loadgen or []),
-        "machine": session.machine,
         "database": session.settings,
         "servers": {name: SERVERS[name].description for name in plan.servers},
-        "estimate_s": round(plan.estimate_s()),
         "event_loop": {name: SERVERS[name].event_loop for name in plan.servers},
         "micro": micro,
-        "request": candle_path("<mode>", 0, plan.pair, plan.interval).replace("limit=0", "limit=N"),
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
     # can interleave servers as well as modes.
-    servers: dict[str, ServerProcess] = {}
+    return measure_session(plan, out, meta, t_start, args,
+                           lambda servers: start_servers(plan, session, out, meta, servers),
+                           session.layout.loadgen, is_local_postgres(session.settings))
+
+
+def run_against_target(args: argparse.Namespace, url: str, request: RequestOptions) -> int:
+    """`--target URL`: the same checks, runs and report against a deployment the runner did
+    not start. Everything it checks over HTTP (a candlebench server, DEBUG off, the modes
+    asked for, one document) is checked before the results folder is made."""
+    t_start = time.monotonic()
+    started_at = datetime.now(UTC)
+    here = on_this_machine(url)
+    layout = target_cpu_layout(args.processes, here)
+    machine = machine_info()  # the load generator's: the target's is not known
+    layout.pin_load_generator()
+    target = RemoteServer(url, here)
+    with explained_http_errors(url):
+        document = target_modes_document(url, request)
+        check_server_debug_off(url, request)
+    plan = make_target_plan(args, target_registry(document))
+    endpoints_at = {lim: plan.endpoints_on(TARGET, lim) for lim in plan.limits_on(TARGET)}
+    with explained_http_errors(url):
+        sizes, compared = check_target_documents(url, endpoints_at,
+                                                 lambda m, lim: candle_path(m, lim, plan.pair, plan.interval), request)
+    how = "byte-identical documents" if compared == BYTES else "the same document as parsed JSON with times as instants"
+    log(f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(TARGET))} of its "
+        f"{len(ModeMap(plan.registry).modes)} modes planned), DEBUG off; at every limit they answer {how}")
+    out = create_results_dir(args.out, started_at, force=args.force)
+    log(f"candlebench: results will be in {out}")
+    log(f"plan: {len(plan.runs())} runs; {plan.describe_load()}; {layout.text}\n{plan.describe_servers()}")
+    log(f"estimate: ~{fmt_duration(plan.estimate_s())} for the runs, and the report (the micro benchmark and the "
+        "instruction ladder measure this checkout in-process: not run against a target)")
+    meta = {
+        **run_meta(plan, started_at, layout.text, machine),
+        "loadgen_cpus": sorted(layout.loadgen or []),
+        "servers": {TARGET: f"the deployment at {url}, not started by the runner"},
+        "target": {"name": TARGET, "url": url, "header_names": list(request.headers), "insecure": request.insecure,
+                   "on_this_machine": here, "unknown_columns": list(UNKNOWN_COLUMNS)},
+        "documents": {str(lim): sizes[(endpoints[0], lim)] for lim, endpoints in sorted(endpoints_at.items())},
+        "document_equality": {TARGET: compared},
+        "micro": None,
+    }
+
+    def reach(servers: dict) -> dict[tuple[str, str, int], int]:
+        servers[TARGET] = target
+        return {(TARGET, m, lim): size for (m, lim), size in sizes.items()}
+
+    return measure_session(plan, out, meta, t_start, args, reach, layout.loadgen, False, url, request)
+
+
+def run_meta(plan: Plan, started_at: datetime, cpu_layout: str, machine: dict) -> dict:
+    """meta.json's entries every session has (header values never: argv keeps their names only)."""
+    return {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "argv": redact_header_values(sys.argv[1:]),
+        "plan": plan.__dict__,
+        "load": plan.describe_load(),
+        "cpu_layout": cpu_layout,
+        "machine": machine,
+        "estimate_s": round(plan.estimate_s()),
+        "request": candle_path("<mode>", 0, plan.pair, plan.interval).replace("limit=0", "limit=N"),
+    }
+
+
+def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: argparse.Namespace,
+                    start: Callable[[dict], dict[tuple[str, str, int], int]], loadgen_cpus: set[int] | None,
+                    local_postgres: bool, host: str = "http://127.0.0.1", request: RequestOptions | None = None) -> int:
+    """`start(servers)` (fills `servers`, returns each run's body size), every run, the wrk
+    check; then the servers stopped and the outputs written (after Ctrl-C: the partial ones)."""
+    servers: dict[str, ServerProcess | RemoteServer] = {}
     loadgen = None
     interrupted = False
     try:
-        sizes = start_servers(plan, session, out, meta, servers)
+        sizes = start(servers)
         check_machine_quiet(list(servers.values()), meta)
         from .loadgen import LoadGenerator  # imports Locust (gevent)
 
         interrupt_main_greenlet_only()
-        loadgen = LoadGenerator("http://127.0.0.1", args.processes, session.layout.loadgen, out / "logs")
-        measure_all(plan, servers, loadgen, sizes, out, is_local_postgres(session.settings), args.locust_html)
-        measure_wrk(plan, servers, session, out)
+        loadgen = LoadGenerator(host, args.processes, loadgen_cpus, out / "logs", request)
+        measure_all(plan, servers, loadgen, sizes, out, local_postgres, args.locust_html)
+        measure_wrk(plan, servers, loadgen_cpus, out, request)
     except KeyboardInterrupt:
         interrupted = True
     finally:

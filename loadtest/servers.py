@@ -216,6 +216,18 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def workers(self) -> int:
+        return self.spec.workers
+
+    def cpu_probe(self, local_postgres: bool) -> CpuProbe:
+        """What the load generator reads before and after a window (see CpuProbe)."""
+        return CpuProbe(self, local_postgres)
+
     def alive(self) -> bool:
         return self.proc.poll() is None
 

@@ -52,6 +52,17 @@ def cpu_layout(processes: int = 1) -> CpuLayout:
     ))
 
 
+def target_cpu_layout(processes: int = 1, on_this_machine: bool = False) -> CpuLayout:
+    """Against a target the runner did not start: Locust on every CPU this process may use;
+    the target's CPUs are not the runner's to choose or to know."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    where = ("the target listens on this machine but was not started or pinned by the runner" if on_this_machine
+             else "the target runs elsewhere (its CPUs unknown)")
+    used = f"CPU {', '.join(map(str, cpus))}" if cpus else "every CPU"
+    return CpuLayout(None, set(cpus) or None,
+                     f"{where}; Locust ({processes} process{'es' if processes > 1 else ''}) on {used}")
+
+
 @dataclass
 class Session:
     """What every command that puts a server under load starts from."""

@@ -3,29 +3,39 @@ document from every mode (and every server), still answering."""
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from email.message import Message
 
 from .cli import CheckError
-from .servers import BYTES
+from .deployment import RequestOptions
+from .servers import BYTES, INSTANTS
+
+# Every candlebench server lists its modes here: the first question to a target.
+MODES_PATH = "/api/modes"
 
 
-def fetch(url: str, timeout: float = 60) -> tuple[int, Message, bytes]:
-    """(status, headers (case-insensitive), body), for error statuses too."""
+def fetch(url: str, timeout: float = 60, options: RequestOptions | None = None) -> tuple[int, Message, bytes]:
+    """(status, headers (case-insensitive), body), for error statuses too; `options`: the
+    target's headers and TLS checking (certificates are checked without it too)."""
+    options = options or RequestOptions()
+    request = urllib.request.Request(url, headers=options.headers)
+    context = options.ssl_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
 
 
-def check_server_debug_off(base_url: str) -> None:
+def check_server_debug_off(base_url: str, options: RequestOptions | None = None) -> None:
     """A live check on the running server: an unknown API path must answer the API's JSON
     404. With DEBUG on, Django answers its HTML technical 404 page instead."""
-    status, headers, _ = fetch(base_url + "/api/__candlebench_no_such_endpoint__")
+    status, headers, _ = fetch(base_url + "/api/__candlebench_no_such_endpoint__", options=options)
     content_type = headers.get("Content-Type", "")
     if status != 404 or not content_type.startswith("application/json"):
         raise CheckError(
@@ -46,14 +56,14 @@ def same_document(a: bytes, b: bytes, compare: str) -> bool:
     return a == b if compare == BYTES else as_instants(a) == as_instants(b)
 
 
-def fetch_documents(base_url: str, modes: list[str], limits: list[int],
-                    path_for: Callable[[str, int], str]) -> dict[tuple[str, int], bytes]:
+def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
+                    options: RequestOptions | None = None) -> dict[tuple[str, int], bytes]:
     """Every mode's body at every limit: each must answer 200, JSON, with a Server-Timing
     header and `limit` rows. `path_for(mode, limit)` builds the request path."""
     bodies: dict[tuple[str, int], bytes] = {}
     for limit in limits:
         for mode in modes:
-            status, headers, body = fetch(base_url + path_for(mode, limit))
+            status, headers, body = fetch(base_url + path_for(mode, limit), options=options)
             if status != 200:
                 raise CheckError(f"{mode} limit={limit}: HTTP {status}: {body[:300]!r}")
             if not headers.get("Content-Type", "").startswith("application/json"):
@@ -91,7 +101,70 @@ def check_same_document(base_url: str, modes: list[str], limits: list[int], path
 def answers_modes(base_url: str, timeout: float = 5.0) -> bool:
     """GET /api/modes answers 200 within `timeout` seconds."""
     try:
-        status, _, _ = fetch(base_url + "/api/modes", timeout=timeout)
+        status, _, _ = fetch(base_url + MODES_PATH, timeout=timeout)
     except OSError:
         return False
     return status == 200
+
+
+# -- a target the runner did not start (--target) ---------------------------------------------
+
+@contextmanager
+def explained_http_errors(base_url: str) -> Iterator[None]:
+    """A failed connection to the target as one CheckError line: an untrusted certificate
+    (and how to skip the check), a TLS failure, or an unreachable address."""
+    try:
+        yield
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            raise CheckError(f"{base_url}: its TLS certificate is not trusted ({reason.verify_message}); fix the "
+                             "certificate or the CA bundle (SSL_CERT_FILE), or pass --insecure to skip "
+                             "certificate checks") from None
+        if isinstance(reason, ssl.SSLError):
+            raise CheckError(f"{base_url}: TLS failed ({reason.reason or reason}); is it an https server?") from None
+        raise CheckError(f"{base_url} cannot be reached: {reason}") from None
+    except OSError as exc:  # a dropped connection, a timeout
+        raise CheckError(f"{base_url}: {type(exc).__name__}: {exc}") from None
+    except (ValueError, LookupError) as exc:  # a body that is not candlebench's document
+        raise CheckError(f"{base_url} answered a candle request with something else than candlebench's JSON "
+                         f"document ({type(exc).__name__}: {exc})") from None
+
+
+def target_modes_document(base_url: str, options: RequestOptions) -> dict:
+    """The target's GET /api/modes document; refuses (CheckError) a server that does not
+    answer it as candlebench does: 200, JSON, a list of modes by name."""
+    status, headers, body = fetch(base_url + MODES_PATH, timeout=30, options=options)
+    content_type = headers.get("Content-Type", "")
+    hint = " (an auth proxy? send its credentials with --header NAME:VALUE)" if status in (401, 403, 407) else ""
+    try:
+        document = json.loads(body) if status == 200 and content_type.startswith("application/json") else None
+        names = [e["name"] for e in document["modes"]] if isinstance(document, dict) else None
+        names = names and [*names, *(e["name"] for e in document.get("diagnostics") or [])]
+    except (ValueError, TypeError, KeyError):
+        names = None
+    if not names or not all(isinstance(n, str) for n in names):
+        raise CheckError(f"{base_url} is not a candlebench server: GET {MODES_PATH} answered {status} "
+                         f"{content_type or 'without a Content-Type'}, not the JSON list of its modes{hint}")
+    return document
+
+
+def check_target_documents(base_url: str, endpoints_at: dict[int, list[str]], path_for: Callable[[str, int], str],
+                           options: RequestOptions) -> tuple[dict[tuple[str, int], int], str]:
+    """Every endpoint of the target at each limit must answer the first one's document: byte
+    for byte, or else (the FastAPI reference's orjson mode writes +00:00 for Z) as parsed JSON
+    with times as instants. Returns each body's size and how they compared (BYTES, INSTANTS)."""
+    sizes: dict[tuple[str, int], int] = {}
+    compared = BYTES
+    for limit, endpoints in endpoints_at.items():
+        bodies = fetch_documents(base_url, endpoints, [limit], path_for, options)
+        first, expected = endpoints[0], bodies[(endpoints[0], limit)]
+        differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, INSTANTS)]
+        if differing:
+            detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
+            raise CheckError(f"{base_url} limit={limit}: {detail} answered a different document than {first} "
+                             f"({len(expected)} B); the comparison would not be fair")
+        if any(bodies[(m, limit)] != expected for m in endpoints):
+            compared = INSTANTS
+        sizes.update({key: len(body) for key, body in bodies.items()})
+    return sizes, compared

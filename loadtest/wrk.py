@@ -67,12 +67,15 @@ def parse_wrk(output: str) -> WrkRun:
     return WrkRun(rps=max(0, n - errors) / seconds, requests=n, errors=errors)
 
 
-def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None) -> WrkRun:
+def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None,
+            headers: Sequence[str] = ()) -> WrkRun:
     """One wrk run: one thread, `connections` keep-alive connections, pinned to `cpus`, for
-    `seconds` rounded up to whole seconds (wrk's -d takes no fractions)."""
+    `seconds` rounded up to whole seconds (wrk's -d takes no fractions); `headers`: `Name: Value`
+    lines sent with every request."""
     whole = max(1, math.ceil(seconds))
     result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s",
+         *(arg for line in headers for arg in ("-H", line)), url],
         capture_output=True, text=True, timeout=whole + 30, preexec_fn=pin_to(cpus),
     )
     if result.returncode != 0:
@@ -81,17 +84,17 @@ def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None) -
 
 
 def measure_cell(server: str, mode: str, limit: int, url: str, connections: int, seconds: float, repeats: int,
-                 cpus: set[int] | None) -> WrkCell:
+                 cpus: set[int] | None, headers: Sequence[str] = ()) -> WrkCell:
     """A cell measured `repeats` times after a short warm-up run that is not counted.
 
     wrk counts what completes within its window, and each connection's first answer takes a
     whole response time: a window of a few response times reads low (drf at 1000 rows, 16
     connections: ~0.8 s each). So a slow cell gets a window of WINDOW_LATENCIES response times
     (at most MAX_WINDOW_S), measured once to keep the run's budget."""
-    warm = run_wrk(url, connections, min(1.0, seconds), cpus)
+    warm = run_wrk(url, connections, min(1.0, seconds), cpus, headers)
     latency = connections / warm.rps if warm.rps > 0 else MAX_WINDOW_S
     window = min(max(seconds, WINDOW_LATENCIES * latency), MAX_WINDOW_S)
-    runs = [run_wrk(url, connections, window, cpus) for _ in range(repeats if window <= seconds else 1)]
+    runs = [run_wrk(url, connections, window, cpus, headers) for _ in range(repeats if window <= seconds else 1)]
     return WrkCell(server, mode, limit, statistics.median(r.rps for r in runs), [asdict(r) for r in runs])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ..deployment import UNKNOWN_REMOTE
 from .numbers import fnum, fratio, rows_label
 from .results import Results
 from .tables import Table
@@ -42,10 +43,11 @@ def frameworks_table(res: Results) -> Table | None:
     for s, m, rps in rows:
         top, which = res.ceiling(s, lim)
         c = res.cell(s, m, lim)
+        missing = UNKNOWN_REMOTE if res.ceiling_unknown(s) else "-"
         body.append([s, m, "yes" if res.validates(m) else "no",
                      fnum(rps) + ("" if c.trustworthy else " ⚠"),
-                     f"{fnum(top)} ({which})" if math.isfinite(top) else "-",
-                     f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else "-",
+                     f"{fnum(top)} ({which})" if math.isfinite(top) else missing,
+                     f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else missing,
                      CASE_STUDY.get(m, "")])
     return Table(["server", "mode", "validates", "req/s", "its ceiling", "% of ceiling", "the case study measured"],
                  body, f"Frameworks and servers at {rows_label(lim)}, fastest first: median requests/s, each "

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cli import EXIT_OK, EXIT_REFUSED
+from ..deployment import UNKNOWN_REMOTE
 from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 from .charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from .frameworks import frameworks_table, instants_note, what_to_pick
@@ -102,12 +103,33 @@ def findings(res: Results) -> list[str]:
     if cpu and srv:
         out.append(f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
                    f"server: {min(srv):.0f}–{max(srv):.0f}%.")
+    elif cpu and res.target:
+        out.append(f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
+                   f"the target's CPU: {UNKNOWN_REMOTE}.")
     return out
+
+
+def target_lines(res: Results) -> list[str]:
+    """What a run against a deployment the runner did not start measured, and what it cannot know."""
+    target = res.target
+    if not target:
+        return []
+    names = ", ".join(f"`{n}`" for n in target.get("header_names") or [])
+    sent = f"headers sent with every request: {names} (values not recorded)" if names else "no extra header"
+    tls = ("TLS certificate not checked (--insecure)" if target.get("insecure") else "TLS certificate checked") \
+        if target["url"].startswith("https:") else "plain HTTP"
+    here = (" It listens on this machine (loopback), so its CPU cannot be told from other processes': the check "
+            "of other processes' CPU is off." if target.get("on_this_machine") else "")
+    return [f"**Target: `{target['url']}`**, a running deployment the runner did not start ({sent}; {tls}). "
+            f"What cannot be seen from outside is {UNKNOWN_REMOTE}: its CPU use, memory (RSS), processes and "
+            "machine; its ceiling too where it does not serve the floor diagnostics. The micro benchmark and the "
+            "instruction ladder measure this checkout in-process, not the target: they were not run." + here]
 
 
 def intro(res: Results) -> list[str]:
     meta = res.meta
     lines = [f"**Partial run: {meta['partial']}.**"] if meta.get("partial") else []
+    lines += target_lines(res)
     if meta.get("request"):
         lines.append(f"Request: `GET {meta['request']}`, the same for every mode.")
     docs = meta.get("documents")
@@ -124,8 +146,12 @@ def intro(res: Results) -> list[str]:
     return lines
 
 
-def method_notes() -> list[str]:
+def method_notes(res: Results) -> list[str]:
     """How the figures were measured, with the thresholds the runner applied."""
+    remote = [] if not res.target else [
+        f"The target ({res.target['url']}) is not one process on one pinned CPU of this machine: its processes, "
+        "cores and the network in between are unknown, so its requests/s is the deployment's as a whole, and "
+        "*fixed ms* and *µs/row* fit the deployment's time per request, not one request's server time."]
     return [
         "Requests/s counts the requests completed in the measured window divided by its length "
         f"(a window is extended, up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed; the seed "
@@ -144,6 +170,7 @@ def method_notes() -> list[str]:
         "replaced during the run.",
         "Server-Timing phases: db = the query and fetching rows, serialize = building the "
         "response data, render = encoding to JSON bytes (DRF renders after the view returns).",
+        *remote,
     ]
 
 
@@ -157,7 +184,9 @@ def sections(res: Results) -> list[Section]:
     out += [Section("At a glance", findings(res), bullets=True),
            Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")])]
     ceiling = ceiling_table(res)
-    out.append(Section("% of ceiling", [ceiling] if ceiling else
+    unknown = [f"The ceiling of {s} is {why}." for s in res.servers if (why := res.ceiling_unknown(s))
+               and not any(math.isfinite(res.ceiling(s, lim)[0]) for lim in res.limits_on(s))]
+    out.append(Section("% of ceiling", [*([ceiling] if ceiling else []), *unknown] if ceiling or unknown else
                        ["The floor diagnostics were not measured (--no-floor): no ceiling."]))
     speedup = speedup_table(res)
     out.append(Section("Speed-up over " + BASELINE, [speedup or f"{BASELINE} was not run: no speed-up."]))
@@ -174,7 +203,8 @@ def sections(res: Results) -> list[Section]:
                                                         *([differences] if differences else [])]))
     else:
         out.append(Section("Instructions per request", [
-            "Not counted in this run (valgrind missing, or --no-instructions): see the run's log."]))
+            "Not counted: the instruction ladder counts this checkout's views in-process, not the target's."
+            if res.target else "Not counted in this run (valgrind missing, or --no-instructions): see the run's log."]))
     wrk = loadgen_table(res)
     if wrk:
         out.append(Section("Locust and wrk", [wrk]))
@@ -184,7 +214,7 @@ def sections(res: Results) -> list[Section]:
     bad = untrustworthy_table(res)
     out.append(Section("Measurement checks", [bad if bad else "Every run passed its checks."]))
     out.append(Section("Memory", [rss_table(res), RSS_CAVEAT]))
-    out.append(Section("How it was measured", method_notes(), bullets=True))
+    out.append(Section("How it was measured", method_notes(res), bullets=True))
     out.append(Section("Machine", [machine_table(res)]))
     return out
 
@@ -308,6 +338,8 @@ def summary_text(res: Results) -> str:
             pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes_on(server)
                              if math.isfinite(res.pct_of_ceiling(server, m, lim)))
             lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}); % of ceiling: {pcts}")
+        elif why := res.ceiling_unknown(server):
+            lines.append(f"{server} ceiling @{lim}: {why}")
     ceiling = ("\n" + "\n".join(lines)) if lines else ""
     wrk = loadgen_table(res)
     if wrk:

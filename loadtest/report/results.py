@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
+from ..deployment import UNKNOWN_REMOTE
 from ..fitting import LineFit, Spread, fit_row_cost, ratio, spread
 from ..stats import PHASES
 from ..target import DIAGNOSTICS
@@ -50,7 +51,7 @@ class Row:
     db_cpu_pct: float = math.nan
     other_cpu_pct: float = math.nan
     locust_report: str = ""
-    workers: int = 1  # server processes serving requests
+    workers: int | None = 1  # server processes serving requests (None: unknown, a remote target's)
 
 
 # The columns of results.csv in their order (the issue's first, then what the checks and the
@@ -97,6 +98,8 @@ def to_csv(row: Row) -> dict[str, str]:
             out[name] = _cell(value, _DIGITS[name])
         elif name == "trustworthy":
             out[name] = "yes" if value else "no"
+        elif value is None:
+            out[name] = ""
         else:
             out[name] = str(value)
     return out
@@ -114,6 +117,8 @@ def from_csv(cells: dict[str, str]) -> Row:
         kind, text = _TYPES[name], cells[name]
         if name == "trustworthy":
             values[name] = text == "yes"
+        elif name == "workers":
+            values[name] = _int(text) if text else None
         elif kind == "int" and name in ("limit", "repeat"):
             values[name] = int(text)
         elif kind == "int":
@@ -249,13 +254,37 @@ class Results:
         measured = [(v, d) for v, d in measured if math.isfinite(v)]
         return max(measured) if measured else (math.nan, "")
 
+    @property
+    def target(self) -> dict:
+        """The deployment measured with --target (its name, URL, header names...); {} when the
+        runner started its servers itself."""
+        return self.meta.get("target") or {}
+
+    def is_remote(self, server: str) -> bool:
+        """`server` is a deployment the runner did not start: its CPU and memory are unknown."""
+        return bool(self.target) and server == self.target.get("name")
+
+    def ceiling_unknown(self, server: str) -> str:
+        """Why a remote server has no ceiling: it does not serve the floor diagnostics ('' for
+        a server the runner started, or when --no-floor asked for none)."""
+        plan = self.meta.get("plan", {})
+        asked = plan.get("diagnostics", DIAGNOSTICS)
+        served = [e["name"] for e in plan.get("registry") or [] if e.get("diagnostic")]
+        if not self.is_remote(server) or not asked or any(d in served for d in asked):
+            return ""
+        return f"{UNKNOWN_REMOTE}: the target does not serve the floor diagnostics"
+
     def ceiling_limited_by(self, server: str, limit: int) -> str:
         """'' when the server was saturated while serving its ceiling; else why the ceiling is
-        only a lower bound (the server did not use its core: something else limited it)."""
+        only a lower bound (the server did not use its core: something else limited it), or
+        for a remote target that this cannot be told."""
         _, which = self.ceiling(server, limit)
         c = self.cell(server, which, limit) if which else None
         if c is None:
             return ""
+        if self.is_remote(server):
+            return ("of unknown saturation (remote target: its CPU is not visible from here), so possibly a "
+                    "lower bound")
         srv, lg = c.median("server_cpu_pct"), c.median("loadgen_cpu_pct")
         if not math.isfinite(srv) or srv >= SATURATED_CPU_PCT:
             return ""

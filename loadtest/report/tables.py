@@ -5,6 +5,7 @@ import html
 import math
 from dataclasses import dataclass
 
+from ..deployment import UNKNOWN_REMOTE
 from ..fitting import LineFit
 from ..stats import PHASES
 from .numbers import fnum, fratio, rows_label
@@ -139,12 +140,17 @@ def latency_table(res: Results, server: str) -> Table:
         service = 1000 / c.rps.median if c.rps.median else math.nan
         phases = [c.timing(p) for p in PHASES]
         other = service - sum(p for p in phases if math.isfinite(p))
+        server_time = [UNKNOWN_REMOTE] * 2 if res.is_remote(server) else \
+            [fnum(other) if other >= 0 else "<0", fnum(service)]
         body.append([mode, fnum(c.median("p50_ms")), fnum(c.median("p95_ms")), fnum(c.median("p99_ms")),
-                     *(fnum(p) for p in phases), fnum(other) if other >= 0 else "<0", fnum(service)])
+                     *(fnum(p) for p in phases), *server_time])
+    remote = (" The target's processes and cores are unknown (remote target), so 1/rps is not one request's "
+              "server time there: other and 1/rps are unknown." if res.is_remote(server) else "")
     return Table(headers, body, f"{server} at {rows_label(lim)}: latency under load (median of repeats) and where "
                  "one request's server time goes: Server-Timing means; 1/rps = the server's time per request; "
                  "other = 1/rps − the three phases (server, middleware, HTTP). The phases are wall-clock "
-                 "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0.")
+                 "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0."
+                 + remote)
 
 
 def micro_table(res: Results) -> Table | None:
@@ -204,7 +210,12 @@ def machine_table(res: Results) -> Table:
         ["CPU pinning", res.meta.get("cpu_layout", "?")],
     ]
     rows += [[name, version] for name, version in m.get("versions", {}).items()]
-    return Table(["", ""], rows, "Machine and versions", align_left=2)
+    if not res.target:
+        return Table(["", ""], rows, "Machine and versions", align_left=2)
+    rows[4][1] = f"the target's: {UNKNOWN_REMOTE}"
+    rows.insert(0, ["target", f"{res.target['url']}: its machine, CPUs, memory and versions {UNKNOWN_REMOTE}"])
+    return Table(["", ""], rows, "Machines and versions: the load generator's (this checkout's), and the target",
+                 align_left=2)
 
 
 # -- ceiling, targets, memory ------------------------------------------------------------
@@ -221,8 +232,8 @@ def ceiling_table(res: Results) -> Table | None:
             c = res.cell(s, d, lim)
             row.append("-" if c is None else fnum(c.rps.median) + ("" if c.trustworthy else " ⚠"))
         body.append(row)
-    body.append(["ceiling = the higher one"] + [
-        (res.ceiling(s, lim)[1] or "-") + (" ↓" if res.ceiling_limited_by(s, lim) else "") for s, lim in cols])
+    body.append(["ceiling = the higher one"] + [(res.ceiling(s, lim)[1] or "-") + ceiling_mark(res, s, lim)
+                                                for s, lim in cols])
     for mode in (m for m in res.modes if any(res.cell(s, m, lim) for s, lim in cols)):
         row = [mode]
         for s, lim in cols:
@@ -237,7 +248,15 @@ def ceiling_table(res: Results) -> Table | None:
                  "Django plus that server reach for that response size. ↓ = the server used less than "
                  f"{SATURATED_CPU_PCT:.0f}% of its core during that ceiling run (median), so something else "
                  "(usually the load generator) limited it: that ceiling is a lower bound and its % of ceiling "
-                 "an upper bound.")
+                 "an upper bound." + (" ? = a remote target: its CPU is unknown, so whether it was saturated (and "
+                                      "the ceiling more than a lower bound) is unknown." if res.target else ""))
+
+
+def ceiling_mark(res: Results, server: str, limit: int) -> str:
+    """ ↓ after a ceiling that is a lower bound, ? after a remote target's (its CPU is unknown)."""
+    if not res.ceiling_limited_by(server, limit):
+        return ""
+    return " ?" if res.is_remote(server) else " ↓"
 
 
 def rss_table(res: Results) -> Table:
@@ -250,7 +269,9 @@ def rss_table(res: Results) -> Table:
         for s in res.servers:
             c = res.cell(s, mode, lim)
             values = [r.server_rss_mb for r in c.rows if math.isfinite(r.server_rss_mb)] if c else []
-            if not values:
+            if c and res.is_remote(s):
+                cells.append(UNKNOWN_REMOTE)
+            elif not values:
                 cells.append("-")
             elif len(values) == 1 or min(values) == max(values):
                 cells.append(fnum(max(values), 1))

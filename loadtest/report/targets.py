@@ -182,7 +182,9 @@ def _t4(target: Target, res: Results, t: Results | None, rows: int) -> list[Targ
         modes = [m for m in (t.modes_on(s) if t else []) if math.isfinite(t.rps(s, m, rows))]
         if not math.isfinite(top) or not modes:
             ran = [(s, d, rows) for d in DIAGNOSTICS if res.cell(s, d, rows) is not None]
-            miss = ((_missing(res, t, ran) if ran else "no ceiling measured (not run)") if not math.isfinite(top)
+            unknown = res.ceiling_unknown(s)
+            no_ceiling = f"ceiling {unknown}" if unknown else "no ceiling measured (not run)"
+            miss = ((_missing(res, t, ran) if ran else no_ceiling) if not math.isfinite(top)
                     else f"no trustworthy run of any mode on {s} @{rows}")
             out.append(TargetResult(key, goal, "not measured", miss[0].upper() + miss[1:] + "."))
             continue
@@ -192,9 +194,10 @@ def _t4(target: Target, res: Results, t: Results | None, rows: int) -> list[Targ
         figures = (f"best mode {best} {fnum(t.rps(s, best, rows))} req/s, ceiling {fnum(top)} req/s ({which}): "
                    f"{t.rps(s, best, rows) / top:.0%} of the ceiling." + (f" Caution, ceiling {why}." if why else ""))
         if not math.isfinite(bound):
-            out.append(TargetResult(key, goal, "not measured", figures + " No database-bound estimate: the micro "
-                                    "benchmark's database-alone timing is missing, or an async server with a database "
-                                    "server overlaps the query with other work."))
+            why_not = ("the database-alone timing is measured in-process on this checkout, not on the remote target"
+                       if res.is_remote(s) else "the micro benchmark's database-alone timing is missing, or an async "
+                       "server with a database server overlaps the query with other work")
+            out.append(TargetResult(key, goal, "not measured", f"{figures} No database-bound estimate: {why_not}."))
             continue
         r = t.rps(s, best, rows) / bound
         out.append(TargetResult(key, goal, _status([r >= need]), figures + f" Database-bound estimate "

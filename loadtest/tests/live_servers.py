@@ -7,11 +7,14 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,9 +43,11 @@ def server_env(**overrides: str) -> dict[str, str]:
 
 
 def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
-    """Status, lower-cased headers and body, for error statuses too."""
+    """Status, lower-cased headers and body, for error statuses too (an https server's
+    certificate is not checked: the tests' servers have self-signed ones)."""
+    context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(url, timeout=30, context=context) as response:
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
@@ -50,16 +55,17 @@ def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
 
 @contextlib.contextmanager
 def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
-                   timeout: float = 60.0, **env_overrides: str) -> Iterator[str]:
+                   timeout: float = 60.0, scheme: str = "http", **env_overrides: str) -> Iterator[str]:
     """Start `command(host, port)` on a free port (environment: server_env(**env_overrides))
-    and yield its base URL once /api/modes answers; stop the whole process group afterwards."""
+    and yield its base URL (`scheme`: https for a server with a certificate) once /api/modes
+    answers; stop the whole process group afterwards."""
     port = free_port()
     env = server_env(**env_overrides)
     log_path = log_dir / "server.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command("127.0.0.1", port), cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -83,3 +89,17 @@ def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+@contextlib.contextmanager
+def serving_in_thread(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A test's own little HTTP server (`handler` answers) on a free port in a thread of this
+    process; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

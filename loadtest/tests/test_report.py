@@ -139,10 +139,10 @@ def test_report_without_meta_or_baseline(tmp_path):
     assert "Server against server" not in md
 
 
-def test_the_method_states_the_thresholds_the_runner_applies():
+def test_the_method_states_the_thresholds_the_runner_applies(res):
     from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 
-    text = " ".join(render.method_notes())
+    text = " ".join(render.method_notes(res))
     assert f"up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed" in text
     assert f"used {LOADGEN_CPU_LIMIT:.0f}% or more of its core" in text
     assert f"more than {OTHER_CPU_LIMIT:.0f}% of a CPU" in text and f"fewer than {MIN_REQUESTS} requests" in text

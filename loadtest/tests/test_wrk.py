@@ -78,3 +78,31 @@ def test_wrk_measures_a_running_server(bench_env):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)")
+def test_wrk_sends_the_headers_it_is_given():
+    """A target behind an auth proxy gets the --header lines from wrk too."""
+    from http.server import BaseHTTPRequestHandler
+
+    from .live_servers import serving_in_thread
+
+    seen: list[str | None] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("X-Probe"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with serving_in_thread(Recorder) as url:
+        run = wrk.run_wrk(url + "/", 1, 1, None, ["X-Probe: yes"])
+    assert run.requests > 0 and run.errors == 0
+    assert seen and set(seen) == {"yes"}

@@ -1,0 +1,368 @@
+"""`python -m loadtest --target URL`: a deployment the runner did not start, measured over HTTP(S)
+with the headers it needs; refused when it is not candlebench or its modes disagree."""
+import csv
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
+from urllib.parse import parse_qs
+
+import pytest
+
+from loadtest import runner
+from loadtest.cli import CheckError
+from loadtest.deployment import (
+    UNKNOWN_REMOTE,
+    check_target_url,
+    parse_header,
+    parse_headers,
+    redact_header_values,
+    target_registry,
+)
+from loadtest.report import render
+from loadtest.report.results import Results, Row, load_rows
+from loadtest.servers import PROJECT_ROOT, PROJECT_WSGI_APP, gunicorn_command
+
+from .live_servers import running_server, serving_in_thread
+
+SECRET = "s3cret-token-value"
+
+
+def run_loadtest(env: dict, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "loadtest", *argv], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def refusal(result: subprocess.CompletedProcess) -> str:
+    """The one line of a run refused before any work (exit 2, nothing on stdout)."""
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("candlebench refuses to run: ")
+    return line
+
+
+# -- options ------------------------------------------------------------------------------------
+
+def test_a_header_is_name_colon_value():
+    assert parse_header("X-Api-Key: abc") == ("X-Api-Key", "abc")
+    assert parse_header("Authorization:Bearer a:b ") == ("Authorization", "Bearer a:b")
+    assert parse_headers(["A:1", "B: 2"]) == {"A": "1", "B": "2"}
+    assert parse_headers(None) == {}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Bearer-" + SECRET, "expected NAME:VALUE, found no ':'"),
+    (":" + SECRET, "the name is empty"),
+    ("X Token:" + SECRET, "a header name has no spaces or separators"),
+    ("X-Token:", "empty value (an unset shell variable?)"),
+    ("X-Token: a\r\nInjected: " + SECRET, "the value holds a line break"),
+])
+def test_a_malformed_header_is_refused_without_showing_its_value(text, message):
+    with pytest.raises(ValueError, match=re.escape(message)) as refused:
+        parse_header(text)
+    assert SECRET not in str(refused.value)
+
+
+def test_a_header_given_twice_is_refused():
+    with pytest.raises(ValueError, match="--header x-token is given twice"):
+        parse_headers(["X-Token:1", "x-token:2"])
+
+
+def test_a_target_url_is_a_base_url():
+    assert check_target_url("https://staging.example.com/") == "https://staging.example.com"
+    assert check_target_url("http://10.0.0.5:8000/bench") == "http://10.0.0.5:8000/bench"
+    for bad, message in [("staging.example.com", "expected http(s)://HOST"), ("ftp://h", "expected http(s)://HOST"),
+                         (f"https://me:{SECRET}@h", "credentials in the URL would be written to the report"),
+                         ("https://h/?key=1", "no query or fragment"), ("http://h:99999", "not a number in 1..65535")]:
+        with pytest.raises(ValueError, match=re.escape(message)) as refused:
+            check_target_url(bad)
+        assert SECRET not in str(refused.value)
+
+
+def test_meta_keeps_header_names_not_values():
+    assert redact_header_values(["--target", "https://h", "--header", f"X-Token:{SECRET}", f"--header=B: {SECRET}",
+                                 "--head", f"C:{SECRET}", "--modes", "raw"]) == [
+        "--target", "https://h", "--header", "X-Token:<hidden>", "--header=B:<hidden>", "--head", "C:<hidden>",
+        "--modes", "raw"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--target", "https://h", "--servers", "asgi"], "--servers and --target exclude each other"),
+    (["--header", "X-Token:1"], "--header and --insecure apply to --target only"),
+    (["--insecure"], "--header and --insecure apply to --target only"),
+    (["--target", "https://h", "--header", "X-Token"], "--header: expected NAME:VALUE"),
+    (["--target", "h:8000"], "--target h:8000: expected http(s)://HOST[:PORT][/PATH]"),
+])
+def test_target_options_are_checked_before_any_work(argv, message):
+    with pytest.raises(CheckError, match=re.escape(message)):
+        runner.check_target_options(runner.build_parser().parse_args(argv))
+
+
+def test_a_bad_target_option_is_one_line_and_exit_2(tmp_path):
+    out = tmp_path / "never"
+    line = refusal(run_loadtest(dict(os.environ), "--target", "https://h", "--header", f"Bearer {SECRET}",
+                                "--out", str(out), timeout=60))
+    assert "--header: expected NAME:VALUE" in line and SECRET not in line
+    assert not out.exists()
+
+
+def test_the_help_shows_the_deployment_options():
+    text = runner.build_parser().format_help()
+    assert "--target URL" in text and "--header NAME:VALUE" in text and "--insecure" in text
+
+
+# -- the plan, from the target's own /api/modes ---------------------------------------------------
+
+DJANGO_LIKE = {"modes": [{"name": n, "validates": n == "drf-validated"} for n in ("drf-validated", "drf", "raw")],
+               "diagnostics": [{"name": "floor"}, {"name": "floor-async"}]}
+
+
+def target_plan(argv, document=DJANGO_LIKE):
+    return runner.make_target_plan(runner.build_parser().parse_args(["--target", "http://h", *argv]),
+                                   target_registry(document))
+
+
+def test_the_target_plan_is_the_default_plans_shape_from_its_own_modes():
+    plan = target_plan([])
+    assert plan.servers == ["target"] and plan.limits == [1, 100, 1000]
+    assert plan.endpoints_on("target", 1000) == ["drf-validated", "drf", "raw", "floor", "floor-async"]
+    assert plan.endpoints_on("target", 1) == plan.endpoints_on("target", 100) == ["drf-validated", "raw"]
+    assert plan.estimate_s() > 0  # no server start-up to count
+    # A target of its own modes (bolt's), without the ladder's: 1000 rows only, no floor when it serves none.
+    bolt = target_plan([], {"modes": [{"name": "bolt"}, {"name": "bolt-raw"}]})
+    assert bolt.limits_on("target") == [1000] and bolt.endpoints_on("target") == ["bolt", "bolt-raw"]
+
+
+def test_the_target_plan_takes_modes_and_limits_and_refuses_a_mode_it_does_not_serve():
+    plan = target_plan(["--modes", "raw", "--limits", "10,20", "--no-floor"])
+    assert {lim: plan.endpoints_on("target", lim) for lim in plan.limits_on("target")} == {10: ["raw"], 20: ["raw"]}
+    with pytest.raises(CheckError, match=r"^the target does not serve bolt \(its /api/modes lists drf-validated, "
+                                         r"drf, raw\)$"):
+        target_plan(["--modes", "raw,bolt"])
+
+
+# -- the report of a target: what cannot be seen from outside is said to be unknown ----------------
+
+def target_results(document: dict) -> Results:
+    """One repeat at 1000 rows of every endpoint `document` (a target's /api/modes) lists."""
+    registry = target_registry(document)
+    rows = [Row("target", e["name"], 1000, 1, rps=100.0 + 10 * i, p50_ms=10.0, p95_ms=12.0, p99_ms=13.0,
+                timing_ms={"db": 1.0, "serialize": 1.0, "render": 1.0}, requests=60, duration_s=0.5,
+                loadgen_cpu_pct=40.0, workers=None) for i, e in enumerate(registry)]
+    meta = {"plan": {"registry": registry, "diagnostics": ["floor", "floor-async"], "servers": ["target"]},
+            "servers": {"target": "the deployment at https://staging.example.com, not started by the runner"},
+            "target": {"name": "target", "url": "https://staging.example.com", "header_names": ["Authorization"],
+                       "insecure": False, "on_this_machine": False}}
+    return Results(rows, meta)
+
+
+def test_the_report_of_a_target_without_floor_says_its_ceiling_cpu_and_memory_are_unknown():
+    res = target_results({"modes": [{"name": "raw"}, {"name": "msgspec", "validates": True}]})
+    md = render.render_markdown(res)
+    summary = render.summary_text(res)
+    assert not re.search(r"\bnan\b", md + summary, re.I)
+    assert "**Target: `https://staging.example.com`**" in md and "TLS certificate checked" in md
+    assert f"The ceiling of target is {UNKNOWN_REMOTE}: the target does not serve the floor diagnostics." in md
+    assert f"| target | msgspec | yes | 110 | {UNKNOWN_REMOTE} | {UNKNOWN_REMOTE} |" in md  # frameworks table
+    assert f"target ceiling @1000: {UNKNOWN_REMOTE}: the target does not serve the floor diagnostics" in summary
+    assert f"the target's CPU: {UNKNOWN_REMOTE}" in md
+    latency = md[md.index("## Latency"):md.index("## Instructions")]
+    assert f"| raw | 10.0 | 12.0 | 13.0 | 1.00 | 1.00 | 1.00 | {UNKNOWN_REMOTE} | {UNKNOWN_REMOTE} |" in latency
+    assert f"| raw | {UNKNOWN_REMOTE} |" in md[md.index("## Memory"):]
+    assert f"T4 target NOT MEASURED: on target at 1000 rows, the best mode >= 60% of the database-bound " \
+           f"estimate. Ceiling {UNKNOWN_REMOTE}: the target does not serve the floor diagnostics." in summary
+
+
+def test_the_report_of_a_target_with_floor_measures_its_ceiling_of_unknown_saturation():
+    res = target_results({"modes": [{"name": "raw"}], "diagnostics": [{"name": "floor"}]})
+    md = render.render_markdown(res)
+    ceiling = md[md.index("## % of ceiling"):md.index("## Speed-up")]
+    assert "| ceiling = the higher one | floor ? |" in ceiling and "| raw | 91% |" in ceiling
+    assert "? = a remote target: its CPU is unknown" in ceiling
+    t4 = next(line for line in render.targets_text(res).splitlines() if "T4 target" in line)
+    assert "best mode raw 100 req/s, ceiling 110 req/s (floor): 91% of the ceiling. Caution, ceiling of unknown " \
+           "saturation (remote target: its CPU is not visible from here), so possibly a lower bound." in t4
+    assert t4.endswith("No database-bound estimate: the database-alone timing is measured in-process on this "
+                       "checkout, not on the remote target.")
+
+
+# -- refusals over HTTP: a server that is not candlebench, modes that disagree ---------------------
+
+class DisagreeingDeployment(BaseHTTPRequestHandler):
+    """Answers like candlebench behind an auth proxy (401 without X-Probe), except that drf's
+    document has other prices than raw's."""
+
+    def do_GET(self) -> None:
+        if self.headers.get("X-Probe") != SECRET:
+            return self.answer(401, {"error": "no credentials"})
+        path, _, query = self.path.partition("?")
+        if path == "/api/modes":
+            return self.answer(200, {"modes": [{"name": "raw"}, {"name": "drf"}], "diagnostics": []})
+        mode = re.match(r"^/api/([\w-]+)/candle/", path)
+        if mode is None:
+            return self.answer(404, {"error": "not found"})
+        limit = int(parse_qs(query)["limit"][0])
+        price = 1.0 if mode[1] == "raw" else 2.0
+        self.answer(200, {"data": [{"basetm": f"2026-01-01T00:{i:02d}:00Z", "close": price} for i in range(limit)]})
+
+    def answer(self, status: int, document: dict) -> None:
+        body = json.dumps(document).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Server-Timing", "db;dur=0.1")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_server_that_is_not_candlebench_is_refused(tmp_path):
+    plain = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with serving_in_thread(plain) as url:
+        line = refusal(run_loadtest(dict(os.environ), "--target", url, "--out", str(tmp_path / "out"), timeout=60))
+    assert line == (f"candlebench refuses to run: {url} is not a candlebench server: GET /api/modes answered 404 "
+                    "text/html;charset=utf-8, not the JSON list of its modes")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreachable_target_is_refused(tmp_path):
+    with serving_in_thread(DisagreeingDeployment) as url:
+        pass  # closed: nothing listens there any more
+    line = refusal(run_loadtest(dict(os.environ), "--target", url, timeout=60))
+    assert line.startswith(f"candlebench refuses to run: {url} cannot be reached: ") and "refused" in line
+
+
+def test_the_checks_send_the_headers_and_refuse_modes_that_disagree(tmp_path):
+    env = dict(os.environ)
+    with serving_in_thread(DisagreeingDeployment) as url:
+        without = refusal(run_loadtest(env, "--target", url, "--modes", "raw,drf", "--limits", "3", timeout=60))
+        # The header reaches the server (it answers 401 without), then the documents are compared.
+        other = refusal(run_loadtest(env, "--target", url, "--header", f"X-Probe: {SECRET}", "--modes", "raw,drf",
+                                     "--limits", "3", "--out", str(tmp_path / "out"), timeout=60))
+        unserved = refusal(run_loadtest(env, "--target", url, "--header", f"X-Probe:{SECRET}", "--modes",
+                                        "raw,msgspec", timeout=60))
+    assert without.endswith("GET /api/modes answered 401 application/json, not the JSON list of its modes "
+                            "(an auth proxy? send its credentials with --header NAME:VALUE)")
+    assert other == (f"candlebench refuses to run: {url} limit=3: drf (160 B) answered a different document than "
+                     "raw (160 B); the comparison would not be fair")
+    assert unserved == "candlebench refuses to run: the target does not serve msgspec (its /api/modes lists raw, drf)"
+    assert not (tmp_path / "out").exists()
+
+
+# -- measured for real: a gunicorn the test started -------------------------------------------------
+
+def gunicorn_target(*options: str):
+    """The project's WSGI app under gunicorn (the runner's wsgi server) with extra `options`."""
+    def command(host: str, port: int) -> list[str]:
+        base = gunicorn_command(host, port, app=PROJECT_WSGI_APP, worker_class="sync")
+        return [*base[:-1], *options, base[-1]]
+    return command
+
+
+def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns(bench_env, tmp_path):
+    access_log = tmp_path / "access.log"
+    command = gunicorn_target("--access-logfile", str(access_log),
+                              "--access-logformat", "%(r)s probe=%({x-probe}i)s")
+    out = tmp_path / "run"
+    with running_server(command, tmp_path, DATABASE_URL=bench_env["DATABASE_URL"]) as url:
+        result = run_loadtest(bench_env, "--target", url, "--header", f"X-Probe: {SECRET}", "--modes", "raw,orjson",
+                              "--limits", "100", "--repeats", "1", "--duration", "0.5", "--warmup", "0.2",
+                              "--locust-html", "--out", str(out))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"target: {url} answers GET /api/modes as candlebench" in result.stdout
+    assert "micro benchmark (views" not in result.stdout and "instruction ladder:" not in result.stdout
+
+    rows = load_rows(out / "results.csv")
+    assert [(r.server, r.mode, r.limit, r.failures) for r in rows] == [
+        ("target", m, 100, 0) for m in ("orjson", "raw", "floor", "floor-async")]  # the target's /api/modes order
+    assert all(r.rps > 0 and r.requests > 0 for r in rows)
+    assert len({r.bytes for r in rows}) == 1
+    # What is read on the server's machine stays empty in the CSV ...
+    for cells in csv.DictReader((out / "results.csv").read_text().splitlines()):
+        assert [cells[c] for c in ("server_rss_mb", "server_cpu_pct", "db_cpu_pct", "workers")] == ["", "", "", ""]
+        assert cells["other_cpu_pct"] == ""  # a target on this machine: its CPU is among the others'
+    # ... and the report says it is unknown.
+    md = (out / "report.md").read_text()
+    assert f"**Target: `{url}`**" in md and "headers sent with every request: `X-Probe` (values not recorded)" in md
+    memory = md[md.index("## Memory"):md.index("## How it was measured")]
+    assert memory.count(f"| {UNKNOWN_REMOTE} |") == 4
+    assert f"the target's CPU: {UNKNOWN_REMOTE}" in md
+    ceiling = md[md.index("## % of ceiling"):md.index("## Speed-up")]
+    assert "| ceiling = the higher one |" in ceiling and " ?" in ceiling  # measured; its saturation unknown
+    assert "Not counted: the instruction ladder counts this checkout's views in-process" in md
+    assert f"{url}: its machine, CPUs, memory and versions {UNKNOWN_REMOTE}" in md
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["target"]["header_names"] == ["X-Probe"] and meta["target"]["on_this_machine"] is True
+    # The header's value is nowhere in the results folder.
+    for path in out.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="replace"), path
+
+    # The server saw the header on every request, the checks' and every one of Locust's (before
+    # them: the test's own wait for the server to answer).
+    lines = access_log.read_text().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.endswith(f"probe={SECRET}"))
+    assert lines[first].startswith("GET /api/modes ") and all(x.startswith("GET /api/modes ") for x in lines[:first])
+    runner_lines = lines[first:]
+    assert all(line.endswith(f"probe={SECRET}") for line in runner_lines), [x for x in runner_lines
+                                                                             if SECRET not in x][:3]
+    assert len([line for line in runner_lines if "/candle/" in line]) >= sum(r.requests for r in rows)
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """A certificate for 127.0.0.1 that no CA signed, and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs openssl")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                           "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                           "-keyout", str(key), "-out", str(cert)], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return cert, key
+
+
+def test_a_tls_target_with_an_untrusted_certificate_is_refused_unless_insecure(bench_env, tmp_path, self_signed):
+    cert, key = self_signed
+    out = tmp_path / "run"
+    command = gunicorn_target("--certfile", str(cert), "--keyfile", str(key))
+    with running_server(command, tmp_path, scheme="https", DATABASE_URL=bench_env["DATABASE_URL"]) as url:
+        refused = run_loadtest(bench_env, "--target", url, "--modes", "raw", "--limits", "10",
+                               "--out", str(tmp_path / "refused"), timeout=60)
+        # Locust's user (the runner's) checks the certificate too: by hand, without --insecure.
+        by_hand = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(PROJECT_ROOT / "loadtest" / "locustfile.py"), "--host", url,
+             "--headless", "-u", "1", "-r", "1", "--load-profile", "seed", "--requests-per-user", "1",
+             "--mode", "raw", "--limit", "10", "--only-summary"],
+            cwd=tmp_path, env=bench_env, capture_output=True, text=True, timeout=60)
+        short = ("--modes", "raw", "--limits", "10", "--repeats", "1", "--duration", "0.5", "--warmup", "0.2",
+                 "--no-floor", "--no-micro")
+        measured = run_loadtest(bench_env, "--target", url, "--insecure", *short, "--out", str(out))
+        # Trusted (the certificate is the CA bundle here): checked by urllib and by Locust, and measured.
+        trusted = run_loadtest(dict(bench_env, SSL_CERT_FILE=str(cert)), "--target", url, *short,
+                               "--out", str(tmp_path / "trusted"))
+    line = refusal(refused)
+    assert line.startswith(f"candlebench refuses to run: {url}: its TLS certificate is not trusted (")
+    assert "self-signed certificate" in line and line.endswith("or pass --insecure to skip certificate checks")
+    assert not (tmp_path / "refused").exists()
+    assert "CERTIFICATE_VERIFY_FAILED" in by_hand.stdout + by_hand.stderr
+
+    assert measured.returncode == 0, measured.stdout[-3000:] + measured.stderr[-3000:]
+    rows = load_rows(out / "results.csv")
+    assert [(r.server, r.mode, r.failures) for r in rows] == [("target", "raw", 0)] and rows[0].rps > 0
+    md = (out / "report.md").read_text()
+    assert "TLS certificate not checked (--insecure)" in md
+    assert "The ceiling of target" not in md and "(--no-floor): no ceiling" in md
+
+    assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
+    rows = load_rows(tmp_path / "trusted" / "results.csv")
+    assert [(r.server, r.mode, r.failures) for r in rows] == [("target", "raw", 0)] and rows[0].rps > 0
+    assert "TLS certificate checked" in (tmp_path / "trusted" / "report.md").read_text()
