@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -83,3 +84,14 @@ def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+# One short run of the runner: one server, one mode, one limit, no extras (about 15 s).
+SHORT_RUN = ("--servers", "wsgi", "--modes", "raw", "--limits", "100", "--repeats", "1", "--duration", "1",
+             "--warmup", "0.3", "--no-micro", "--no-instructions", "--no-floor")
+
+
+def run_loadtest(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`python -m loadtest ARGS` from the project's root, its output captured."""
+    return subprocess.run([sys.executable, "-m", "loadtest", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
