@@ -99,6 +99,15 @@ def parse_name_list(text: str) -> list[str]:
     return values
 
 
+def parse_host_port(text: str) -> tuple[str, int]:
+    """`10.0.0.5:5557` -> ("10.0.0.5", 5557); `[::1]:5557` -> ("::1", 5557) (argparse type)."""
+    host, sep, port = text.strip().rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (a port within 1..65535)")
+    return host, int(port)
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows an option's default, except when there is none to show (None, or a flag's False):
     those helps say in words what happens without the option."""

@@ -8,7 +8,6 @@ import math
 import re
 import socket
 import ssl
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -19,7 +18,7 @@ TARGET = "target"
 # What the report says where a figure of the target's own machine cannot be known from here.
 UNKNOWN_REMOTE = "unknown (remote target)"
 # results.csv's columns that stay empty for a target: they are read on the server's machine.
-UNKNOWN_COLUMNS = ("server_cpu_pct", "server_rss_mb", "db_cpu_pct", "workers")
+UNKNOWN_COLUMNS = ("server_cpu_pct", "server_rss_mb", "db_cpu_pct", "workers", "serving_processes")
 
 # A header name is an HTTP token (RFC 9110, 5.6.2).
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -130,6 +129,21 @@ def target_registry(modes_document: dict) -> list[dict]:
             for e in modes_document.get(key) or []]
 
 
+class RemoteCpuProbe:
+    """The machine's busy time only: what Locust did not use is other processes' (on this
+    machine). A target on this machine would be counted among them: then nothing."""
+
+    def __init__(self, on_this_machine: bool) -> None:
+        self.on_this_machine = on_this_machine
+
+    def __call__(self) -> dict[str, float]:
+        return {} if self.on_this_machine else {"busy": system_busy_seconds()}
+
+    def serving_processes(self) -> None:
+        """How many of the target's processes served: unknown from here."""
+        return None
+
+
 class RemoteServer:
     """The target where the runner has a server process: the same questions, answered with
     what can be known from outside (nothing of its CPU, memory or processes)."""
@@ -153,12 +167,8 @@ class RemoteServer:
     def cpu_seconds(self) -> float:
         return 0.0  # none of this machine's CPU is known to be the target's
 
-    def cpu_probe(self, local_postgres: bool) -> Callable[[], dict[str, float]]:
-        """The machine's busy time only: what Locust did not use is other processes' (on this
-        machine). A target on this machine would be counted among them: then nothing."""
-        if self.on_this_machine:
-            return lambda: {}
-        return lambda: {"busy": system_busy_seconds()}
+    def cpu_probe(self, local_postgres: bool) -> RemoteCpuProbe:
+        return RemoteCpuProbe(self.on_this_machine)
 
     def reset_peak_rss(self) -> bool:
         return False

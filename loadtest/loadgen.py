@@ -1,5 +1,6 @@
 """The load generator: Locust driven in-process for a whole session (locally, or as the master of
-`locust --worker` processes), measuring runs cut to one window of per-request samples.
+`locust --worker` processes it starts or that connect from other hosts), measuring runs cut to
+one window of per-request samples.
 
 Importing it imports Locust, which patches the standard library with gevent: import it first
 in a process that uses it (loadtest/__main__.py does).
@@ -7,8 +8,6 @@ in a process that uses it (loadtest/__main__.py does).
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,14 +19,20 @@ from locust import events
 from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.html import get_html_report
-from locust.runners import MasterRunner
+from locust.runners import STATE_MISSING, MasterRunner
 from locust.stats import stats_history
 
 from . import locustfile
+from .cli import CheckError
 from .deployment import RequestOptions
-from .servers import PROJECT_ROOT, free_port, pin_to
+from .servers import PROJECT_ROOT, free_port
 from .run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
-from .stats import Sample, span, window
+from .stats import Sample, requests_by_source, span, window
+from .worker import start_locust_workers, stop_locust_workers
+
+# Seconds to wait for the Locust workers (local ones start in ~2 s; remote ones are started by hand).
+LOCAL_WORKERS_WAIT_S = 60.0
+REMOTE_WORKERS_WAIT_S = 120.0
 
 
 @dataclass
@@ -55,14 +60,26 @@ class Measurement:
     db_cpu_pct: float = math.nan
     other_cpu_pct: float = math.nan
     notes: list[str] = field(default_factory=list)
+    # Distributed mode, per Locust worker ("host#index"): requests it made in the window and the
+    # CPU it used (its own reading, % of one core); `busiest` is the one of loadgen_cpu_pct.
+    worker_requests: dict[str, int] = field(default_factory=dict)
+    worker_cpu_pct: dict[str, float] = field(default_factory=dict)
+    busiest: str = ""
 
 
 class LoadGenerator:
-    """One Locust Environment for a session: point it at a server, set a target, measure."""
+    """One Locust Environment for a session: point it at a server, set a target, measure.
+
+    processes > 1: this process is the master of that many local `locust --worker` processes;
+    expect_workers N: the master, bound to master_bind (host, port), of N workers started on
+    other hosts (`python -m loadtest worker`). It refuses to measure with fewer workers than
+    asked, and a worker lost during a run stops the session (CheckError)."""
 
     def __init__(self, host: str, processes: int = 1, cpus: set[int] | None = None,
-                 log_dir: Path | None = None, request: RequestOptions | None = None) -> None:
-        self.processes = processes
+                 log_dir: Path | None = None, request: RequestOptions | None = None, *, expect_workers: int = 0,
+                 master_bind: tuple[str, int] | None = None, workers_wait_s: float = REMOTE_WORKERS_WAIT_S) -> None:
+        self.expected = expect_workers or (processes if processes > 1 else 0)
+        self.distributed = self.expected > 0
         parser = get_parser(default_config_files=[])
         self.options = parser.parse_args(["--headless", "--host", host, "--stop-timeout", "0"])
         # Every user's headers and TLS checking (the locustfile's --header, --insecure; sent to workers too).
@@ -78,99 +95,162 @@ class LoadGenerator:
         )
         self.env.candlebench_managed = True
         self.env.candlebench_flush_acks = []
-        self.workers: list[subprocess.Popen] = []
-        self._worker_logs = []
-        if processes > 1:
+        self.env.candlebench_worker_reports = {}
+        self.workers, self._worker_logs = [], []
+        self._roster: list[str] = []  # the ids of the workers measuring, as they connected
+        if expect_workers:
+            bind_host, port = master_bind or ("127.0.0.1", free_port())
+            self.runner = self.env.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
+            events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
+            self._wait_for_workers(f"{bind_host}:{port}", workers_wait_s)
+        elif processes > 1:
             port = free_port()
             self.runner = self.env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
             events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
-            self._start_workers(port, cpus, log_dir)
+            self.workers, self._worker_logs = start_locust_workers("127.0.0.1", port, processes, cpus, log_dir)
+            self._wait_for_workers(f"127.0.0.1:{port}", LOCAL_WORKERS_WAIT_S)
         else:
             self.runner = self.env.create_local_runner()
             events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
         self._history = gevent.spawn(stats_history, self.runner)
         self._me = psutil.Process()
+        self._boot_id = locustfile.boot_id()
 
     # -- distributed mode -------------------------------------------------------------
-    def _start_workers(self, port: int, cpus: set[int] | None, log_dir: Path | None) -> None:
-        cmd = [sys.executable, "-m", "locust", "-f", str(Path(locustfile.__file__)), "--worker",
-               "--master-host", "127.0.0.1", "--master-port", str(port), "--loglevel", "WARNING"]
-        if log_dir:  # against a target no server made it
-            log_dir.mkdir(parents=True, exist_ok=True)
-        for i in range(self.processes):
-            log = open(log_dir / f"locust-worker-{i}.log", "ab") if log_dir else subprocess.DEVNULL
-            self._worker_logs.append(log)
-            self.workers.append(
-                subprocess.Popen(
-                    cmd, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    preexec_fn=pin_to(cpus), start_new_session=True,
-                )
-            )
-        deadline = time.monotonic() + 60
-        while len(self.runner.clients.ready) < self.processes:
-            if time.monotonic() > deadline or any(w.poll() is not None for w in self.workers):
-                raise RuntimeError(f"only {len(self.runner.clients.ready)} of {self.processes} Locust workers connected")
+    def _wait_for_workers(self, address: str, timeout: float) -> None:
+        """Wait until the expected workers are ready; refuse (CheckError) to measure with fewer."""
+        deadline = time.monotonic() + timeout
+        while len(self.runner.clients.ready) < self.expected:
+            exited = [w.pid for w in self.workers if w.poll() is not None]
+            if exited or time.monotonic() > deadline:
+                why = f"local worker process(es) {exited} exited" if exited else f"within {timeout:.0f} s"
+                raise CheckError(
+                    f"only {len(self.runner.clients.ready)} of {self.expected} Locust workers connected to the "
+                    f"master at {address} ({why}); refusing to measure with fewer"
+                    + ("" if self.workers else f" (start one per load process with: python -m loadtest worker "
+                       f"--master {address})"))
             gevent.sleep(0.1)
+        self._roster = [c.id for c in self.runner.clients.ready]
+
+    def worker_label(self, client_id: str) -> str:
+        """A worker as reports name it: its host name and Locust's index of it (host#0, host#1, ...)."""
+        return f"{client_id.rsplit('_', 1)[0]}#{self.runner.get_worker_index(client_id)}"
+
+    def worker_labels(self) -> list[str]:
+        return [self.worker_label(i) for i in self._roster]
+
+    def _present(self) -> set[str]:
+        return {c.id for c in self.runner.clients.values() if c.state != STATE_MISSING}
+
+    def _check_workers(self) -> None:
+        """Stop the session (CheckError) when a worker of the roster went missing or quit:
+        Locust would hand its users to the others and the run would silently measure less load."""
+        lost = [i for i in self._roster if i not in self._present()]
+        if lost:
+            raise CheckError(
+                f"Locust worker(s) {', '.join(map(self.worker_label, lost))} disconnected during the run "
+                f"({len(self._roster) - len(lost)} of {len(self._roster)} left); stopped rather than measure "
+                "less load than asked (the runs measured so far are in results.csv)")
+
+    def _await_roster(self, timeout: float = 10.0) -> None:
+        """Before spawning: every worker of the roster ready again (after a stop a worker leaves
+        the master's list until it reports ready), else CheckError."""
+        deadline = time.monotonic() + timeout
+        while not {c.id for c in self.runner.clients.ready}.issuperset(self._roster):
+            if time.monotonic() > deadline:
+                self._check_workers()
+                raise CheckError(f"Locust workers not ready again within {timeout:.0f} s after the last run")
+            gevent.sleep(0.05)
 
     def _flush_workers(self, timeout: float = 10.0) -> None:
-        """Ask every worker for the samples it holds and wait for all answers."""
+        """Ask every worker for the samples it holds (and its CPU reading); wait for all answers."""
         token = f"{time.time():.6f}"
         acks: list = self.env.candlebench_flush_acks
         acks.clear()
-        self.runner.send_message(locustfile.FLUSH_MESSAGE, token)
+        # To each worker by id: just after a stop a worker is briefly off the master's list.
+        for client_id in self._roster:
+            self.runner.send_message(locustfile.FLUSH_MESSAGE, token, client_id=client_id)
         deadline = time.monotonic() + timeout
-        while sum(1 for a in acks if a == token) < self.processes:
+        while not {node for t, node in acks if t == token}.issuperset(self._roster):
             if time.monotonic() > deadline:
-                raise RuntimeError("Locust workers did not send their samples in time")
+                self._check_workers()
+                silent = [self.worker_label(i) for i in self._roster if (token, i) not in acks]
+                raise CheckError(f"Locust worker(s) {', '.join(silent)} did not send their samples within "
+                                 f"{timeout:.0f} s")
             gevent.sleep(0.02)
 
     # -- measurement --------------------------------------------------------------------
     def _samples(self) -> list[Sample]:
-        if self.processes > 1:
+        if self.distributed:
             self._flush_workers()
         return locustfile.COLLECTOR.drain()
 
     def _completed(self) -> int:
-        if self.processes > 1:
+        if self.distributed:
             self._flush_workers()
         return len(locustfile.COLLECTOR)
 
     def _completed_since(self, t0: float) -> int:
-        if self.processes > 1:
+        if self.distributed:
             self._flush_workers()
         return sum(1 for s in locustfile.COLLECTOR.samples if s[1] > t0)
 
-    def _generator_processes(self) -> list[psutil.Process]:
-        """The processes making requests; in distributed mode followed by this master."""
-        if self.processes > 1:
-            return [*(psutil.Process(w.pid) for w in self.workers), self._me]
-        return [self._me]
-
-    def _cpu_seconds(self) -> list[float]:
-        out = []
-        for p in self._generator_processes():
-            t = p.cpu_times()
-            out.append(t.user + t.system)
+    def _cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by this process ("") and, in distributed mode, by every
+        worker of the roster (its id; the worker's own reading, sent with a flush)."""
+        t = self._me.cpu_times()
+        out = {"": t.user + t.system}
+        if self.distributed:
+            self._flush_workers()
+            reports = self.env.candlebench_worker_reports
+            out |= {i: reports[i]["cpu_s"] for i in self._roster if i in reports}
         return out
+
+    def _on_this_machine(self, client_id: str) -> bool:
+        report = self.env.candlebench_worker_reports.get(client_id, {})
+        return report.get("boot_id") == self._boot_id
 
     @staticmethod
     def _probe(probe: Callable[[], dict[str, float]] | None) -> dict[str, float]:
         return probe() if probe else {}
 
-    def _cpu_shares(self, m: Measurement, cpu0: list[float], cpu1: list[float], probe0: dict[str, float],
+    def _cpu_shares(self, m: Measurement, cpu0: dict[str, float], cpu1: dict[str, float], probe0: dict[str, float],
                     probe1: dict[str, float], seconds: float) -> None:
-        """Fill in the CPU shares (% of one core) of the load generator, server, database
-        and of everything else on the machine over `seconds`."""
-        per_process = [(b - a) / seconds * 100 for a, b in zip(cpu0, cpu1)]
-        workers = per_process[:-1] if self.processes > 1 else per_process
-        m.loadgen_cpu_pct = max(workers, default=0.0)
-        ours = sum(per_process)
+        """Fill in the CPU shares (% of one core) of the load generator (per worker in
+        distributed mode), server, database and of everything else on the machine over `seconds`."""
+        per_process = {k: (cpu1[k] - cpu0[k]) / seconds * 100 for k in cpu0 if k in cpu1}
+        if self.distributed:
+            workers = {k: v for k, v in per_process.items() if k}
+            m.worker_cpu_pct = {self.worker_label(k): v for k, v in workers.items()}
+            busiest = max(workers, key=workers.__getitem__, default="")
+            m.loadgen_cpu_pct = workers.get(busiest, 0.0)
+            m.busiest = self.worker_label(busiest) if busiest else ""
+        else:
+            m.loadgen_cpu_pct = per_process.get("", 0.0)
+        # Workers on other hosts use no CPU of this machine.
+        here = sum(v for k, v in per_process.items() if not k or self._on_this_machine(k))
         delta = {k: (probe1[k] - probe0[k]) / seconds * 100 for k in probe0 if k in probe1}
         m.server_cpu_pct = delta.get("server", math.nan)
         m.db_cpu_pct = delta.get("db", math.nan)
         if "busy" in delta:
-            known = ours + sum(v for k, v in delta.items() if k in ("server", "db") and math.isfinite(v))
+            known = here + sum(v for k, v in delta.items() if k in ("server", "db") and math.isfinite(v))
             m.other_cpu_pct = max(0.0, delta["busy"] - known)
+
+    def _count_workers(self, m: Measurement) -> None:
+        """Distributed mode: the requests of each worker of the roster among the run's samples."""
+        if self.distributed:
+            counts = requests_by_source(m.samples)
+            m.worker_requests = {self.worker_label(i): counts.get(i, 0) for i in self._roster}
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep; in distributed mode checking the workers every half second meanwhile."""
+        if not self.distributed:
+            gevent.sleep(seconds)
+            return
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            gevent.sleep(min(0.5, left))
+            self._check_workers()
 
     def _cpu_warning(self) -> bool:
         if isinstance(self.runner, MasterRunner):
@@ -200,7 +280,10 @@ class LoadGenerator:
         locustfile.COLLECTOR.drain()
 
     def start(self, users: int) -> None:
-        """Spawn `users` users (at most 100 a second) that request back to back."""
+        """Spawn `users` users (at most 100 a second) that request back to back (in distributed
+        mode spread over every worker of the roster)."""
+        if self.distributed:
+            self._await_roster()
         self.runner.cpu_warning_emitted = False
         if isinstance(self.runner, MasterRunner):
             self.runner.worker_cpu_warning_emitted = False
@@ -219,6 +302,8 @@ class LoadGenerator:
         """Run a Locust LoadTestShape (set_target first); end_shape() after it ended."""
         self.env.shape_class = shape
         shape.runner = self.runner
+        if self.distributed:
+            self._await_roster()
         # Not headless while the shape runs: at its end Locust then stops the users instead of quitting.
         self.options.headless = False
         self.runner.cpu_warning_emitted = False
@@ -245,7 +330,9 @@ class LoadGenerator:
         spawned = time.time()
         complete = False
         while True:
-            gevent.sleep(0.05 if self.processes == 1 else 0.25)
+            gevent.sleep(0.25 if self.distributed else 0.05)
+            if self.distributed:
+                self._check_workers()
             elapsed = time.time() - spawned
             if elapsed >= warmup and self._completed() >= users:
                 complete = True
@@ -255,11 +342,13 @@ class LoadGenerator:
         cpu0, probe0 = self._cpu_seconds(), self._probe(probe)
         self.runner.stats.reset_all()
         t0 = time.time()
-        gevent.sleep(duration)
+        self._sleep(duration)
         # A slow case (e.g. 8 requests/s) would leave a window with too few requests to
         # count on: extend it until `min_requests` completed, up to MAX_WINDOW_FACTOR x duration.
         while self._completed_since(t0) < min_requests and time.time() - t0 < MAX_WINDOW_FACTOR * duration:
-            gevent.sleep(0.05 if self.processes == 1 else 0.25)
+            gevent.sleep(0.25 if self.distributed else 0.05)
+        if self.distributed:
+            self._check_workers()
         t1 = time.time()
         cpu1, probe1 = self._cpu_seconds(), self._probe(probe)
         warning = self._cpu_warning()
@@ -267,6 +356,7 @@ class LoadGenerator:
         samples = window(self._samples(), t0, t1)
         m = Measurement(samples, t1 - t0, 0.0, warning, t0 - spawned, complete, t0, t1)
         self._cpu_shares(m, cpu0, cpu1, probe0, probe1, t1 - t0)
+        self._count_workers(m)
         return m
 
     def seed(self, target: Target, users: int, requests_per_user: int,
@@ -282,7 +372,9 @@ class LoadGenerator:
         deadline = time.monotonic() + timeout
         notes = []
         while True:
-            gevent.sleep(0.1 if self.processes == 1 else 0.5)
+            gevent.sleep(0.5 if self.distributed else 0.1)
+            if self.distributed:
+                self._check_workers()
             if self._completed() >= expected and self.runner.user_count == 0:
                 break
             if time.monotonic() > deadline:
@@ -300,6 +392,7 @@ class LoadGenerator:
             notes.append(f"{len(samples)} of {expected} requests completed")
         m = Measurement(samples, last - first, 0.0, warning, 0.0, True, first, last, notes=notes)
         self._cpu_shares(m, cpu0, cpu1, probe0, probe1, w1 - w0)
+        self._count_workers(m)
         return m
 
     def html_report(self) -> str:
@@ -312,15 +405,5 @@ class LoadGenerator:
             self.runner.quit()
         finally:
             self._history.kill(block=False)
-            for w in self.workers:
-                if w.poll() is None:
-                    w.terminate()
-            for w in self.workers:
-                try:
-                    w.wait(10)
-                except subprocess.TimeoutExpired:
-                    w.kill()
-            for log in self._worker_logs:
-                if hasattr(log, "close"):
-                    log.close()
+            stop_locust_workers(self.workers, self._worker_logs)
 

@@ -3,12 +3,15 @@ the runner drives this same file in-process). Options and profiles: loadtest/REA
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sys
 import time
 from pathlib import Path
 
 import gevent
 import gevent.ssl
+import psutil
 from locust import FastHttpUser, constant, events, task
 from locust.contrib.fasthttp import insecure_ssl_context_factory
 from locust.exception import StopUser
@@ -139,22 +142,41 @@ def _record(request_type, name, response_time, response_length, response=None, e
     COLLECTOR.record(start, end, response_time, exception is None, response_length or 0, timing, name)
 
 
+def boot_id() -> str:
+    """This machine's running kernel (processes on one machine share it; another host has its own)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return socket.gethostname()
+
+
+def worker_report() -> dict:
+    """What a worker tells the master with every flush: its CPU seconds so far and which machine it runs on."""
+    t = psutil.Process().cpu_times()
+    return {"cpu_s": t.user + t.system, "pid": os.getpid(), "boot_id": boot_id()}
+
+
 @events.init.add_listener
 def _on_init(environment, **kwargs) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
 
         def flush(environment, msg, **kw) -> None:
-            environment.runner.send_message(SAMPLES_MESSAGE, {"samples": COLLECTOR.drain(), "id": msg.data})
+            environment.runner.send_message(
+                SAMPLES_MESSAGE, {"samples": COLLECTOR.drain(), "id": msg.data, "worker": worker_report()})
 
         runner.register_message(FLUSH_MESSAGE, flush)
     elif isinstance(runner, MasterRunner):
 
         def samples(environment, msg, **kw) -> None:
-            COLLECTOR.extend(msg.data["samples"])
+            COLLECTOR.extend(msg.data["samples"], source=msg.node_id)
+            reports = getattr(environment, "candlebench_worker_reports", None)
+            if reports is not None and "worker" in msg.data:
+                reports[msg.node_id] = msg.data["worker"]
             acks = getattr(environment, "candlebench_flush_acks", None)
             if acks is not None:
-                acks.append(msg.data["id"])
+                acks.append((msg.data["id"], msg.node_id))
 
         runner.register_message(SAMPLES_MESSAGE, samples)
 
@@ -166,7 +188,7 @@ def _report(client_id, data, **kwargs) -> None:
 
 @events.worker_report.add_listener
 def _worker_report(client_id, data, **kwargs) -> None:
-    COLLECTOR.extend(data.get(REPORT_KEY, ()))
+    COLLECTOR.extend(data.get(REPORT_KEY, ()), source=client_id)
 
 
 def _managed(environment) -> bool:

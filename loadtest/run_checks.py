@@ -13,7 +13,8 @@ MAX_WINDOW_FACTOR = 3
 # The warm-up ends after at least --warmup seconds and one response per user; a run whose
 # warm-up has not ended after this many seconds is untrustworthy.
 MAX_WARMUP_S = 10.0
-# Locust's own CPU warning threshold, for the busiest load-generating process (% of a core).
+# Locust's own CPU warning threshold, for the busiest load-generating process (% of a core):
+# the local one, or the busiest Locust worker wherever it runs.
 LOADGEN_CPU_LIMIT = 90.0
 # CPU used by anything but the server, the load generator and the local database during a
 # window (% of one core): another benchmark on the machine would skew the comparison.
@@ -29,6 +30,7 @@ class MeasuredWindow(Protocol):
     warmup_complete: bool
     warmup_s: float
     notes: list[str]
+    busiest: str  # the Locust worker of loadgen_cpu_pct ("" without workers)
 
 
 def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[str]:
@@ -39,7 +41,8 @@ def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[
     if measurement.locust_cpu_warning:
         reasons.append("Locust CPU warning")
     if measurement.loadgen_cpu_pct >= LOADGEN_CPU_LIMIT:
-        reasons.append(f"load generator at {measurement.loadgen_cpu_pct:.0f}% CPU")
+        where = f" (worker {measurement.busiest})" if measurement.busiest else ""
+        reasons.append(f"load generator at {measurement.loadgen_cpu_pct:.0f}% CPU{where}")
     if measurement.other_cpu_pct > OTHER_CPU_LIMIT:
         reasons.append(f"other processes used {measurement.other_cpu_pct:.0f}% of a CPU")
     if stats.requests < MIN_REQUESTS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from .cli import (
     create_results_dir,
     fmt_duration,
     log,
+    parse_host_port,
     parse_int_list,
     parse_name_list,
     refuse_unknown_servers,
@@ -79,6 +81,7 @@ RUN_OVERHEAD_S = 0.45
 OTHER_COMMANDS = """other commands (each has --help):
   python -m loadtest spike      a sudden spike of users, then back to steady load
   python -m loadtest soak       steady load for minutes: failures and memory growth
+  python -m loadtest worker     Locust workers on a load host, for a runner with --expect-workers
   python -m loadtest.report DIR (re)write report.md and report.html of a results folder
   python -m loadtest.micro      the views timed in-process, no HTTP
   python -m loadtest.tablesize  does latency depend on how many candles the table holds?"""
@@ -114,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the whole matrix: all servers at every limit, every ceiling diagnostic, longer runs")
     p.add_argument("--processes", type=int, default=1,
                    help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
+    p.add_argument("--expect-workers", type=int, default=0, metavar="N",
+                   help="Locust distributed over other hosts: this process is the master of N workers, each "
+                   "started with `python -m loadtest worker --master HOST:PORT`; waits for all N (--workers-wait) "
+                   "and refuses to measure with fewer; a worker lost during a run stops the session")
+    p.add_argument("--master-bind", type=parse_host_port, metavar="HOST:PORT",
+                   help="with --expect-workers: where the master listens for its workers, an address the load "
+                   "hosts reach this machine at; the servers the runner starts listen on that host too")
+    p.add_argument("--workers-wait", type=float, default=120.0, metavar="SECONDS",
+                   help="with --expect-workers: how long to wait for the workers to connect")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes of every server the runner starts (gunicorn -w, uvicorn --workers, granian "
+                   "--workers, runbolt --processes), pinned to CPUs 0..N-1; Locust gets the CPUs after them, "
+                   "else shares the last one (the report says so)")
     add_target_options(p)
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
     p.add_argument("--no-instructions", action="store_true",
@@ -151,6 +167,9 @@ class Plan:
     processes: int
     pair: str
     interval: str
+    # Processes of every server (--workers) and Locust workers on other hosts (--expect-workers).
+    workers: int = 1
+    expect_workers: int = 0
     # Diagnostic endpoints measured like modes, after them (the ceiling); never counted as modes.
     diagnostics: list[str] = field(default_factory=list)
     # The registry's entries (settings probe): which servers serve each mode.
@@ -200,11 +219,13 @@ class Plan:
                          for s in self.servers for lim in self.limits_on(s))
 
     def describe_load(self) -> str:
+        where = (f"; the users spread over {self.expect_workers} Locust workers on load hosts"
+                 if self.expect_workers else "")
         if self.profile == "seed":
             return (f"seed profile (the case study's): {self.users} users x {self.requests_per_user} requests "
-                    f"= {self.users * self.requests_per_user} per run, {self.repeats} repeat(s)")
+                    f"= {self.users * self.requests_per_user} per run, {self.repeats} repeat(s){where}")
         return (f"steady profile: {self.users} users without wait; warm-up >= {self.warmup:g} s and one "
-                f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s)")
+                f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s){where}")
 
 
 def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: list[int],
@@ -227,9 +248,51 @@ def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: li
     return {lim: [*asked, *ceiling] if lim == top else [m for m in asked if m in LADDER_MODES] for lim in at}
 
 
+WILDCARD_HOSTS = ("0.0.0.0", "::", "*")
+
+
+def check_load_options(args: argparse.Namespace, target: bool = False) -> str:
+    """Refuse (CheckError, one line) inconsistent --workers/--processes/--expect-workers/--master-bind
+    options and a master address this machine cannot listen on, before anything starts. Returns
+    the address the started servers listen on (--master-bind's host with --expect-workers).
+    Against a --target no server starts here: --workers has nothing to apply to, and the master
+    may listen on every interface."""
+    if args.workers < 1:
+        raise CheckError("--workers must be >= 1")
+    if target and args.workers != 1:
+        raise CheckError("--workers sets the processes of the servers the runner starts; a --target runs as "
+                         "many as its deployment does")
+    if args.expect_workers < 0:
+        raise CheckError("--expect-workers must be >= 1 (0: no workers on other hosts)")
+    if not args.expect_workers:
+        if args.master_bind:
+            raise CheckError("--master-bind needs --expect-workers N (how many workers will connect)")
+        return "127.0.0.1"
+    if args.processes > 1:
+        raise CheckError("--processes starts local Locust workers, --expect-workers waits for workers on other "
+                         "hosts: use one (several per load host: python -m loadtest worker --processes K)")
+    if not args.master_bind:
+        raise CheckError("--expect-workers needs --master-bind HOST:PORT (an address the load hosts reach this "
+                         "machine at)")
+    if args.workers_wait <= 0:
+        raise CheckError("--workers-wait must be > 0 seconds")
+    host, port = args.master_bind
+    if host in WILDCARD_HOSTS and not target:
+        raise CheckError(f"--master-bind {host}: the servers the runner starts listen on this host, so it must be "
+                         "an address the load hosts reach this machine at, not a wildcard")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise CheckError(f"--master-bind {host}:{port}: cannot listen there ({exc.strerror or exc})") from None
+    return host
+
+
 def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) -> Plan:
     """The session's plan from the options and the registry; refuses unknown modes or servers,
-    a Django server that serves none of the modes asked for, and limits outside 1..max_limit."""
+    a Django server that serves none of the modes asked for, limits outside 1..max_limit and
+    inconsistent load options (check_load_options)."""
+    check_load_options(args)
     preset = FULL if args.full else QUICK
     modes = ModeMap(registry)
     if args.modes:
@@ -251,6 +314,7 @@ def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
     serves. As for asgi and wsgi by default: every mode and the ceiling at TARGET_ROWS,
     LADDER_MODES at the other limits; --modes, --limits or --full: all of them at every limit.
     The API's largest limit is the target's to check (it answers 400 beyond it)."""
+    check_load_options(args, target=True)
     preset = FULL if args.full else QUICK
     served = ModeMap(registry)
     missing = [m for m in args.modes or [] if m not in served.modes]
@@ -285,6 +349,8 @@ def plan_from_options(args: argparse.Namespace, preset: dict, modes: ModeMap, li
         warmup=args.warmup if args.warmup is not None else preset["warmup"],
         repeats=args.repeats if args.repeats is not None else preset["repeats"],
         processes=args.processes,
+        workers=args.workers,
+        expect_workers=args.expect_workers,
         pair=args.pair,
         interval=args.interval,
         diagnostics=diagnostics,
@@ -307,6 +373,7 @@ def check_target_options(args: argparse.Namespace) -> tuple[str, RequestOptions]
     if args.servers:
         raise CheckError("--servers and --target exclude each other: --target measures the deployment at its URL "
                          "and starts no server")
+    check_load_options(args, target=True)
     try:
         return check_target_url(args.target), RequestOptions(parse_headers(args.header), args.insecure)
     except ValueError as exc:
@@ -386,7 +453,7 @@ def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
     sizes: dict[tuple[str, str, int], int] = {}
     # Byte-exact servers first: their bodies are the reference the others are compared with.
     for name in sorted(plan.servers, key=lambda n: SERVERS[n].same_document != BYTES):
-        spec = SERVERS[name]
+        spec = SERVERS[name].with_workers(plan.workers)
         server, served = session.start_server(spec, out)
         servers[name] = server
         modes = plan.modes_on(name)
@@ -411,7 +478,7 @@ def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
         also = f" (and {', '.join(diagnostics)})" if diagnostics else ""
         how = "byte-identical documents" if spec.same_document == BYTES else \
             "the same document as parsed JSON with times as instants"
-        log(f"{name}: {spec.description} on port {server.port}, CPU(s) {server.affinity()}, up in "
+        log(f"{name}: {spec.label} on {server.host}:{server.port}, CPU(s) {server.affinity()}, up in "
             f"{server.started_s:.1f} s; {len(modes)} modes{also} answer {how}")
     meta["documents"] = {str(lim): len(body) for lim, body in sorted(reference.items())}
     meta["document_equality"] = {name: SERVERS[name].same_document for name in plan.servers}
@@ -459,7 +526,9 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode:
     restarted = server.pids() != pids
     server.wait_idle()
     rss = server.peak_rss_mb()
-    key = {"server": server.name, "mode": mode, "limit": limit, "repeat": repeat, "workers": server.workers}
+    key = {"server": server.name, "mode": mode, "limit": limit, "repeat": repeat, "workers": server.workers,
+           "serving_processes": probe.serving_processes(), "worker_requests": m.worker_requests,
+           "worker_cpu_pct": m.worker_cpu_pct}
     if not m.samples:
         return Row(**key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])), m
     stats = summarize(m.samples, m.duration_s)
@@ -562,13 +631,16 @@ def run(args: argparse.Namespace) -> int:
         return run_against_target(args, *target)
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
-    session = open_session(args.processes)
+    server_host = check_load_options(args)
+    session = open_session(args.processes, args.workers, server_host)
     plan = make_plan(args, session.settings["registry"], session.settings["max_limit"])
     out = create_results_dir(args.out, started_at, force=args.force)
     log(f"candlebench: results will be in {out}")
     session.prepare_database()
     runs = plan.runs()
-    log(f"plan: {len(runs)} runs; {plan.describe_load()}; {session.layout.text}\n{plan.describe_servers()}")
+    layout = session.layout.text + (f"; the users run on {plan.expect_workers} Locust workers of other hosts, "
+                                    "the Locust here is their master" if plan.expect_workers else "")
+    log(f"plan: {len(runs)} runs; {plan.describe_load()}; {layout}\n{plan.describe_servers()}")
     before = [] if args.no_micro else ["the micro benchmark (~0:15)"]
     if not args.no_instructions:
         before.append(f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)")
@@ -579,11 +651,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_instructions:
         run_instructions(plan, session, out)
     meta = {
-        **run_meta(plan, started_at, session.layout.text, session.machine),
+        **run_meta(plan, started_at, layout, session.machine),
         "server_cpus": sorted(session.layout.server or []),
         "loadgen_cpus": sorted(session.layout.loadgen or []),
         "database": session.settings,
-        "servers": {name: SERVERS[name].description for name in plan.servers},
+        "servers": {name: SERVERS[name].with_workers(plan.workers).label for name in plan.servers},
+        "server_workers": plan.workers,
+        "shared_cpus": sorted(session.layout.shared),
         "event_loop": {name: SERVERS[name].event_loop for name in plan.servers},
         "micro": micro,
     }
@@ -591,7 +665,7 @@ def run(args: argparse.Namespace) -> int:
     # can interleave servers as well as modes.
     return measure_session(plan, out, meta, t_start, args,
                            lambda servers: start_servers(plan, session, out, meta, servers),
-                           session.layout.loadgen, is_local_postgres(session.settings))
+                           session.layout.loadgen, is_local_postgres(session.settings), f"http://{server_host}")
 
 
 def run_against_target(args: argparse.Namespace, url: str, request: RequestOptions) -> int:
@@ -667,7 +741,16 @@ def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: arg
         from .loadgen import LoadGenerator  # imports Locust (gevent)
 
         interrupt_main_greenlet_only()
-        loadgen = LoadGenerator(host, args.processes, loadgen_cpus, out / "logs", request)
+        if plan.expect_workers:
+            bind_host, bind_port = args.master_bind
+            log(f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
+                f"host: python -m loadtest worker --master {bind_host}:{bind_port}")
+        loadgen = LoadGenerator(host, args.processes, loadgen_cpus, out / "logs", request,
+                                expect_workers=plan.expect_workers, master_bind=args.master_bind,
+                                workers_wait_s=args.workers_wait)
+        if loadgen.distributed:
+            meta["load_workers"] = loadgen.worker_labels()
+            log(f"Locust workers: {', '.join(meta['load_workers'])}")
         measure_all(plan, servers, loadgen, sizes, out, local_postgres, args.locust_html)
         measure_wrk(plan, servers, loadgen_cpus, out, request)
     except KeyboardInterrupt:

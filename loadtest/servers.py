@@ -39,23 +39,25 @@ STOCK_ASGI_APP = "candleproject.asgi_stock:application"
 FASTAPI_APP = "loadtest.reference.fastapi_app:app"
 
 
-def uvicorn_command(host: str, port: int, *, app: str, limit_concurrency: int) -> list[str]:
-    """uvicorn with the production options; `limit_concurrency` 0 turns shedding off."""
+def uvicorn_command(host: str, port: int, *, app: str, limit_concurrency: int, workers: int = 1) -> list[str]:
+    """uvicorn with the production options and `workers` processes; `limit_concurrency` (per
+    process) 0 turns shedding off."""
     return [
         sys.executable, "-m", "uvicorn", app,
         "--host", host, "--port", str(port),
-        "--workers", "1", "--loop", "uvloop", "--http", "httptools",
+        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning", "--lifespan", "off",
         "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", str(UVICORN_GRACEFUL_SECONDS),
         *(["--limit-concurrency", str(limit_concurrency)] if limit_concurrency else []),
     ]
 
 
-def gunicorn_command(host: str, port: int, *, app: str, worker_class: str) -> list[str]:
+def gunicorn_command(host: str, port: int, *, app: str, worker_class: str, workers: int = 1) -> list[str]:
     """gunicorn reads the project's gunicorn.conf.py (the production settings) from the working
-    directory; the command line sets the address, one worker, and turns worker recycling
-    (max_requests) off, so that a restart cannot fall into a measured window."""
-    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "1", "--max-requests", "0",
+    directory; the command line sets the address, `workers` worker processes, and turns worker
+    recycling (max_requests) off, so that a restart cannot fall into a measured window."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--max-requests", "0",
             "--log-level", "warning", "--worker-class", worker_class, app]
 
 
@@ -82,14 +84,14 @@ def granian_command(host: str, port: int, *, interface: str, app: str, workers: 
     return command
 
 
-def bolt_command(host: str, port: int, *, workers: int = 1) -> list[str]:
-    """django-bolt's runbolt as a production server: one process, `workers` handler threads, no
-    reload, no admin. It reads DATABASE_URL and runs from the project's root; its settings
-    (candleproject/bolt_settings.py) add django_bolt and name the API in BOLT_API."""
+def bolt_command(host: str, port: int, *, workers: int = 1, threads: int = 1) -> list[str]:
+    """django-bolt's runbolt as a production server: `workers` processes of `threads` handler
+    threads each, no reload, no admin. It reads DATABASE_URL and runs from the project's root;
+    its settings (candleproject/bolt_settings.py) add django_bolt and name the API in BOLT_API."""
     return [
         sys.executable, "manage.py", "runbolt", "--settings", "candleproject.bolt_settings",
         "--host", host, "--port", str(port),
-        "--processes", "1", "--workers", str(workers),
+        "--processes", str(workers), "--workers", str(threads),
         "--no-admin",
     ]
 
@@ -108,7 +110,7 @@ class ServerSpec:
     description: str
     build: Callable[..., list[str]]
     options: Mapping[str, object] = field(default_factory=dict)
-    # Processes serving requests (a column of results.csv).
+    # Processes serving requests (the runner's --workers; a column of results.csv).
     workers: int = 1
     # The default plan runs it at every limit (else at 1000 rows only; --full: every limit).
     every_limit: bool = False
@@ -125,7 +127,18 @@ class ServerSpec:
     event_loop: bool = False
 
     def command(self, host: str, port: int) -> list[str]:
-        return self.build(host, port, **self.options)
+        return self.build(host, port, workers=self.workers, **self.options)
+
+    def with_workers(self, workers: int) -> ServerSpec:
+        """The same server run with `workers` processes serving requests."""
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        return replace(self, workers=workers)
+
+    @property
+    def label(self) -> str:
+        """Its description, saying how many processes serve when that is not the one it names."""
+        return self.description if self.workers == 1 else f"{self.description}; run with {self.workers} processes"
 
     def with_options(self, **options: object) -> ServerSpec:
         """The same server with some command options replaced (e.g. limit_concurrency)."""
@@ -163,7 +176,7 @@ SERVERS: dict[str, ServerSpec] = {
         ServerSpec("fastapi", "the case study's FastAPI app (loadtest/reference) under uvicorn as asgi",
                    uvicorn_command, {"app": FASTAPI_APP, **UVICORN}, same_document=INSTANTS, overload=SHEDS, event_loop=True),
         ServerSpec("bolt", "django-bolt's runbolt (Rust HTTP server), 1 process, 1 worker thread",
-                   bolt_command, {"workers": 1}, startup_s=3.5,
+                   bolt_command, {"threads": 1}, startup_s=3.5,
                    overload="runbolt (Actix): not characterised here yet; the spike table shows it"),
     )
 }
@@ -265,8 +278,8 @@ class ServerProcess:
     def pids(self) -> frozenset[int]:
         return frozenset(p.pid for p in self.processes())
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the server tree has used so far.
+    def cpu_by_process(self) -> dict[int, float]:
+        """User + system CPU time each process of the server tree has used so far (by pid).
 
         Kept per process and only ever growing: a worker that is replaced keeps the time
         it used, so the difference of two readings is never negative.
@@ -277,7 +290,11 @@ class ServerProcess:
             except psutil.NoSuchProcess:
                 continue
             self._cpu[p.pid] = max(self._cpu.get(p.pid, 0.0), t.user + t.system)
-        return sum(self._cpu.values())
+        return dict(self._cpu)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server tree has used so far."""
+        return sum(self.cpu_by_process().values())
 
     def reset_peak_rss(self) -> bool:
         """Reset the kernel's peak-RSS mark (VmHWM) of every server process (Linux >= 4.0)."""
@@ -403,17 +420,34 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
+# A server process that used less of a core than this during a window served (almost) nothing:
+# gunicorn's or uvicorn's supervisor, an idle worker.
+SERVING_CPU_PCT = 5.0
+
+
 class CpuProbe:
     """Cumulative CPU seconds of the server, the local database and the whole machine;
-    the load generator turns two readings into shares of the measured window."""
+    the load generator turns two readings (the window's edges) into shares of the window."""
 
     def __init__(self, server: ServerProcess, local_postgres: bool) -> None:
         self.server = server
         self.local_postgres = local_postgres
+        self._edges: list[tuple[float, dict[int, float]]] = []
 
     def __call__(self) -> dict[str, float]:
-        reading = {"server": self.server.cpu_seconds(), "busy": system_busy_seconds()}
+        by_process = self.server.cpu_by_process()
+        self._edges = [*self._edges[:1], (time.monotonic(), by_process)]
+        reading = {"server": sum(by_process.values()), "busy": system_busy_seconds()}
         if self.local_postgres:
             reading["db"] = postgres_cpu_seconds()
         return reading
+
+    def serving_processes(self, min_pct: float = SERVING_CPU_PCT) -> int:
+        """Server processes that used at least `min_pct` of a core between the first and the
+        last reading (0 before two readings)."""
+        if len(self._edges) < 2:
+            return 0
+        (t0, first), (t1, last) = self._edges
+        seconds = max(t1 - t0, 1e-9)
+        return sum(1 for pid, cpu in last.items() if (cpu - first.get(pid, 0.0)) / seconds * 100 >= min_pct)
 

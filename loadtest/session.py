@@ -1,5 +1,5 @@
 """One measuring session: the servers' environment, checked settings, the CPU layout (server
-pinned to one CPU, Locust to the others) and starting a server on it."""
+pinned to its CPU(s), Locust to the others) and starting a server on it."""
 from __future__ import annotations
 
 import os
@@ -12,6 +12,10 @@ from .machine import machine_info
 from .servers import ServerProcess, ServerSpec
 from .settings_probe import mode_names, probe_settings, refuse_debug, refuse_unreachable_database
 from .startup_checks import check_server_debug_off
+
+
+# candleproject/settings.py's ALLOWED_HOSTS when DJANGO_ALLOWED_HOSTS is unset.
+DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 
 
 def server_env() -> dict[str, str]:
@@ -30,26 +34,44 @@ class CpuLayout:
     loadgen: set[int] | None
     text: str
 
+    @property
+    def shared(self) -> set[int]:
+        """CPUs the server and the load generator both run on (empty: they are pinned apart)."""
+        return (self.server or set()) & (self.loadgen or set())
+
     def pin_load_generator(self) -> None:
         """Pin this process (the in-process Locust) to the load generator's CPUs."""
         if self.loadgen:
             os.sched_setaffinity(0, self.loadgen)
 
 
-def cpu_layout(processes: int = 1) -> CpuLayout:
-    """The server on the first usable CPU, Locust (`processes` of them) on the rest."""
+def _cpus_text(cpus: list[int]) -> str:
+    return f"CPU{'s' if len(cpus) > 1 else ''} {', '.join(map(str, cpus))}"
+
+
+def cpu_layout(processes: int = 1, workers: int = 1) -> CpuLayout:
+    """The server's `workers` processes on the first `workers` usable CPUs, Locust (`processes`
+    of them) on the rest; when the server takes every CPU, Locust shares the last one with it."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if len(cpus) >= 2:
-        server, loadgen = {cpus[0]}, set(cpus[1:])
-        text = (f"server pinned to CPU {cpus[0]}, Locust ({processes} process{'es' if processes > 1 else ''}) "
-                f"to CPU {', '.join(map(str, cpus[1:]))}")
-        if processes > len(loadgen):
-            text += f" (note: {processes} Locust processes share {len(loadgen)} CPU(s), which cannot add capacity)"
-        return CpuLayout(server, loadgen, text)
-    return CpuLayout(None, None, (
-        f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
-        "and the load generator competes with the server; ratios are still measured side by side"
-    ))
+    if len(cpus) < 2:
+        return CpuLayout(None, None, (
+            f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
+            "and the load generator competes with the server; ratios are still measured side by side"
+        ))
+    server_cpus = cpus[:min(workers, len(cpus))]
+    loadgen_cpus = cpus[len(server_cpus):] or cpus[-1:]
+    server, loadgen = set(server_cpus), set(loadgen_cpus)
+    who = "server" if workers == 1 else f"server ({workers} worker processes)"
+    locust = f"Locust ({processes} process{'es' if processes > 1 else ''})"
+    text = f"{who} pinned to {_cpus_text(server_cpus)}, {locust} to {_cpus_text(loadgen_cpus)}"
+    if workers > len(cpus):
+        text += f" (note: {workers} server processes share {len(cpus)} CPUs)"
+    if server & loadgen:
+        text += (f"; the server shares {_cpus_text(sorted(server & loadgen))} with the load generator, so its "
+                 "extra process competes with Locust for that core and cannot add a whole core of capacity")
+    elif processes > len(loadgen):
+        text += f" (note: {processes} Locust processes share {len(loadgen)} CPU(s), which cannot add capacity)"
+    return CpuLayout(server, loadgen, text)
 
 
 def target_cpu_layout(processes: int = 1, on_this_machine: bool = False) -> CpuLayout:
@@ -71,6 +93,8 @@ class Session:
     settings: dict
     layout: CpuLayout
     machine: dict
+    # The address the started servers listen on (the load generator's hosts must reach it).
+    server_host: str = "127.0.0.1"
 
     @property
     def database_text(self) -> str:
@@ -83,9 +107,11 @@ class Session:
             log("  " + line)
 
     def start_server(self, spec: ServerSpec, out: Path) -> tuple[ServerProcess, list[str]]:
-        """Start `spec` pinned to the server CPU, wait for it, check DEBUG is off; the server
-        and the modes it lists at GET /api/modes. A server that fails a check is stopped."""
-        server = ServerProcess(spec, self.env, self.layout.server, out / "logs" / f"server-{spec.name}.log")
+        """Start `spec` pinned to the server CPU(s) on the session's address, wait for it, check
+        DEBUG is off; the server and the modes it lists at GET /api/modes. A server that fails
+        a check is stopped."""
+        server = ServerProcess(spec, self.env, self.layout.server, out / "logs" / f"server-{spec.name}.log",
+                               self.server_host)
         try:
             modes = mode_names(server.wait_ready())
             check_server_debug_off(server.base_url)
@@ -95,16 +121,26 @@ class Session:
         return server, modes
 
 
-def open_session(processes: int = 1) -> Session:
+def allow_host(env: dict[str, str], host: str) -> dict[str, str]:
+    """`env` with `host` added to DJANGO_ALLOWED_HOSTS (the settings' default list when unset),
+    so that the servers answer requests addressed to it."""
+    allowed = [h.strip() for h in env.get("DJANGO_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS).split(",") if h.strip()]
+    if host not in allowed and "*" not in allowed:
+        allowed.append(host)
+    return {**env, "DJANGO_ALLOWED_HOSTS": ",".join(allowed)}
+
+
+def open_session(processes: int = 1, workers: int = 1, server_host: str = "127.0.0.1") -> Session:
     """Lay out the CPUs, pin this process to the load generator's, and check the settings
-    the servers will see (refusing DEBUG and an unreachable database)."""
-    layout = cpu_layout(processes)
+    the servers will see (refusing DEBUG and an unreachable database); the servers will
+    listen on `server_host`."""
+    layout = cpu_layout(processes, workers)
     machine = machine_info()  # before pinning: the CPUs this machine offers
     layout.pin_load_generator()
-    env = server_env()
+    env = allow_host(server_env(), server_host)
     settings = probe_settings(env)
     refuse_debug(settings)
     refuse_unreachable_database(settings)
-    session = Session(env, settings, layout, machine)
+    session = Session(env, settings, layout, machine, server_host)
     log(f"database: {session.database_text}; DEBUG off")
     return session

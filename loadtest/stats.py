@@ -7,7 +7,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-Sample = tuple[float, float, float, bool, int, str, str]
+# (start, end, response ms, ok, body bytes, Server-Timing, request name[, source]): samples a
+# Locust master received from its workers end with the worker's id.
+Sample = tuple[float, float, float, bool, int, str, str] | tuple[float, float, float, bool, int, str, str, str]
 
 # The phases every mode reports, in the order the report stacks them.
 PHASES: tuple[str, ...] = ("db", "serialize", "render")
@@ -78,6 +80,15 @@ def window(samples: Iterable[Sample], start: float, end: float) -> list[Sample]:
     return [s for s in samples if start < s[1] <= end]
 
 
+def requests_by_source(samples: Iterable[Sample]) -> dict[str, int]:
+    """How many of `samples` each source (a Locust worker's id; "" for this process) made."""
+    counts: dict[str, int] = {}
+    for s in samples:
+        source = s[7] if len(s) > 7 else ""
+        counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
 def summarize(samples: Sequence[Sample], duration_s: float) -> RunStats:
     """Summarize the samples of one measurement window of `duration_s` seconds.
 
@@ -141,9 +152,12 @@ class Collector:
     ) -> None:
         self.samples.append((start, end, response_time_ms, ok, nbytes, server_timing, name))
 
-    def extend(self, samples: Iterable[Sequence]) -> None:
-        # Samples that crossed a process boundary arrive as lists.
-        self.samples.extend(tuple(s) for s in samples)  # type: ignore[misc]
+    def extend(self, samples: Iterable[Sequence], source: str = "") -> None:
+        """Add samples of another process (they arrive as lists), tagged with `source` when given."""
+        if source:
+            self.samples.extend((*s[:7], source) for s in samples)  # type: ignore[misc]
+        else:
+            self.samples.extend(tuple(s) for s in samples)  # type: ignore[misc]
 
     def drain(self) -> list[Sample]:
         samples, self.samples = self.samples, []

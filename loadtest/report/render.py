@@ -22,6 +22,7 @@ from .tables import (
     ceiling_table,
     html_table,
     latency_table,
+    load_workers_table,
     machine_table,
     md_table,
     differences_table,
@@ -139,6 +140,14 @@ def intro(res: Results) -> list[str]:
                      + (f", except that {instants_note(res).strip()}" if instants_note(res) else "."))
     if meta.get("load"):
         lines.append(f"Load: {meta['load']}; {meta.get('cpu_layout', '')}.")
+    workers = sorted({r.workers for r in res.rows if r.workers is not None})
+    if workers:
+        lines.append(f"Server processes: {', '.join(map(str, workers))} per server (--workers; the `workers` column "
+                     "of results.csv)" + (f"; the server shared CPU {', '.join(map(str, meta['shared_cpus']))} with "
+                                          "the load generator" if meta.get("shared_cpus") else "") + ".")
+    if meta.get("load_workers"):
+        lines.append(f"Locust workers: {', '.join(meta['load_workers'])} (their requests and CPU: "
+                     "\"Load generator workers\" below).")
     if meta.get("started_at"):
         elapsed = meta.get("elapsed_s")
         took = f", {len(res.rows)} runs in {elapsed / 60:.1f} min overall" if elapsed else ""
@@ -156,9 +165,10 @@ def method_notes(res: Results) -> list[str]:
         "Requests/s counts the requests completed in the measured window divided by its length "
         f"(a window is extended, up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed; the seed "
         "profile counts its requests from the first start to the last response, as JMeter reports throughput).",
-        "Every server runs one process on one pinned CPU, so 1/requests/s is the server time of one "
-        "request; *fixed ms* and *µs/row* are a least-squares line through that time against the "
-        "row count (the fixed part is what a request costs before its first row).",
+        "Every server runs --workers processes (one unless the intro says otherwise) pinned to as many "
+        "CPUs; with one, 1/requests/s is the server time of one request; *fixed ms* and *µs/row* are a "
+        "least-squares line through 1/requests/s against the row count (the fixed part is what a request "
+        "costs before its first row; with N processes, N/requests/s is the server time).",
         "Runs are interleaved (repeat > limit > server > mode), so the modes compared at one limit "
         "are measured within a minute of each other. Speed-ups (and asgi/wsgi ratios) are taken "
         "within each repeat and then the median over repeats, so slow drift of the machine's speed "
@@ -213,6 +223,9 @@ def sections(res: Results) -> list[Section]:
         out.append(Section("Without the server: in-process micro benchmark", [micro]))
     bad = untrustworthy_table(res)
     out.append(Section("Measurement checks", [bad if bad else "Every run passed its checks."]))
+    workers = load_workers_table(res)
+    if workers:
+        out.append(Section("Load generator workers", [workers]))
     out.append(Section("Memory", [rss_table(res), RSS_CAVEAT]))
     out.append(Section("How it was measured", method_notes(res), bullets=True))
     out.append(Section("Machine", [machine_table(res)]))

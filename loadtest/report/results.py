@@ -51,7 +51,13 @@ class Row:
     db_cpu_pct: float = math.nan
     other_cpu_pct: float = math.nan
     locust_report: str = ""
-    workers: int | None = 1  # server processes serving requests (None: unknown, a remote target's)
+    workers: int | None = 1  # server processes started to serve requests (--workers; None: a remote target's, unknown)
+    # Server processes that used at least SERVING_CPU_PCT of a core during the window.
+    serving_processes: int | None = 0  # None: a remote target's, unknown
+    # Per Locust worker ("host#index", distributed mode): requests it made in the window, and
+    # its CPU use in % of one core.
+    worker_requests: dict[str, int] = field(default_factory=dict)
+    worker_cpu_pct: dict[str, float] = field(default_factory=dict)
 
 
 # The columns of results.csv in their order (the issue's first, then what the checks and the
@@ -61,8 +67,11 @@ COLUMNS: list[str] = [
     "server", "mode", "limit", "repeat", "rps", "p50_ms", "p95_ms", "p99_ms", "failures", "bytes",
     *(f"{p}_ms" for p in PHASES), "server_rss_mb", "trustworthy", "note",
     "requests", "duration_s", "mean_ms", "max_ms", "server_cpu_pct", "loadgen_cpu_pct",
-    "db_cpu_pct", "other_cpu_pct", "locust_report", "workers",
+    "db_cpu_pct", "other_cpu_pct", "locust_report", "workers", "serving_processes",
+    "worker_requests", "worker_cpu_pct",
 ]
+# The per-worker columns: `label=value` pairs separated by `;`.
+PER_WORKER = {"worker_requests": int, "worker_cpu_pct": float}
 # Decimal places written for the float columns.
 _DIGITS: dict[str, int] = {
     "rps": 2, "p50_ms": 3, "p95_ms": 3, "p99_ms": 3, **{f"{p}_ms": 4 for p in PHASES}, "server_rss_mb": 1,
@@ -88,6 +97,21 @@ def _cell(value: float, digits: int) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _pairs_cell(values: dict[str, float]) -> str:
+    return ";".join(f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+
+
+def _pairs(text: str, kind: type) -> dict:
+    out = {}
+    for item in filter(None, (text or "").split(";")):
+        key, _, value = item.rpartition("=")
+        try:
+            out[key] = kind(value)
+        except ValueError:
+            continue
+    return out
+
+
 def to_csv(row: Row) -> dict[str, str]:
     """A Row as the cells of one results.csv line."""
     out: dict[str, str] = {}
@@ -96,6 +120,8 @@ def to_csv(row: Row) -> dict[str, str]:
         value = row.timing_ms.get(phase, math.nan) if phase else getattr(row, name)
         if name in _DIGITS:
             out[name] = _cell(value, _DIGITS[name])
+        elif name in PER_WORKER:
+            out[name] = _pairs_cell(value)
         elif name == "trustworthy":
             out[name] = "yes" if value else "no"
         elif value is None:
@@ -117,8 +143,10 @@ def from_csv(cells: dict[str, str]) -> Row:
         kind, text = _TYPES[name], cells[name]
         if name == "trustworthy":
             values[name] = text == "yes"
-        elif name == "workers":
+        elif name in ("workers", "serving_processes"):
             values[name] = _int(text) if text else None
+        elif name in PER_WORKER:
+            values[name] = _pairs(text, PER_WORKER[name])
         elif kind == "int" and name in ("limit", "repeat"):
             values[name] = int(text)
         elif kind == "int":
@@ -285,11 +313,13 @@ class Results:
         if self.is_remote(server):
             return ("of unknown saturation (remote target: its CPU is not visible from here), so possibly a "
                     "lower bound")
-        srv, lg = c.median("server_cpu_pct"), c.median("loadgen_cpu_pct")
+        # Several server processes: their CPU summed, as a share of their cores.
+        srv, lg = c.median("server_cpu_pct") / max(1, c.rows[0].workers), c.median("loadgen_cpu_pct")
         if not math.isfinite(srv) or srv >= SATURATED_CPU_PCT:
             return ""
-        return (f"lower bound: the server used {srv:.0f}% of its core, the load generator {lg:.0f}% of its own"
-                if math.isfinite(lg) else f"lower bound: the server used {srv:.0f}% of its core")
+        cores = "its core" if c.rows[0].workers == 1 else f"its {c.rows[0].workers} cores"
+        return (f"lower bound: the server used {srv:.0f}% of {cores}, the load generator {lg:.0f}% of its own"
+                if math.isfinite(lg) else f"lower bound: the server used {srv:.0f}% of {cores}")
 
     def pct_of_ceiling(self, server: str, mode: str, limit: int) -> float:
         """A mode's median requests/s as a percentage of the ceiling's median."""

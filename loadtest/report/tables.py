@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..deployment import UNKNOWN_REMOTE
 from ..fitting import LineFit
 from ..stats import PHASES
+from ..run_checks import LOADGEN_CPU_LIMIT
 from .numbers import fnum, fratio, rows_label
 from .results import BASELINE, SATURATED_CPU_PCT, Results
 from .targets import TARGET_ROWS, evaluate_targets
@@ -198,6 +199,30 @@ def untrustworthy_table(res: Results) -> Table | None:
                  align_left=6)
 
 
+def load_workers_table(res: Results) -> Table | None:
+    """Per Locust worker (distributed runs): the requests it made and the CPU it used (its own
+    reading) over the runs, flagged where it reached the load generator's CPU limit."""
+    labels = list(dict.fromkeys(k for r in res.rows for k in r.worker_requests))
+    if not labels:
+        return None
+    body = []
+    for label in labels:
+        rows = [r for r in res.rows if label in r.worker_requests]
+        cpu = [r.worker_cpu_pct[label] for r in rows if label in r.worker_cpu_pct]
+        saturated = sum(1 for v in cpu if v >= LOADGEN_CPU_LIMIT)
+        share = [r.worker_requests[label] / r.requests for r in rows if r.requests]
+        body.append([
+            label, str(len(rows)), fnum(sum(r.worker_requests[label] for r in rows)),
+            f"{100 * min(share):.0f}–{100 * max(share):.0f}%" if share else "-",
+            f"{min(cpu):.0f}–{max(cpu):.0f}%" if cpu else "-",
+            f"⚠ {saturated} run(s)" if saturated else "no",
+        ])
+    return Table(["worker", "runs", "requests", "share of a run's requests", "CPU per run", "saturated"], body,
+                 "Locust workers (host#index): the requests each made in the measured windows and the CPU it "
+                 f"used, % of one core by its own reading; a worker at {LOADGEN_CPU_LIMIT:.0f}% or more marks "
+                 "the run ⚠ (the load generator, not the server, may have set its pace)", align_left=1)
+
+
 def machine_table(res: Results) -> Table:
     m = res.meta.get("machine", {})
     db = res.meta.get("database", {})
@@ -208,7 +233,10 @@ def machine_table(res: Results) -> Table:
         ["Python", m.get("python", "?")],
         ["database", f"{db.get('vendor', '?')} {db.get('db_version', '')} ({db.get('engine', '?')})".strip()],
         ["CPU pinning", res.meta.get("cpu_layout", "?")],
+        ["server processes", str(res.meta.get("server_workers", 1))],
     ]
+    if res.meta.get("load_workers"):
+        rows.append(["Locust workers", ", ".join(res.meta["load_workers"])])
     rows += [[name, version] for name, version in m.get("versions", {}).items()]
     if not res.target:
         return Table(["", ""], rows, "Machine and versions", align_left=2)

@@ -9,6 +9,7 @@ import os
 import signal
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -103,3 +104,14 @@ def serving_in_thread(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterato
     finally:
         server.shutdown()
         server.server_close()
+
+
+# One short run of the runner: one server, one mode, one limit, no extras (about 15 s).
+SHORT_RUN = ("--servers", "wsgi", "--modes", "raw", "--limits", "100", "--repeats", "1", "--duration", "1",
+             "--warmup", "0.3", "--no-micro", "--no-instructions", "--no-floor")
+
+
+def run_loadtest(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`python -m loadtest ARGS` from the project's root, its output captured."""
+    return subprocess.run([sys.executable, "-m", "loadtest", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)

@@ -12,13 +12,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loadtest import runner, soak, spike, tablesize
+from loadtest import runner, soak, spike, tablesize, worker
 from loadtest.cli import EXIT_INTERRUPTED, RESULTS_DIR, CheckError, create_results_dir, update_latest
 from loadtest.servers import PROJECT_ROOT as PROJECT
 
 STARTED = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
 PARSERS = {"runner": runner.build_parser, "spike": spike.build_parser, "soak": soak.build_parser,
-           "tablesize": tablesize.build_parser}
+           "tablesize": tablesize.build_parser, "worker": worker.build_parser}
 
 
 def command(*argv: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -125,7 +125,7 @@ def test_ctrl_c_stops_the_servers_says_one_line_and_keeps_a_partial_report(bench
     assert "**Partial run: interrupted after" in (out / "report.md").read_text()
     assert "Partial run" in (out / "report.html").read_text()
     # The server is gone: its port no longer answers.
-    port = int(re.search(r"^asgi: .* on port (\d+)", "".join(stdout), re.M).group(1))
+    port = int(re.search(r"^asgi: .* on 127\.0\.0\.1:(\d+)", "".join(stdout), re.M).group(1))
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass
     # `latest` still points at the newest complete run, and none was made next to --out.
@@ -206,6 +206,7 @@ def test_every_option_has_a_help_text_and_no_empty_default(name):
 
 def test_the_runners_help_names_the_other_commands():
     text = runner.build_parser().format_help()
-    for other in ("python -m loadtest spike", "python -m loadtest soak", "python -m loadtest.report DIR",
+    for other in ("python -m loadtest spike", "python -m loadtest soak", "python -m loadtest worker",
+                  "python -m loadtest.report DIR",
                   "python -m loadtest.micro", "python -m loadtest.tablesize"):
         assert other in text

@@ -25,7 +25,7 @@ from loadtest.deployment import (
 )
 from loadtest.report import render
 from loadtest.report.results import Results, Row, load_rows
-from loadtest.servers import PROJECT_ROOT, PROJECT_WSGI_APP, gunicorn_command
+from loadtest.servers import PROJECT_ROOT, PROJECT_WSGI_APP, free_port, gunicorn_command
 
 from .live_servers import running_server, serving_in_thread
 
@@ -97,10 +97,22 @@ def test_meta_keeps_header_names_not_values():
     (["--insecure"], "--header and --insecure apply to --target only"),
     (["--target", "https://h", "--header", "X-Token"], "--header: expected NAME:VALUE"),
     (["--target", "h:8000"], "--target h:8000: expected http(s)://HOST[:PORT][/PATH]"),
+    (["--target", "https://h", "--workers", "2"], "--workers sets the processes of the servers the runner starts"),
+    (["--target", "https://h", "--expect-workers", "2"], "--expect-workers needs --master-bind HOST:PORT"),
 ])
 def test_target_options_are_checked_before_any_work(argv, message):
     with pytest.raises(CheckError, match=re.escape(message)):
         runner.check_target_options(runner.build_parser().parse_args(argv))
+
+
+def test_load_hosts_may_reach_the_master_of_a_target_on_every_interface():
+    """No server starts here, so unlike a local run a wildcard --master-bind is fine."""
+    bind = f"0.0.0.0:{free_port()}"
+    args = runner.build_parser().parse_args(["--target", "https://h", "--expect-workers", "3", "--master-bind", bind])
+    assert runner.check_target_options(args)[0] == "https://h"
+    local = runner.build_parser().parse_args(["--expect-workers", "3", "--master-bind", bind])
+    with pytest.raises(CheckError, match="not a wildcard"):
+        runner.check_load_options(local)
 
 
 def test_a_bad_target_option_is_one_line_and_exit_2(tmp_path):

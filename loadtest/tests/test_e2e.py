@@ -11,6 +11,7 @@ import urllib.request
 import pytest
 
 from loadtest.report.results import COLUMNS, load_rows
+from loadtest.tests.live_servers import run_loadtest
 
 from loadtest.servers import PROJECT_ROOT as PROJECT
 
@@ -79,11 +80,6 @@ def test_runner_end_to_end(bench_env, tmp_path):
     # Asked not to count instructions, and no 1000-row cell for wrk: neither file, and the report says so.
     assert not (out / "instructions.json").exists() and not (out / "wrk.json").exists()
     assert "Not counted in this run" in md
-
-
-def run_loadtest(env, *args, timeout=240):
-    return subprocess.run([sys.executable, "-m", "loadtest", *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def test_runner_with_servers_of_their_own_modes(bench_env, tmp_path):

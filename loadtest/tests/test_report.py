@@ -151,11 +151,13 @@ def test_the_method_states_the_thresholds_the_runner_applies(res):
 def test_the_results_schema_round_trips_and_old_files_load(tmp_path):
     rows = load_rows(RECORDED / "results.csv")
     assert "workers" not in (RECORDED / "results.csv").read_text().splitlines()[0]
-    assert {r.workers for r in rows} == {1}  # a column added later: older files take its default
+    # Columns added later: older files take their defaults.
+    assert {(r.workers, r.serving_processes, len(r.worker_requests)) for r in rows} == {(1, 0, 0)}
     with open(tmp_path / "results.csv", "w", newline="") as f:
         results.ResultsWriter(f).write_all(rows)
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
-    assert header.split(",") == results.COLUMNS and header.endswith(",workers")
+    assert header.split(",") == results.COLUMNS
+    assert header.endswith(",workers,serving_processes,worker_requests,worker_cpu_pct")
     again = load_rows(tmp_path / "results.csv")
     assert [(r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in again] == [
         (r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in rows]
@@ -187,7 +189,7 @@ def test_an_impossible_fit_is_shown_as_fit_unreliable_everywhere():
     res = Results(rows)
     reason = "negative fixed cost (-6.53 ms)"
     for text in (render.render_markdown(res), render.render_html(res, charts={}), render.summary_text(res)):
-        assert f"fit unreliable" in text and reason in text
+        assert "fit unreliable" in text and reason in text
         assert "-6.53 |" not in text and "-6.53 " not in text.replace(reason, "")
     # The clean fit next to it is still shown as figures.
     assert not res.fit("asgi", "raw").unreliable

@@ -120,7 +120,7 @@ def test_debug_on_is_refused():
 
 def measurement(**kw):
     base = {"locust_cpu_warning": False, "loadgen_cpu_pct": 40.0, "other_cpu_pct": 2.0, "warmup_complete": True,
-            "warmup_s": 0.6, "notes": []}
+            "warmup_s": 0.6, "notes": [], "busiest": ""}
     base.update(kw)
     return SimpleNamespace(**base)
 
