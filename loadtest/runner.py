@@ -743,8 +743,9 @@ def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: arg
         interrupt_main_greenlet_only()
         if plan.expect_workers:
             bind_host, bind_port = args.master_bind
+            reach = "<this machine's address>" if bind_host in WILDCARD_HOSTS else bind_host
             log(f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
-                f"host: python -m loadtest worker --master {bind_host}:{bind_port}")
+                f"host: python -m loadtest worker --master {reach}:{bind_port}")
         loadgen = LoadGenerator(host, args.processes, loadgen_cpus, out / "logs", request,
                                 expect_workers=plan.expect_workers, master_bind=args.master_bind,
                                 workers_wait_s=args.workers_wait)
