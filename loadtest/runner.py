@@ -32,7 +32,6 @@ from .cli import (
 )
 from .deployment import (
     TARGET,
-    UNKNOWN_COLUMNS,
     RemoteServer,
     RequestOptions,
     check_target_url,
@@ -42,6 +41,7 @@ from .deployment import (
     target_registry,
 )
 from .machine import machine_info
+from .remote_figures import UNKNOWN_COLUMNS, wrk_skip_reason
 from .report.render import write_reports
 from .report.results import ResultsWriter, Row
 from .run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
@@ -509,9 +509,13 @@ def measure_wrk(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cp
     """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU(s)
     like Locust, with as many connections as Locust has users and the target's headers; saved
     as wrk.json. None, with a line saying why, when wrk is not installed or the plan has no
-    headline cell. (wrk checks no TLS certificate: the runner's own checks did, unless --insecure.)"""
+    headline cell, or for an https target without --insecure (wrk checks no TLS certificate)."""
     from . import wrk
 
+    tls_reason = request is not None and wrk_skip_reason(servers[TARGET].base_url, request.insecure)
+    if tls_reason:
+        log(f"wrk check skipped: {tls_reason}")
+        return None
     if not wrk.wrk_available():
         log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
         return None
@@ -529,7 +533,7 @@ def measure_wrk(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cp
         try:
             cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
                                     cpus, request.header_lines() if request else ())
-        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        except (RuntimeError, ValueError) as exc:
             log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
             return None
         server.wait_idle()

@@ -2,6 +2,7 @@
 document from every mode (and every server), still answering."""
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -19,23 +20,43 @@ from .servers import BYTES, INSTANTS
 MODES_PATH = "/api/modes"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib's would send every header (the target's secrets too) to
+    wherever a 30x points, another host or plain http included."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl) -> None:
+        return None
+
+
 def fetch(url: str, timeout: float = 60, options: RequestOptions | None = None) -> tuple[int, Message, bytes]:
-    """(status, headers (case-insensitive), body), for error statuses too; `options`: the
-    target's headers and TLS checking (certificates are checked without it too)."""
+    """(status, headers (case-insensitive), body), for error statuses and redirects too (never
+    followed); `options`: the target's headers and TLS checking (checked without it too)."""
     options = options or RequestOptions()
     request = urllib.request.Request(url, headers=options.headers)
-    context = options.ssl_context() if url.startswith("https:") else None
+    handlers = [_NoRedirects()]
+    if url.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=options.ssl_context()))
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
 
 
+def refuse_redirect(url: str, status: int, headers: Message) -> None:
+    """A 3xx answer as one CheckError line: the runner follows no redirect (it would carry the
+    headers elsewhere), the final URL is the one to measure."""
+    if 300 <= status < 400:
+        raise CheckError(f"{url} redirects to {headers.get('Location') or '(no Location)'}; "
+                         "pass the final URL as --target")
+
+
 def check_server_debug_off(base_url: str, options: RequestOptions | None = None) -> None:
     """A live check on the running server: an unknown API path must answer the API's JSON
     404. With DEBUG on, Django answers its HTML technical 404 page instead."""
-    status, headers, _ = fetch(base_url + "/api/__candlebench_no_such_endpoint__", options=options)
+    url = base_url + "/api/__candlebench_no_such_endpoint__"
+    status, headers, _ = fetch(url, options=options)
+    refuse_redirect(url, status, headers)
     content_type = headers.get("Content-Type", "")
     if status != 404 or not content_type.startswith("application/json"):
         raise CheckError(
@@ -63,7 +84,9 @@ def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for
     bodies: dict[tuple[str, int], bytes] = {}
     for limit in limits:
         for mode in modes:
-            status, headers, body = fetch(base_url + path_for(mode, limit), options=options)
+            url = base_url + path_for(mode, limit)
+            status, headers, body = fetch(url, options=options)
+            refuse_redirect(url, status, headers)
             if status != 200:
                 raise CheckError(f"{mode} limit={limit}: HTTP {status}: {body[:300]!r}")
             if not headers.get("Content-Type", "").startswith("application/json"):
@@ -126,7 +149,10 @@ def explained_http_errors(base_url: str) -> Iterator[None]:
         raise CheckError(f"{base_url} cannot be reached: {reason}") from None
     except OSError as exc:  # a dropped connection, a timeout
         raise CheckError(f"{base_url}: {type(exc).__name__}: {exc}") from None
-    except (ValueError, LookupError) as exc:  # a body that is not candlebench's document
+    except http.client.HTTPException as exc:  # a port that does not speak HTTP
+        raise CheckError(f"{base_url} does not answer as an HTTP server ({type(exc).__name__}: "
+                         f"{str(exc)[:200]!r})") from None
+    except (ValueError, LookupError, TypeError) as exc:  # a body that is not candlebench's document
         raise CheckError(f"{base_url} answered a candle request with something else than candlebench's JSON "
                          f"document ({type(exc).__name__}: {exc})") from None
 
@@ -135,6 +161,7 @@ def target_modes_document(base_url: str, options: RequestOptions) -> dict:
     """The target's GET /api/modes document; refuses (CheckError) a server that does not
     answer it as candlebench does: 200, JSON, a list of modes by name."""
     status, headers, body = fetch(base_url + MODES_PATH, timeout=30, options=options)
+    refuse_redirect(base_url + MODES_PATH, status, headers)
     content_type = headers.get("Content-Type", "")
     hint = " (an auth proxy? send its credentials with --header NAME:VALUE)" if status in (401, 403, 407) else ""
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cli import EXIT_OK, EXIT_REFUSED
-from ..deployment import UNKNOWN_REMOTE
+from ..remote_figures import UNKNOWN_REMOTE, wrk_skip_reason
 from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 from .charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from .frameworks import frameworks_table, instants_note, what_to_pick
@@ -118,7 +118,7 @@ def target_lines(res: Results) -> list[str]:
     sent = f"headers sent with every request: {names} (values not recorded)" if names else "no extra header"
     tls = ("TLS certificate not checked (--insecure)" if target.get("insecure") else "TLS certificate checked") \
         if target["url"].startswith("https:") else "plain HTTP"
-    here = (" It listens on this machine (loopback), so its CPU cannot be told from other processes': the check "
+    here = (" It listens on this machine, so its CPU cannot be told from other processes': the check "
             "of other processes' CPU is off." if target.get("on_this_machine") else "")
     return [f"**Target: `{target['url']}`**, a running deployment the runner did not start ({sent}; {tls}). "
             f"What cannot be seen from outside is {UNKNOWN_REMOTE}: its CPU use, memory (RSS), processes and "
@@ -208,6 +208,8 @@ def sections(res: Results) -> list[Section]:
     wrk = loadgen_table(res)
     if wrk:
         out.append(Section("Locust and wrk", [wrk]))
+    elif res.target and (reason := wrk_skip_reason(res.target["url"], bool(res.target.get("insecure")))):
+        out.append(Section("Locust and wrk", [f"Not run: {reason}."]))
     micro = micro_table(res)
     if micro:
         out.append(Section("Without the server: in-process micro benchmark", [micro]))

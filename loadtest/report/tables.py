@@ -5,7 +5,7 @@ import html
 import math
 from dataclasses import dataclass
 
-from ..deployment import UNKNOWN_REMOTE
+from ..remote_figures import UNKNOWN_REMOTE
 from ..fitting import LineFit
 from ..stats import PHASES
 from .numbers import fnum, fratio, rows_label

@@ -16,13 +16,13 @@ import pytest
 from loadtest import runner
 from loadtest.cli import CheckError
 from loadtest.deployment import (
-    UNKNOWN_REMOTE,
     check_target_url,
     parse_header,
     parse_headers,
     redact_header_values,
     target_registry,
 )
+from loadtest.remote_figures import UNKNOWN_REMOTE
 from loadtest.report import render
 from loadtest.report.results import Results, Row, load_rows
 from loadtest.servers import PROJECT_ROOT, PROJECT_WSGI_APP, gunicorn_command
@@ -254,6 +254,119 @@ def test_the_checks_send_the_headers_and_refuse_modes_that_disagree(tmp_path):
                      "raw (160 B); the comparison would not be fair")
     assert unserved == "candlebench refuses to run: the target does not serve msgspec (its /api/modes lists raw, drf)"
     assert not (tmp_path / "out").exists()
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Records the X-Probe header of every request (None: the request came without it)."""
+
+    seen: list = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("X-Probe"))
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def redirecting_to(location: str) -> type[BaseHTTPRequestHandler]:
+    """A handler answering every request with a 302 to `location` + its path."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", location + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Redirect
+
+
+def test_a_redirecting_target_is_refused_and_the_headers_never_reach_where_it_points(tmp_path):
+    Recorder.seen = []
+    with serving_in_thread(Recorder) as elsewhere, serving_in_thread(redirecting_to(elsewhere)) as url:
+        line = refusal(run_loadtest(dict(os.environ), "--target", url, "--header", f"X-Probe: {SECRET}",
+                                    "--out", str(tmp_path / "out"), timeout=60))
+        # Locust's user follows no redirect either: a 302 is a failed request, never a request elsewhere.
+        by_hand = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(PROJECT_ROOT / "loadtest" / "locustfile.py"), "--host", url,
+             "--headless", "-u", "1", "-r", "1", "--load-profile", "seed", "--requests-per-user", "1",
+             "--header", f"X-Probe: {SECRET}", "--mode", "raw", "--limit", "10", "--only-summary"],
+            cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert line == (f"candlebench refuses to run: {url}/api/modes redirects to {elsewhere}/api/modes; "
+                    "pass the final URL as --target")
+    assert "HTTP 302" in by_hand.stdout + by_hand.stderr
+    assert Recorder.seen == []
+    assert not (tmp_path / "out").exists()
+
+
+class NotHttp(BaseHTTPRequestHandler):
+    """A port that answers something other than HTTP."""
+
+    def do_GET(self) -> None:
+        self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class ListForDocuments(DisagreeingDeployment):
+    """A JSON list where candlebench answers a document: at /api/modes, or (X-List: candles) at every candle path."""
+
+    def answer(self, status: int, document: dict) -> None:
+        if self.path.startswith("/api/modes") == (self.headers.get("X-List") != "candles") or status != 200:
+            document = [] if status == 200 else document
+        super().answer(status, document)
+
+
+def test_a_port_not_speaking_http_or_json_lists_for_documents_are_refused_in_one_line():
+    env = dict(os.environ)
+    with serving_in_thread(NotHttp) as garbage, serving_in_thread(ListForDocuments) as lists:
+        not_http = refusal(run_loadtest(env, "--target", garbage, timeout=60))
+        modes = refusal(run_loadtest(env, "--target", lists, "--header", f"X-Probe: {SECRET}", timeout=60))
+        candles = refusal(run_loadtest(env, "--target", lists, "--header", f"X-Probe: {SECRET}", "--header",
+                                       "X-List: candles", "--modes", "raw", "--limits", "3", timeout=60))
+    assert not_http == (f"candlebench refuses to run: {garbage} does not answer as an HTTP server "
+                        "(BadStatusLine: 'SSH-2.0-OpenSSH_9.6\\r\\n')")
+    assert modes.endswith(f"{lists} is not a candlebench server: GET /api/modes answered 200 application/json, not "
+                          "the JSON list of its modes")
+    assert candles.startswith(f"candlebench refuses to run: {lists} answered a candle request with something else "
+                              "than candlebench's JSON document (TypeError: ")
+
+
+def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_unspecified_address(monkeypatch):
+    from types import SimpleNamespace
+    import socket
+
+    from loadtest import deployment
+
+    resolved = {"me": ["192.0.2.7"], "me6": ["fe80::1%eth0"], "any": ["0.0.0.0"], "any6": ["::"],
+                "local": ["127.0.0.1", "::1"], "other": ["198.51.100.1"], "mixed": ["192.0.2.7", "198.51.100.1"]}
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [
+        (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0)) for a in resolved[host]])
+    monkeypatch.setattr(deployment.psutil, "net_if_addrs", lambda: {
+        "eth0": [SimpleNamespace(family=socket.AF_INET, address="192.0.2.7"),
+                 SimpleNamespace(family=socket.AF_INET6, address="fe80::1%eth0"),
+                 SimpleNamespace(family=deployment.psutil.AF_LINK, address="52:54:00:12:34:56")]})
+    here = {host: deployment.on_this_machine(f"http://{host}:8000") for host in resolved}
+    assert here == {"me": True, "me6": True, "any": True, "any6": True, "local": True, "other": False,
+                    "mixed": False}
+
+
+def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, capsys):
+    from loadtest.deployment import RemoteServer, RequestOptions
+
+    plan = target_plan(["--modes", "raw", "--limits", "1000"])
+    servers = {"target": RemoteServer("https://staging.example.com", False)}
+    assert runner.measure_wrk(plan, servers, None, tmp_path, RequestOptions({"X-Probe": SECRET})) is None
+    out = capsys.readouterr()
+    assert "wrk check skipped: wrk checks no TLS certificate" in out.out + out.err
+    assert not (tmp_path / "wrk.json").exists()
 
 
 # -- measured for real: a gunicorn the test started -------------------------------------------------
