@@ -103,21 +103,31 @@ def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for
     return bodies
 
 
-def check_same_document(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
-                        compare: str = BYTES) -> dict[tuple[str, int], int]:
-    """Every mode must answer the first mode's document at each limit (see fetch_documents),
-    byte for byte or as instants (`compare`). Returns each body's size (the load generator
-    checks every response's length against it)."""
-    bodies = fetch_documents(base_url, modes, limits, path_for)
-    for limit in limits:
-        reference_name, expected = modes[0], bodies[(modes[0], limit)]
-        differing = [m for m in modes if not same_document(bodies[(m, limit)], expected, compare)]
+def check_documents_agree(base_url: str, endpoints_at: dict[int, list[str]], path_for: Callable[[str, int], str],
+                          compare: str, options: RequestOptions | None = None, who: str = "",
+                          reference: dict[int, tuple[str, bytes]] | None = None) -> dict[tuple[str, int], bytes]:
+    """Every endpoint's body at each limit (see fetch_documents), each the same document as the
+    first endpoint's, byte for byte or as instants (`compare`); CheckError (starting with `who`)
+    naming those that differ. `reference` (limit -> (name, body)), shared by several servers:
+    compared with its body instead, filled with this server's first where missing."""
+    bodies: dict[tuple[str, int], bytes] = {}
+    for limit, endpoints in endpoints_at.items():
+        bodies |= fetch_documents(base_url, endpoints, [limit], path_for, options)
+        first = (f"{who} {endpoints[0]}" if reference is not None else endpoints[0], bodies[(endpoints[0], limit)])
+        name, expected = first if reference is None else reference.setdefault(limit, first)
+        differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, compare)]
         if differing:
             detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
-            raise CheckError(
-                f"limit={limit}: {detail} answered a different document than {reference_name} "
-                f"({len(expected)} B); the comparison would not be fair"
-            )
+            raise CheckError(f"{who + ' ' if who else ''}limit={limit}: {detail} answered a different document than "
+                             f"{name} ({len(expected)} B); the comparison would not be fair")
+    return bodies
+
+
+def check_same_document(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
+                        compare: str = BYTES) -> dict[tuple[str, int], int]:
+    """Every mode must answer the first mode's document at each limit (see check_documents_agree).
+    Returns each body's size (the load generator checks every response's length against it)."""
+    bodies = check_documents_agree(base_url, dict.fromkeys(limits, modes), path_for, compare)
     return {key: len(body) for key, body in bodies.items()}
 
 
@@ -181,17 +191,7 @@ def check_target_documents(base_url: str, endpoints_at: dict[int, list[str]], pa
     """Every endpoint of the target at each limit must answer the first one's document: byte
     for byte, or else (the FastAPI reference's orjson mode writes +00:00 for Z) as parsed JSON
     with times as instants. Returns each body's size and how they compared (BYTES, INSTANTS)."""
-    sizes: dict[tuple[str, int], int] = {}
-    compared = BYTES
-    for limit, endpoints in endpoints_at.items():
-        bodies = fetch_documents(base_url, endpoints, [limit], path_for, options)
-        first, expected = endpoints[0], bodies[(endpoints[0], limit)]
-        differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, INSTANTS)]
-        if differing:
-            detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
-            raise CheckError(f"{base_url} limit={limit}: {detail} answered a different document than {first} "
-                             f"({len(expected)} B); the comparison would not be fair")
-        if any(bodies[(m, limit)] != expected for m in endpoints):
-            compared = INSTANTS
-        sizes.update({key: len(body) for key, body in bodies.items()})
-    return sizes, compared
+    bodies = check_documents_agree(base_url, endpoints_at, path_for, INSTANTS, options, who=base_url)
+    identical = all(bodies[(m, limit)] == bodies[(endpoints[0], limit)]
+                    for limit, endpoints in endpoints_at.items() for m in endpoints)
+    return {key: len(body) for key, body in bodies.items()}, BYTES if identical else INSTANTS

@@ -148,12 +148,12 @@ def test_the_target_plan_takes_modes_and_limits_and_refuses_a_mode_it_does_not_s
 
 # -- the report of a target: what cannot be seen from outside is said to be unknown ----------------
 
-def target_results(document: dict) -> Results:
-    """One repeat at 1000 rows of every endpoint `document` (a target's /api/modes) lists."""
+def target_results(document: dict, limits: tuple[int, ...] = (1000,)) -> Results:
+    """One repeat at each of `limits` of every endpoint `document` (a target's /api/modes) lists."""
     registry = target_registry(document)
-    rows = [Row("target", e["name"], 1000, 1, rps=100.0 + 10 * i, p50_ms=10.0, p95_ms=12.0, p99_ms=13.0,
+    rows = [Row("target", e["name"], lim, 1, rps=100.0 + 10 * i + 20 * j, p50_ms=10.0, p95_ms=12.0, p99_ms=13.0,
                 timing_ms={"db": 1.0, "serialize": 1.0, "render": 1.0}, requests=60, duration_s=0.5,
-                loadgen_cpu_pct=40.0, workers=None) for i, e in enumerate(registry)]
+                loadgen_cpu_pct=40.0, workers=None) for i, e in enumerate(registry) for j, lim in enumerate(limits)]
     meta = {"plan": {"registry": registry, "diagnostics": ["floor", "floor-async"], "servers": ["target"]},
             "servers": {"target": "the deployment at https://staging.example.com, not started by the runner"},
             "target": {"name": "target", "url": "https://staging.example.com", "header_names": ["Authorization"],
@@ -184,11 +184,25 @@ def test_the_report_of_a_target_with_floor_measures_its_ceiling_of_unknown_satur
     ceiling = md[md.index("## % of ceiling"):md.index("## Speed-up")]
     assert "| ceiling = the higher one | floor ? |" in ceiling and "| raw | 91% |" in ceiling
     assert "? = a remote target: its CPU is unknown" in ceiling
+    summary = render.summary_text(res).splitlines()
+    assert "target ceiling @1000: 110 req/s (floor) ?; % of ceiling: raw 91%" in summary
+    assert "? = a remote target: whether it was saturated at that ceiling is unknown (its CPU is not visible)" in summary
+    machine = md[md.index("## Machine"):]
+    assert f"| database | the target's: {UNKNOWN_REMOTE} |" in machine
     t4 = next(line for line in render.targets_text(res).splitlines() if "T4 target" in line)
     assert "best mode raw 100 req/s, ceiling 110 req/s (floor): 91% of the ceiling. Caution, ceiling of unknown " \
            "saturation (remote target: its CPU is not visible from here), so possibly a lower bound." in t4
     assert t4.endswith("No database-bound estimate: the database-alone timing is measured in-process on this "
                        "checkout, not on the remote target.")
+
+
+def test_the_report_of_a_target_fits_no_cost_per_row_to_its_requests_per_second():
+    """1/rps of a deployment is not one request's server time on one core: the fit is unknown."""
+    res = target_results({"modes": [{"name": "raw"}, {"name": "drf"}]}, limits=(1, 100, 1000))
+    md = render.render_markdown(res)
+    assert f"| raw | 100 | 120 | 140 | {UNKNOWN_REMOTE} | {UNKNOWN_REMOTE} |" in md  # the rps table
+    assert f"**target, cost per row**: {UNKNOWN_REMOTE} (1/requests/s is not one request's server time)." in md
+    assert "µs, least squares" not in md and "fit unreliable" not in md
 
 
 # -- refusals over HTTP: a server that is not candlebench, modes that disagree ---------------------
@@ -367,6 +381,25 @@ def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, 
     out = capsys.readouterr()
     assert "wrk check skipped: wrk checks no TLS certificate" in out.out + out.err
     assert not (tmp_path / "wrk.json").exists()
+
+
+def test_servers_sharing_a_reference_document_are_refused_naming_the_one_they_differ_from():
+    from loadtest.deployment import RequestOptions
+    from loadtest.servers import BYTES
+    from loadtest.startup_checks import check_documents_agree
+
+    def path_for(mode: str, limit: int) -> str:
+        return f"/api/{mode}/candle/?limit={limit}"
+
+    reference: dict = {}
+    options = RequestOptions({"X-Probe": SECRET})
+    with serving_in_thread(DisagreeingDeployment) as url:
+        first = check_documents_agree(url, {3: ["raw"]}, path_for, BYTES, options, who="wsgi", reference=reference)
+        with pytest.raises(CheckError) as refused:
+            check_documents_agree(url, {3: ["drf"]}, path_for, BYTES, options, who="asgi", reference=reference)
+    assert reference == {3: ("wsgi raw", first[("raw", 3)])}
+    assert str(refused.value) == ("asgi limit=3: drf (160 B) answered a different document than wsgi raw (160 B); "
+                                  "the comparison would not be fair")
 
 
 # -- measured for real: a gunicorn the test started -------------------------------------------------
