@@ -413,21 +413,26 @@ def gunicorn_target(*options: str):
 
 
 def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns(bench_env, tmp_path):
+    # A pair of 1000 candles: raw at 1000 rows is a headline cell, measured with wrk too.
+    seeded = subprocess.run([sys.executable, "manage.py", "seed_candles", "--exchange", "upbit", "--market", "KRW",
+                             "--asset", "ETH", "--count", "1000", "--intervals", "1m"],
+                            cwd=PROJECT_ROOT, env=bench_env, capture_output=True, text=True, timeout=120)
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
     access_log = tmp_path / "access.log"
     command = gunicorn_target("--access-logfile", str(access_log),
-                              "--access-logformat", "%(r)s probe=%({x-probe}i)s")
+                              "--access-logformat", "%(r)s ua=%(a)s probe=%({x-probe}i)s")
     out = tmp_path / "run"
     with running_server(command, tmp_path, DATABASE_URL=bench_env["DATABASE_URL"]) as url:
         result = run_loadtest(bench_env, "--target", url, "--header", f"X-Probe: {SECRET}", "--modes", "raw,orjson",
-                              "--limits", "100", "--repeats", "1", "--duration", "0.5", "--warmup", "0.2",
-                              "--locust-html", "--out", str(out))
+                              "--limits", "1000", "--pair", "upbit/KRW/ETH", "--repeats", "1", "--duration", "0.5",
+                              "--warmup", "0.2", "--locust-html", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"target: {url} answers GET /api/modes as candlebench" in result.stdout
     assert "micro benchmark (views" not in result.stdout and "instruction ladder:" not in result.stdout
 
     rows = load_rows(out / "results.csv")
     assert [(r.server, r.mode, r.limit, r.failures) for r in rows] == [
-        ("target", m, 100, 0) for m in ("orjson", "raw", "floor", "floor-async")]  # the target's /api/modes order
+        ("target", m, 1000, 0) for m in ("orjson", "raw", "floor", "floor-async")]  # the target's /api/modes order
     assert all(r.rps > 0 and r.requests > 0 for r in rows)
     assert len({r.bytes for r in rows}) == 1
     # What is read on the server's machine stays empty in the CSV ...
@@ -460,6 +465,13 @@ def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns
     assert all(line.endswith(f"probe={SECRET}") for line in runner_lines), [x for x in runner_lines
                                                                              if SECRET not in x][:3]
     assert len([line for line in runner_lines if "/candle/" in line]) >= sum(r.requests for r in rows)
+    # wrk (it sends no User-Agent) measured the headline cell with the header too.
+    if shutil.which("wrk"):
+        [cell] = json.loads((out / "wrk.json").read_text())
+        assert (cell["mode"], cell["limit"]) == ("raw", 1000) and cell["wrk_rps"] > 0
+        by_wrk = [line for line in runner_lines if " ua=- " in line]
+        assert len(by_wrk) >= sum(run["requests"] for run in cell["runs"]) > 0
+        assert all(line.startswith("GET /api/raw/") for line in by_wrk)
 
 
 @pytest.fixture(scope="module")
