@@ -98,6 +98,10 @@ class RequestOptions:
     headers: dict[str, str] = field(default_factory=dict)
     insecure: bool = False
 
+    def __repr__(self) -> str:
+        """Header names only: a repr lands in logs and tracebacks, the values are secrets."""
+        return f"RequestOptions(header_names={list(self.headers)}, insecure={self.insecure})"
+
     def ssl_context(self) -> ssl.SSLContext:
         if self.insecure:
             return ssl._create_unverified_context()

@@ -6,16 +6,20 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
 
-from loadtest import runner
+from loadtest import deployment, runner
 from loadtest.cli import CheckError
 from loadtest.deployment import (
+    RemoteServer,
+    RequestOptions,
     check_target_url,
     parse_header,
     parse_headers,
@@ -25,7 +29,8 @@ from loadtest.deployment import (
 from loadtest.remote_figures import UNKNOWN_REMOTE
 from loadtest.report import render
 from loadtest.report.results import Results, Row, load_rows
-from loadtest.servers import PROJECT_ROOT, PROJECT_WSGI_APP, gunicorn_command
+from loadtest.servers import BYTES, PROJECT_ROOT, PROJECT_WSGI_APP, gunicorn_command
+from loadtest.startup_checks import check_documents_agree
 
 from .live_servers import running_server, serving_in_thread
 
@@ -82,6 +87,11 @@ def test_a_target_url_is_a_base_url():
         with pytest.raises(ValueError, match=re.escape(message)) as refused:
             check_target_url(bad)
         assert SECRET not in str(refused.value)
+
+
+def test_request_options_show_header_names_not_values():
+    options = RequestOptions({"X-Probe": SECRET}, insecure=True)
+    assert repr(options) == str(options) == "RequestOptions(header_names=['X-Probe'], insecure=True)"
 
 
 def test_meta_keeps_header_names_not_values():
@@ -354,11 +364,6 @@ def test_a_port_not_speaking_http_or_json_lists_for_documents_are_refused_in_one
 
 
 def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_unspecified_address(monkeypatch):
-    from types import SimpleNamespace
-    import socket
-
-    from loadtest import deployment
-
     resolved = {"me": ["192.0.2.7"], "me6": ["fe80::1%eth0"], "any": ["0.0.0.0"], "any6": ["::"],
                 "local": ["127.0.0.1", "::1"], "other": ["198.51.100.1"], "mixed": ["192.0.2.7", "198.51.100.1"]}
     monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [
@@ -373,8 +378,6 @@ def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_uns
 
 
 def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, capsys):
-    from loadtest.deployment import RemoteServer, RequestOptions
-
     plan = target_plan(["--modes", "raw", "--limits", "1000"])
     servers = {"target": RemoteServer("https://staging.example.com", False)}
     assert runner.measure_wrk(plan, servers, None, tmp_path, RequestOptions({"X-Probe": SECRET})) is None
@@ -384,10 +387,6 @@ def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, 
 
 
 def test_servers_sharing_a_reference_document_are_refused_naming_the_one_they_differ_from():
-    from loadtest.deployment import RequestOptions
-    from loadtest.servers import BYTES
-    from loadtest.startup_checks import check_documents_agree
-
     def path_for(mode: str, limit: int) -> str:
         return f"/api/{mode}/candle/?limit={limit}"
 
