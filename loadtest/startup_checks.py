@@ -113,8 +113,11 @@ def check_documents_agree(base_url: str, endpoints_at: dict[int, list[str]], pat
     bodies: dict[tuple[str, int], bytes] = {}
     for limit, endpoints in endpoints_at.items():
         bodies |= fetch_documents(base_url, endpoints, [limit], path_for, options)
-        first = (f"{who} {endpoints[0]}" if reference is not None else endpoints[0], bodies[(endpoints[0], limit)])
-        name, expected = first if reference is None else reference.setdefault(limit, first)
+        first = bodies[(endpoints[0], limit)]
+        if reference is None:
+            name, expected = endpoints[0], first
+        else:
+            name, expected = reference.setdefault(limit, (f"{who} {endpoints[0]}", first))
         differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, compare)]
         if differing:
             detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
