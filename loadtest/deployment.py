@@ -11,14 +11,12 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import psutil
+
 from .servers import system_busy_seconds
 
 # The target's name in results.csv and the report (never one of the servers the runner starts).
 TARGET = "target"
-# What the report says where a figure of the target's own machine cannot be known from here.
-UNKNOWN_REMOTE = "unknown (remote target)"
-# results.csv's columns that stay empty for a target: they are read on the server's machine.
-UNKNOWN_COLUMNS = ("server_cpu_pct", "server_rss_mb", "db_cpu_pct", "workers", "serving_processes")
 
 # A header name is an HTTP token (RFC 9110, 5.6.2).
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -99,6 +97,10 @@ class RequestOptions:
     headers: dict[str, str] = field(default_factory=dict)
     insecure: bool = False
 
+    def __repr__(self) -> str:
+        """Header names only: a repr lands in logs and tracebacks, the values are secrets."""
+        return f"RequestOptions(header_names={list(self.headers)}, insecure={self.insecure})"
+
     def ssl_context(self) -> ssl.SSLContext:
         if self.insecure:
             return ssl._create_unverified_context()
@@ -109,14 +111,23 @@ class RequestOptions:
         return [f"{name}: {value}" for name, value in self.headers.items()]
 
 
+def this_machines_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Every address of this machine's network interfaces (zone ids dropped)."""
+    return {ipaddress.ip_address(a.address.split("%")[0])
+            for addresses in psutil.net_if_addrs().values() for a in addresses
+            if a.family in (socket.AF_INET, socket.AF_INET6)}
+
+
 def on_this_machine(url: str) -> bool:
-    """The target's host resolves to loopback addresses only (a server on this machine)."""
+    """The target's host resolves only to addresses of this machine: loopback, one of its
+    interfaces' addresses, or the unspecified address (0.0.0.0, ::: connects here)."""
     host = urlsplit(url).hostname or ""
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses)
+    mine = this_machines_addresses()
+    return bool(addresses) and all(a.is_loopback or a.is_unspecified or a in mine for a in addresses)
 
 
 def target_registry(modes_document: dict) -> list[dict]:

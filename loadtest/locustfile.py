@@ -91,6 +91,8 @@ class CandleUser(FastHttpUser):
     # closes after each response anyway.
     network_timeout = 60.0
     connection_timeout = 60.0
+    # A redirect is a failed request: followed, it would carry the --header values elsewhere.
+    max_redirects = 0
 
     def __init__(self, environment) -> None:
         # FastHttpUser builds its client from these in __init__; its own default is

@@ -34,7 +34,6 @@ from .cli import (
 )
 from .deployment import (
     TARGET,
-    UNKNOWN_COLUMNS,
     RemoteServer,
     RequestOptions,
     check_target_url,
@@ -44,6 +43,7 @@ from .deployment import (
     target_registry,
 )
 from .machine import machine_info
+from .remote_figures import UNKNOWN_COLUMNS, wrk_skip_reason
 from .report.render import write_reports
 from .report.results import ResultsWriter, Row
 from .run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
@@ -53,11 +53,10 @@ from .session import Session, open_session, target_cpu_layout
 from .server_modes import ModeMap
 from .settings_probe import is_local_postgres
 from .startup_checks import (
+    check_documents_agree,
     check_server_debug_off,
     check_target_documents,
     explained_http_errors,
-    fetch_documents,
-    same_document,
     target_modes_document,
 )
 from .stats import summarize
@@ -449,7 +448,7 @@ def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
     each serves, and check that they all answer one document per limit: byte-identical, or
     for a server whose spec says INSTANTS (the FastAPI reference) equal as parsed JSON with
     times compared as instants. Returns each (server, endpoint, limit)'s body size."""
-    reference: dict[int, bytes] = {}
+    reference: dict[int, tuple[str, bytes]] = {}
     sizes: dict[tuple[str, str, int], int] = {}
     # Byte-exact servers first: their bodies are the reference the others are compared with.
     for name in sorted(plan.servers, key=lambda n: SERVERS[n].same_document != BYTES):
@@ -460,18 +459,11 @@ def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
         missing = [m for m in modes if m not in served]
         if missing:
             raise CheckError(f"{name} does not serve {', '.join(missing)} (it lists {', '.join(served)})")
-        bodies: dict[tuple[str, int], bytes] = {}
-        for limit in plan.limits_on(name):
-            # The diagnostics too: the ceiling must be measured with the real answer's bytes.
-            endpoints = plan.endpoints_on(name, limit)
-            bodies |= fetch_documents(server.base_url, endpoints, [limit],
-                                      lambda m, lim: candle_path(m, lim, plan.pair, plan.interval))
-            expected = reference.setdefault(limit, bodies[(endpoints[0], limit)])
-            differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, spec.same_document)]
-            if differing:
-                detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
-                raise CheckError(f"{name} limit={limit}: {detail} answered a different document than the first "
-                                 f"server checked ({len(expected)} B); the comparison would not be fair")
+        # The diagnostics too: the ceiling must be measured with the real answer's bytes.
+        endpoints_at = {lim: plan.endpoints_on(name, lim) for lim in plan.limits_on(name)}
+        bodies = check_documents_agree(server.base_url, endpoints_at,
+                                       lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
+                                       spec.same_document, who=name, reference=reference)
         sizes.update({(name, m, lim): len(body) for (m, lim), body in bodies.items()})
         meta.setdefault("server_affinity", {})[name] = server.affinity()
         diagnostics = [d for d in plan.endpoints_on(name) if d in DIAGNOSTICS]
@@ -480,7 +472,7 @@ def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
             "the same document as parsed JSON with times as instants"
         log(f"{name}: {spec.label} on {server.host}:{server.port}, CPU(s) {server.affinity()}, up in "
             f"{server.started_s:.1f} s; {len(modes)} modes{also} answer {how}")
-    meta["documents"] = {str(lim): len(body) for lim, body in sorted(reference.items())}
+    meta["documents"] = {str(lim): len(body) for lim, (_, body) in sorted(reference.items())}
     meta["document_equality"] = {name: SERVERS[name].same_document for name in plan.servers}
     return sizes
 
@@ -578,9 +570,13 @@ def measure_wrk(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cp
     """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU(s)
     like Locust, with as many connections as Locust has users and the target's headers; saved
     as wrk.json. None, with a line saying why, when wrk is not installed or the plan has no
-    headline cell. (wrk checks no TLS certificate: the runner's own checks did, unless --insecure.)"""
+    headline cell, or for an https target without --insecure (wrk checks no TLS certificate)."""
     from . import wrk
 
+    tls_reason = request is not None and wrk_skip_reason(servers[TARGET].base_url, request.insecure)
+    if tls_reason:
+        log(f"wrk check skipped: {tls_reason}")
+        return None
     if not wrk.wrk_available():
         log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
         return None
@@ -598,7 +594,7 @@ def measure_wrk(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cp
         try:
             cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
                                     cpus, request.header_lines() if request else ())
-        except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
+        except (RuntimeError, ValueError) as exc:
             log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
             return None
         server.wait_idle()

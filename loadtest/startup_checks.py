@@ -2,6 +2,7 @@
 document from every mode (and every server), still answering."""
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -19,23 +20,43 @@ from .servers import BYTES, INSTANTS
 MODES_PATH = "/api/modes"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows no redirect: urllib's would send every header (the target's secrets too) to
+    wherever a 30x points, another host or plain http included."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl) -> None:
+        return None
+
+
 def fetch(url: str, timeout: float = 60, options: RequestOptions | None = None) -> tuple[int, Message, bytes]:
-    """(status, headers (case-insensitive), body), for error statuses too; `options`: the
-    target's headers and TLS checking (certificates are checked without it too)."""
+    """(status, headers (case-insensitive), body), for error statuses and redirects too (never
+    followed); `options`: the target's headers and TLS checking (checked without it too)."""
     options = options or RequestOptions()
     request = urllib.request.Request(url, headers=options.headers)
-    context = options.ssl_context() if url.startswith("https:") else None
+    handlers = [_NoRedirects()]
+    if url.startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=options.ssl_context()))
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
 
 
+def refuse_redirect(url: str, status: int, headers: Message) -> None:
+    """A 3xx answer as one CheckError line: the runner follows no redirect (it would carry the
+    headers elsewhere), the final URL is the one to measure."""
+    if 300 <= status < 400:
+        raise CheckError(f"{url} redirects to {headers.get('Location') or '(no Location)'}; "
+                         "pass the final URL as --target")
+
+
 def check_server_debug_off(base_url: str, options: RequestOptions | None = None) -> None:
     """A live check on the running server: an unknown API path must answer the API's JSON
     404. With DEBUG on, Django answers its HTML technical 404 page instead."""
-    status, headers, _ = fetch(base_url + "/api/__candlebench_no_such_endpoint__", options=options)
+    url = base_url + "/api/__candlebench_no_such_endpoint__"
+    status, headers, _ = fetch(url, options=options)
+    refuse_redirect(url, status, headers)
     content_type = headers.get("Content-Type", "")
     if status != 404 or not content_type.startswith("application/json"):
         raise CheckError(
@@ -63,7 +84,9 @@ def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for
     bodies: dict[tuple[str, int], bytes] = {}
     for limit in limits:
         for mode in modes:
-            status, headers, body = fetch(base_url + path_for(mode, limit), options=options)
+            url = base_url + path_for(mode, limit)
+            status, headers, body = fetch(url, options=options)
+            refuse_redirect(url, status, headers)
             if status != 200:
                 raise CheckError(f"{mode} limit={limit}: HTTP {status}: {body[:300]!r}")
             if not headers.get("Content-Type", "").startswith("application/json"):
@@ -80,21 +103,34 @@ def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for
     return bodies
 
 
-def check_same_document(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
-                        compare: str = BYTES) -> dict[tuple[str, int], int]:
-    """Every mode must answer the first mode's document at each limit (see fetch_documents),
-    byte for byte or as instants (`compare`). Returns each body's size (the load generator
-    checks every response's length against it)."""
-    bodies = fetch_documents(base_url, modes, limits, path_for)
-    for limit in limits:
-        reference_name, expected = modes[0], bodies[(modes[0], limit)]
-        differing = [m for m in modes if not same_document(bodies[(m, limit)], expected, compare)]
+def check_documents_agree(base_url: str, endpoints_at: dict[int, list[str]], path_for: Callable[[str, int], str],
+                          compare: str, options: RequestOptions | None = None, who: str = "",
+                          reference: dict[int, tuple[str, bytes]] | None = None) -> dict[tuple[str, int], bytes]:
+    """Every endpoint's body at each limit (see fetch_documents), each the same document as the
+    first endpoint's, byte for byte or as instants (`compare`); CheckError (starting with `who`)
+    naming those that differ. `reference` (limit -> (name, body)), shared by several servers:
+    compared with its body instead, filled with this server's first where missing."""
+    bodies: dict[tuple[str, int], bytes] = {}
+    for limit, endpoints in endpoints_at.items():
+        bodies |= fetch_documents(base_url, endpoints, [limit], path_for, options)
+        first = bodies[(endpoints[0], limit)]
+        if reference is None:
+            name, expected = endpoints[0], first
+        else:
+            name, expected = reference.setdefault(limit, (f"{who} {endpoints[0]}", first))
+        differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, compare)]
         if differing:
             detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
-            raise CheckError(
-                f"limit={limit}: {detail} answered a different document than {reference_name} "
-                f"({len(expected)} B); the comparison would not be fair"
-            )
+            raise CheckError(f"{who + ' ' if who else ''}limit={limit}: {detail} answered a different document than "
+                             f"{name} ({len(expected)} B); the comparison would not be fair")
+    return bodies
+
+
+def check_same_document(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
+                        compare: str = BYTES) -> dict[tuple[str, int], int]:
+    """Every mode must answer the first mode's document at each limit (see check_documents_agree).
+    Returns each body's size (the load generator checks every response's length against it)."""
+    bodies = check_documents_agree(base_url, dict.fromkeys(limits, modes), path_for, compare)
     return {key: len(body) for key, body in bodies.items()}
 
 
@@ -126,7 +162,10 @@ def explained_http_errors(base_url: str) -> Iterator[None]:
         raise CheckError(f"{base_url} cannot be reached: {reason}") from None
     except OSError as exc:  # a dropped connection, a timeout
         raise CheckError(f"{base_url}: {type(exc).__name__}: {exc}") from None
-    except (ValueError, LookupError) as exc:  # a body that is not candlebench's document
+    except http.client.HTTPException as exc:  # a port that does not speak HTTP
+        raise CheckError(f"{base_url} does not answer as an HTTP server ({type(exc).__name__}: "
+                         f"{str(exc)[:200]!r})") from None
+    except (ValueError, LookupError, TypeError) as exc:  # a body that is not candlebench's document
         raise CheckError(f"{base_url} answered a candle request with something else than candlebench's JSON "
                          f"document ({type(exc).__name__}: {exc})") from None
 
@@ -135,6 +174,7 @@ def target_modes_document(base_url: str, options: RequestOptions) -> dict:
     """The target's GET /api/modes document; refuses (CheckError) a server that does not
     answer it as candlebench does: 200, JSON, a list of modes by name."""
     status, headers, body = fetch(base_url + MODES_PATH, timeout=30, options=options)
+    refuse_redirect(base_url + MODES_PATH, status, headers)
     content_type = headers.get("Content-Type", "")
     hint = " (an auth proxy? send its credentials with --header NAME:VALUE)" if status in (401, 403, 407) else ""
     try:
@@ -154,17 +194,7 @@ def check_target_documents(base_url: str, endpoints_at: dict[int, list[str]], pa
     """Every endpoint of the target at each limit must answer the first one's document: byte
     for byte, or else (the FastAPI reference's orjson mode writes +00:00 for Z) as parsed JSON
     with times as instants. Returns each body's size and how they compared (BYTES, INSTANTS)."""
-    sizes: dict[tuple[str, int], int] = {}
-    compared = BYTES
-    for limit, endpoints in endpoints_at.items():
-        bodies = fetch_documents(base_url, endpoints, [limit], path_for, options)
-        first, expected = endpoints[0], bodies[(endpoints[0], limit)]
-        differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, INSTANTS)]
-        if differing:
-            detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
-            raise CheckError(f"{base_url} limit={limit}: {detail} answered a different document than {first} "
-                             f"({len(expected)} B); the comparison would not be fair")
-        if any(bodies[(m, limit)] != expected for m in endpoints):
-            compared = INSTANTS
-        sizes.update({key: len(body) for key, body in bodies.items()})
-    return sizes, compared
+    bodies = check_documents_agree(base_url, endpoints_at, path_for, INSTANTS, options, who=base_url)
+    identical = all(bodies[(m, limit)] == bodies[(endpoints[0], limit)]
+                    for limit, endpoints in endpoints_at.items() for m in endpoints)
+    return {key: len(body) for key, body in bodies.items()}, BYTES if identical else INSTANTS

@@ -23,6 +23,8 @@ WINDOW_LATENCIES = 10
 MAX_WINDOW_S = 10.0
 # Locust/wrk further from 1 than this: the report flags the cell.
 DIFFERENCE_PCT = 10.0
+# How long past its window a wrk run may take before it is stopped as hung.
+WAIT_EXTRA_S = 30
 
 
 @dataclass
@@ -73,11 +75,15 @@ def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None,
     `seconds` rounded up to whole seconds (wrk's -d takes no fractions); `headers`: `Name: Value`
     lines sent with every request."""
     whole = max(1, math.ceil(seconds))
-    result = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s",
-         *(arg for line in headers for arg in ("-H", line)), url],
-        capture_output=True, text=True, timeout=whole + 30, preexec_fn=pin_to(cpus),
-    )
+    try:
+        result = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s",
+             *(arg for line in headers for arg in ("-H", line)), url],
+            capture_output=True, text=True, timeout=whole + WAIT_EXTRA_S, preexec_fn=pin_to(cpus),
+        )
+    except subprocess.TimeoutExpired:
+        # Its message holds the command, and so the headers' values: never shown.
+        raise RuntimeError(f"wrk timed out after {whole + WAIT_EXTRA_S} s") from None
     if result.returncode != 0:
         raise RuntimeError(f"wrk failed ({result.returncode}): {(result.stdout + result.stderr)[-500:]}")
     return parse_wrk(result.stdout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from ..deployment import UNKNOWN_REMOTE
+from ..remote_figures import UNKNOWN_REMOTE
 from .numbers import fnum, fratio, rows_label
 from .results import Results
 from .tables import Table

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cli import EXIT_OK, EXIT_REFUSED
-from ..deployment import UNKNOWN_REMOTE
+from ..remote_figures import UNKNOWN_REMOTE, wrk_skip_reason
 from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 from .charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from .frameworks import frameworks_table, instants_note, what_to_pick
@@ -19,6 +19,7 @@ from .results import BASELINE, Results
 from .tables import (
     RSS_CAVEAT,
     Table,
+    ceiling_mark,
     ceiling_table,
     html_table,
     latency_table,
@@ -78,7 +79,9 @@ def findings(res: Results) -> list[str]:
         out.append(text + ".")
         fits = {m: res.fit(s, m) for m in present}
         fits = {m: f for m, f in fits.items() if f}
-        if fits:
+        if fits and res.is_remote(s):
+            out.append(f"**{s}, cost per row**: {UNKNOWN_REMOTE} (1/requests/s is not one request's server time).")
+        elif fits:
             costs = ", ".join(f"{m} {f.per_row_us:.1f}" if not f.unreliable else f"{m} fit unreliable ({f.unreliable})"
                               for m, f in fits.items())
             out.append(f"**{s}, cost per row** (µs, least squares over {', '.join(map(str, res.limits))} rows): {costs}.")
@@ -119,7 +122,7 @@ def target_lines(res: Results) -> list[str]:
     sent = f"headers sent with every request: {names} (values not recorded)" if names else "no extra header"
     tls = ("TLS certificate not checked (--insecure)" if target.get("insecure") else "TLS certificate checked") \
         if target["url"].startswith("https:") else "plain HTTP"
-    here = (" It listens on this machine (loopback), so its CPU cannot be told from other processes': the check "
+    here = (" It listens on this machine, so its CPU cannot be told from other processes': the check "
             "of other processes' CPU is off." if target.get("on_this_machine") else "")
     return [f"**Target: `{target['url']}`**, a running deployment the runner did not start ({sent}; {tls}). "
             f"What cannot be seen from outside is {UNKNOWN_REMOTE}: its CPU use, memory (RSS), processes and "
@@ -160,7 +163,7 @@ def method_notes(res: Results) -> list[str]:
     remote = [] if not res.target else [
         f"The target ({res.target['url']}) is not one process on one pinned CPU of this machine: its processes, "
         "cores and the network in between are unknown, so its requests/s is the deployment's as a whole, and "
-        "*fixed ms* and *µs/row* fit the deployment's time per request, not one request's server time."]
+        f"*fixed ms* and *µs/row* (fitted to one request's server time) are {UNKNOWN_REMOTE}."]
     return [
         "Requests/s counts the requests completed in the measured window divided by its length "
         f"(a window is extended, up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed; the seed "
@@ -218,6 +221,8 @@ def sections(res: Results) -> list[Section]:
     wrk = loadgen_table(res)
     if wrk:
         out.append(Section("Locust and wrk", [wrk]))
+    elif res.target and (reason := wrk_skip_reason(res.target["url"], bool(res.target.get("insecure")))):
+        out.append(Section("Locust and wrk", [f"Not run: {reason}."]))
     micro = micro_table(res)
     if micro:
         out.append(Section("Without the server: in-process micro benchmark", [micro]))
@@ -344,15 +349,18 @@ def summary_text(res: Results) -> str:
     bad = res.untrustworthy
     footer = (f"⚠ {len(bad)} of {len(res.rows)} runs failed their own checks (see report.md)" if bad
               else f"all {len(res.rows)} runs passed their own checks")
-    lines = []
+    lines, marks = [], set()
     for server in res.servers:
         top, which = res.ceiling(server, lim)
         if math.isfinite(top):
             pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes_on(server)
                              if math.isfinite(res.pct_of_ceiling(server, m, lim)))
-            lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}); % of ceiling: {pcts}")
+            mark = ceiling_mark(res, server, lim)
+            marks.add(mark.strip())
+            lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}){mark}; % of ceiling: {pcts}")
         elif why := res.ceiling_unknown(server):
             lines.append(f"{server} ceiling @{lim}: {why}")
+    lines += [legend for mark, legend in CEILING_MARKS.items() if mark in marks]
     ceiling = ("\n" + "\n".join(lines)) if lines else ""
     wrk = loadgen_table(res)
     if wrk:
@@ -361,6 +369,13 @@ def summary_text(res: Results) -> str:
     pick = (f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
             if frameworks else "")
     return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + targets_text(res)
+
+
+# What the marks after a ceiling in the printed summary mean (the report's table says it at length).
+CEILING_MARKS = {
+    "↓": "↓ = the server did not saturate its core at that ceiling: a lower bound",
+    "?": "? = a remote target: whether it was saturated at that ceiling is unknown (its CPU is not visible)",
+}
 
 
 def targets_text(res: Results) -> str:

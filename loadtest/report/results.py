@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
-from ..deployment import UNKNOWN_REMOTE
+from ..remote_figures import UNKNOWN_REMOTE
 from ..fitting import LineFit, Spread, fit_row_cost, ratio, spread
 from ..stats import PHASES
 from ..target import DIAGNOSTICS

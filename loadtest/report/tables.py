@@ -5,7 +5,7 @@ import html
 import math
 from dataclasses import dataclass
 
-from ..deployment import UNKNOWN_REMOTE
+from ..remote_figures import UNKNOWN_REMOTE
 from ..fitting import LineFit
 from ..stats import PHASES
 from ..run_checks import LOADGEN_CPU_LIMIT
@@ -72,7 +72,8 @@ def rps_table(res: Results, server: str, with_spread: bool = True) -> Table:
             if not c.trustworthy:
                 text += " ⚠"
             cells.append(text)
-        cells += fit_cells(res.fit(server, mode))
+        # A target's 1/rps is not one request's server time on one core: no fit of it.
+        cells += [UNKNOWN_REMOTE] * 2 if res.is_remote(server) else fit_cells(res.fit(server, mode))
         body.append(cells)
     n = max((c.rps.n for k, c in res.cells.items() if k[0] == server), default=0)
     caption = f"{res.server_label(server)}: requests/s, median of {n} repeat(s)" + (
@@ -231,7 +232,8 @@ def machine_table(res: Results) -> Table:
         ["memory", f"{m.get('memory_gib', '?')} GiB"],
         ["OS", m.get("os", "?")],
         ["Python", m.get("python", "?")],
-        ["database", f"{db.get('vendor', '?')} {db.get('db_version', '')} ({db.get('engine', '?')})".strip()],
+        ["database", f"the target's: {UNKNOWN_REMOTE}" if res.target else
+         f"{db.get('vendor', '?')} {db.get('db_version', '')} ({db.get('engine', '?')})".strip()],
         ["CPU pinning", res.meta.get("cpu_layout", "?")],
         ["server processes", str(res.meta.get("server_workers", 1))],
     ]
@@ -240,7 +242,6 @@ def machine_table(res: Results) -> Table:
     rows += [[name, version] for name, version in m.get("versions", {}).items()]
     if not res.target:
         return Table(["", ""], rows, "Machine and versions", align_left=2)
-    rows[4][1] = f"the target's: {UNKNOWN_REMOTE}"
     rows.insert(0, ["target", f"{res.target['url']}: its machine, CPUs, memory and versions {UNKNOWN_REMOTE}"])
     return Table(["", ""], rows, "Machines and versions: the load generator's (this checkout's), and the target",
                  align_left=2)

@@ -6,26 +6,31 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
 
-from loadtest import runner
+from loadtest import deployment, runner
 from loadtest.cli import CheckError
 from loadtest.deployment import (
-    UNKNOWN_REMOTE,
+    RemoteServer,
+    RequestOptions,
     check_target_url,
     parse_header,
     parse_headers,
     redact_header_values,
     target_registry,
 )
+from loadtest.remote_figures import UNKNOWN_REMOTE
 from loadtest.report import render
 from loadtest.report.results import Results, Row, load_rows
-from loadtest.servers import PROJECT_ROOT, PROJECT_WSGI_APP, free_port, gunicorn_command
+from loadtest.servers import BYTES, PROJECT_ROOT, PROJECT_WSGI_APP, free_port, gunicorn_command
+from loadtest.startup_checks import check_documents_agree
 
 from .live_servers import running_server, serving_in_thread
 
@@ -82,6 +87,11 @@ def test_a_target_url_is_a_base_url():
         with pytest.raises(ValueError, match=re.escape(message)) as refused:
             check_target_url(bad)
         assert SECRET not in str(refused.value)
+
+
+def test_request_options_show_header_names_not_values():
+    options = RequestOptions({"X-Probe": SECRET}, insecure=True)
+    assert repr(options) == str(options) == "RequestOptions(header_names=['X-Probe'], insecure=True)"
 
 
 def test_meta_keeps_header_names_not_values():
@@ -160,12 +170,12 @@ def test_the_target_plan_takes_modes_and_limits_and_refuses_a_mode_it_does_not_s
 
 # -- the report of a target: what cannot be seen from outside is said to be unknown ----------------
 
-def target_results(document: dict) -> Results:
-    """One repeat at 1000 rows of every endpoint `document` (a target's /api/modes) lists."""
+def target_results(document: dict, limits: tuple[int, ...] = (1000,)) -> Results:
+    """One repeat at each of `limits` of every endpoint `document` (a target's /api/modes) lists."""
     registry = target_registry(document)
-    rows = [Row("target", e["name"], 1000, 1, rps=100.0 + 10 * i, p50_ms=10.0, p95_ms=12.0, p99_ms=13.0,
+    rows = [Row("target", e["name"], lim, 1, rps=100.0 + 10 * i + 20 * j, p50_ms=10.0, p95_ms=12.0, p99_ms=13.0,
                 timing_ms={"db": 1.0, "serialize": 1.0, "render": 1.0}, requests=60, duration_s=0.5,
-                loadgen_cpu_pct=40.0, workers=None) for i, e in enumerate(registry)]
+                loadgen_cpu_pct=40.0, workers=None) for i, e in enumerate(registry) for j, lim in enumerate(limits)]
     meta = {"plan": {"registry": registry, "diagnostics": ["floor", "floor-async"], "servers": ["target"]},
             "servers": {"target": "the deployment at https://staging.example.com, not started by the runner"},
             "target": {"name": "target", "url": "https://staging.example.com", "header_names": ["Authorization"],
@@ -196,11 +206,25 @@ def test_the_report_of_a_target_with_floor_measures_its_ceiling_of_unknown_satur
     ceiling = md[md.index("## % of ceiling"):md.index("## Speed-up")]
     assert "| ceiling = the higher one | floor ? |" in ceiling and "| raw | 91% |" in ceiling
     assert "? = a remote target: its CPU is unknown" in ceiling
+    summary = render.summary_text(res).splitlines()
+    assert "target ceiling @1000: 110 req/s (floor) ?; % of ceiling: raw 91%" in summary
+    assert "? = a remote target: whether it was saturated at that ceiling is unknown (its CPU is not visible)" in summary
+    machine = md[md.index("## Machine"):]
+    assert f"| database | the target's: {UNKNOWN_REMOTE} |" in machine
     t4 = next(line for line in render.targets_text(res).splitlines() if "T4 target" in line)
     assert "best mode raw 100 req/s, ceiling 110 req/s (floor): 91% of the ceiling. Caution, ceiling of unknown " \
            "saturation (remote target: its CPU is not visible from here), so possibly a lower bound." in t4
     assert t4.endswith("No database-bound estimate: the database-alone timing is measured in-process on this "
                        "checkout, not on the remote target.")
+
+
+def test_the_report_of_a_target_fits_no_cost_per_row_to_its_requests_per_second():
+    """1/rps of a deployment is not one request's server time on one core: the fit is unknown."""
+    res = target_results({"modes": [{"name": "raw"}, {"name": "drf"}]}, limits=(1, 100, 1000))
+    md = render.render_markdown(res)
+    assert f"| raw | 100 | 120 | 140 | {UNKNOWN_REMOTE} | {UNKNOWN_REMOTE} |" in md  # the rps table
+    assert f"**target, cost per row**: {UNKNOWN_REMOTE} (1/requests/s is not one request's server time)." in md
+    assert "µs, least squares" not in md and "fit unreliable" not in md
 
 
 # -- refusals over HTTP: a server that is not candlebench, modes that disagree ---------------------
@@ -268,6 +292,127 @@ def test_the_checks_send_the_headers_and_refuse_modes_that_disagree(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+class Recorder(BaseHTTPRequestHandler):
+    """Records the X-Probe header of every request (None: the request came without it)."""
+
+    seen: list = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("X-Probe"))
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def redirecting_to(location: str) -> type[BaseHTTPRequestHandler]:
+    """A handler answering every request with a 302 to `location` + its path."""
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", location + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    return Redirect
+
+
+def test_a_redirecting_target_is_refused_and_the_headers_never_reach_where_it_points(tmp_path):
+    Recorder.seen = []
+    with serving_in_thread(Recorder) as elsewhere, serving_in_thread(redirecting_to(elsewhere)) as url:
+        line = refusal(run_loadtest(dict(os.environ), "--target", url, "--header", f"X-Probe: {SECRET}",
+                                    "--out", str(tmp_path / "out"), timeout=60))
+        # Locust's user follows no redirect either: a 302 is a failed request, never a request elsewhere.
+        by_hand = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(PROJECT_ROOT / "loadtest" / "locustfile.py"), "--host", url,
+             "--headless", "-u", "1", "-r", "1", "--load-profile", "seed", "--requests-per-user", "1",
+             "--header", f"X-Probe: {SECRET}", "--mode", "raw", "--limit", "10", "--only-summary"],
+            cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=60)
+    assert line == (f"candlebench refuses to run: {url}/api/modes redirects to {elsewhere}/api/modes; "
+                    "pass the final URL as --target")
+    assert "HTTP 302" in by_hand.stdout + by_hand.stderr
+    assert Recorder.seen == []
+    assert not (tmp_path / "out").exists()
+
+
+class NotHttp(BaseHTTPRequestHandler):
+    """A port that answers something other than HTTP."""
+
+    def do_GET(self) -> None:
+        self.wfile.write(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class ListForDocuments(DisagreeingDeployment):
+    """A JSON list where candlebench answers a document: at /api/modes, or (X-List: candles) at every candle path."""
+
+    def answer(self, status: int, document: dict) -> None:
+        if self.path.startswith("/api/modes") == (self.headers.get("X-List") != "candles") or status != 200:
+            document = [] if status == 200 else document
+        super().answer(status, document)
+
+
+def test_a_port_not_speaking_http_or_json_lists_for_documents_are_refused_in_one_line():
+    env = dict(os.environ)
+    with serving_in_thread(NotHttp) as garbage, serving_in_thread(ListForDocuments) as lists:
+        not_http = refusal(run_loadtest(env, "--target", garbage, timeout=60))
+        modes = refusal(run_loadtest(env, "--target", lists, "--header", f"X-Probe: {SECRET}", timeout=60))
+        candles = refusal(run_loadtest(env, "--target", lists, "--header", f"X-Probe: {SECRET}", "--header",
+                                       "X-List: candles", "--modes", "raw", "--limits", "3", timeout=60))
+    assert not_http == (f"candlebench refuses to run: {garbage} does not answer as an HTTP server "
+                        "(BadStatusLine: 'SSH-2.0-OpenSSH_9.6\\r\\n')")
+    assert modes.endswith(f"{lists} is not a candlebench server: GET /api/modes answered 200 application/json, not "
+                          "the JSON list of its modes")
+    assert candles.startswith(f"candlebench refuses to run: {lists} answered a candle request with something else "
+                              "than candlebench's JSON document (TypeError: ")
+
+
+def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_unspecified_address(monkeypatch):
+    resolved = {"me": ["192.0.2.7"], "me6": ["fe80::1%eth0"], "any": ["0.0.0.0"], "any6": ["::"],
+                "local": ["127.0.0.1", "::1"], "other": ["198.51.100.1"], "mixed": ["192.0.2.7", "198.51.100.1"]}
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [
+        (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0)) for a in resolved[host]])
+    monkeypatch.setattr(deployment.psutil, "net_if_addrs", lambda: {
+        "eth0": [SimpleNamespace(family=socket.AF_INET, address="192.0.2.7"),
+                 SimpleNamespace(family=socket.AF_INET6, address="fe80::1%eth0"),
+                 SimpleNamespace(family=deployment.psutil.AF_LINK, address="52:54:00:12:34:56")]})
+    here = {host: deployment.on_this_machine(f"http://{host}:8000") for host in resolved}
+    assert here == {"me": True, "me6": True, "any": True, "any6": True, "local": True, "other": False,
+                    "mixed": False}
+
+
+def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, capsys):
+    plan = target_plan(["--modes", "raw", "--limits", "1000"])
+    servers = {"target": RemoteServer("https://staging.example.com", False)}
+    assert runner.measure_wrk(plan, servers, None, tmp_path, RequestOptions({"X-Probe": SECRET})) is None
+    out = capsys.readouterr()
+    assert "wrk check skipped: wrk checks no TLS certificate" in out.out + out.err
+    assert not (tmp_path / "wrk.json").exists()
+
+
+def test_servers_sharing_a_reference_document_are_refused_naming_the_one_they_differ_from():
+    def path_for(mode: str, limit: int) -> str:
+        return f"/api/{mode}/candle/?limit={limit}"
+
+    reference: dict = {}
+    options = RequestOptions({"X-Probe": SECRET})
+    with serving_in_thread(DisagreeingDeployment) as url:
+        first = check_documents_agree(url, {3: ["raw"]}, path_for, BYTES, options, who="wsgi", reference=reference)
+        with pytest.raises(CheckError) as refused:
+            check_documents_agree(url, {3: ["drf"]}, path_for, BYTES, options, who="asgi", reference=reference)
+    assert reference == {3: ("wsgi raw", first[("raw", 3)])}
+    assert str(refused.value) == ("asgi limit=3: drf (160 B) answered a different document than wsgi raw (160 B); "
+                                  "the comparison would not be fair")
+
+
 # -- measured for real: a gunicorn the test started -------------------------------------------------
 
 def gunicorn_target(*options: str):
@@ -279,21 +424,26 @@ def gunicorn_target(*options: str):
 
 
 def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns(bench_env, tmp_path):
+    # A pair of 1000 candles: raw at 1000 rows is a headline cell, measured with wrk too.
+    seeded = subprocess.run([sys.executable, "manage.py", "seed_candles", "--exchange", "upbit", "--market", "KRW",
+                             "--asset", "ETH", "--count", "1000", "--intervals", "1m"],
+                            cwd=PROJECT_ROOT, env=bench_env, capture_output=True, text=True, timeout=120)
+    assert seeded.returncode == 0, seeded.stderr[-3000:]
     access_log = tmp_path / "access.log"
     command = gunicorn_target("--access-logfile", str(access_log),
-                              "--access-logformat", "%(r)s probe=%({x-probe}i)s")
+                              "--access-logformat", "%(r)s ua=%(a)s probe=%({x-probe}i)s")
     out = tmp_path / "run"
     with running_server(command, tmp_path, DATABASE_URL=bench_env["DATABASE_URL"]) as url:
         result = run_loadtest(bench_env, "--target", url, "--header", f"X-Probe: {SECRET}", "--modes", "raw,orjson",
-                              "--limits", "100", "--repeats", "1", "--duration", "0.5", "--warmup", "0.2",
-                              "--locust-html", "--out", str(out))
+                              "--limits", "1000", "--pair", "upbit/KRW/ETH", "--repeats", "1", "--duration", "0.5",
+                              "--warmup", "0.2", "--locust-html", "--out", str(out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"target: {url} answers GET /api/modes as candlebench" in result.stdout
     assert "micro benchmark (views" not in result.stdout and "instruction ladder:" not in result.stdout
 
     rows = load_rows(out / "results.csv")
     assert [(r.server, r.mode, r.limit, r.failures) for r in rows] == [
-        ("target", m, 100, 0) for m in ("orjson", "raw", "floor", "floor-async")]  # the target's /api/modes order
+        ("target", m, 1000, 0) for m in ("orjson", "raw", "floor", "floor-async")]  # the target's /api/modes order
     assert all(r.rps > 0 and r.requests > 0 for r in rows)
     assert len({r.bytes for r in rows}) == 1
     # What is read on the server's machine stays empty in the CSV ...
@@ -326,6 +476,13 @@ def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns
     assert all(line.endswith(f"probe={SECRET}") for line in runner_lines), [x for x in runner_lines
                                                                              if SECRET not in x][:3]
     assert len([line for line in runner_lines if "/candle/" in line]) >= sum(r.requests for r in rows)
+    # wrk (it sends no User-Agent) measured the headline cell with the header too.
+    if shutil.which("wrk"):
+        [cell] = json.loads((out / "wrk.json").read_text())
+        assert (cell["mode"], cell["limit"]) == ("raw", 1000) and cell["wrk_rps"] > 0
+        by_wrk = [line for line in runner_lines if " ua=- " in line]
+        assert len(by_wrk) >= sum(run["requests"] for run in cell["runs"]) > 0
+        assert all(line.startswith("GET /api/raw/") for line in by_wrk)
 
 
 @pytest.fixture(scope="module")

@@ -106,3 +106,29 @@ def test_wrk_sends_the_headers_it_is_given():
         run = wrk.run_wrk(url + "/", 1, 1, None, ["X-Probe: yes"])
     assert run.requests > 0 and run.errors == 0
     assert seen and set(seen) == {"yes"}
+
+
+def test_a_hung_wrk_is_reported_without_its_command_line(monkeypatch):
+    """subprocess's TimeoutExpired quotes the command, -H values included: never shown."""
+    import subprocess
+
+    def hang(command, **kwargs):
+        raise subprocess.TimeoutExpired(command, kwargs["timeout"])
+
+    monkeypatch.setattr(subprocess, "run", hang)
+    with pytest.raises(RuntimeError) as raised:
+        wrk.run_wrk("https://example.com/api/raw", 4, 1, None, ["Authorization: Bearer s3cret"])
+    assert str(raised.value) == f"wrk timed out after {1 + wrk.WAIT_EXTRA_S} s"
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_the_report_of_an_https_target_without_insecure_says_why_wrk_did_not_run():
+    rows = [results.Row(server="target", mode="raw", limit=1000, repeat=1, rps=180.0)]
+    target = {"name": "target", "url": "https://staging.example.com", "header_names": ["Authorization"],
+              "insecure": False}
+    md = render.render_markdown(Results(rows, {"target": target}))
+    section = md[md.index("## Locust and wrk"):]
+    assert section.split("\n\n")[1].startswith("Not run: wrk checks no TLS certificate") and "--insecure" in section
+    # With --insecure it may run (here it did not: no section), and over plain HTTP nothing is said.
+    for other in ({**target, "insecure": True}, {**target, "url": "http://staging.example.com"}):
+        assert "## Locust and wrk" not in render.render_markdown(Results(rows, {"target": other}))
