@@ -61,6 +61,7 @@ from .startup_checks import (
 )
 from .stats import summarize
 from .target import DEFAULT_LIMITS, DIAGNOSTICS, candle_path
+from .wrk import HEADLINE_ROWS, PairedCheck, headline_cells, wrk_available
 
 # `make bench`: every chosen server at TARGET_ROWS with its modes and its ceiling (the other
 # Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
@@ -540,8 +541,9 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode:
 
 def measure_all(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], loadgen,
                 sizes: dict[tuple[str, str, int], int], out: Path,
-                local_postgres: bool, locust_html: bool) -> None:
-    """Every planned run, in order, each written to results.csv as soon as it is measured."""
+                local_postgres: bool, locust_html: bool, wrk: PairedCheck | None = None) -> None:
+    """Every planned run, in order, each written to results.csv as soon as it is measured; a
+    headline cell's run again with wrk right after it (wrk.json)."""
     runs = plan.runs()
     if locust_html:
         (out / "locust").mkdir(exist_ok=True)
@@ -563,45 +565,49 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], lo
             p50 = f"p50 {row.p50_ms:7.1f} ms" if row.requests else ""
             log(f"[{i:>{len(str(len(runs)))}}/{len(runs)}] {name:<13} {mode:<13} limit={limit:<5} r{repeat} "
                 f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
+            if wrk is not None and wrk.wants(name, mode, limit) and not measure_with_wrk(wrk, plan, server, mode, repeat):
+                wrk = None
+    if wrk is not None and wrk.runs:
+        (out / "wrk.json").write_text(json.dumps(wrk.results(), indent=1))
 
 
-def measure_wrk(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cpus: set[int] | None, out: Path,
-                request: RequestOptions | None = None) -> list[dict] | None:
-    """The headline cells again with wrk (loadtest/wrk.py), pinned to the load generator's CPU(s)
-    like Locust, with as many connections as Locust has users and the target's headers; saved
-    as wrk.json. None, with a line saying why, when wrk is not installed or the plan has no
-    headline cell, or for an https target without --insecure (wrk checks no TLS certificate)."""
-    from . import wrk
-
+def wrk_check(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cpus: set[int] | None,
+              request: RequestOptions | None = None) -> PairedCheck | None:
+    """The headline cells to measure again with wrk (loadtest/wrk.py) right after Locust's run of
+    each, pinned to the load generator's CPU(s) like Locust, with as many connections as Locust
+    has users and the target's headers. None, with a line saying why, when wrk is not installed,
+    the plan has no headline cell, or for an https target without --insecure (wrk checks no
+    TLS certificate)."""
     tls_reason = request is not None and wrk_skip_reason(servers[TARGET].base_url, request.insecure)
     if tls_reason:
         log(f"wrk check skipped: {tls_reason}")
         return None
-    if not wrk.wrk_available():
+    if not wrk_available():
         log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
         return None
-    cells = wrk.headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
+    cells = headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
     if not cells:
         log("wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan")
         return None
-    log(f"wrk check: {len(cells)} headline cell(s) at {wrk.HEADLINE_ROWS} rows, {plan.users} connections, "
-        f"{plan.repeats} x {plan.duration:g} s each ...")
-    measured = []
-    for name, mode in cells:
-        server = servers[name]
-        server.wait_disconnected()
-        url = server.base_url + candle_path(mode, wrk.HEADLINE_ROWS, plan.pair, plan.interval)
-        try:
-            cell = wrk.measure_cell(name, mode, wrk.HEADLINE_ROWS, url, plan.users, plan.duration, plan.repeats,
-                                    cpus, request.header_lines() if request else ())
-        except (RuntimeError, ValueError) as exc:
-            log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
-            return None
-        server.wait_idle()
-        log(f"  wrk {name:<13} {mode:<6} {cell.wrk_rps:9.1f} req/s")
-        measured.append(cell.as_json())
-    (out / "wrk.json").write_text(json.dumps(measured, indent=1))
-    return measured
+    log(f"wrk check: {len(cells)} headline cell(s) at {HEADLINE_ROWS} rows, each measured with wrk right after "
+        f"Locust's run in every repeat ({plan.users} connections, {plan.duration:g} s or ten response times)")
+    return PairedCheck(cells, plan.users, plan.duration, cpus, request.header_lines() if request else ())
+
+
+def measure_with_wrk(check: PairedCheck, plan: Plan, server: ServerProcess | RemoteServer, mode: str,
+                     repeat: int) -> bool:
+    """The run Locust just made, again with wrk; False (and a line saying why) when wrk failed,
+    which ends the check for the session."""
+    server.wait_disconnected()
+    url = server.base_url + candle_path(mode, HEADLINE_ROWS, plan.pair, plan.interval)
+    try:
+        run = check.measure(server.name, mode, repeat, url)
+    except (RuntimeError, ValueError) as exc:
+        log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
+        return False
+    server.wait_idle()
+    log(f"      wrk {server.name:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s")
+    return True
 
 
 def write_outputs(out: Path, meta: dict, t_start: float) -> None:
@@ -748,8 +754,8 @@ def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: arg
         if loadgen.distributed:
             meta["load_workers"] = loadgen.worker_labels()
             log(f"Locust workers: {', '.join(meta['load_workers'])}")
-        measure_all(plan, servers, loadgen, sizes, out, local_postgres, args.locust_html)
-        measure_wrk(plan, servers, loadgen_cpus, out, request)
+        measure_all(plan, servers, loadgen, sizes, out, local_postgres, args.locust_html,
+                    wrk_check(plan, servers, loadgen_cpus, request))
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -8,7 +8,7 @@ import shutil
 import statistics
 import subprocess
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .servers import pin_to
 
@@ -89,19 +89,56 @@ def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None,
     return parse_wrk(result.stdout)
 
 
-def measure_cell(server: str, mode: str, limit: int, url: str, connections: int, seconds: float, repeats: int,
-                 cpus: set[int] | None, headers: Sequence[str] = ()) -> WrkCell:
-    """A cell measured `repeats` times after a short warm-up run that is not counted.
+def measure_once(url: str, connections: int, seconds: float, cpus: set[int] | None,
+                 headers: Sequence[str] = ()) -> WrkRun:
+    """One measured run after a short warm-up run that is not counted.
 
     wrk counts what completes within its window, and each connection's first answer takes a
     whole response time: a window of a few response times reads low (drf at 1000 rows, 16
     connections: ~0.8 s each). So a slow cell gets a window of WINDOW_LATENCIES response times
-    (at most MAX_WINDOW_S), measured once to keep the run's budget."""
+    (at most MAX_WINDOW_S)."""
     warm = run_wrk(url, connections, min(1.0, seconds), cpus, headers)
     latency = connections / warm.rps if warm.rps > 0 else MAX_WINDOW_S
-    window = min(max(seconds, WINDOW_LATENCIES * latency), MAX_WINDOW_S)
-    runs = [run_wrk(url, connections, window, cpus, headers) for _ in range(repeats if window <= seconds else 1)]
-    return WrkCell(server, mode, limit, statistics.median(r.rps for r in runs), [asdict(r) for r in runs])
+    return run_wrk(url, connections, min(max(seconds, WINDOW_LATENCIES * latency), MAX_WINDOW_S), cpus, headers)
+
+
+@dataclass
+class PairedCheck:
+    """The headline cells measured with wrk right after Locust's run of the same cell, in every
+    repeat: each repeat's Locust/wrk compares two runs seconds apart, so the machine's drift
+    over a session stays out of the ratio."""
+
+    cells: list[tuple[str, str]]  # (server, mode) at HEADLINE_ROWS
+    connections: int
+    seconds: float
+    cpus: set[int] | None
+    headers: Sequence[str] = ()
+    runs: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+
+    def wants(self, server: str, mode: str, limit: int) -> bool:
+        return limit == HEADLINE_ROWS and (server, mode) in self.cells
+
+    def measure(self, server: str, mode: str, repeat: int, url: str) -> WrkRun:
+        run = measure_once(url, self.connections, self.seconds, self.cpus, self.headers)
+        self.runs.setdefault((server, mode), []).append({"repeat": repeat, **asdict(run)})
+        return run
+
+    def results(self) -> list[dict]:
+        """wrk.json: per cell the median and every repeat's run."""
+        return [WrkCell(server, mode, HEADLINE_ROWS, statistics.median(r["rps"] for r in runs), runs).as_json()
+                for (server, mode), runs in self.runs.items()]
+
+
+def locust_over_wrk(locust_by_repeat: dict[int, float], cell: dict) -> float:
+    """Locust/wrk of a wrk.json cell: the median of each repeat's ratio where both measured it
+    (older files, without repeats: the ratio of the medians); NaN when there is none."""
+    pairs = [locust_by_repeat[r["repeat"]] / r["rps"] for r in cell.get("runs", [])
+             if r.get("repeat") in locust_by_repeat and r["rps"] > 0]
+    if pairs:
+        return statistics.median(pairs)
+    if not cell.get("wrk_rps") or not locust_by_repeat:
+        return math.nan
+    return statistics.median(locust_by_repeat.values()) / cell["wrk_rps"]
 
 
 def headline_cells(servers: Sequence[str], modes_on, limits: Sequence[int]) -> list[tuple[str, str]]:

@@ -409,7 +409,7 @@ def difference_verdict(rps_ratio: float, noise_pct: float, instructions_ratio: f
 def loadgen_table(res: Results) -> Table | None:
     """Locust's requests/s over wrk's for the headline cells (wrk.json), flagged beyond
     loadtest.wrk.DIFFERENCE_PCT; None when wrk did not run."""
-    from ..wrk import DIFFERENCE_PCT
+    from ..wrk import DIFFERENCE_PCT, locust_over_wrk
 
     cells = res.meta.get("wrk")
     if not cells:
@@ -417,7 +417,8 @@ def loadgen_table(res: Results) -> Table | None:
     body = []
     for c in cells:
         locust = res.rps(c["server"], c["mode"], c["limit"])
-        r = locust / c["wrk_rps"] if c["wrk_rps"] and math.isfinite(locust) else math.nan
+        cell = res.cell(c["server"], c["mode"], c["limit"])
+        r = locust_over_wrk({row.repeat: row.rps for row in cell.rows} if cell else {}, c)
         if not c["wrk_rps"]:
             flag = "⚠ wrk got no successful response (see wrk.json)"
         elif not math.isfinite(r):
@@ -428,6 +429,7 @@ def loadgen_table(res: Results) -> Table | None:
                      "-" if not math.isfinite(r) else f"{r:.2f}", flag])
     return Table(["server", "mode", "rows", "Locust req/s", "wrk req/s", "Locust/wrk", ""], body,
                  "The headline cells measured with a second load generator, wrk (C, one thread, as many keep-alive "
-                 "connections as Locust's users, pinned to the same CPU), after Locust's runs: medians of repeats. "
+                 "connections as Locust's users, pinned to the same CPU) right after Locust's run of the cell in "
+                 "every repeat: medians of repeats, and Locust/wrk the median of each repeat's ratio. "
                  f"⚠ when the two differ by more than {DIFFERENCE_PCT:g}%: then the load generator, not only the "
                  "server, is in the figure (loadtest/README.md, \"Locust and wrk\")", align_left=3)

@@ -392,7 +392,7 @@ def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_uns
 def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, capsys):
     plan = target_plan(["--modes", "raw", "--limits", "1000"])
     servers = {"target": RemoteServer("https://staging.example.com", False)}
-    assert runner.measure_wrk(plan, servers, None, tmp_path, RequestOptions({"X-Probe": SECRET})) is None
+    assert runner.wrk_check(plan, servers, None, RequestOptions({"X-Probe": SECRET})) is None
     out = capsys.readouterr()
     assert "wrk check skipped: wrk checks no TLS certificate" in out.out + out.err
     assert not (tmp_path / "wrk.json").exists()
@@ -480,6 +480,8 @@ def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns
     if shutil.which("wrk"):
         [cell] = json.loads((out / "wrk.json").read_text())
         assert (cell["mode"], cell["limit"]) == ("raw", 1000) and cell["wrk_rps"] > 0
+        # Measured right after Locust's run of the cell, repeat by repeat.
+        assert [run["repeat"] for run in cell["runs"]] == [r.repeat for r in rows if (r.mode, r.limit) == ("raw", 1000)]
         by_wrk = [line for line in runner_lines if " ua=- " in line]
         assert len(by_wrk) >= sum(run["requests"] for run in cell["runs"]) > 0
         assert all(line.startswith("GET /api/raw/") for line in by_wrk)

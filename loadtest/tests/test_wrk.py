@@ -52,6 +52,21 @@ def test_the_report_prints_locust_over_wrk_and_flags_a_gap_over_ten_percent():
     assert loadgen_table(Results(rows, meta)).rows[1][5:] == ["-", "⚠ wrk got no successful response (see wrk.json)"]
 
 
+def test_locust_over_wrk_is_taken_within_each_repeat():
+    """A machine that slows down between repeats slows both generators: not a difference."""
+    runs = [{"repeat": 1, "rps": 100.0}, {"repeat": 2, "rps": 60.0}, {"repeat": 3, "rps": 100.0}]
+    locust = {1: 100.0, 2: 60.0, 3: 90.0}
+    assert wrk.locust_over_wrk(locust, {"wrk_rps": 100.0, "runs": runs}) == 1.0  # 1.0, 1.0, 0.9
+    # The ratio of the medians would read 90/100.
+    rows = [results.Row(server="wsgi", mode="raw", limit=1000, repeat=r, rps=v) for r, v in locust.items()]
+    cell = {"server": "wsgi", "mode": "raw", "limit": 1000, "wrk_rps": 100.0, "runs": runs}
+    assert loadgen_table(Results(rows, {"wrk": [cell]})).rows[0][5:] == ["1.00", "ok"]
+    # A wrk.json from before the pairing (runs without repeats): the ratio of the medians.
+    old = {**cell, "runs": [{"rps": 100.0}]}
+    assert loadgen_table(Results(rows, {"wrk": [old]})).rows[0][5:] == ["0.90", "ok"]
+    assert math.isnan(wrk.locust_over_wrk({}, old))
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)")
 def test_wrk_measures_a_running_server(bench_env):
     import subprocess
@@ -72,9 +87,13 @@ def test_wrk_measures_a_running_server(bench_env):
                 break
             except OSError:
                 time.sleep(0.1)
-        cell = wrk.measure_cell("asgi", "modes", 0, url, 4, 0.5, 2, None)  # rounded up to 1 s
-        assert cell.wrk_rps > 0 and len(cell.runs) == 2 and all(r["errors"] == 0 for r in cell.runs)
-        assert math.isclose(cell.wrk_rps, sum(r["rps"] for r in cell.runs) / 2)  # the median of two
+        check = wrk.PairedCheck([("asgi", "raw")], 4, 0.5, None)  # rounded up to 1 s
+        assert check.wants("asgi", "raw", wrk.HEADLINE_ROWS) and not check.wants("asgi", "raw", 100)
+        for repeat in (1, 2):
+            check.measure("asgi", "raw", repeat, url)
+        [cell] = check.results()
+        assert [r["repeat"] for r in cell["runs"]] == [1, 2] and all(r["errors"] == 0 for r in cell["runs"])
+        assert cell["wrk_rps"] > 0 and math.isclose(cell["wrk_rps"], sum(r["rps"] for r in cell["runs"]) / 2)
     finally:
         server.terminate()
         server.wait(10)
