@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from loadtest import plan as plan_module
 from loadtest import runner, session
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.run_checks import untrustworthy_reasons
@@ -33,7 +34,7 @@ def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
     assert cells[("wsgi", 1000)] == [*DJANGO, "floor"]
     # Three limits for the per-row fit of the ladder's two ends.
     for s in ("asgi", "wsgi"):
-        assert cells[(s, 1)] == cells[(s, 100)] == list(runner.LADDER_MODES)
+        assert cells[(s, 1)] == cells[(s, 100)] == list(plan_module.LADDER_MODES)
     # The other servers at 1000 rows only; a server's own modes all run.
     assert cells[("asgi-stock", 1000)] == ["raw", "floor", "floor-async"]
     assert cells[("granian-wsgi", 1000)] == ["raw", "floor"]
@@ -50,7 +51,7 @@ def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
 
 def test_the_estimate_counts_runs_and_server_start_up():
     plan = plan_for(["--servers", "bolt", "--repeats", "1"])
-    per_run = plan.warmup + plan.duration + runner.RUN_OVERHEAD_S
+    per_run = plan.warmup + plan.duration + plan_module.RUN_OVERHEAD_S
     assert plan.estimate_s() == pytest.approx(3 * per_run + SERVERS["bolt"].startup_s)
 
 

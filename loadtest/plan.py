@@ -1,0 +1,237 @@
+"""What a session measures: which servers run which modes at which limits, with what load
+(`make bench`'s default cut, `--full`, a `--target`'s own modes), checked before anything starts."""
+from __future__ import annotations
+
+import argparse
+import socket
+from dataclasses import dataclass, field
+
+from .cli import CheckError, parse_int_list, refuse_unknown_servers
+from .deployment import TARGET
+from .report.targets import TARGET_ROWS
+from .server_modes import ModeMap
+from .servers import SERVERS
+from .target import DEFAULT_LIMITS, DIAGNOSTICS
+
+# `make bench`: every chosen server at TARGET_ROWS with its modes and its ceiling (the other
+# Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
+# LADDER_MODES (three limits for their per-row fit). Measured budget in loadtest/README.md.
+QUICK = {"servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt", "limits": "1,100,1000",
+         "duration": 1.5, "warmup": 0.25, "repeats": 3}
+LADDER_MODES = ("drf-validated", "raw")
+SIDE_MODES = ("raw",)
+# `make bench-full`: the whole matrix: every server, every mode, every limit, every diagnostic.
+FULL = {"servers": ",".join(SERVERS), "limits": ",".join(map(str, DEFAULT_LIMITS)),
+        "duration": 5.0, "warmup": 1.0, "repeats": 3}
+# Seconds one run costs beyond warm-up and window: stopping the users, waiting for the server
+# to be idle, writing the row (measured here: 0.3-0.5 s).
+RUN_OVERHEAD_S = 0.45
+
+
+@dataclass
+class Plan:
+    modes: list[str]  # the modes asked for, in report order (all servers' modes by default)
+    limits: list[int]  # every limit any server runs
+    servers: list[str]
+    profile: str
+    users: int
+    requests_per_user: int
+    duration: float
+    warmup: float
+    repeats: int
+    processes: int
+    pair: str
+    interval: str
+    # Processes of every server (--workers) and Locust workers on other hosts (--expect-workers).
+    workers: int = 1
+    expect_workers: int = 0
+    # Diagnostic endpoints measured like modes, after them (the ceiling); never counted as modes.
+    diagnostics: list[str] = field(default_factory=list)
+    # The registry's entries (settings probe): which servers serve each mode.
+    registry: list[dict] = field(default_factory=list)
+    # What runs: per server, per limit, its modes then its diagnostics.
+    cells: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+
+    def endpoints_on(self, server: str, limit: int | None = None) -> list[str]:
+        """What `server` runs at `limit` (None: at any limit), modes first, in report order."""
+        at = self.cells.get(server, {})
+        names = {n for lim, endpoints in at.items() if limit in (None, lim) for n in endpoints}
+        registry = ModeMap(self.registry)
+        return [n for n in [*registry.modes, *registry.diagnostics] if n in names]
+
+    def modes_on(self, server: str) -> list[str]:
+        return [n for n in self.endpoints_on(server) if n not in DIAGNOSTICS]
+
+    def limits_on(self, server: str) -> list[int]:
+        return sorted(self.cells.get(server, {}))
+
+    def django_modes(self) -> list[str]:
+        """The plan's modes with a Django view: what runs in-process (micro, instructions)."""
+        registry = ModeMap(self.registry)
+        return [m for m in self.modes if registry.entries[m]["django"]]
+
+    def runs(self) -> list[tuple[int, int, str, str]]:
+        """(repeat, limit, server, mode) in the order they run: interleaved so that what
+        is compared is measured close together; every other repeat goes through the servers
+        and modes backwards, so none is always first after a change of limit."""
+        out = []
+        for repeat in range(1, self.repeats + 1):
+            step = 1 if repeat % 2 else -1
+            for limit in self.limits:
+                for server in self.servers[::step]:
+                    out += [(repeat, limit, server, mode) for mode in self.endpoints_on(server, limit)[::step]]
+        return out
+
+    def estimate_s(self) -> float:
+        """Seconds the runs and the servers' start-up will take (a run: warm-up, window, overhead;
+        the seed profile: about as long as a steady run)."""
+        per_run = self.warmup + self.duration + RUN_OVERHEAD_S
+        return len(self.runs()) * per_run + sum(SERVERS[s].startup_s for s in self.servers if s in SERVERS)
+
+    def describe_servers(self) -> str:
+        """Per server and limit, what runs (one line each)."""
+        return "\n".join(f"  {s} @{lim}: {', '.join(self.endpoints_on(s, lim))}"
+                         for s in self.servers for lim in self.limits_on(s))
+
+    def describe_load(self) -> str:
+        where = (f"; the users spread over {self.expect_workers} Locust workers on load hosts"
+                 if self.expect_workers else "")
+        if self.profile == "seed":
+            return (f"seed profile (the case study's): {self.users} users x {self.requests_per_user} requests "
+                    f"= {self.users * self.requests_per_user} per run, {self.repeats} repeat(s){where}")
+        return (f"steady profile: {self.users} users without wait; warm-up >= {self.warmup:g} s and one "
+                f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s){where}")
+
+
+def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: list[int],
+               diagnostics: list[str]) -> dict[int, list[str]]:
+    """What `server` runs at each limit. --full or --modes: its modes asked for and its
+    diagnostics at each of its limits. The default plan: a server of its own modes runs them
+    all; asgi and wsgi (every_limit) run every mode at TARGET_ROWS and LADDER_MODES at the
+    other limits; the other Django servers SIDE_MODES. Servers that are not every_limit run
+    at TARGET_ROWS only (else the largest limit) unless --limits or --full say otherwise."""
+    spec = SERVERS[server]
+    top = TARGET_ROWS if TARGET_ROWS in limits else limits[-1]
+    ceiling = [d for d in modes.served_by(server, diagnostics=True)
+               if d in diagnostics and (args.full or d in spec.ceiling)]
+    asked = modes.modes_on(server, args.modes)
+    at = limits if args.full or args.limits is not None or spec.every_limit else [top]
+    if args.full or args.modes is not None or not modes.runs_django(server):
+        return {lim: [*asked, *ceiling] for lim in at}
+    if not spec.every_limit:
+        return {lim: [*(m for m in asked if m in SIDE_MODES), *ceiling] for lim in at}
+    return {lim: [*asked, *ceiling] if lim == top else [m for m in asked if m in LADDER_MODES] for lim in at}
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "*")
+
+
+def check_load_options(args: argparse.Namespace, target: bool = False) -> str:
+    """Refuse (CheckError, one line) inconsistent --workers/--processes/--expect-workers/--master-bind
+    options and a master address this machine cannot listen on, before anything starts. Returns
+    the address the started servers listen on (--master-bind's host with --expect-workers).
+    Against a --target no server starts here: --workers has nothing to apply to, and the master
+    may listen on every interface."""
+    if args.workers < 1:
+        raise CheckError("--workers must be >= 1")
+    if target and args.workers != 1:
+        raise CheckError("--workers sets the processes of the servers the runner starts; a --target runs as "
+                         "many as its deployment does")
+    if args.expect_workers < 0:
+        raise CheckError("--expect-workers must be >= 1 (0: no workers on other hosts)")
+    if not args.expect_workers:
+        if args.master_bind:
+            raise CheckError("--master-bind needs --expect-workers N (how many workers will connect)")
+        return "127.0.0.1"
+    if args.processes > 1:
+        raise CheckError("--processes starts local Locust workers, --expect-workers waits for workers on other "
+                         "hosts: use one (several per load host: python -m loadtest worker --processes K)")
+    if not args.master_bind:
+        raise CheckError("--expect-workers needs --master-bind HOST:PORT (an address the load hosts reach this "
+                         "machine at)")
+    if args.workers_wait <= 0:
+        raise CheckError("--workers-wait must be > 0 seconds")
+    host, port = args.master_bind
+    if host in WILDCARD_HOSTS and not target:
+        raise CheckError(f"--master-bind {host}: the servers the runner starts listen on this host, so it must be "
+                         "an address the load hosts reach this machine at, not a wildcard")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise CheckError(f"--master-bind {host}:{port}: cannot listen there ({exc.strerror or exc})") from None
+    return host
+
+
+def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) -> Plan:
+    """The session's plan from the options and the registry; refuses unknown modes or servers,
+    a Django server that serves none of the modes asked for, limits outside 1..max_limit and
+    inconsistent load options (check_load_options)."""
+    check_load_options(args)
+    preset = FULL if args.full else QUICK
+    modes = ModeMap(registry)
+    if args.modes:
+        modes.refuse_unknown(args.modes)
+    servers = list(dict.fromkeys(args.servers or preset["servers"].split(",")))
+    refuse_unknown_servers(servers)
+    modes.refuse_servers_without_modes(servers, args.modes)
+    limits = sorted(set(args.limits or parse_int_list(preset["limits"])))
+    if any(not 1 <= limit <= max_limit for limit in limits):
+        raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
+    diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
+    cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
+    return plan_from_options(args, preset, modes, limits, diagnostics, cells)
+
+
+def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
+    """The plan against a target, from its own /api/modes (`registry`): the modes asked for
+    (default: all it lists; one it does not serve is refused) and the floor diagnostics it
+    serves. As for asgi and wsgi by default: every mode and the ceiling at TARGET_ROWS,
+    LADDER_MODES at the other limits; --modes, --limits or --full: all of them at every limit.
+    The API's largest limit is the target's to check (it answers 400 beyond it)."""
+    check_load_options(args, target=True)
+    preset = FULL if args.full else QUICK
+    served = ModeMap(registry)
+    missing = [m for m in args.modes or [] if m not in served.modes]
+    if missing:
+        raise CheckError(f"the target does not serve {', '.join(missing)} (its /api/modes lists "
+                         f"{', '.join(served.modes)})")
+    limits = sorted(set(args.limits or parse_int_list(preset["limits"])))
+    if limits[0] < 1:
+        raise CheckError("limits must be >= 1")
+    diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
+    modes = served.modes_on(TARGET, args.modes)
+    ceiling = [d for d in served.served_by(TARGET, diagnostics=True) if d in diagnostics]
+    top = TARGET_ROWS if TARGET_ROWS in limits else limits[-1]
+    everything = args.full or args.modes is not None or args.limits is not None
+    at = {lim: [*modes, *ceiling] if everything or lim == top else [m for m in modes if m in LADDER_MODES]
+          for lim in limits}
+    return plan_from_options(args, preset, served, limits, diagnostics, {TARGET: {k: v for k, v in at.items() if v}})
+
+
+def plan_from_options(args: argparse.Namespace, preset: dict, modes: ModeMap, limits: list[int],
+                      diagnostics: list[str], cells: dict[str, dict[int, list[str]]]) -> Plan:
+    """The Plan of `cells` (server -> limit -> endpoints) with the load the options and the
+    preset ask for; refuses a load that cannot be run."""
+    plan = Plan(
+        modes=[m for m in modes.modes if args.modes is None or m in args.modes],
+        limits=limits,
+        servers=list(cells),
+        profile=args.profile,
+        users=args.users or (60 if args.profile == "seed" else 16),
+        requests_per_user=args.requests_per_user,
+        duration=args.duration if args.duration is not None else preset["duration"],
+        warmup=args.warmup if args.warmup is not None else preset["warmup"],
+        repeats=args.repeats if args.repeats is not None else preset["repeats"],
+        processes=args.processes,
+        workers=args.workers,
+        expect_workers=args.expect_workers,
+        pair=args.pair,
+        interval=args.interval,
+        diagnostics=diagnostics,
+        registry=list(modes.entries.values()),
+        cells=cells,
+    )
+    if plan.users < 1 or plan.repeats < 1 or plan.processes < 1 or plan.duration <= 0 or plan.warmup < 0:
+        raise CheckError("--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0")
+    return plan
