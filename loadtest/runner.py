@@ -60,6 +60,7 @@ from .startup_checks import (
 from .stats import summarize
 from .target import DIAGNOSTICS, candle_path
 from .wrk import HEADLINE_ROWS, PairedCheck, headline_cells, wrk_available
+from .wrk import estimate_s as wrk_estimate_s
 
 
 
@@ -422,6 +423,9 @@ def run(args: argparse.Namespace) -> int:
     before = [] if args.no_micro else ["the micro benchmark (~0:15)"]
     if not args.no_instructions:
         before.append(f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)")
+    wrk_cells = headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
+    if wrk_cells and wrk_available():
+        before.append(f"the wrk check (~{fmt_duration(wrk_estimate_s(len(wrk_cells), plan.repeats, plan.duration))})")
     log(f"estimate: ~{fmt_duration(plan.estimate_s())} for starting the servers and the runs"
         f"{', plus ' + ' and '.join(before) if before else ''}, and the report")
 

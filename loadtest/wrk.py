@@ -129,6 +129,13 @@ class PairedCheck:
                 for (server, mode), runs in self.runs.items()]
 
 
+def estimate_s(cells: int, repeats: int, seconds: float) -> float:
+    """Seconds the paired check adds to a session: per cell and repeat a 1 s warm-up run, the
+    window (whole seconds) and about a second of process start and idle waits (a slow cell's
+    longer window comes on top)."""
+    return cells * repeats * (1 + max(1, math.ceil(seconds)) + 1)
+
+
 def locust_over_wrk(locust_by_repeat: dict[int, float], cell: dict) -> float:
     """Locust/wrk of a wrk.json cell: the median of each repeat's ratio where both measured it
     (older files, without repeats: the ratio of the medians); NaN when there is none."""

@@ -52,6 +52,11 @@ def test_the_report_prints_locust_over_wrk_and_flags_a_gap_over_ten_percent():
     assert loadgen_table(Results(rows, meta)).rows[1][5:] == ["-", "⚠ wrk got no successful response (see wrk.json)"]
 
 
+def test_the_check_estimates_a_warm_up_a_window_and_a_second_per_cell_and_repeat():
+    assert wrk.estimate_s(7, 3, 1.5) == 7 * 3 * (1 + 2 + 1)  # wrk's -d takes whole seconds
+    assert wrk.estimate_s(1, 1, 0.2) == 3
+
+
 def test_locust_over_wrk_is_taken_within_each_repeat():
     """A machine that slows down between repeats slows both generators: not a difference."""
     runs = [{"repeat": 1, "rps": 100.0}, {"repeat": 2, "rps": 60.0}, {"repeat": 3, "rps": 100.0}]
