@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, HelpFormatter, log, parse_host_port
+from .cli import EXIT_INTERRUPTED, EXIT_OK, CheckError, HelpFormatter, command_main, log, parse_host_port
 from .servers import PROJECT_ROOT, pin_to
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -70,12 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     if args.processes < 1:
-        print("candlebench refuses to run: --processes must be >= 1", file=sys.stderr, flush=True)
-        return EXIT_REFUSED
+        raise CheckError("--processes must be >= 1")
     host, port = args.master
     workers, logs = start_locust_workers(host, port, args.processes)
     log(f"{args.processes} Locust worker process(es) for the master at {host}:{port} (pids "
@@ -96,3 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         log(f"{len(failed)} of {len(workers)} worker(s) ended with an error (exit codes {codes})")
     return max(codes) if failed else EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_main(run, build_parser(), argv)
