@@ -106,3 +106,9 @@ def ratio(numerator: float, denominator: float) -> float:
     if not denominator or not math.isfinite(denominator) or not math.isfinite(numerator):
         return math.nan
     return numerator / denominator
+
+
+def paired_median(numerators: dict[int, float], denominators: dict[int, float]) -> float:
+    """The median over repeats of numerator/denominator taken within each repeat both have
+    (two runs measured close together, so the machine's slow drift cancels out); NaN if none."""
+    return spread([ratio(v, denominators[k]) for k, v in numerators.items() if k in denominators]).median

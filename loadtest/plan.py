@@ -12,6 +12,7 @@ from .report.targets import TARGET_ROWS
 from .server_modes import ModeMap
 from .servers import SERVERS
 from .target import DEFAULT_LIMITS, DIAGNOSTICS
+from .wrk import headline_cells
 
 # `make bench`: every chosen server at TARGET_ROWS with its modes and its ceiling (the other
 # Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
@@ -92,6 +93,10 @@ class Plan:
         """Per server and limit, what runs (one line each)."""
         return "\n".join(f"  {s} @{lim}: {', '.join(self.endpoints_on(s, lim))}"
                          for s in self.servers for lim in self.limits_on(s))
+
+    def wrk_cells(self) -> list[tuple[str, str]]:
+        """(server, mode) of the headline cells wrk measures too (the steady profile's only)."""
+        return headline_cells(self.servers, self.modes_on, self.limits) if self.profile == "steady" else []
 
     def describe_load(self) -> str:
         where = (f"; the users spread over {self.expect_workers} Locust workers on load hosts"

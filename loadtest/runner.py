@@ -59,7 +59,7 @@ from .startup_checks import (
 )
 from .stats import summarize
 from .target import DIAGNOSTICS, candle_path
-from .wrk import HEADLINE_ROWS, PairedCheck, headline_cells, wrk_available
+from .wrk import HEADLINE_ROWS, PairedCheck, wrk_available
 from .wrk import estimate_s as wrk_estimate_s
 
 
@@ -362,7 +362,7 @@ def wrk_check(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cpus
     if not wrk_available():
         log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
         return None
-    cells = headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
+    cells = plan.wrk_cells()
     if not cells:
         log("wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan")
         return None
@@ -423,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
     before = [] if args.no_micro else ["the micro benchmark (~0:15)"]
     if not args.no_instructions:
         before.append(f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)")
-    wrk_cells = headline_cells(plan.servers, plan.modes_on, plan.limits) if plan.profile == "steady" else []
+    wrk_cells = plan.wrk_cells()
     if wrk_cells and wrk_available():
         before.append(f"the wrk check (~{fmt_duration(wrk_estimate_s(len(wrk_cells), plan.repeats, plan.duration))})")
     log(f"estimate: ~{fmt_duration(plan.estimate_s())} for starting the servers and the runs"

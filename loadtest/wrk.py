@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from .fitting import paired_median
 from .servers import pin_to
 
 # The cells measured with both: raw and drf at 1000 rows on every server the runner ran.
@@ -139,10 +140,9 @@ def estimate_s(cells: int, repeats: int, seconds: float) -> float:
 def locust_over_wrk(locust_by_repeat: dict[int, float], cell: dict) -> float:
     """Locust/wrk of a wrk.json cell: the median of each repeat's ratio where both measured it
     (older files, without repeats: the ratio of the medians); NaN when there is none."""
-    pairs = [locust_by_repeat[r["repeat"]] / r["rps"] for r in cell.get("runs", [])
-             if r.get("repeat") in locust_by_repeat and r["rps"] > 0]
-    if pairs:
-        return statistics.median(pairs)
+    paired = paired_median(locust_by_repeat, {r["repeat"]: r["rps"] for r in cell.get("runs", []) if "repeat" in r})
+    if math.isfinite(paired):
+        return paired
     if not cell.get("wrk_rps") or not locust_by_repeat:
         return math.nan
     return statistics.median(locust_by_repeat.values()) / cell["wrk_rps"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from ..remote_figures import UNKNOWN_REMOTE
-from ..fitting import LineFit, Spread, fit_row_cost, ratio, spread
+from ..fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
 from ..stats import PHASES
 from ..target import DIAGNOSTICS
 
@@ -254,9 +254,7 @@ class Results:
         ca, cb = self.cells.get(a), self.cells.get(b)
         if ca is None or cb is None:
             return math.nan
-        by_repeat = {r.repeat: r.rps for r in cb.rows}
-        ratios = [ratio(r.rps, by_repeat[r.repeat]) for r in ca.rows if r.repeat in by_repeat]
-        return spread(ratios).median
+        return paired_median({r.repeat: r.rps for r in ca.rows}, {r.repeat: r.rps for r in cb.rows})
 
     def speedup(self, server: str, mode: str, limit: int) -> float:
         return self.paired_ratio((server, mode, limit), (server, BASELINE, limit))
