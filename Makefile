@@ -1,19 +1,29 @@
-# candlebench: `make bench` runs the comparison, `make test` runs the tests.
+# candlebench: `make bench` runs the comparison, `make test` runs the tests; `make help` lists the rest.
 # Python: .python-version (3.13) picks the interpreter through pyenv's `python3` shim;
 # PYTHON=/path/to/python3.13 overrides it. django-bolt needs 3.12 or newer.
+# DJANGO=6.1.3 builds a venv of its own with that Django release over the pinned one (5.2 LTS),
+# for running the suite on Django's current release: `make test-fast DJANGO=6.1.3`.
 PYTHON ?= python3
 PYTHON_MIN := 3.12
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
-VENV := .venv
+DJANGO ?=
+VENV := $(if $(DJANGO),.venv-django-$(DJANGO),.venv)
 PY := $(VENV)/bin/python
-# The stamp names the interpreter's version: another version rebuilds .venv from scratch.
+# The stamp names the interpreter's version: another version rebuilds the venv from scratch.
 STAMP := $(VENV)/.installed-python-$(PYTHON_VERSION)
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/candlebench
 BENCH_ARGS ?=
+PYTEST_ARGS ?=
 LOCUST_HOST ?= http://127.0.0.1:8000
 LOCUST_ARGS ?=
+# What `make test-fast` leaves out: tests that start servers, drive a browser, run valgrind or
+# make network namespaces (pytest markers, pyproject.toml).
+FAST := not live and not browser and not valgrind and not netns
 
-.PHONY: venv test test-postgres run bench bench-full spike soak tablesize locust micro clean
+.PHONY: help venv lint fmt test test-fast test-postgres run bench bench-full spike soak tablesize locust micro clean
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < tuple(map(int, "$(PYTHON_MIN)".split("."))))' 2>/dev/null || { \
@@ -24,43 +34,58 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(if $(DJANGO),$(PY) -m pip install --quiet "Django==$(DJANGO)")
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) ## build .venv from requirements*.txt (again when they change)
 
-test: venv
-	$(PY) -m pytest
+lint: venv ## ruff (lint and format check), mypy, import contracts and the import-cycle check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
+	$(PY) tools/import_cycles.py
 
-test-postgres: venv
-	DATABASE_URL=$${DATABASE_URL:-$(POSTGRES_URL)} $(PY) -m pytest
+fmt: venv ## ruff: fix what it can, then format
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
-run: venv
+test: venv ## the whole suite on SQLite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv ## everything that needs no live server, browser, valgrind or network namespace
+	$(PY) -m pytest -m "$(FAST)" $(PYTEST_ARGS)
+
+test-postgres: venv ## the tests whose subject depends on the database engine, on PostgreSQL
+	DATABASE_URL=$${DATABASE_URL:-$(POSTGRES_URL)} $(PY) -m pytest -m database $(PYTEST_ARGS)
+
+run: venv ## Django's development server with sample data, on :8000
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_candles --if-empty
 	$(PY) manage.py runserver --insecure
 
-bench: venv
-	$(PY) -m loadtest $(BENCH_ARGS)
+bench: venv ## the comparison (python -m loadtest bench); BENCH_ARGS="--modes raw,drf ..."
+	$(PY) -m loadtest bench $(BENCH_ARGS)
 
-bench-full: venv
-	$(PY) -m loadtest --full $(BENCH_ARGS)
+bench-full: venv ## the comparison at every limit on every server
+	$(PY) -m loadtest bench --full $(BENCH_ARGS)
 
-spike: venv
+spike: venv ## a spike of users: survive, answer and recover
 	$(PY) -m loadtest spike $(BENCH_ARGS)
 
-soak: venv
+soak: venv ## minutes of steady load: memory and latency over time
 	$(PY) -m loadtest soak $(BENCH_ARGS)
 
-tablesize: venv
-	$(PY) -m loadtest.tablesize $(BENCH_ARGS)
+tablesize: venv ## does latency depend on the table's size?
+	$(PY) -m loadtest tablesize $(BENCH_ARGS)
 
-micro: venv
+micro: venv ## each mode's view timed in-process
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_candles --if-empty
-	$(PY) -m loadtest.micro
+	$(PY) -m loadtest micro $(BENCH_ARGS)
 
-locust: venv
+locust: venv ## Locust's web UI against LOCUST_HOST (make run first)
 	$(VENV)/bin/locust -f loadtest/locustfile.py --host $(LOCUST_HOST) $(LOCUST_ARGS)
 
-clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm
+clean: ## remove the venvs and the development database
+	rm -rf .venv .venv-django-* db.sqlite3 db.sqlite3-wal db.sqlite3-shm

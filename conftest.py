@@ -1,10 +1,45 @@
-"""Fixtures shared by every app's tests."""
+"""Fixtures shared by every app's tests, the `database` marker's rule, and the tools a test needs."""
+
+import os
+from collections.abc import Callable
+
 import pytest
 from asgiref.sync import SyncToAsync
 from django.core.management import call_command
 from django.db import connections
+from django.test import TransactionTestCase
 
 from candles.models import Exchange, Pair
+
+# Fixtures that give a test the database: such a test is marked `database`.
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "django_db_blocker", "live_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `database` every test that touches the database through pytest-django (its
+    fixtures, its marker, or a Django TestCase); live tests whose servers read a throwaway
+    database say so with the marker themselves."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        cls = getattr(item, "cls", None)
+        if (fixtures & DATABASE_FIXTURES or item.get_closest_marker("django_db")
+                or (cls is not None and issubclass(cls, TransactionTestCase))):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture
+def require_tool() -> Callable[[bool, str], None]:
+    """`require_tool(available, why_not)`: skips the test, saying why, when a tool it needs is
+    missing; with CANDLEBENCH_REQUIRE_TOOLS=1 (set by .ci/run, which installs them) it fails instead."""
+
+    def require(available: bool, why_not: str) -> None:
+        if available:
+            return
+        if os.environ.get("CANDLEBENCH_REQUIRE_TOOLS") == "1":
+            pytest.fail(f"CANDLEBENCH_REQUIRE_TOOLS=1 but {why_not}")
+        pytest.skip(why_not)
+
+    return require
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from .servers import PROJECT_ROOT, SERVERS
-from .target import DEFAULT_INTERVAL, DEFAULT_PAIR
+from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
 
 # Exit codes of every command: measured and every verdict passed / measured and a verdict
@@ -42,24 +42,6 @@ def quiet_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def interrupt_main_greenlet_only() -> None:
-    """Call once Locust (gevent) is imported, from the main greenlet. Python raises Ctrl-C's
-    KeyboardInterrupt in whichever greenlet runs; in a Locust user's, gevent prints a
-    traceback before passing it on. This raises it in the main greenlet only (where the
-    command stops its servers), by way of gevent's loop when another greenlet runs."""
-    import gevent
-
-    main = gevent.getcurrent()
-    hub = gevent.get_hub()
-
-    def on_sigint(signum, frame) -> None:
-        if gevent.getcurrent() is main:
-            raise KeyboardInterrupt
-        hub.loop.run_callback(main.throw, KeyboardInterrupt)
-
-    signal.signal(signal.SIGINT, on_sigint)
-
-
 def log(message: str = "") -> None:
     """One progress line on stdout, flushed at once (runs last minutes)."""
     print(message, flush=True)
@@ -74,13 +56,6 @@ def fmt_duration(seconds: float) -> str:
     """m:ss, for progress lines."""
     seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def refuse_unknown_servers(servers: list[str]) -> None:
-    """One line naming the servers there are."""
-    unknown = [s for s in servers if s not in SERVERS]
-    if unknown:
-        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
 
 
 def parse_int_list(text: str) -> list[int]:

@@ -20,11 +20,11 @@ from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loadtest.deployment import parse_headers  # noqa: E402
+from loadtest.serving.deployment import parse_headers  # noqa: E402
 from loadtest.stats import Collector, TimingSummary  # noqa: E402
-from loadtest.target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name  # noqa: E402
+from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name  # noqa: E402
 
-# Samples of this process; the runner reads them (see loadtest.loadgen).
+# Samples of this process; the runner reads them (see loadtest.load.generator).
 COLLECTOR = Collector()
 SUMMARY = TimingSummary()
 # Custom messages between a Locust master and its workers (distributed mode).
@@ -194,7 +194,7 @@ def _worker_report(client_id, data, **kwargs) -> None:
 
 
 def _managed(environment) -> bool:
-    """True when loadtest.runner drives this Environment (it reads the samples itself)."""
+    """True when loadtest.bench drives this Environment (it reads the samples itself)."""
     return bool(getattr(environment, "candlebench_managed", False))
 
 

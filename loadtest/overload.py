@@ -9,13 +9,13 @@ import math
 import time
 from pathlib import Path
 
-from .cli import CheckError
-from .servers import ServerProcess, ServerSpec
-from .session import Session, open_session
-from .server_modes import ModeMap
-from .startup_checks import answers_modes, check_same_document
-from .stats import percentile
-from .target import candle_path
+from loadtest.cli import CheckError
+from loadtest.serving.servers import ServerProcess, ServerSpec
+from loadtest.session import Session, open_session
+from loadtest.serving.modes import ModeMap
+from loadtest.serving.checks import answers_modes, check_same_document
+from loadtest.stats import percentile
+from loadtest.request import candle_path
 
 # (start, end, response_time_ms, status, error): every request while a spike/soak runs.
 Record = tuple[float, float, float, int, str]

@@ -6,15 +6,15 @@ import argparse
 import socket
 from dataclasses import dataclass, field
 
-from .cli import CheckError, parse_int_list, refuse_unknown_servers
-from .deployment import TARGET
-from .report.targets import TARGET_ROWS
-from .server_modes import ModeMap
-from .servers import SERVERS
-from .target import DEFAULT_LIMITS, DIAGNOSTICS
-from .wrk import headline_cells
+from loadtest.cli import CheckError, parse_int_list
+from loadtest.serving.deployment import TARGET
+from loadtest.report.goals import GOAL_ROWS
+from loadtest.serving.modes import ModeMap
+from loadtest.serving.servers import SERVERS, refuse_unknown_servers
+from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
+from loadtest.load.wrk import headline_cells
 
-# `make bench`: every chosen server at TARGET_ROWS with its modes and its ceiling (the other
+# `make bench`: every chosen server at GOAL_ROWS with its modes and its ceiling (the other
 # Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
 # LADDER_MODES (three limits for their per-row fit). Measured budget in loadtest/README.md.
 QUICK = {"servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt", "limits": "1,100,1000",
@@ -112,11 +112,11 @@ def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: li
                diagnostics: list[str]) -> dict[int, list[str]]:
     """What `server` runs at each limit. --full or --modes: its modes asked for and its
     diagnostics at each of its limits. The default plan: a server of its own modes runs them
-    all; asgi and wsgi (every_limit) run every mode at TARGET_ROWS and LADDER_MODES at the
+    all; asgi and wsgi (every_limit) run every mode at GOAL_ROWS and LADDER_MODES at the
     other limits; the other Django servers SIDE_MODES. Servers that are not every_limit run
-    at TARGET_ROWS only (else the largest limit) unless --limits or --full say otherwise."""
+    at GOAL_ROWS only (else the largest limit) unless --limits or --full say otherwise."""
     spec = SERVERS[server]
-    top = TARGET_ROWS if TARGET_ROWS in limits else limits[-1]
+    top = GOAL_ROWS if GOAL_ROWS in limits else limits[-1]
     ceiling = [d for d in modes.served_by(server, diagnostics=True)
                if d in diagnostics and (args.full or d in spec.ceiling)]
     asked = modes.modes_on(server, args.modes)
@@ -191,7 +191,7 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
 def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
     """The plan against a target, from its own /api/modes (`registry`): the modes asked for
     (default: all it lists; one it does not serve is refused) and the floor diagnostics it
-    serves. As for asgi and wsgi by default: every mode and the ceiling at TARGET_ROWS,
+    serves. As for asgi and wsgi by default: every mode and the ceiling at GOAL_ROWS,
     LADDER_MODES at the other limits; --modes, --limits or --full: all of them at every limit.
     The API's largest limit is the target's to check (it answers 400 beyond it)."""
     check_load_options(args, target=True)
@@ -207,7 +207,7 @@ def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     modes = served.modes_on(TARGET, args.modes)
     ceiling = [d for d in served.served_by(TARGET, diagnostics=True) if d in diagnostics]
-    top = TARGET_ROWS if TARGET_ROWS in limits else limits[-1]
+    top = GOAL_ROWS if GOAL_ROWS in limits else limits[-1]
     everything = args.full or args.modes is not None or args.limits is not None
     at = {lim: [*modes, *ceiling] if everything or lim == top else [m for m in modes if m in LADDER_MODES]
           for lim in limits}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .stats import RunStats
+from loadtest.stats import RunStats
 
 # Fewer requests than this in a measured window make a run untrustworthy; the load
 # generator extends a window until this many completed, up to MAX_WINDOW_FACTOR x its length.

@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cli import log
-from .database import prepare_database
-from .machine import machine_info
-from .servers import ServerProcess, ServerSpec
-from .settings_probe import mode_names, probe_settings, refuse_debug, refuse_unreachable_database
-from .startup_checks import check_server_debug_off
+from loadtest.cli import log
+from loadtest.serving.database import prepare_database
+from loadtest.serving.machine import machine_info
+from loadtest.serving.servers import ServerProcess, ServerSpec
+from loadtest.serving.settings_probe import mode_names, probe_settings, refuse_debug, refuse_unreachable_database
+from loadtest.serving.checks import check_server_debug_off
 
 
 # candleproject/settings.py's ALLOWED_HOSTS when DJANGO_ALLOWED_HOSTS is unset.

@@ -13,20 +13,19 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .cli import (
+from loadtest.cli import (
     CheckError,
     HelpFormatter,
     add_target_options,
     command_main,
     create_results_dir,
-    interrupt_main_greenlet_only,
     log,
     parse_name_list,
     verdict_exit_code,
 )
-from . import overload
-from .overload import STATUS_LOG, fmt
-from .servers import SERVERS
+from loadtest import overload
+from loadtest.overload import STATUS_LOG, fmt
+from loadtest.serving.servers import SERVERS
 
 # The verdict compares the mean RSS of the first and the last EDGE_SAMPLES samples after warm-up.
 EDGE_SAMPLES = 3
@@ -151,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
     import gevent
 
-    from .loadgen import LoadGenerator, Target
+    from loadtest.load.generator import CandleRequest, LoadGenerator, interrupt_main_greenlet_only
 
     interrupt_main_greenlet_only()
 
@@ -174,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         STATUS_LOG.active = True
         t0 = time.monotonic()
         for i, mode in enumerate(expect_bytes):
-            loadgen.set_target(Target(mode, args.limit, args.pair, args.interval, expect_bytes[mode]))
+            loadgen.set_request(CandleRequest(mode, args.limit, args.pair, args.interval, expect_bytes[mode]))
             loadgen.start(args.users)
             mode_end = t0 + per_mode * (i + 1)
             while True:

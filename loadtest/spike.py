@@ -16,19 +16,17 @@ from pathlib import Path
 
 import psutil
 
-from .cli import (
+from loadtest.cli import (
     CheckError,
     HelpFormatter,
     add_target_options,
     command_main,
     create_results_dir,
-    interrupt_main_greenlet_only,
     log,
     parse_name_list,
-    refuse_unknown_servers,
     verdict_exit_code,
 )
-from .overload import (
+from loadtest.overload import (
     STATUS_LOG,
     Record,
     classify,
@@ -40,7 +38,7 @@ from .overload import (
     start_checked_server,
     still_answers,
 )
-from .servers import SERVERS, ServerProcess
+from loadtest.serving.servers import SERVERS, ServerProcess, refuse_unknown_servers
 
 # -- the shape ----------------------------------------------------------------------------
 
@@ -238,11 +236,11 @@ def run_spike(loadgen, server: ServerProcess, mode: str, limit: int, expect_byte
     server peak RSS MiB)."""
     import gevent
 
-    from .loadgen import Target
+    from loadtest.load.generator import CandleRequest
 
     listen()
     loadgen.point_at(server.base_url)
-    loadgen.set_target(Target(mode, limit, pair, interval, expect_bytes))
+    loadgen.set_request(CandleRequest(mode, limit, pair, interval, expect_bytes))
     shape = spike_shape(plan)
     server.reset_peak_rss()
     STATUS_LOG.drain()
@@ -368,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recovery-factor", type=float, default=1.5, help="recovery p50 must be within this x baseline p50")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument("--limit-concurrency", type=int, help="override uvicorn's --limit-concurrency "
-                   "(default: loadtest.servers.UVICORN_LIMIT_CONCURRENCY)")
+                   "(default: loadtest.serving.servers.UVICORN_LIMIT_CONCURRENCY)")
     add_target_options(p, "spike")
     return p
 
@@ -401,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
     log(f"spike: {session.layout.text}; results in {out}")
     session.prepare_database()
 
-    from .loadgen import LoadGenerator
+    from loadtest.load.generator import LoadGenerator, interrupt_main_greenlet_only
 
     interrupt_main_greenlet_only()
 

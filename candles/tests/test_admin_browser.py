@@ -2,10 +2,11 @@
 
 Needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`;
 .ci/run installs them). Skipped, saying so, only when a binary cannot be found; with
-CANDLES_REQUIRE_BROWSER=1 that is an error instead. CHROMIUM_BIN and CHROMEDRIVER_BIN
+CANDLEBENCH_REQUIRE_TOOLS=1 that is an error instead. CHROMIUM_BIN and CHROMEDRIVER_BIN
 point at other binaries.
 """
 
+import pytest
 import json
 import os
 import shutil
@@ -26,6 +27,8 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from candles.models import Candle, Pair
+
+pytestmark = pytest.mark.browser
 
 INSTALL_TIP = "install them with: sudo apt-get install chromium chromium-driver"
 CHROME_ARGS = (
@@ -68,10 +71,10 @@ class LoadSampleDataInBrowserTest(StaticLiveServerTestCase):
                 f"no {missing} binary found (looked at $CHROMIUM_BIN/$CHROMEDRIVER_BIN, "
                 f"in /usr/bin and on PATH); {INSTALL_TIP}"
             )
-            if os.environ.get("CANDLES_REQUIRE_BROWSER") == "1":
+            if os.environ.get("CANDLEBENCH_REQUIRE_TOOLS") == "1":
                 # CI sets this after installing the browser: a skip there would hide a
                 # broken install step behind a green run.
-                raise RuntimeError(f"CANDLES_REQUIRE_BROWSER=1 but {reason}")
+                raise RuntimeError(f"CANDLEBENCH_REQUIRE_TOOLS=1 but {reason}")
             # A warning lands in pytest's summary even without -rs, so the tip is seen.
             warnings.warn(f"browser test skipped: {reason}", stacklevel=1)
             raise unittest.SkipTest(reason)

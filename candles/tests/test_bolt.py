@@ -17,10 +17,12 @@ from django.db import connection
 from candles.api.errors import DB_RETRY_AFTER_SECONDS
 from candles.api.registry import modes_document, modes_for_server
 from candles.models import Candle, Exchange, Pair
-from loadtest.servers import bolt_command
+from loadtest.serving.servers import bolt_command
 from loadtest.tests.live_servers import running_server, server_database_url
 
 from .test_api import CASES
+
+pytestmark = [pytest.mark.live, pytest.mark.database]
 
 SAMPLE = "/api/{mode}/candle/upbit/KRW/BTC"
 BOLT_MODES = ("bolt", "bolt-raw", "floor")

@@ -1,6 +1,7 @@
-"""`python -m loadtest.report RESULTS_DIR`: regenerate report.md and report.html from a results directory."""
+"""`python -m loadtest.report RESULTS_DIR`: the old spelling of `python -m loadtest report`."""
+
 import sys
 
-from .render import main
+from loadtest.report.render import main
 
 sys.exit(main())

@@ -5,9 +5,9 @@ import base64
 import io
 import math
 
-from ..stats import PHASES
-from .numbers import rows_label
-from .results import Results
+from loadtest.stats import PHASES
+from loadtest.report.numbers import rows_label
+from loadtest.report.results import Results
 
 def _mode_colors(modes: list[str]) -> dict[str, object]:
     import matplotlib
@@ -143,7 +143,7 @@ def chart_breakdown(res: Results) -> str:
 def chart_instructions(res: Results) -> str:
     """Instructions per request against rows per mode (the view in-process, callgrind), beside
     each server's requests/s against rows: "" when the instructions were not counted."""
-    from .tables import instruction_ladder
+    from loadtest.report.tables import instruction_ladder
 
     ladder = instruction_ladder(res)
     if ladder is None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
-from ..remote_figures import UNKNOWN_REMOTE
-from .numbers import fnum, fratio, rows_label
-from .results import Results
-from .tables import Table
+from loadtest.report.unknowns import UNKNOWN_REMOTE
+from loadtest.report.numbers import fnum, fratio, rows_label
+from loadtest.report.results import Results
+from loadtest.report.tables import Table
 
 # What the case study measured on its own machine (not here): requests/s at 1000 rows.
 CASE_STUDY: dict[str, str] = {

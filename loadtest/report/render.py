@@ -1,6 +1,8 @@
 """The report's documents: report.md, report.html and the summary printed at the end of a run,
-from the sections in report order. `python -m loadtest.report DIR` regenerates them."""
+from the sections in report order. `python -m loadtest report DIR` regenerates them."""
 from __future__ import annotations
+
+import argparse
 
 import html
 import math
@@ -9,14 +11,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..cli import EXIT_OK, EXIT_REFUSED
-from ..remote_figures import UNKNOWN_REMOTE, wrk_skip_reason
-from ..run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
-from .charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
-from .frameworks import frameworks_table, instants_note, what_to_pick
-from .numbers import fbytes, fnum, fratio, rows_label
-from .results import BASELINE, Results
-from .tables import (
+from loadtest.cli import EXIT_OK, EXIT_REFUSED
+from loadtest.report.unknowns import UNKNOWN_REMOTE, wrk_skip_reason
+from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
+from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
+from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
+from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
+from loadtest.report.results import BASELINE, Results
+from loadtest.report.tables import (
     RSS_CAVEAT,
     Table,
     ceiling_mark,
@@ -34,11 +36,11 @@ from .tables import (
     rss_table,
     server_ratio_tables,
     speedup_table,
-    targets_table,
+    goals_table,
     text_table,
     untrustworthy_table,
 )
-from .targets import TARGET_ROWS, evaluate_targets
+from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 
 TITLE = "candlebench: the candle endpoint's modes under load"
 
@@ -189,8 +191,8 @@ def method_notes(res: Results) -> list[str]:
 
 def sections(res: Results) -> list[Section]:
     """The report's sections in order."""
-    _, targets_note = evaluate_targets(res)
-    out = [Section("Targets", [targets_table(res), targets_note])]
+    _, goals_note = evaluate_goals(res)
+    out = [Section("Goals", [goals_table(res), goals_note])]
     frameworks = frameworks_table(res)
     if frameworks:
         out.append(Section(f"Frameworks and servers at {rows_label(res.chart_limit)}", [frameworks, what_to_pick(res)]))
@@ -368,7 +370,7 @@ def summary_text(res: Results) -> str:
     frameworks = frameworks_table(res)
     pick = (f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
             if frameworks else "")
-    return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + targets_text(res)
+    return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + goals_text(res)
 
 
 # What the marks after a ceiling in the printed summary mean (the report's table says it at length).
@@ -378,10 +380,10 @@ CEILING_MARKS = {
 }
 
 
-def targets_text(res: Results) -> str:
-    """The targets' lines as printed at the end of a run."""
-    results, note = evaluate_targets(res)
-    return "\n".join([f"Targets at {TARGET_ROWS} rows:", *(f"  {r.line}" for r in results), f"  ({note})"])
+def goals_text(res: Results) -> str:
+    """The goals' lines as printed at the end of a run."""
+    results, note = evaluate_goals(res)
+    return "\n".join([f"Goals at {GOAL_ROWS} rows:", *(f"  {r.line}" for r in results), f"  ({note})"])
 
 
 def write_reports(directory: Path) -> str:
@@ -392,10 +394,18 @@ def write_reports(directory: Path) -> str:
     return summary_text(res)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m loadtest report",
+                                     description="(Re)write report.md and report.html of a results folder from its "
+                                     "recorded results (results.csv, meta.json); nothing is measured.")
+    parser.add_argument("results_dir", metavar="RESULTS_DIR", type=Path, help="a folder a run wrote")
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m loadtest.report RESULTS_DIR", file=sys.stderr)
+    args = build_parser().parse_args(argv)
+    if not (args.results_dir / "results.csv").is_file():
+        print(f"python -m loadtest report: {args.results_dir} holds no results.csv", file=sys.stderr)
         return EXIT_REFUSED
-    print(write_reports(Path(argv[0])))
+    print(write_reports(args.results_dir))
     return EXIT_OK

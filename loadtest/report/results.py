@@ -11,10 +11,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
-from ..remote_figures import UNKNOWN_REMOTE
-from ..fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
-from ..stats import PHASES
-from ..target import DIAGNOSTICS
+from loadtest.report.unknowns import UNKNOWN_REMOTE
+from loadtest.fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
+from loadtest.stats import PHASES
+from loadtest.request import DIAGNOSTICS
 
 BASELINE = "drf-validated"
 CHART_ROWS = 1000  # the case study's row count; the largest limit stands in when absent

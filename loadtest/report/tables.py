@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import html
 import math
+import statistics
 from dataclasses import dataclass
 
-from ..remote_figures import UNKNOWN_REMOTE
-from ..fitting import LineFit
-from ..stats import PHASES
-from ..run_checks import LOADGEN_CPU_LIMIT
-from .numbers import fnum, fratio, rows_label
-from .results import BASELINE, SATURATED_CPU_PCT, Results
-from .targets import TARGET_ROWS, evaluate_targets
+from loadtest.report.unknowns import UNKNOWN_REMOTE
+from loadtest.fitting import LineFit, paired_median
+from loadtest.stats import PHASES
+from loadtest.run_checks import LOADGEN_CPU_LIMIT
+from loadtest.report.numbers import fnum, fratio, rows_label
+from loadtest.report.results import BASELINE, SATURATED_CPU_PCT, Results
+from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 
 @dataclass
 class Table:
@@ -247,7 +248,7 @@ def machine_table(res: Results) -> Table:
                  align_left=2)
 
 
-# -- ceiling, targets, memory ------------------------------------------------------------
+# -- ceiling, goals, memory ------------------------------------------------------------
 def ceiling_table(res: Results) -> Table | None:
     """Every mode's requests/s as a % of the ceiling on the same server at the same limit."""
     if not res.diagnostics:
@@ -325,13 +326,13 @@ RSS_CAVEAT = (
 
 
 
-def targets_table(res: Results) -> Table:
-    """The targets' status and figures (the evaluation is loadtest/report/targets.py)."""
-    results, _ = evaluate_targets(res)
-    body = [[r.key, r.status.upper() if r.status != "not measured" else "not measured", r.goal, r.figures]
+def goals_table(res: Results) -> Table:
+    """The goals' status and figures (the evaluation is loadtest/report/goals.py)."""
+    results, _ = evaluate_goals(res)
+    body = [[r.key, r.status.upper() if r.status != "not measured" else "not measured", r.wants, r.figures]
             for r in results]
     return Table(["target", "status", "goal", "figures"], body,
-                 f"The issue's targets at {TARGET_ROWS} rows, medians of repeats (ratios within each repeat, "
+                 f"The goals at {GOAL_ROWS} rows, medians of repeats (ratios within each repeat, "
                  "then the median); checked by the runner, not by a unit test", align_left=4)
 
 
@@ -341,7 +342,7 @@ INSTRUCTION_DIFFERENCE_PCT = 2.0
 
 def instruction_ladder(res: Results):
     """The run's instruction ladder (instructions.json), or None when it was not counted."""
-    from ..instructions import ladder_from_json
+    from loadtest.report.ladder import ladder_from_json
 
     data = res.meta.get("instructions")
     return ladder_from_json(data) if data else None
@@ -349,7 +350,7 @@ def instruction_ladder(res: Results):
 
 def instructions_table(res: Results) -> tuple[Table, list[str]] | None:
     """The instruction ladder as a table, and its notes (the database, unreliable fits)."""
-    from ..instructions import ladder_rows
+    from loadtest.report.ladder import ladder_rows
 
     ladder = instruction_ladder(res)
     if ladder is None:
@@ -406,11 +407,24 @@ def difference_verdict(rps_ratio: float, noise_pct: float, instructions_ratio: f
     return "noise" if counted else "inside the noise (no instruction count to tell)"
 
 
+# Locust/wrk further from 1 than this: the report flags the cell.
+DIFFERENCE_PCT = 10.0
+
+
+def locust_over_wrk(locust_by_repeat: dict[int, float], cell: dict) -> float:
+    """Locust/wrk of a wrk.json cell: the median of each repeat's ratio where both measured it
+    (older files, without repeats: the ratio of the medians); NaN when there is none."""
+    paired = paired_median(locust_by_repeat, {r["repeat"]: r["rps"] for r in cell.get("runs", []) if "repeat" in r})
+    if math.isfinite(paired):
+        return paired
+    if not cell.get("wrk_rps") or not locust_by_repeat:
+        return math.nan
+    return statistics.median(locust_by_repeat.values()) / cell["wrk_rps"]
+
+
 def loadgen_table(res: Results) -> Table | None:
     """Locust's requests/s over wrk's for the headline cells (wrk.json), flagged beyond
-    loadtest.wrk.DIFFERENCE_PCT; None when wrk did not run."""
-    from ..wrk import DIFFERENCE_PCT, locust_over_wrk
-
+    DIFFERENCE_PCT; None when wrk did not run."""
     cells = res.meta.get("wrk")
     if not cells:
         return None

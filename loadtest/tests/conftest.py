@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from loadtest.database import throwaway_database
+from loadtest.serving.database import throwaway_database
 
 PROJECT = Path(__file__).resolve().parents[2]
 

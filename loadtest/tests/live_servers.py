@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-from loadtest.servers import PROJECT_ROOT, free_port
+from loadtest.serving.servers import PROJECT_ROOT, free_port
 
 
 def server_database_url() -> str:

@@ -12,18 +12,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loadtest import runner, soak, spike, tablesize, worker
+from loadtest import bench, soak, spike
+
+from loadtest.inprocess import tablesize
+
+from loadtest.load import workers
 from loadtest.cli import EXIT_INTERRUPTED, RESULTS_DIR, CheckError, create_results_dir, update_latest
-from loadtest.servers import PROJECT_ROOT as PROJECT
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
+from loadtest.tests.live_servers import run_loadtest
 
 STARTED = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
-PARSERS = {"runner": runner.build_parser, "spike": spike.build_parser, "soak": soak.build_parser,
-           "tablesize": tablesize.build_parser, "worker": worker.build_parser}
+PARSERS = {"runner": bench.build_parser, "spike": spike.build_parser, "soak": soak.build_parser,
+           "tablesize": tablesize.build_parser, "worker": workers.build_parser}
 
 
 def command(*argv: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loadtest", *argv], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return run_loadtest(dict(os.environ) if env is None else env, *argv, timeout=timeout)
 
 
 # -- output folders -----------------------------------------------------------------------------
@@ -68,6 +72,7 @@ def test_latest_lives_only_in_the_results_folder(tmp_path):
     assert sorted(os.listdir(tmp_path / "x")) == ["run1"]  # no x/latest
 
 
+@pytest.mark.live
 @pytest.mark.parametrize("name", ["runner", "spike", "soak"])
 def test_an_unusable_out_is_refused_before_any_work(name, bench_env):
     argv = [] if name == "runner" else [name]
@@ -79,6 +84,7 @@ def test_an_unusable_out_is_refused_before_any_work(name, bench_env):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.live
 def test_a_refused_run_names_no_folder_and_creates_none(bench_env, tmp_path):
     out = tmp_path / "never"
     result = command("--limits", "0", "--out", str(out), env=bench_env)
@@ -88,6 +94,7 @@ def test_a_refused_run_names_no_folder_and_creates_none(bench_env, tmp_path):
 
 # -- Ctrl-C -------------------------------------------------------------------------------------
 
+@pytest.mark.live
 def test_ctrl_c_stops_the_servers_says_one_line_and_keeps_a_partial_report(bench_env, tmp_path):
     out = tmp_path / "results" / "run1"
     latest = RESULTS_DIR / "latest"
@@ -202,11 +209,3 @@ def test_every_option_has_a_help_text_and_no_empty_default(name):
         assert action.help, f"{name} {action.option_strings} has no help text"
     text = parser.format_help()
     assert "(default: None)" not in text and "(default: False)" not in text
-
-
-def test_the_runners_help_names_the_other_commands():
-    text = runner.build_parser().format_help()
-    for other in ("python -m loadtest spike", "python -m loadtest soak", "python -m loadtest worker",
-                  "python -m loadtest.report DIR",
-                  "python -m loadtest.micro", "python -m loadtest.tablesize"):
-        assert other in text

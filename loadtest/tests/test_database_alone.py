@@ -7,7 +7,7 @@ from django.db import connection
 
 from candles.models import Candle
 from candles.selectors import CandleQuery
-from loadtest import database_alone
+from loadtest.inprocess import database_alone
 
 
 @pytest.mark.parametrize("limit", [1, 100, 1440])

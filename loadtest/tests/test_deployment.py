@@ -15,9 +15,11 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from loadtest import deployment, runner
+from loadtest import bench
+
+from loadtest.serving import deployment
 from loadtest.cli import CheckError
-from loadtest.deployment import (
+from loadtest.serving.deployment import (
     RemoteServer,
     RequestOptions,
     check_target_url,
@@ -26,20 +28,15 @@ from loadtest.deployment import (
     redact_header_values,
     target_registry,
 )
-from loadtest.remote_figures import UNKNOWN_REMOTE
+from loadtest.report.unknowns import UNKNOWN_REMOTE
 from loadtest.report import render
 from loadtest.report.results import Results, Row, load_rows
-from loadtest.servers import BYTES, PROJECT_ROOT, PROJECT_WSGI_APP, free_port, gunicorn_command
-from loadtest.startup_checks import check_documents_agree
+from loadtest.serving.servers import BYTES, PROJECT_ROOT, PROJECT_WSGI_APP, free_port, gunicorn_command
+from loadtest.serving.checks import check_documents_agree
 
-from .live_servers import running_server, serving_in_thread
+from loadtest.tests.live_servers import run_loadtest, running_server, serving_in_thread
 
 SECRET = "s3cret-token-value"
-
-
-def run_loadtest(env: dict, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loadtest", *argv], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
 
 
 def refusal(result: subprocess.CompletedProcess) -> str:
@@ -112,19 +109,20 @@ def test_meta_keeps_header_names_not_values():
 ])
 def test_target_options_are_checked_before_any_work(argv, message):
     with pytest.raises(CheckError, match=re.escape(message)):
-        runner.check_target_options(runner.build_parser().parse_args(argv))
+        bench.check_target_options(bench.build_parser().parse_args(argv))
 
 
 def test_load_hosts_may_reach_the_master_of_a_target_on_every_interface():
     """No server starts here, so unlike a local run a wildcard --master-bind is fine."""
     bind = f"0.0.0.0:{free_port()}"
-    args = runner.build_parser().parse_args(["--target", "https://h", "--expect-workers", "3", "--master-bind", bind])
-    assert runner.check_target_options(args)[0] == "https://h"
-    local = runner.build_parser().parse_args(["--expect-workers", "3", "--master-bind", bind])
+    args = bench.build_parser().parse_args(["--target", "https://h", "--expect-workers", "3", "--master-bind", bind])
+    assert bench.check_target_options(args)[0] == "https://h"
+    local = bench.build_parser().parse_args(["--expect-workers", "3", "--master-bind", bind])
     with pytest.raises(CheckError, match="not a wildcard"):
-        runner.check_load_options(local)
+        bench.check_load_options(local)
 
 
+@pytest.mark.live
 def test_a_bad_target_option_is_one_line_and_exit_2(tmp_path):
     out = tmp_path / "never"
     line = refusal(run_loadtest(dict(os.environ), "--target", "https://h", "--header", f"Bearer {SECRET}",
@@ -134,7 +132,7 @@ def test_a_bad_target_option_is_one_line_and_exit_2(tmp_path):
 
 
 def test_the_help_shows_the_deployment_options():
-    text = runner.build_parser().format_help()
+    text = bench.build_parser().format_help()
     assert "--target URL" in text and "--header NAME:VALUE" in text and "--insecure" in text
 
 
@@ -145,7 +143,7 @@ DJANGO_LIKE = {"modes": [{"name": n, "validates": n == "drf-validated"} for n in
 
 
 def target_plan(argv, document=DJANGO_LIKE):
-    return runner.make_target_plan(runner.build_parser().parse_args(["--target", "http://h", *argv]),
+    return bench.make_target_plan(bench.build_parser().parse_args(["--target", "http://h", *argv]),
                                    target_registry(document))
 
 
@@ -196,7 +194,7 @@ def test_the_report_of_a_target_without_floor_says_its_ceiling_cpu_and_memory_ar
     latency = md[md.index("## Latency"):md.index("## Instructions")]
     assert f"| raw | 10.0 | 12.0 | 13.0 | 1.00 | 1.00 | 1.00 | {UNKNOWN_REMOTE} | {UNKNOWN_REMOTE} |" in latency
     assert f"| raw | {UNKNOWN_REMOTE} |" in md[md.index("## Memory"):]
-    assert f"T4 target NOT MEASURED: on target at 1000 rows, the best mode >= 60% of the database-bound " \
+    assert f"G4 target NOT MEASURED: on target at 1000 rows, the best mode >= 60% of the database-bound " \
            f"estimate. Ceiling {UNKNOWN_REMOTE}: the target does not serve the floor diagnostics." in summary
 
 
@@ -211,11 +209,11 @@ def test_the_report_of_a_target_with_floor_measures_its_ceiling_of_unknown_satur
     assert "? = a remote target: whether it was saturated at that ceiling is unknown (its CPU is not visible)" in summary
     machine = md[md.index("## Machine"):]
     assert f"| database | the target's: {UNKNOWN_REMOTE} |" in machine
-    t4 = next(line for line in render.targets_text(res).splitlines() if "T4 target" in line)
+    t4 = next(line for line in render.goals_text(res).splitlines() if "G4 target" in line)
     assert "best mode raw 100 req/s, ceiling 110 req/s (floor): 91% of the ceiling. Caution, ceiling of unknown " \
            "saturation (remote target: its CPU is not visible from here), so possibly a lower bound." in t4
     assert t4.endswith("No database-bound estimate: the database-alone timing is measured in-process on this "
-                       "checkout, not on the remote target.")
+                       "checkout, not on the remote deployment.")
 
 
 def test_the_report_of_a_target_fits_no_cost_per_row_to_its_requests_per_second():
@@ -259,6 +257,7 @@ class DisagreeingDeployment(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.live
 def test_a_server_that_is_not_candlebench_is_refused(tmp_path):
     plain = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     with serving_in_thread(plain) as url:
@@ -268,6 +267,7 @@ def test_a_server_that_is_not_candlebench_is_refused(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.live
 def test_an_unreachable_target_is_refused(tmp_path):
     with serving_in_thread(DisagreeingDeployment) as url:
         pass  # closed: nothing listens there any more
@@ -275,6 +275,7 @@ def test_an_unreachable_target_is_refused(tmp_path):
     assert line.startswith(f"candlebench refuses to run: {url} cannot be reached: ") and "refused" in line
 
 
+@pytest.mark.live
 def test_the_checks_send_the_headers_and_refuse_modes_that_disagree(tmp_path):
     env = dict(os.environ)
     with serving_in_thread(DisagreeingDeployment) as url:
@@ -323,6 +324,7 @@ def redirecting_to(location: str) -> type[BaseHTTPRequestHandler]:
     return Redirect
 
 
+@pytest.mark.live
 def test_a_redirecting_target_is_refused_and_the_headers_never_reach_where_it_points(tmp_path):
     Recorder.seen = []
     with serving_in_thread(Recorder) as elsewhere, serving_in_thread(redirecting_to(elsewhere)) as url:
@@ -360,6 +362,7 @@ class ListForDocuments(DisagreeingDeployment):
         super().answer(status, document)
 
 
+@pytest.mark.live
 def test_a_port_not_speaking_http_or_json_lists_for_documents_are_refused_in_one_line():
     env = dict(os.environ)
     with serving_in_thread(NotHttp) as garbage, serving_in_thread(ListForDocuments) as lists:
@@ -392,7 +395,7 @@ def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_uns
 def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, capsys):
     plan = target_plan(["--modes", "raw", "--limits", "1000"])
     servers = {"target": RemoteServer("https://staging.example.com", False)}
-    assert runner.wrk_check(plan, servers, None, RequestOptions({"X-Probe": SECRET})) is None
+    assert bench.wrk_check(plan, servers, None, RequestOptions({"X-Probe": SECRET})) is None
     out = capsys.readouterr()
     assert "wrk check skipped: wrk checks no TLS certificate" in out.out + out.err
     assert not (tmp_path / "wrk.json").exists()
@@ -423,6 +426,7 @@ def gunicorn_target(*options: str):
     return command
 
 
+@pytest.mark.live
 def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns(bench_env, tmp_path):
     # A pair of 1000 candles: raw at 1000 rows is a headline cell, measured with wrk too.
     seeded = subprocess.run([sys.executable, "manage.py", "seed_candles", "--exchange", "upbit", "--market", "KRW",
@@ -491,7 +495,7 @@ def test_target_measures_a_server_it_did_not_start_with_the_headers_and_unknowns
 def self_signed(tmp_path_factory):
     """A certificate for 127.0.0.1 that no CA signed, and its key."""
     if shutil.which("openssl") is None:
-        pytest.skip("needs openssl")
+        pytest.skip("needs openssl")  # a module-scoped fixture: require_tool is per test
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     made = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -501,6 +505,7 @@ def self_signed(tmp_path_factory):
     return cert, key
 
 
+@pytest.mark.live
 def test_a_tls_target_with_an_untrusted_certificate_is_refused_unless_insecure(bench_env, tmp_path, self_signed):
     cert, key = self_signed
     out = tmp_path / "run"

@@ -1,11 +1,13 @@
-"""The Django servers beside asgi and wsgi (loadtest.servers), started for real: the project's documents
+"""The Django servers beside asgi and wsgi (loadtest.serving.servers), started for real: the project's documents
 and error bodies, byte for byte, whatever server runs the project's code."""
 import orjson
 import pytest
 
-from loadtest.servers import SERVERS
+from loadtest.serving.servers import SERVERS
 
-from .live_servers import http_get, running_server
+from loadtest.tests.live_servers import http_get, running_server
+
+pytestmark = [pytest.mark.live, pytest.mark.database]
 
 RAW = "/api/raw/candle/{pair}"
 

@@ -13,9 +13,12 @@ import pytest
 from loadtest.report.results import COLUMNS, load_rows
 from loadtest.tests.live_servers import run_loadtest
 
-from loadtest.servers import PROJECT_ROOT as PROJECT
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
+
+pytestmark = pytest.mark.live
 
 
+@pytest.mark.database
 def test_the_servers_database_is_a_throwaway_one(bench_env):
     """Never the developer's own DATABASE_URL database (nor pytest-django's)."""
     own = os.environ.get("DATABASE_URL", "")
@@ -23,14 +26,12 @@ def test_the_servers_database_is_a_throwaway_one(bench_env):
     assert bench_env["DATABASE_URL"].endswith("_loadtest_servers") or bench_env["DATABASE_URL"].startswith("sqlite:")
 
 
+@pytest.mark.database
 def test_runner_end_to_end(bench_env, tmp_path):
     out = tmp_path / "results" / "run1"
-    result = subprocess.run(
-        [sys.executable, "-m", "loadtest", "--modes", "drf,raw", "--limits", "100", "--servers", "asgi",
+    result = run_loadtest(bench_env, "--modes", "drf,raw", "--limits", "100", "--servers", "asgi",
          "--repeats", "1", "--duration", "1", "--warmup", "0.3", "--locust-html", "--no-instructions",
-         "--out", str(out)],
-        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=180,
-    )
+         "--out", str(out), timeout=180)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     stdout = result.stdout
 
@@ -62,12 +63,12 @@ def test_runner_end_to_end(bench_env, tmp_path):
     assert len({r["bytes"] for r in rows}) == 1  # the same document from both modes and the floors
     # The floors are diagnostics: a ceiling line, never a row of the mode tables.
     assert "asgi ceiling @100:" in stdout and not any(line.startswith("floor") for line in table.splitlines())
-    # The targets are printed; they need wsgi and 1000 rows, which this run did not measure.
-    assert "Targets at 1000 rows:" in stdout and "T1 NOT MEASURED" in stdout
+    # The goals are printed; they need wsgi and 1000 rows, which this run did not measure.
+    assert "Goals at 1000 rows:" in stdout and "G1 NOT MEASURED" in stdout
 
     md = (out / "report.md").read_text()
     assert "## Requests/s" in md and "| drf |" in md and "| raw |" in md
-    assert md.index("## Targets") < md.index("## At a glance")
+    assert md.index("## Goals") < md.index("## At a glance")
     assert "## % of ceiling" in md and "| floor-async req/s (diagnostic) |" in md and "## Memory" in md
     assert "In-process micro benchmark" in md and "Machine" in md
     html = (out / "report.html").read_text()
@@ -111,7 +112,7 @@ def test_runner_with_servers_of_their_own_modes(bench_env, tmp_path):
     assert "| fastapi | fastapi-model | no |" in frameworks and "74 → ~12 req/s with response_model" in frameworks
     assert "fastapi-orjson writes UTC as +00:00" in frameworks
     assert "Fastest with every row validated:" in frameworks
-    assert "T7 " in result.stdout and "T9 NOT MEASURED" in result.stdout
+    assert "G7 " in result.stdout and "G9 NOT MEASURED" in result.stdout
 
 
 def test_a_projects_own_mode_is_benchmarked(bench_env, tmp_path):
@@ -134,16 +135,15 @@ def test_a_projects_own_mode_is_benchmarked(bench_env, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind (.ci/run installs it)")
-def test_runner_counts_the_instruction_ladder(bench_env, tmp_path):
+@pytest.mark.valgrind
+@pytest.mark.database
+def test_runner_counts_the_instruction_ladder(bench_env, tmp_path, require_tool):
+    require_tool(shutil.which("valgrind") is not None, "needs valgrind (.ci/run installs it)")
     # The throwaway database holds 300 rows: no 1000-row headline cell, so no wrk check
     # (wrk itself: tests/test_wrk.py).
     out = tmp_path / "run"
-    result = subprocess.run(
-        [sys.executable, "-m", "loadtest", "--modes", "raw", "--limits", "100", "--servers", "asgi", "--repeats", "1",
-         "--duration", "1", "--warmup", "0.3", "--no-floor", "--no-micro", "--out", str(out)],
-        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=900,
-    )
+    result = run_loadtest(bench_env, "--modes", "raw", "--limits", "100", "--servers", "asgi", "--repeats", "1",
+         "--duration", "1", "--warmup", "0.3", "--no-floor", "--no-micro", "--out", str(out), timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "the instruction ladder (~" in result.stdout
     ladder = json.loads((out / "instructions.json").read_text())
@@ -159,10 +159,7 @@ def test_runner_counts_the_instruction_ladder(bench_env, tmp_path):
 
 def test_runner_refuses_debug(bench_env, tmp_path):
     env = dict(bench_env, DJANGO_DEBUG="1")
-    result = subprocess.run(
-        [sys.executable, "-m", "loadtest", "--modes", "raw", "--limits", "1", "--out", str(tmp_path / "x")],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120,
-    )
+    result = run_loadtest(env, "--modes", "raw", "--limits", "1", "--out", str(tmp_path / "x"), timeout=120)
     assert result.returncode == 2
     assert "refuses" in result.stderr and "DEBUG is on" in result.stderr
     assert not (tmp_path / "x").exists()  # refused before writing anything
@@ -209,16 +206,14 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
     assert line.split()[2:4] == ["12", "0"]  # 6 users x 2 requests, no failure
 
 
+@pytest.mark.database
 def test_seed_profile_has_no_failure_under_uvicorn_with_production_settings(bench_env, tmp_path):
     """The case study's 60 users x 5 requests, run after run, against uvicorn with its production
     options (--limit-concurrency): no request is shed, and no run starts while an earlier run's
     connections are open."""
     out = tmp_path / "seed"
-    result = subprocess.run(
-        [sys.executable, "-m", "loadtest", "--profile", "seed", "--modes", "raw,orjson", "--limits", "1",
-         "--servers", "asgi", "--repeats", "2", "--no-micro", "--no-floor", "--out", str(out)],
-        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=300,
-    )
+    result = run_loadtest(bench_env, "--profile", "seed", "--modes", "raw,orjson", "--limits", "1",
+         "--servers", "asgi", "--repeats", "2", "--no-micro", "--no-floor", "--out", str(out), timeout=300)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     rows = load_rows(out / "results.csv")
     assert len(rows) == 4

@@ -1,7 +1,7 @@
 """Instructions per request: the fit, the table, the JSON, and that two counts agree.
 
 The counting tests run valgrind (Debian's `valgrind`; .ci/run installs it). Where it is
-missing they are skipped, saying why; with CANDLES_REQUIRE_VALGRIND=1 (CI) that is an error.
+missing they are skipped, saying why; with CANDLEBENCH_REQUIRE_TOOLS=1 (CI) that is an error.
 """
 import json
 import os
@@ -15,20 +15,18 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtest import micro
-from loadtest.callgrind import ClientRequests
+from loadtest.inprocess import micro
+from loadtest.inprocess.callgrind import ClientRequests
 from loadtest.tests.live_servers import server_env
-from loadtest.instructions import (
+from loadtest.inprocess.instructions import (
     BASELINE,
-    Ladder,
     count_in_this_process,
     dump_name,
-    fit_instructions,
     instruction_ladder,
-    ladder_markdown,
     per_request,
     unavailable_reason,
 )
+from loadtest.report.ladder import Ladder, fit_instructions, ladder_markdown
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -130,12 +128,9 @@ def test_cli_says_why_when_valgrind_is_missing(monkeypatch, tmp_path, capsys):
 
 # -- counting under valgrind -------------------------------------------------------------------
 @pytest.fixture
-def valgrind() -> None:
+def valgrind(require_tool) -> None:
     reason = unavailable_reason()
-    if reason:
-        if os.environ.get("CANDLES_REQUIRE_VALGRIND") == "1":
-            raise RuntimeError(f"CANDLES_REQUIRE_VALGRIND=1 but {reason}")
-        pytest.skip(f"instruction counts not checked: {reason}")
+    require_tool(reason is None, f"instruction counts not checked: {reason}")
 
 
 @pytest.fixture
@@ -156,11 +151,12 @@ def busy_loop(cpu: int):
         spinner.wait()
 
 
+@pytest.mark.valgrind
 def test_two_counts_agree_within_1_percent_also_with_the_other_core_busy(counted_env, tmp_path):
     modes, limit = ["drf", "raw"], 100
     out = tmp_path / "instructions.json"
     first = subprocess.run(
-        [sys.executable, "-m", "loadtest.micro", "--instructions", "--modes", ",".join(modes),
+        [sys.executable, "-m", "loadtest.inprocess.micro", "--instructions", "--modes", ",".join(modes),
          "--limits", str(limit), "--json", str(out)],
         cwd=PROJECT, env=counted_env, capture_output=True, text=True, timeout=600,
     )
@@ -182,7 +178,7 @@ def test_two_counts_agree_within_1_percent_also_with_the_other_core_busy(counted
 
 
 def test_the_runners_json_round_trips():
-    from loadtest.instructions import ladder_from_json, ladder_to_json
+    from loadtest.report.ladder import ladder_from_json, ladder_to_json
 
     original = ladder("postgresql")
     again = ladder_from_json(json.loads(json.dumps(ladder_to_json(original))))
@@ -192,7 +188,7 @@ def test_the_runners_json_round_trips():
 
 
 def test_the_split_ladder_deals_the_modes_to_one_process_per_cpu_set_and_joins_them(monkeypatch):
-    from loadtest import instructions
+    from loadtest.inprocess import instructions
 
     calls = []
     one = ladder()

@@ -18,13 +18,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadtest import runner, worker
+from loadtest import bench
+
+from loadtest.load import workers
 from loadtest.cli import parse_host_port
 from loadtest.report.results import Results, Row, from_csv, load_rows, to_csv
 from loadtest.report.tables import load_workers_table
 from loadtest.run_checks import untrustworthy_reasons
-from loadtest.servers import PROJECT_ROOT as PROJECT
-from loadtest.servers import free_port
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
+from loadtest.serving.servers import free_port
 from loadtest.session import allow_host
 from loadtest.stats import Collector, requests_by_source, summarize
 from loadtest.tests.live_servers import SHORT_RUN, run_loadtest
@@ -50,7 +52,7 @@ def test_host_port_is_parsed_or_refused():
      "--workers-wait must be > 0"),
 ])
 def test_inconsistent_load_options_are_refused_in_one_line_before_anything_starts(argv, message, capsys):
-    assert runner.main(argv) == 2
+    assert bench.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("candlebench refuses to run: ") and message in err and "\n" not in err
 
@@ -60,17 +62,17 @@ def test_a_master_address_this_machine_cannot_listen_on_is_refused(capsys):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        assert runner.main(["--expect-workers", "1", "--master-bind", f"127.0.0.1:{port}"]) == 2
+        assert bench.main(["--expect-workers", "1", "--master-bind", f"127.0.0.1:{port}"]) == 2
     assert f"--master-bind 127.0.0.1:{port}: cannot listen there" in capsys.readouterr().err
 
 
 def test_the_worker_command_runs_the_projects_locustfile_against_the_master():
-    command = worker.locust_worker_command("10.0.0.5", 5557)
+    command = workers.locust_worker_command("10.0.0.5", 5557)
     assert command[:3] == [sys.executable, "-m", "locust"]
     assert Path(command[command.index("-f") + 1]) == PROJECT / "loadtest" / "locustfile.py"
     assert "--worker" in command and command[command.index("--master-host") + 1] == "10.0.0.5"
     assert command[command.index("--master-port") + 1] == "5557"
-    assert worker.main(["--master", "10.0.0.5:5557", "--processes", "0"]) == 2
+    assert workers.main(["--master", "10.0.0.5:5557", "--processes", "0"]) == 2
 
 
 def test_samples_from_workers_are_counted_per_worker():
@@ -141,8 +143,8 @@ def load_workers(env: dict[str, str], master: str, logs: Path, count: int = 2,
 
 
 def start_runner(env: dict[str, str], out: Path, master: str, *args: str) -> tuple[subprocess.Popen, Path]:
-    """The runner as the master of 2 workers (SHORT_RUN plus `args`); its output in out.parent/runner.log."""
-    log_path = out.parent / "runner.log"
+    """The runner as the master of 2 workers (SHORT_RUN plus `args`); its output in out.parent/bench.log."""
+    log_path = out.parent / "bench.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "loadtest", *SHORT_RUN, "--expect-workers", "2",
                                  "--master-bind", master, "--out", str(out), *args],
@@ -164,14 +166,12 @@ def _ip(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def worker_namespaces():
+def worker_namespaces(require_tool):
     """Two network namespaces ("load hosts"), each joined to this one by a veth pair on its own
     10.231.x.0/24 and routed through it; yields (namespaces, this side's address in the first
     subnet). Removed at the end, even on failure. Skipped without root or namespaces."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to create network namespaces (ip netns)")
-    if not shutil.which("ip"):
-        pytest.skip("needs iproute2's ip command")
+    require_tool(os.geteuid() == 0, "needs root to create network namespaces (ip netns)")
+    require_tool(shutil.which("ip") is not None, "needs iproute2's ip command")
     suffix, third = secrets.token_hex(3), random.randrange(1, 250)
     created = []
     try:
@@ -179,7 +179,7 @@ def worker_namespaces():
             ns, host_if, ns_if, net = f"cbw{i}-{suffix}", f"cbh{i}{suffix}", f"cbn{i}{suffix}", f"10.231.{third + i}"
             added = _ip("netns", "add", ns)
             if added.returncode:
-                pytest.skip(f"cannot create a network namespace: {added.stderr.strip()}")
+                require_tool(False, f"cannot create a network namespace: {added.stderr.strip()}")
             created.append(ns)
             for step in (["link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns],
                          ["addr", "add", f"{net}.1/24", "dev", host_if], ["link", "set", host_if, "up"],
@@ -193,6 +193,8 @@ def worker_namespaces():
             _ip("netns", "delete", ns)  # takes its end of the veth pair, and so the pair, along
 
 
+@pytest.mark.live
+@pytest.mark.netns
 def test_workers_in_other_network_namespaces_feed_the_master(bench_env, tmp_path, worker_namespaces):
     """The master and the server in this namespace, a worker in each of two others reaching them
     over veth links: every request the master counts was made by one of the two workers."""
@@ -215,6 +217,8 @@ def test_workers_in_other_network_namespaces_feed_the_master(bench_env, tmp_path
     assert "## Load generator workers" in (out / "report.md").read_text()
 
 
+@pytest.mark.live
+@pytest.mark.netns
 def test_the_runner_refuses_to_measure_with_fewer_workers_than_asked(bench_env, tmp_path):
     master = f"127.0.0.1:{free_port()}"
     proc, log_path = start_runner(bench_env, tmp_path / "run", master, "--workers-wait", "5")
@@ -226,6 +230,8 @@ def test_the_runner_refuses_to_measure_with_fewer_workers_than_asked(bench_env, 
     assert not (tmp_path / "run" / "results.csv").exists()
 
 
+@pytest.mark.live
+@pytest.mark.netns
 def test_a_worker_lost_during_a_run_stops_the_session_with_a_clear_message(bench_env, tmp_path):
     master = f"127.0.0.1:{free_port()}"
     proc, log_path = start_runner(bench_env, tmp_path / "run", master, "--duration", "10", "--workers-wait", "60")
@@ -242,6 +248,7 @@ def test_a_worker_lost_during_a_run_stops_the_session_with_a_clear_message(bench
 
 
 
+@pytest.mark.live
 def test_local_workers_are_counted_like_workers_of_other_hosts(bench_env, tmp_path):
     """--processes 2: the runner starts the two workers itself; the same per-worker bookkeeping."""
     out = tmp_path / "run"

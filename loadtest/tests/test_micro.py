@@ -1,7 +1,7 @@
 """The micro benchmark's fit and tables (its timing loop runs in the end-to-end test)."""
 import pytest
 
-from loadtest.micro import MicroRow, fits, format_table
+from loadtest.inprocess.micro import MicroRow, fits, format_table
 
 
 def rows():

@@ -8,9 +8,11 @@ import orjson
 import pytest
 
 from candles.api.registry import modes_document, modes_for_server
-from loadtest.servers import SERVERS
+from loadtest.serving.servers import SERVERS
 
-from .live_servers import http_get, running_server
+from loadtest.tests.live_servers import http_get, running_server
+
+pytestmark = [pytest.mark.live, pytest.mark.database]
 
 PAIR = "candle/upbit/KRW/BTC"
 QUERY = "?interval=1m&limit=1000"

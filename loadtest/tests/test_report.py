@@ -112,8 +112,8 @@ def test_summary_table(res):
     raw_line = next(line for line in lines if line.startswith("raw "))
     assert f"×{res.speedup('asgi', 'raw', 1000):.1f}" in raw_line
     assert any("runs failed their own checks" in line for line in lines)
-    # The targets come last; this recording has no floor runs, so they cannot all be judged.
-    assert "Targets at 1000 rows:" in text and lines[-1].startswith("  (Evaluated from trustworthy runs only")
+    # The goals come last; this recording has no floor runs, so they cannot all be judged.
+    assert "Goals at 1000 rows:" in text and lines[-1].startswith("  (Evaluated from trustworthy runs only")
 
 
 def test_write_reports_into_a_results_directory(tmp_path):
@@ -167,14 +167,14 @@ def test_python_m_loadtest_report_regenerates_the_reports(tmp_path):
     import subprocess
     import sys
 
-    from loadtest.servers import PROJECT_ROOT
+    from loadtest.serving.servers import PROJECT_ROOT
 
     for name in ("results.csv", "meta.json"):
         shutil.copy(RECORDED / name, tmp_path / name)
     done = subprocess.run([sys.executable, "-m", "loadtest.report", str(tmp_path)], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "Targets at 1000 rows:" in done.stdout and (tmp_path / "report.html").exists()
+    assert "Goals at 1000 rows:" in done.stdout and (tmp_path / "report.html").exists()
 
 
 def _cells(server, mode, rps_by_limit, **extra):

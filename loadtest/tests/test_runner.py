@@ -6,12 +6,12 @@ from types import SimpleNamespace
 import pytest
 
 from loadtest import plan as plan_module
-from loadtest import runner, session
+from loadtest import bench, session
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.run_checks import untrustworthy_reasons
-from loadtest.server_modes import registry_entries
-from loadtest.servers import SERVERS
-from loadtest.settings_probe import is_local_postgres, refuse_debug
+from loadtest.serving.modes import registry_entries
+from loadtest.serving.servers import SERVERS
+from loadtest.serving.settings_probe import is_local_postgres, refuse_debug
 from loadtest.stats import summarize
 
 from candles.api.registry import django_modes
@@ -20,7 +20,7 @@ DJANGO = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "msgs
 
 
 def plan_for(argv, max_limit=1440):
-    return runner.make_plan(runner.build_parser().parse_args(argv), registry_entries(), max_limit)
+    return bench.make_plan(bench.build_parser().parse_args(argv), registry_entries(), max_limit)
 
 
 def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
@@ -199,7 +199,7 @@ def test_every_command_names_its_results_directory_alike(tmp_path):
     assert create_results_dir(None, started, root=tmp_path) == tmp_path.resolve() / "20261125-010203"
     assert create_results_dir(None, started, "soak", root=tmp_path) == tmp_path.resolve() / "20261125-010203-soak"
     assert create_results_dir(tmp_path / "mine", started, "spike") == (tmp_path / "mine").resolve()
-    for parser in (runner.build_parser(), spike.build_parser(), soak.build_parser()):
+    for parser in (bench.build_parser(), spike.build_parser(), soak.build_parser()):
         args = parser.parse_args(["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x", "--force"])
         assert (args.pair, args.interval, str(args.out), args.force) == ("binance/USDT/ETH", "5m", "x", True)
     assert "<timestamp>-soak" in soak.build_parser().format_help()
@@ -213,19 +213,19 @@ def test_unknown_mode_is_refused_in_one_line():
 def test_the_probe_reads_a_projects_own_mode_from_its_settings(monkeypatch):
     """The registry the runner plans from is the servers' (DJANGO_SETTINGS_MODULE's), own modes included."""
     from loadtest.session import server_env
-    from loadtest.settings_probe import probe_settings
+    from loadtest.serving.settings_probe import probe_settings
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "candles.tests.own_mode_settings")
     monkeypatch.delenv("DJANGO_DEBUG", raising=False)
     registry = probe_settings(server_env())["registry"]
-    plan = runner.make_plan(runner.build_parser().parse_args(["--modes", "orm-tuples", "--servers", "wsgi"]),
+    plan = bench.make_plan(bench.build_parser().parse_args(["--modes", "orm-tuples", "--servers", "wsgi"]),
                             registry, 1440)
     assert plan.endpoints_on("wsgi", 1000) == ["orm-tuples", "floor"]
 
 
 def test_locust_html_reports_only_when_asked():
-    assert runner.build_parser().parse_args([]).locust_html is False
-    assert runner.build_parser().parse_args(["--locust-html"]).locust_html is True
+    assert bench.build_parser().parse_args([]).locust_html is False
+    assert bench.build_parser().parse_args(["--locust-html"]).locust_html is True
 
 
 def test_limits_are_checked_against_the_apis_own_maximum():
@@ -235,19 +235,20 @@ def test_limits_are_checked_against_the_apis_own_maximum():
 
 
 def test_the_instruction_ladder_is_skipped_with_a_clear_line_without_valgrind(monkeypatch, tmp_path, capsys):
-    from loadtest import instructions, runner
+    from loadtest import bench
+    from loadtest.inprocess import instructions
 
     monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
-    assert runner.run_instructions(None, None, tmp_path) is None
+    assert bench.run_instructions(None, None, tmp_path) is None
     assert "instruction ladder skipped: valgrind is not installed" in capsys.readouterr().out
     assert not (tmp_path / "instructions.json").exists()
 
 
 def test_no_instructions_is_an_option():
-    from loadtest import runner
+    from loadtest import bench
 
-    assert runner.build_parser().parse_args(["--no-instructions"]).no_instructions is True
-    assert runner.build_parser().parse_args([]).no_instructions is False
+    assert bench.build_parser().parse_args(["--no-instructions"]).no_instructions is True
+    assert bench.build_parser().parse_args([]).no_instructions is False
 
 
 def test_what_runs_in_process_is_the_plans_modes_with_a_django_view():

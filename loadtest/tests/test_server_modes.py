@@ -1,8 +1,8 @@
 """The runner and the mode registry name the same servers and diagnostics: a server added to
 one and not the other would run no mode, or a mode would name a server nobody starts."""
 from candles.api.registry import ALL_SERVERS, registered_modes
-from loadtest.servers import SERVERS
-from loadtest.target import DIAGNOSTICS
+from loadtest.serving.servers import SERVERS
+from loadtest.request import DIAGNOSTICS
 
 
 def test_the_registry_knows_exactly_the_servers_the_runner_can_start():

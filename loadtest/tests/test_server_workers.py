@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-from loadtest import runner, session
+from loadtest import bench, session
 from loadtest.cli import CheckError
 from loadtest.report.results import Results, Row, from_csv, to_csv
-from loadtest.servers import SERVERS
+from loadtest.serving.servers import SERVERS
 from loadtest.tests.live_servers import SHORT_RUN, run_loadtest
 
 # The flag each server kind takes for its number of processes.
@@ -53,11 +53,11 @@ def test_the_server_takes_the_first_cpus_and_the_report_says_when_it_shares_locu
 
 
 def test_workers_below_one_are_refused_in_one_line(capsys):
-    assert runner.main(["--workers", "0"]) == 2
+    assert bench.main(["--workers", "0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "candlebench refuses to run: --workers must be >= 1"
     with pytest.raises(CheckError):
-        runner.make_plan(runner.build_parser().parse_args(["--workers", "-1"]), [], 1440)
+        bench.make_plan(bench.build_parser().parse_args(["--workers", "-1"]), [], 1440)
 
 
 def test_the_workers_and_serving_processes_columns_survive_the_csv():
@@ -79,6 +79,7 @@ def test_a_ceiling_is_judged_against_all_the_servers_cores():
     assert Results(rows).ceiling_limited_by("wsgi", 1000) == ""
 
 
+@pytest.mark.live
 def test_gunicorn_with_two_workers_serves_from_two_processes(bench_env, tmp_path):
     """A short real run: both worker processes served, results.csv and the report say 2."""
     out = tmp_path / "run"

@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from loadtest import session as session_module
-from loadtest.servers import SERVERS, ServerProcess
+from loadtest.serving.servers import SERVERS, ServerProcess
 
 SETTINGS = {"debug": False, "db_error": "", "vendor": "sqlite", "db_version": "3", "database": "x",
             "modes": ["raw"], "max_limit": 1440}

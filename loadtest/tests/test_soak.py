@@ -1,4 +1,5 @@
 """The soak test: its verdict on recorded inputs, and one short real run."""
+import pytest
 import csv
 import json
 import math
@@ -7,7 +8,7 @@ import sys
 
 from loadtest.soak import soak_verdict
 
-from loadtest.servers import PROJECT_ROOT as PROJECT
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 
 
 def series(rss, step=5.0, failures=0):
@@ -43,6 +44,7 @@ def test_too_short_to_soak_verdict():
     assert not r.passed and "too few RSS samples" in r.reasons[0]
 
 
+@pytest.mark.live
 def test_soak_end_to_end(bench_env, tmp_path):
     """The soak runs, writes its files and applies its verdict to what it wrote. A 12-second soak
     cannot judge memory growth (RSS moves by ~10% with what else the machine does): the growth

@@ -7,10 +7,10 @@ import sys
 import pytest
 
 from loadtest.overload import classify
-from loadtest.servers import SERVERS
+from loadtest.serving.servers import SERVERS
 from loadtest.spike import SpikePlan, spike_verdict, timeline
 
-from loadtest.servers import PROJECT_ROOT as PROJECT
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 
 PLAN = SpikePlan(users=200, baseline_users=16, baseline_s=5, spawn_s=1, hold_s=10, recovery_s=10)
 
@@ -111,6 +111,7 @@ def test_uvicorn_command_sheds_overload():
     assert "--limit-concurrency" not in SERVERS["asgi"].with_options(limit_concurrency=0).command("h", 1)
 
 
+@pytest.mark.live
 def test_spike_end_to_end(bench_env, tmp_path):
     """A short real spike: uvicorn with a low concurrency limit must shed with 503 and recover."""
     out = tmp_path / "spike"

@@ -1,4 +1,4 @@
-"""loadtest.tablesize: its arithmetic, its arguments, its exit code, and a tiny run on throwaway SQLite files."""
+"""loadtest.inprocess.tablesize: its arithmetic, its arguments, its exit code, and a tiny run on throwaway SQLite files."""
 import json
 import os
 import subprocess
@@ -8,10 +8,10 @@ import pytest
 
 from candles.api.params import MAX_LIMIT
 from candles.random_walk import DEFAULT_PAIRS
-from loadtest import tablesize
+from loadtest.inprocess import tablesize
 from loadtest.cli import EXIT_FAILED, CheckError
-from loadtest.database import engine_of, with_database
-from loadtest.servers import PROJECT_ROOT as PROJECT
+from loadtest.serving.database import engine_of, with_database
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 
 SHAPE = tablesize.seed_shape()
 
@@ -85,7 +85,7 @@ def test_a_tiny_run_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_DEBUG")}
     out = tmp_path / "tablesize.json"
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest.tablesize", "--big", "3000", "--small", "1500", "--limit", "100",
+        [sys.executable, "-m", "loadtest.inprocess.tablesize", "--big", "3000", "--small", "1500", "--limit", "100",
          "--rounds", "1", "--min-time", "0.05", "--json", str(out)],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=180, check=False,
     )

@@ -4,10 +4,10 @@ import shutil
 
 import pytest
 
-from loadtest import wrk
+from loadtest.load import wrk
 from loadtest.report import render, results
 from loadtest.report.results import Results
-from loadtest.report.tables import loadgen_table
+from loadtest.report.tables import loadgen_table, locust_over_wrk
 
 OUTPUT = """Running 2s test @ http://127.0.0.1:8000/api/candles/raw?limit=1000
   1 threads and 16 connections
@@ -61,7 +61,7 @@ def test_locust_over_wrk_is_taken_within_each_repeat():
     """A machine that slows down between repeats slows both generators: not a difference."""
     runs = [{"repeat": 1, "rps": 100.0}, {"repeat": 2, "rps": 60.0}, {"repeat": 3, "rps": 100.0}]
     locust = {1: 100.0, 2: 60.0, 3: 90.0}
-    assert wrk.locust_over_wrk(locust, {"wrk_rps": 100.0, "runs": runs}) == 1.0  # 1.0, 1.0, 0.9
+    assert locust_over_wrk(locust, {"wrk_rps": 100.0, "runs": runs}) == 1.0  # 1.0, 1.0, 0.9
     # The ratio of the medians would read 90/100.
     rows = [results.Row(server="wsgi", mode="raw", limit=1000, repeat=r, rps=v) for r, v in locust.items()]
     cell = {"server": "wsgi", "mode": "raw", "limit": 1000, "wrk_rps": 100.0, "runs": runs}
@@ -69,17 +69,18 @@ def test_locust_over_wrk_is_taken_within_each_repeat():
     # A wrk.json from before the pairing (runs without repeats): the ratio of the medians.
     old = {**cell, "runs": [{"rps": 100.0}]}
     assert loadgen_table(Results(rows, {"wrk": [old]})).rows[0][5:] == ["0.90", "ok"]
-    assert math.isnan(wrk.locust_over_wrk({}, old))
+    assert math.isnan(locust_over_wrk({}, old))
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)")
-def test_wrk_measures_a_running_server(bench_env):
+@pytest.mark.live
+def test_wrk_measures_a_running_server(bench_env, require_tool):
+    require_tool(shutil.which("wrk") is not None, "wrk is not installed (.ci/run installs it)")
     import subprocess
     import sys
     import time
     import urllib.request
 
-    from loadtest.servers import PROJECT_ROOT, free_port
+    from loadtest.serving.servers import PROJECT_ROOT, free_port
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "candleproject.asgi:application", "--port", str(port),
@@ -104,12 +105,12 @@ def test_wrk_measures_a_running_server(bench_env):
         server.wait(10)
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (.ci/run installs it)")
-def test_wrk_sends_the_headers_it_is_given():
+def test_wrk_sends_the_headers_it_is_given(require_tool):
     """A target behind an auth proxy gets the --header lines from wrk too."""
+    require_tool(shutil.which("wrk") is not None, "wrk is not installed (.ci/run installs it)")
     from http.server import BaseHTTPRequestHandler
 
-    from .live_servers import serving_in_thread
+    from loadtest.tests.live_servers import serving_in_thread
 
     seen: list[str | None] = []
 

@@ -8,9 +8,8 @@ between a zero and a named dump (callgrind.py). str hashes are seeded (PYTHONHAS
 the objects alive after the warm-up are frozen out of the garbage collector (gc.freeze), so
 a collection before each cell is cheap and the same in every run.
 
-`instruction_ladder` runs it and returns a `Ladder`; `ladder_rows` / `ladder_markdown`
-render it. By hand: `python -m loadtest.micro --instructions`. `python -m
-loadtest.instructions` is the process valgrind runs, not a command for people.
+`instruction_ladder` runs it and returns a `Ladder` (loadtest.report.ladder, which renders it). By hand: `python -m loadtest micro --instructions`. `python -m
+loadtest.inprocess.instructions` is the process valgrind runs, not a command for people.
 """
 from __future__ import annotations
 
@@ -30,13 +29,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .callgrind import ClientRequests, callgrind_command, read_dumps
-from .fitting import fit_line
-from .micro import view_caller, checked_body, setup_django, check_same_document
-from .cli import parse_int_list, parse_name_list
-from .target import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path
+from loadtest.inprocess.callgrind import ClientRequests, callgrind_command, read_dumps
+from loadtest.inprocess.views import check_same_body, checked_body, setup_django, view_caller
+from loadtest.report.ladder import Ladder, fit_instructions, ladder_markdown
+from loadtest.cli import parse_int_list, parse_name_list
+from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 HASH_SEED = "0"  # str hashes, so dict and set layouts, the same in every run
 # Counted calls per cell by row count (up to, calls): the first call after another cell pays
 # up to ~1% more at 1 row (caches the other cell filled), so small responses are counted
@@ -66,71 +65,6 @@ def calls_for(limit: int) -> int:
     return 1
 
 
-@dataclass(frozen=True)
-class InstructionFit:
-    """instructions per request = fixed + per_row x rows, least squares over the limits."""
-
-    fixed: float
-    per_row: float
-    worst_residual_pct: float  # largest |measured - fitted| as % of the measured count
-    unreliable: str = ""  # why the figures cannot be trusted; empty when they can
-
-    @property
-    def reliable(self) -> bool:
-        return not self.unreliable
-
-
-@dataclass
-class Ladder:
-    """Instructions per request per mode and limit, their fits, and ratios to a base mode."""
-
-    counts: dict[str, dict[int, float]]  # mode -> limit -> instructions per request
-    fits: dict[str, InstructionFit | None]  # None: fewer than two limits
-    base: str
-    database: str  # the Django database vendor the views read from
-    seconds: float  # wall time of the valgrind process
-    calls: dict[int, int]  # limit -> counted calls per cell
-
-    @property
-    def modes(self) -> list[str]:
-        return list(self.counts)
-
-    @property
-    def limits(self) -> list[int]:
-        return sorted({limit for by_limit in self.counts.values() for limit in by_limit})
-
-    def ratio(self, mode: str, limit: int) -> float:
-        """The base mode's instructions over this mode's: like a speed-up, above 1 is fewer."""
-        mine, base = self.counts[mode].get(limit), self.counts[self.base].get(limit)
-        return base / mine if mine and base else math.nan
-
-    def as_json(self) -> dict[str, dict[str, int]]:
-        """{"<mode>": {"<limit>": instructions per request}}: what --json writes."""
-        return {mode: {str(limit): round(n) for limit, n in sorted(by.items())} for mode, by in self.counts.items()}
-
-
-def fit_instructions(by_limit: dict[int, float]) -> InstructionFit | None:
-    """The fixed and per-row instructions, marked unreliable when a figure cannot be true."""
-    limits = sorted(by_limit)
-    if len(limits) < 2:
-        return None
-    counts = [by_limit[x] for x in limits]
-    fixed, per_row, _ = fit_line(limits, counts)
-    residuals = [n - (fixed + per_row * x) for x, n in zip(limits, counts)]
-    worst = max(abs(r) for r in residuals)
-    worst_pct = max(abs(r) / n * 100 for r, n in zip(residuals, counts))
-    reason = ""
-    if fixed < 0:
-        reason = "the fitted fixed count came out negative: the count is no straight line in rows"
-    elif per_row < 0:
-        reason = "the fitted per-row count came out negative: more rows cost fewer instructions"
-    elif worst > per_row * (limits[-1] - limits[0]):
-        reason = f"residuals ({worst:,.0f}) larger than the rows' whole effect"
-    elif worst > fixed:
-        reason = f"residuals ({worst:,.0f}) larger than the fixed count ({fixed:,.0f})"
-    return InstructionFit(fixed, per_row, worst_pct, reason)
-
-
 def instruction_ladder(modes: Sequence[str], limits: Sequence[int], *, pair: str = DEFAULT_PAIR,
                        interval: str = DEFAULT_INTERVAL, base: str | None = None,
                        env: dict[str, str] | None = None, cpus: set[int] | None = None,
@@ -149,7 +83,7 @@ def instruction_ladder(modes: Sequence[str], limits: Sequence[int], *, pair: str
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="candlebench-callgrind-") as tmp:
         out_dir = Path(tmp)
-        command = [*callgrind_command(out_dir), sys.executable, "-m", "loadtest.instructions",
+        command = [*callgrind_command(out_dir), sys.executable, "-m", "loadtest.inprocess.instructions",
                    "--modes", ",".join(modes), "--limits", ",".join(map(str, limits)),
                    "--pair", pair, "--interval", interval]
         child_env = dict(os.environ if env is None else env, PYTHONHASHSEED=HASH_SEED)
@@ -187,20 +121,6 @@ def instruction_ladder_split(modes: Sequence[str], limits: Sequence[int], cpu_se
                   database=parts[0].database, seconds=time.monotonic() - started, calls=parts[0].calls)
 
 
-def ladder_to_json(ladder: Ladder) -> dict:
-    """The runner's instructions.json: the counts (as --json writes them) and how they were taken."""
-    return {"counts": ladder.as_json(), "base": ladder.base, "database": ladder.database,
-            "seconds": round(ladder.seconds, 1), "calls": {str(k): v for k, v in ladder.calls.items()}}
-
-
-def ladder_from_json(data: dict) -> Ladder:
-    """A Ladder back from instructions.json (fits recomputed from the counts)."""
-    counts = {mode: {int(k): float(v) for k, v in by.items()} for mode, by in data["counts"].items()}
-    return Ladder(counts=counts, fits={mode: fit_instructions(by) for mode, by in counts.items()}, base=data["base"],
-                  database=data["database"], seconds=float(data["seconds"]),
-                  calls={int(k): int(v) for k, v in data["calls"].items()})
-
-
 def dump_name(mode: str, limit: int, calls: int, is_async: bool) -> str:
     """How a cell's count is named in callgrind's dump: mode, limit, calls, sync/async."""
     return f"{mode} {limit} {calls} {'async' if is_async else 'sync'}"
@@ -228,70 +148,9 @@ def per_request(dumps: dict[str, int], modes: Sequence[str], limits: Sequence[in
 
 
 
-# -- rendering -------------------------------------------------------------------------------
-def _millions(n: float) -> str:
-    """Three significant digits (one more below 1 M), in millions."""
-    m = n / 1e6
-    return f"{m:.2f} M" if m < 10 else f"{m:.1f} M" if m < 100 else f"{m:,.0f} M"
-
-
-def _ratio(value: float) -> str:
-    return "-" if not math.isfinite(value) else f"×{value:.2f}" if value < 10 else f"×{value:.1f}"
-
-
-def _rows_label(limit: int) -> str:
-    return f"{limit} row" if limit == 1 else f"{limit} rows"
-
-
-def database_note(database: str) -> str:
-    """What the counts include of the database's work."""
-    if database == "postgresql":
-        return ("PostgreSQL: only the client side is counted (Python, psycopg, libpq); "
-                "the database server's own work is not in these figures.")
-    if database == "sqlite":
-        return "SQLite runs inside the process: its work for the query is counted."
-    return f"Database {database}: only what runs inside the Python process is counted."
-
-
-def ladder_rows(ladder: Ladder) -> tuple[list[str], list[list[str]], str, list[str]]:
-    """The ladder as a table: headers, rows, caption, and notes to print below it."""
-    limits = ladder.limits
-    headers = ["mode", *(_rows_label(limit) for limit in limits), "fixed", "per row"]
-    rows, notes = [], []
-    for mode in ladder.modes:
-        row = [mode]
-        for limit in limits:
-            count = ladder.counts[mode].get(limit)
-            row.append("-" if count is None else f"{_millions(count)} ({_ratio(ladder.ratio(mode, limit))})")
-        fit = ladder.fits.get(mode)
-        if fit is None:
-            row += ["-", "-"]
-        elif fit.unreliable:
-            row += ["fit unreliable", "fit unreliable"]
-            notes.append(f"{mode}: fit unreliable: {fit.unreliable}.")
-        else:
-            row += [_millions(fit.fixed), f"{fit.per_row:,.0f}"]
-        rows.append(row)
-    calls = ", ".join(f"{ladder.calls[limit]} at {_rows_label(limit)}" for limit in limits)
-    caption = (f"Instructions per request (valgrind callgrind), each mode's view called in-process: no server, "
-               f"middleware or network. (×) is {ladder.base}'s count over the mode's: above 1, fewer "
-               f"instructions than {ladder.base}. Fixed and per-row instructions: least squares over the "
-               f"limits. Counted calls per cell: {calls}.")
-    return headers, rows, caption, [database_note(ladder.database), *notes]
-
-
-def ladder_markdown(ladder: Ladder) -> str:
-    """The ladder as a markdown table with its caption above and notes below."""
-    headers, rows, caption, notes = ladder_rows(ladder)
-    lines = [caption, "", "| " + " | ".join(headers) + " |", "|:---|" + "---:|" * (len(headers) - 1)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join([*lines, "", *notes])
-
-
-
 def print_ladder(modes: Sequence[str], limits: Sequence[int], pair: str, interval: str, json_path: Path | None,
                  progress: Callable[[str], None] | None = None) -> int:
-    """`python -m loadtest.micro --instructions`: count, print the table, write the JSON."""
+    """`python -m loadtest micro --instructions`: count, print the table, write the JSON."""
     try:
         if progress:
             progress(f"counting instructions: {len(modes)} modes x {len(limits)} limits under callgrind ...")
@@ -333,7 +192,7 @@ def count_in_this_process(modes: Sequence[str], limits: Sequence[int], pair: str
     `valgrind --tool=callgrind --instr-atstart=no` (callgrind_command)."""
     requests = ClientRequests()
     if not requests.running_on_valgrind():
-        raise SystemExit("this process only counts under callgrind: run python -m loadtest.micro --instructions")
+        raise SystemExit("this process only counts under callgrind: run python -m loadtest micro --instructions")
     setup_django()
     loop = asyncio.new_event_loop()
     cells = []
@@ -344,7 +203,7 @@ def count_in_this_process(modes: Sequence[str], limits: Sequence[int], pair: str
             call, is_async = view_caller(path)
             bodies[mode] = checked_body(_call_batch(call, is_async, 1, loop)[0], path)
             cells.append((dump_name(mode, limit, calls_for(limit), is_async), call, is_async, calls_for(limit)))
-        check_same_document(limit, bodies)
+        check_same_body(limit, bodies)
     for call, is_async in ((_empty, False), (_empty_async, True)):
         _call_batch(call, is_async, 1, loop)
         for repeat in range(3):  # the median of three: the first can be off by ~1%
@@ -365,7 +224,7 @@ def count_in_this_process(modes: Sequence[str], limits: Sequence[int], pair: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.instructions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m loadtest.inprocess.instructions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", type=parse_name_list, required=True)
     parser.add_argument("--limits", type=parse_int_list, required=True)
     parser.add_argument("--pair", default=DEFAULT_PAIR)

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import psutil
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from loadtest.cli import PROJECT_ROOT, CheckError
+
 
 
 # uvicorn's production options. --limit-concurrency sheds overload: past this many open
@@ -451,3 +452,9 @@ class CpuProbe:
         seconds = max(t1 - t0, 1e-9)
         return sum(1 for pid, cpu in last.items() if (cpu - first.get(pid, 0.0)) / seconds * 100 >= min_pct)
 
+
+def refuse_unknown_servers(servers: list[str]) -> None:
+    """One line naming the servers there are."""
+    unknown = [s for s in servers if s not in SERVERS]
+    if unknown:
+        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")

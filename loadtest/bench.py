@@ -13,10 +13,9 @@ from pathlib import Path
 
 import psutil
 
-from .cli import (
+from loadtest.cli import (
     CheckError,
     Interrupted,
-    interrupt_main_greenlet_only,
     quiet_interrupts,
     HelpFormatter,
     add_target_options,
@@ -29,7 +28,7 @@ from .cli import (
     parse_name_list,
     update_latest,
 )
-from .deployment import (
+from loadtest.serving.deployment import (
     TARGET,
     RemoteServer,
     RequestOptions,
@@ -39,53 +38,47 @@ from .deployment import (
     redact_header_values,
     target_registry,
 )
-from .machine import machine_info
-from .plan import FULL, QUICK, WILDCARD_HOSTS, Plan, check_load_options, make_plan, make_target_plan
-from .remote_figures import UNKNOWN_COLUMNS, wrk_skip_reason
-from .report.render import write_reports
-from .report.results import ResultsWriter, Row
-from .run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
-from .report.targets import TARGET_ROWS
-from .servers import BYTES, PROJECT_ROOT, SERVERS, ServerProcess, pin_to, system_busy_seconds
-from .session import Session, open_session, target_cpu_layout
-from .server_modes import ModeMap
-from .settings_probe import is_local_postgres
-from .startup_checks import (
+from loadtest.serving.machine import machine_info
+from loadtest.plan import FULL, QUICK, WILDCARD_HOSTS, Plan, check_load_options, make_plan, make_target_plan
+from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
+from loadtest.report.render import write_reports
+from loadtest.report.results import ResultsWriter, Row
+from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
+from loadtest.report.goals import GOAL_ROWS
+from loadtest.serving.servers import BYTES, PROJECT_ROOT, SERVERS, ServerProcess, pin_to, system_busy_seconds
+from loadtest.session import Session, open_session, target_cpu_layout
+from loadtest.serving.modes import ModeMap
+from loadtest.serving.settings_probe import is_local_postgres
+from loadtest.serving.checks import (
     check_documents_agree,
     check_server_debug_off,
     check_target_documents,
     explained_http_errors,
     target_modes_document,
 )
-from .stats import summarize
-from .target import DIAGNOSTICS, candle_path
-from .wrk import HEADLINE_ROWS, PairedCheck, wrk_available
-from .wrk import estimate_s as wrk_estimate_s
+from loadtest.stats import summarize
+from loadtest.request import DIAGNOSTICS, candle_path
+from loadtest.load.wrk import HEADLINE_ROWS, PairedCheck, wrk_available
+from loadtest.load.wrk import estimate_s as wrk_estimate_s
 
 
 
-OTHER_COMMANDS = """other commands (each has --help):
-  python -m loadtest spike      a sudden spike of users, then back to steady load
-  python -m loadtest soak       steady load for minutes: failures and memory growth
-  python -m loadtest worker     Locust workers on a load host, for a runner with --expect-workers
-  python -m loadtest.report DIR (re)write report.md and report.html of a results folder
-  python -m loadtest.micro      the views timed in-process, no HTTP
-  python -m loadtest.tablesize  does latency depend on how many candles the table holds?"""
+
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m loadtest",
+        prog="python -m loadtest bench",
         description="Compare the candle endpoint's modes under Locust load, per row count and server.",
         formatter_class=HelpFormatter,
-        epilog=OTHER_COMMANDS,
+        epilog="other commands: python -m loadtest --help",
     )
     p.add_argument("--modes", type=parse_name_list,
                    help="comma-separated modes (default: all, in report order); each server runs those it serves "
                    "(--target: those its /api/modes lists; one it does not list is refused)")
     p.add_argument("--limits", type=parse_int_list,
                    help=f"comma-separated row counts, for every server (default: {QUICK['limits']} on "
-                   f"{', '.join(s for s in SERVERS if SERVERS[s].every_limit)}, {TARGET_ROWS} on the others; "
+                   f"{', '.join(s for s in SERVERS if SERVERS[s].every_limit)}, {GOAL_ROWS} on the others; "
                    f"--full: {FULL['limits']} everywhere)")
     p.add_argument("--servers", type=parse_name_list, help=f"of {', '.join(SERVERS)} (default: all but "
                    f"{', '.join(s for s in SERVERS if s not in QUICK['servers'].split(','))}; --full: all)")
@@ -168,7 +161,7 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
     log("micro benchmark (views in-process, no HTTP) ...")
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest.micro", "--modes", ",".join(django_modes),
+        [sys.executable, "-m", "loadtest.inprocess.micro", "--modes", ",".join(django_modes),
          "--limits", ",".join(map(str, plan.limits)), "--pair", plan.pair, "--interval", plan.interval,
          "--json", str(out / "micro.json"), "--quiet"],
         cwd=PROJECT_ROOT, env=session.env, capture_output=True, text=True, preexec_fn=pin_to(session.layout.server),
@@ -192,7 +185,8 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
     """The instruction ladder (loadtest/instructions.py) of the plan's modes, saved as
     instructions.json; None, with a line saying why, when valgrind cannot run here. Before the
     servers start both cores are free: one valgrind process per core, the server's first."""
-    from .instructions import instruction_ladder_split, ladder_markdown, ladder_to_json, unavailable_reason
+    from loadtest.inprocess.instructions import instruction_ladder_split, unavailable_reason
+    from loadtest.report.ladder import ladder_markdown, ladder_to_json
 
     reason = unavailable_reason()
     if reason:
@@ -281,18 +275,18 @@ def check_machine_quiet(servers: list[ServerProcess], meta: dict) -> None:
 def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode: str, limit: int, repeat: int,
                 expect_bytes: int, local_postgres: bool) -> tuple[Row, object]:
     """One run against one server (or the target): measured, checked, as a results row (and its Measurement)."""
-    from .loadgen import Target
+    from loadtest.load.generator import CandleRequest
 
     loadgen.point_at(server.base_url)
-    target = Target(mode, limit, plan.pair, plan.interval, expect_bytes)
+    request = CandleRequest(mode, limit, plan.pair, plan.interval, expect_bytes)
     lingering = server.wait_disconnected()
     server.reset_peak_rss()
     pids = server.pids()
     probe = server.cpu_probe(local_postgres)
     if plan.profile == "seed":
-        m = loadgen.seed(target, plan.users, plan.requests_per_user, probe)
+        m = loadgen.seed(request, plan.users, plan.requests_per_user, probe)
     else:
-        m = loadgen.steady(target, plan.users, plan.warmup, plan.duration, probe, MIN_REQUESTS)
+        m = loadgen.steady(request, plan.users, plan.warmup, plan.duration, probe, MIN_REQUESTS)
     restarted = server.pids() != pids
     server.wait_idle()
     rss = server.peak_rss_mb()
@@ -520,7 +514,7 @@ def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: arg
     try:
         sizes = start(servers)
         check_machine_quiet(list(servers.values()), meta)
-        from .loadgen import LoadGenerator  # imports Locust (gevent)
+        from loadtest.load.generator import LoadGenerator, interrupt_main_greenlet_only  # imports Locust (gevent)
 
         interrupt_main_greenlet_only()
         if plan.expect_workers:
@@ -567,7 +561,7 @@ def write_partial(out: Path, meta: dict, t_start: float, planned: int) -> str:
     try:
         write_reports(out)
     except Exception as exc:  # a report of a few runs may lack what a section needs
-        return f"{meta['partial']}; no report ({type(exc).__name__}); make one with: python -m loadtest.report {out}"
+        return f"{meta['partial']}; no report ({type(exc).__name__}); make one with: python -m loadtest report {out}"
     return f"{meta['partial']}; partial report: {out / 'report.md'}"
 
 

@@ -1,4 +1,4 @@
-"""The report's targets as data: each one id, one owner and its thresholds in one place; the
+"""The report's goals as data: each one id, one owner and its thresholds in one place; the
 goal's text and the verdict are generated from those thresholds."""
 from __future__ import annotations
 
@@ -6,33 +6,33 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..target import DIAGNOSTICS
-from .numbers import fnum, fratio
-from .results import Results
+from loadtest.request import DIAGNOSTICS
+from loadtest.report.numbers import fnum, fratio
+from loadtest.report.results import Results
 
-TARGET_ROWS = 1000
+GOAL_ROWS = 1000
 
 
 @dataclass(frozen=True)
-class Target:
-    """One target: `thresholds` are the minimum figures (ratios; shares as fractions) it needs."""
+class Goal:
+    """One goal: `thresholds` are the minimum figures (ratios; shares as fractions) it needs."""
 
     id: str
     owner: str
     thresholds: dict[str, float]
-    evaluate: Callable[[Target, Results, Results | None, int], list[TargetResult]]
+    evaluate: Callable[[Goal, Results, Results | None, int], list[GoalResult]]
 
 
 @dataclass
-class TargetResult:
+class GoalResult:
     key: str
-    goal: str
+    wants: str
     status: str  # "met", "not met", "not measured"
     figures: str
 
     @property
     def line(self) -> str:
-        return f"{self.key} {self.status.upper()}: {self.goal}. {self.figures}"
+        return f"{self.key} {self.status.upper()}: {self.wants}. {self.figures}"
 
 
 def times(value: float) -> str:
@@ -118,66 +118,66 @@ def fitted_costs(res: Results, server: str, modes: tuple[str, ...]) -> str:
     return f" Fitted cost per request: {parts}."
 
 
-def _t1(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+def _g1(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """WSGI: raw against drf and drf-validated."""
-    need_drf, need_validated = target.thresholds["raw/drf"], target.thresholds["raw/drf-validated"]
+    need_drf, need_validated = goal.thresholds["raw/drf"], goal.thresholds["raw/drf-validated"]
     modes = ("raw", "drf", "drf-validated")
-    goal = f"under wsgi at {rows} rows, raw >= {times(need_drf)} drf and >= {times(need_validated)} drf-validated"
+    wants = f"under wsgi at {rows} rows, raw >= {times(need_drf)} drf and >= {times(need_validated)} drf-validated"
     miss = _missing(res, t, [("wsgi", m, rows) for m in modes])
     if miss:
-        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+        return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     a = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf", rows))
     b = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf-validated", rows))
-    return [TargetResult(target.id, goal, _status([a >= need_drf, b >= need_validated]),
+    return [GoalResult(goal.id, wants, _status([a >= need_drf, b >= need_validated]),
                          f"raw {fnum(t.rps('wsgi', 'raw', rows))}, drf {fnum(t.rps('wsgi', 'drf', rows))}, "
                          f"drf-validated {fnum(t.rps('wsgi', 'drf-validated', rows))} req/s: raw/drf {fratio(a)} "
                          f"(needs ×{need_drf:g}), raw/drf-validated {fratio(b)} (needs ×{need_validated:g})."
                          + fitted_costs(t, "wsgi", modes))]
 
 
-def _t2(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+def _g2(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """ASGI's fast modes against WSGI's raw."""
-    need = target.thresholds["of wsgi raw"]
-    goal = f"under asgi at {rows} rows, orjson and raw each >= {share(need)} of raw under wsgi"
+    need = goal.thresholds["of wsgi raw"]
+    wants = f"under asgi at {rows} rows, orjson and raw each >= {share(need)} of raw under wsgi"
     miss = _missing(res, t, [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)])
     if miss:
-        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+        return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     a = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "raw", rows))
     b = t.paired_ratio(("asgi", "raw", rows), ("wsgi", "raw", rows))
     same_mode = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "orjson", rows))
     # The same mode on both servers separates what ASGI costs from what the mode costs.
     server_share = (f" The same orjson mode under asgi is {same_mode:.0%} of itself under wsgi."
                     if math.isfinite(same_mode) else "")
-    return [TargetResult(target.id, goal, _status([a >= need, b >= need]),
+    return [GoalResult(goal.id, wants, _status([a >= need, b >= need]),
                          f"asgi orjson {fnum(t.rps('asgi', 'orjson', rows))}, asgi raw {fnum(t.rps('asgi', 'raw', rows))}, "
                          f"wsgi raw {fnum(t.rps('wsgi', 'raw', rows))} req/s: orjson {a:.0%}, raw {b:.0%} of wsgi raw "
                          f"(needs {share(need)})." + server_share)]
 
 
-def _t3(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+def _g3(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """The ASGI ceiling against the WSGI ceiling."""
-    need = target.thresholds["of the wsgi ceiling"]
-    goal = f"the asgi ceiling (floor) at {rows} rows >= {share(need)} of the wsgi ceiling"
+    need = goal.thresholds["of the wsgi ceiling"]
+    wants = f"the asgi ceiling (floor) at {rows} rows >= {share(need)} of the wsgi ceiling"
     ca, wa = t.ceiling("asgi", rows) if t else (math.nan, "")
     cw, ww = t.ceiling("wsgi", rows) if t else (math.nan, "")
     if not (math.isfinite(ca) and math.isfinite(cw)):
         miss = _missing(res, t, [(s, d, rows) for s, v in (("asgi", ca), ("wsgi", cw)) if not math.isfinite(v)
                                  for d in DIAGNOSTICS])
-        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+        return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     r = ca / cw
     bounds = "; ".join(f"{s} {why}" for s in ("asgi", "wsgi") if (why := t.ceiling_limited_by(s, rows)))
-    return [TargetResult(target.id, goal, _status([r >= need]),
+    return [GoalResult(goal.id, wants, _status([r >= need]),
                          f"asgi {fnum(ca)} req/s ({wa}), wsgi {fnum(cw)} req/s ({ww}): {r:.0%} (needs {share(need)})."
                          + (f" Caution, {bounds}." if bounds else ""))]
 
 
-def _t4(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
-    """On each server, the best mode against the database-bound estimate (issue 11's T4)."""
-    need = target.thresholds["of the database-bound estimate"]
+def _g4(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """On each server, the best mode against the database-bound estimate (issue 11's G4)."""
+    need = goal.thresholds["of the database-bound estimate"]
     out = []
     for s in res.servers:
-        key = f"{target.id} {s}"
-        goal = f"on {s} at {rows} rows, the best mode >= {share(need)} of the database-bound estimate"
+        key = f"{goal.id} {s}"
+        wants = f"on {s} at {rows} rows, the best mode >= {share(need)} of the database-bound estimate"
         top, which = t.ceiling(s, rows) if t else (math.nan, "")
         modes = [m for m in (t.modes_on(s) if t else []) if math.isfinite(t.rps(s, m, rows))]
         if not math.isfinite(top) or not modes:
@@ -186,7 +186,7 @@ def _t4(target: Target, res: Results, t: Results | None, rows: int) -> list[Targ
             no_ceiling = f"ceiling {unknown}" if unknown else "no ceiling measured (not run)"
             miss = ((_missing(res, t, ran) if ran else no_ceiling) if not math.isfinite(top)
                     else f"no trustworthy run of any mode on {s} @{rows}")
-            out.append(TargetResult(key, goal, "not measured", miss[0].upper() + miss[1:] + "."))
+            out.append(GoalResult(key, wants, "not measured", miss[0].upper() + miss[1:] + "."))
             continue
         best = max(modes, key=lambda m: t.rps(s, m, rows))
         bound = database_bound_rps(t, s, rows)
@@ -194,66 +194,66 @@ def _t4(target: Target, res: Results, t: Results | None, rows: int) -> list[Targ
         figures = (f"best mode {best} {fnum(t.rps(s, best, rows))} req/s, ceiling {fnum(top)} req/s ({which}): "
                    f"{t.rps(s, best, rows) / top:.0%} of the ceiling." + (f" Caution, ceiling {why}." if why else ""))
         if not math.isfinite(bound):
-            why_not = ("the database-alone timing is measured in-process on this checkout, not on the remote target"
+            why_not = ("the database-alone timing is measured in-process on this checkout, not on the remote deployment"
                        if res.is_remote(s) else "the micro benchmark's database-alone timing is missing, or an async "
                        "server with a database server overlaps the query with other work")
-            out.append(TargetResult(key, goal, "not measured", f"{figures} No database-bound estimate: {why_not}."))
+            out.append(GoalResult(key, wants, "not measured", f"{figures} No database-bound estimate: {why_not}."))
             continue
         r = t.rps(s, best, rows) / bound
-        out.append(TargetResult(key, goal, _status([r >= need]), figures + f" Database-bound estimate "
+        out.append(GoalResult(key, wants, _status([r >= need]), figures + f" Database-bound estimate "
                                 f"{fnum(bound)} req/s: {r:.0%} of it (needs {share(need)})." + ceiling_bound(t, s, rows)))
     return out
 
 
-def _same_server_ratio(target: Target, res: Results, t: Results | None, rows: int, mode: str,
-                       others: dict[str, str]) -> list[TargetResult]:
+def _same_server_ratio(goal: Goal, res: Results, t: Results | None, rows: int, mode: str,
+                       others: dict[str, str]) -> list[GoalResult]:
     """On every server that ran `mode`: `mode` over each of `others` (threshold key -> mode)."""
     servers = [s for s in res.servers if res.cell(s, mode, rows) is not None]
-    goal_parts = ", ".join(f">= {times(target.thresholds[k])} {m}" for k, m in others.items())
+    wants_parts = ", ".join(f">= {times(goal.thresholds[k])} {m}" for k, m in others.items())
     if not servers:
-        return [TargetResult(target.id, f"at {rows} rows, {mode} {goal_parts} on the same server", "not measured",
+        return [GoalResult(goal.id, f"at {rows} rows, {mode} {wants_parts} on the same server", "not measured",
                              f"Not run: {mode} @{rows} on any server.")]
     out = []
     for s in servers:
-        goal = f"on {s} at {rows} rows, {mode} {goal_parts}"
+        wants = f"on {s} at {rows} rows, {mode} {wants_parts}"
         miss = _missing(res, t, [(s, mode, rows), *((s, m, rows) for m in others.values())])
         if miss:
-            out.append(TargetResult(f"{target.id} {s}", goal, "not measured", miss.capitalize() + "."))
+            out.append(GoalResult(f"{goal.id} {s}", wants, "not measured", miss.capitalize() + "."))
             continue
         ratios = {k: t.paired_ratio((s, mode, rows), (s, m, rows)) for k, m in others.items()}
         figures = f"{mode} {fnum(t.rps(s, mode, rows))} req/s; " + ", ".join(
-            f"{m} {fnum(t.rps(s, m, rows))} req/s: {fratio(ratios[k])} (needs ×{target.thresholds[k]:g})"
+            f"{m} {fnum(t.rps(s, m, rows))} req/s: {fratio(ratios[k])} (needs ×{goal.thresholds[k]:g})"
             for k, m in others.items())
-        out.append(TargetResult(f"{target.id} {s}", goal, _status([ratios[k] >= target.thresholds[k] for k in others]),
+        out.append(GoalResult(f"{goal.id} {s}", wants, _status([ratios[k] >= goal.thresholds[k] for k in others]),
                                 figures + "."))
     return out
 
 
-def _t5(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+def _g5(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """raw-msgspec against raw on the same server: validated output at raw speed."""
-    return _same_server_ratio(target, res, t, rows, "raw-msgspec", {"raw-msgspec/raw": "raw"})
+    return _same_server_ratio(goal, res, t, rows, "raw-msgspec", {"raw-msgspec/raw": "raw"})
 
 
-def _t6(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+def _g6(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """msgspec against orjson and drf-validated on the same server."""
-    return _same_server_ratio(target, res, t, rows, "msgspec",
+    return _same_server_ratio(goal, res, t, rows, "msgspec",
                               {"msgspec/orjson": "orjson", "msgspec/drf-validated": "drf-validated"})
 
 
-def _best_against(target: Target, res: Results, t: Results | None, rows: int, reference: tuple[str, str],
-                  candidates: list[tuple[str, str]], what: str) -> list[TargetResult]:
+def _best_against(goal: Goal, res: Results, t: Results | None, rows: int, reference: tuple[str, str],
+                  candidates: list[tuple[str, str]], what: str) -> list[GoalResult]:
     """The fastest of `candidates` (server, mode) against the `reference` cell, paired per repeat."""
-    key = next(iter(target.thresholds))
-    need = target.thresholds[key]
-    goal = f"at {rows} rows, {what} >= {times(need)} {reference[1]} ({reference[0]})"
+    key = next(iter(goal.thresholds))
+    need = goal.thresholds[key]
+    wants = f"at {rows} rows, {what} >= {times(need)} {reference[1]} ({reference[0]})"
     ref = (*reference, rows)
     measured = [(s, m) for s, m in candidates if t is not None and math.isfinite(t.rps(s, m, rows))]
     if res.cell(*ref) is None or t is None or t.cell(*ref) is None or not measured:
         miss = _missing(res, t, [ref]) or f"no trustworthy run of {what} @{rows}"
-        return [TargetResult(target.id, goal, "not measured", miss[0].upper() + miss[1:] + ".")]
+        return [GoalResult(goal.id, wants, "not measured", miss[0].upper() + miss[1:] + ".")]
     s, m = max(measured, key=lambda c: t.rps(c[0], c[1], rows))
     r = t.paired_ratio((s, m, rows), ref)
-    return [TargetResult(target.id, goal, _status([r >= need]),
+    return [GoalResult(goal.id, wants, _status([r >= need]),
                          f"{m} on {s} {fnum(t.rps(s, m, rows))} req/s, {reference[1]} {fnum(t.rps(*ref))} req/s: "
                          f"{fratio(r)} (needs ×{need:g}).")]
 
@@ -264,58 +264,58 @@ def _django_cells(res: Results, validated: bool) -> list[tuple[str, str]]:
             if not validated or res.validates(m)]
 
 
-def _t7(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
-    return _best_against(target, res, t, rows, ("fastapi", "fastapi-orjson"), _django_cells(res, False),
+def _g7(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    return _best_against(goal, res, t, rows, ("fastapi", "fastapi-orjson"), _django_cells(res, False),
                          "the best Django mode (any server)")
 
 
-def _t8(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
-    return _best_against(target, res, t, rows, ("fastapi", "fastapi-model"), _django_cells(res, True),
+def _g8(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    return _best_against(goal, res, t, rows, ("fastapi", "fastapi-model"), _django_cells(res, True),
                          "the best validated Django mode (any server)")
 
 
-def _t9(target: Target, res: Results, t: Results | None, rows: int) -> list[TargetResult]:
+def _g9(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """The project's ASGI handler against stock Django's, for raw."""
-    need = target.thresholds["asgi/asgi-stock raw"]
-    goal = f"raw at {rows} rows under asgi >= {times(need)} raw under asgi-stock (the project's handler against stock)"
+    need = goal.thresholds["asgi/asgi-stock raw"]
+    wants = f"raw at {rows} rows under asgi >= {times(need)} raw under asgi-stock (the project's handler against stock)"
     miss = _missing(res, t, [("asgi", "raw", rows), ("asgi-stock", "raw", rows)])
     if miss:
-        return [TargetResult(target.id, goal, "not measured", miss.capitalize() + ".")]
+        return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     r = t.paired_ratio(("asgi", "raw", rows), ("asgi-stock", "raw", rows))
     ceilings = ", ".join(f"{s} ceiling {fnum(c)} req/s ({w})" for s in ("asgi", "asgi-stock")
                          for c, w in [t.ceiling(s, rows)] if math.isfinite(c))
-    return [TargetResult(target.id, goal, _status([r >= need]),
+    return [GoalResult(goal.id, wants, _status([r >= need]),
                          f"asgi raw {fnum(t.rps('asgi', 'raw', rows))}, asgi-stock raw "
                          f"{fnum(t.rps('asgi-stock', 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
                          + (f" {ceilings}." if ceilings else ""))]
 
 
-TARGETS: tuple[Target, ...] = (
-    Target("T1", "issue 5", {"raw/drf": 10.0, "raw/drf-validated": 20.0}, _t1),
-    Target("T2", "issue 5", {"of wsgi raw": 0.8}, _t2),
-    Target("T3", "issue 5", {"of the wsgi ceiling": 0.5}, _t3),
-    Target("T4", "issue 11", {"of the database-bound estimate": 0.6}, _t4),
-    Target("T5", "issue 11", {"raw-msgspec/raw": 0.85}, _t5),
-    Target("T6", "issue 11", {"msgspec/orjson": 0.85, "msgspec/drf-validated": 5.0}, _t6),
-    Target("T7", "issue 12", {"best Django/fastapi-orjson": 1.2}, _t7),
-    Target("T8", "issue 12", {"best validated Django/fastapi-model": 1.5}, _t8),
-    Target("T9", "issue 12", {"asgi/asgi-stock raw": 1.5}, _t9),
+GOALS: tuple[Goal, ...] = (
+    Goal("G1", "issue 5", {"raw/drf": 10.0, "raw/drf-validated": 20.0}, _g1),
+    Goal("G2", "issue 5", {"of wsgi raw": 0.8}, _g2),
+    Goal("G3", "issue 5", {"of the wsgi ceiling": 0.5}, _g3),
+    Goal("G4", "issue 11", {"of the database-bound estimate": 0.6}, _g4),
+    Goal("G5", "issue 11", {"raw-msgspec/raw": 0.85}, _g5),
+    Goal("G6", "issue 11", {"msgspec/orjson": 0.85, "msgspec/drf-validated": 5.0}, _g6),
+    Goal("G7", "issue 12", {"best Django/fastapi-orjson": 1.2}, _g7),
+    Goal("G8", "issue 12", {"best validated Django/fastapi-model": 1.5}, _g8),
+    Goal("G9", "issue 12", {"asgi/asgi-stock raw": 1.5}, _g9),
 )
 
 
-def evaluate_targets(res: Results, rows: int = TARGET_ROWS,
-                     targets: tuple[Target, ...] = TARGETS) -> tuple[list[TargetResult], str]:
-    """The targets at `rows` rows, from trustworthy rows only (medians of repeats; ratios
+def evaluate_goals(res: Results, rows: int = GOAL_ROWS,
+                     goals: tuple[Goal, ...] = GOALS) -> tuple[list[GoalResult], str]:
+    """The goals at `rows` rows, from trustworthy rows only (medians of repeats; ratios
     between two cells are taken within each repeat, then the median, like the speed-ups).
     Returns the results and a sentence on which rows were left out."""
     trusted = res.trusted()
     at = [r for r in res.rows if r.limit == rows]
     bad = [r for r in at if not r.trustworthy]
     if not at:
-        note = f"No run at {rows} rows: no target could be measured."
+        note = f"No run at {rows} rows: no goal could be measured."
     elif bad:
         note = (f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
                 f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))}).")
     else:
         note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
-    return [result for target in targets for result in target.evaluate(target, res, trusted, rows)], note
+    return [result for goal in goals for result in goal.evaluate(goal, res, trusted, rows)], note

@@ -8,6 +8,7 @@ in a process that uses it (loadtest/__main__.py does).
 from __future__ import annotations
 
 import math
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,21 +23,39 @@ from locust.html import get_html_report
 from locust.runners import STATE_MISSING, MasterRunner
 from locust.stats import stats_history
 
-from . import locustfile
-from .cli import CheckError
-from .deployment import RequestOptions
-from .servers import PROJECT_ROOT, free_port
-from .run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
-from .stats import Sample, requests_by_source, span, window
-from .worker import start_locust_workers, stop_locust_workers
+from loadtest import locustfile
+from loadtest.cli import CheckError
+from loadtest.serving.deployment import RequestOptions
+from loadtest.serving.servers import PROJECT_ROOT, free_port
+from loadtest.run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
+from loadtest.stats import Sample, requests_by_source, span, window
+from loadtest.load.workers import start_locust_workers, stop_locust_workers
 
 # Seconds to wait for the Locust workers (local ones start in ~2 s; remote ones are started by hand).
 LOCAL_WORKERS_WAIT_S = 60.0
 REMOTE_WORKERS_WAIT_S = 120.0
 
 
+def interrupt_main_greenlet_only() -> None:
+    """Call once Locust (gevent) is imported, from the main greenlet. Python raises Ctrl-C's
+    KeyboardInterrupt in whichever greenlet runs; in a Locust user's, gevent prints a
+    traceback before passing it on. This raises it in the main greenlet only (where the
+    command stops its servers), by way of gevent's loop when another greenlet runs."""
+    main = gevent.getcurrent()
+    hub = gevent.get_hub()
+
+    def on_sigint(signum, frame) -> None:
+        if gevent.getcurrent() is main:
+            raise KeyboardInterrupt
+        hub.loop.run_callback(main.throw, KeyboardInterrupt)
+
+    signal.signal(signal.SIGINT, on_sigint)
+
+
 @dataclass
-class Target:
+class CandleRequest:
+    """What every user requests: one mode's candles at one limit, and the body size expected back."""
+
     mode: str
     limit: int
     pair: str
@@ -68,7 +87,7 @@ class Measurement:
 
 
 class LoadGenerator:
-    """One Locust Environment for a session: point it at a server, set a target, measure.
+    """One Locust Environment for a session: point it at a server, set what users request, measure.
 
     processes > 1: this process is the master of that many local `locust --worker` processes;
     expect_workers N: the master, bound to master_bind (host, port), of N workers started on
@@ -262,14 +281,14 @@ class LoadGenerator:
         """Send the next runs' requests to the server at `base_url`."""
         self.env.host = self.options.host = base_url
 
-    def set_target(self, target: Target, profile: str = "steady", requests_per_user: int = 0) -> None:
+    def set_request(self, request: CandleRequest, profile: str = "steady", requests_per_user: int = 0) -> None:
         """What every user requests next, and how (the locustfile's options); forgets old samples."""
         vars(self.options).update(
-            mode=target.mode,
-            limit=target.limit,
-            pair=target.pair,
-            interval=target.interval,
-            expect_bytes=target.expect_bytes,
+            mode=request.mode,
+            limit=request.limit,
+            pair=request.pair,
+            interval=request.interval,
+            expect_bytes=request.expect_bytes,
             load_profile=profile,
             requests_per_user=requests_per_user,
         )
@@ -299,7 +318,7 @@ class LoadGenerator:
                 gevent.sleep(0.05)
 
     def start_shape(self, shape) -> None:
-        """Run a Locust LoadTestShape (set_target first); end_shape() after it ended."""
+        """Run a Locust LoadTestShape (set_request first); end_shape() after it ended."""
         self.env.shape_class = shape
         shape.runner = self.runner
         if self.distributed:
@@ -318,14 +337,14 @@ class LoadGenerator:
             self.options.headless = True
             self.discard_samples()
 
-    def steady(self, target: Target, users: int, warmup: float, duration: float,
+    def steady(self, request: CandleRequest, users: int, warmup: float, duration: float,
                probe: Callable[[], dict[str, float]] | None = None, min_requests: int = 0,
                max_warmup: float = MAX_WARMUP_S) -> Measurement:
         """Users request back to back; after a warm-up of at least `warmup` seconds and
         at least one completed request per user (so the server queue is full and leftovers
         of the previous run are done), measure `duration` seconds (longer, up to
         MAX_WINDOW_FACTOR x, until `min_requests` completed)."""
-        self.set_target(target)
+        self.set_request(request)
         self.start(users)
         spawned = time.time()
         complete = False
@@ -359,11 +378,11 @@ class LoadGenerator:
         self._count_workers(m)
         return m
 
-    def seed(self, target: Target, users: int, requests_per_user: int,
+    def seed(self, request: CandleRequest, users: int, requests_per_user: int,
              probe: Callable[[], dict[str, float]] | None = None, timeout: float = 900) -> Measurement:
         """The case study's shape: every user makes `requests_per_user` requests and stops;
         measured from the first request's start to the last response."""
-        self.set_target(target, "seed", requests_per_user)
+        self.set_request(request, "seed", requests_per_user)
         self.runner.stats.reset_all()
         cpu0, probe0 = self._cpu_seconds(), self._probe(probe)
         w0 = time.time()

@@ -3,7 +3,7 @@ filters within each chosen server, and a server's own modes (bolt's, FastAPI's: 
 Django view serves) run whenever that server is chosen."""
 from __future__ import annotations
 
-from .cli import CheckError
+from loadtest.cli import CheckError
 
 
 def registry_entries() -> list[dict]:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from .servers import system_busy_seconds
+from loadtest.serving.servers import system_busy_seconds
 
 # The target's name in results.csv and the report (never one of the servers the runner starts).
 TARGET = "target"

@@ -10,8 +10,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from .fitting import paired_median
-from .servers import pin_to
+from loadtest.fitting import paired_median
+from loadtest.serving.servers import pin_to
 
 # The cells measured with both: raw and drf at 1000 rows on every server the runner ran.
 HEADLINE_MODES = ("raw", "drf")
@@ -22,8 +22,6 @@ TIMEOUT_S = 60
 # A measured window of at least this many response times (startup reads ~1/this low), capped.
 WINDOW_LATENCIES = 10
 MAX_WINDOW_S = 10.0
-# Locust/wrk further from 1 than this: the report flags the cell.
-DIFFERENCE_PCT = 10.0
 # How long past its window a wrk run may take before it is stopped as hung.
 WAIT_EXTRA_S = 30
 
@@ -135,17 +133,6 @@ def estimate_s(cells: int, repeats: int, seconds: float) -> float:
     window (whole seconds) and about a second of process start and idle waits (a slow cell's
     longer window comes on top)."""
     return cells * repeats * (1 + max(1, math.ceil(seconds)) + 1)
-
-
-def locust_over_wrk(locust_by_repeat: dict[int, float], cell: dict) -> float:
-    """Locust/wrk of a wrk.json cell: the median of each repeat's ratio where both measured it
-    (older files, without repeats: the ratio of the medians); NaN when there is none."""
-    paired = paired_median(locust_by_repeat, {r["repeat"]: r["rps"] for r in cell.get("runs", []) if "repeat" in r})
-    if math.isfinite(paired):
-        return paired
-    if not cell.get("wrk_rps") or not locust_by_repeat:
-        return math.nan
-    return statistics.median(locust_by_repeat.values()) / cell["wrk_rps"]
 
 
 def headline_cells(servers: Sequence[str], modes_on, limits: Sequence[int]) -> list[tuple[str, str]]:

@@ -1,5 +1,5 @@
-"""The ceiling (floor diagnostics), the targets' evaluation and the memory table, on
-synthetic recorded rows. The targets themselves are checked by the runner on real runs;
+"""The ceiling (floor diagnostics), the goals' evaluation and the memory table, on
+synthetic recorded rows. The goals themselves are checked by the runner on real runs;
 here only the logic that judges them is tested."""
 import math
 
@@ -7,7 +7,7 @@ import pytest
 
 from loadtest.report import render, tables
 from loadtest.report.results import Results, Row
-from loadtest.report.targets import evaluate_targets
+from loadtest.report.goals import evaluate_goals
 
 
 def row(server, mode, limit, repeat, rps, trustworthy=True, rss=100.0, server_cpu=99.0, loadgen_cpu=50.0):
@@ -37,14 +37,14 @@ def results(table=MET, limits=(1000,), repeats=2, untrusted=(), extra=()):
     return Results(rows, {"plan": plan, "database": {"max_limit": 1440}, "micro": MICRO})
 
 
-# The micro benchmark's database alone at 1000 rows: 1 ms to fetch the rows (the T4 estimate).
+# The micro benchmark's database alone at 1000 rows: 1 ms to fetch the rows (the G4 estimate).
 ALONE = {"limit": 1000, "rows_ms": 1.0, "json_ms": 2.0, "json_same_document": True, "json_same_bytes": True}
 MICRO = {"rows": [], "database": "sqlite", "database_alone": [ALONE]}
 
 
 def by_key(res):
-    targets, note = evaluate_targets(res)
-    return {t.key: t for t in targets}, note
+    goals, note = evaluate_goals(res)
+    return {t.key: t for t in goals}, note
 
 
 def test_diagnostics_are_not_modes():
@@ -78,27 +78,27 @@ def test_no_ceiling_without_floor_runs():
     assert tables.ceiling_table(res) is None
     assert "were not measured (--no-floor)" in render.render_markdown(res)
     got, _ = by_key(res)
-    assert got["T1"].status == "met"
-    assert got["T3"].status == got["T4 asgi"].status == "not measured"
-    assert "Not run: asgi floor @1000" in got["T3"].figures
+    assert got["G1"].status == "met"
+    assert got["G3"].status == got["G4 asgi"].status == "not measured"
+    assert "Not run: asgi floor @1000" in got["G3"].figures
 
 
-def test_all_targets_met_with_their_figures():
+def test_all_goals_met_with_their_figures():
     got, note = by_key(results())
-    assert list(got) == ["T1", "T2", "T3", "T4 wsgi", "T4 asgi", "T5", "T6", "T7", "T8", "T9"]
+    assert list(got) == ["G1", "G2", "G3", "G4 wsgi", "G4 asgi", "G5", "G6", "G7", "G8", "G9"]
     assert [got[k].status for k in list(got)[:5]] == ["met"] * 5
-    assert "raw/drf ×12.5" in got["T1"].figures and "raw/drf-validated ×25.0" in got["T1"].figures
-    assert "orjson 84%, raw 88% of wsgi raw" in got["T2"].figures
-    assert got["T2"].figures.endswith("The same orjson mode under asgi is 140% of itself under wsgi.")
-    assert "asgi 399 req/s (floor-async), wsgi 380 req/s (floor): 105%" in got["T3"].figures
-    # T4: 1 / (2.63 ms for the ceiling's request + 1.00 ms for the rows) = 275 req/s.
+    assert "raw/drf ×12.5" in got["G1"].figures and "raw/drf-validated ×25.0" in got["G1"].figures
+    assert "orjson 84%, raw 88% of wsgi raw" in got["G2"].figures
+    assert got["G2"].figures.endswith("The same orjson mode under asgi is 140% of itself under wsgi.")
+    assert "asgi 399 req/s (floor-async), wsgi 380 req/s (floor): 105%" in got["G3"].figures
+    # G4: 1 / (2.63 ms for the ceiling's request + 1.00 ms for the rows) = 275 req/s.
     assert ("best mode raw 238 req/s, ceiling 380 req/s (floor): 62% of the ceiling. Database-bound estimate "
-            "275 req/s: 86% of it (needs 60%).") in got["T4 wsgi"].figures
+            "275 req/s: 86% of it (needs 60%).") in got["G4 wsgi"].figures
     # The modes and servers of issues 11 and 12 were not run here.
-    assert got["T5"].figures == "Not run: raw-msgspec @1000 on any server."
-    assert got["T7"].figures == "Not run: fastapi fastapi-orjson @1000."
-    assert got["T9"].figures == "Not run: asgi-stock raw @1000."
-    assert all(got[k].status == "not measured" for k in ("T5", "T6", "T7", "T8", "T9"))
+    assert got["G5"].figures == "Not run: raw-msgspec @1000 on any server."
+    assert got["G7"].figures == "Not run: fastapi fastapi-orjson @1000."
+    assert got["G9"].figures == "Not run: asgi-stock raw @1000."
+    assert all(got[k].status == "not measured" for k in ("G5", "G6", "G7", "G8", "G9"))
     assert note.startswith("Evaluated from all 24 runs")
 
 
@@ -112,22 +112,22 @@ NEW = {
 VALIDATES = {"drf-validated", "msgspec", "raw-msgspec", "fastapi-model"}
 
 
-def test_issue_11_and_12_targets_on_the_same_server_and_across_frameworks():
+def test_issue_11_and_12_goals_on_the_same_server_and_across_frameworks():
     res = results(NEW)
     registry = [{"name": m, "validates": m in VALIDATES} for m in ("drf-validated", "drf", "orjson", "msgspec", "raw",
                                                                     "raw-msgspec", "fastapi-model", "fastapi-orjson")]
     res = Results(res.rows, {**res.meta, "plan": {**res.meta["plan"], "registry": registry}})
     got, _ = by_key(res)
-    assert got["T5 wsgi"].status == "met" and "raw 238 req/s: ×0.92 (needs ×0.85)" in got["T5 wsgi"].figures
-    assert got["T5 asgi"].status == "not met" and "raw 209 req/s: ×0.68" in got["T5 asgi"].figures
-    assert "T5 asgi-stock" not in got  # raw-msgspec was not run there
-    assert got["T6 asgi"].status == "met" and "×0.90 (needs ×0.85)" in got["T6 asgi"].figures
-    assert "×21.1 (needs ×5)" in got["T6 asgi"].figures
-    assert got["T7"].status == "met"
-    assert got["T7"].figures == "raw on wsgi 238 req/s, fastapi-orjson 142 req/s: ×1.67 (needs ×1.2)."
+    assert got["G5 wsgi"].status == "met" and "raw 238 req/s: ×0.92 (needs ×0.85)" in got["G5 wsgi"].figures
+    assert got["G5 asgi"].status == "not met" and "raw 209 req/s: ×0.68" in got["G5 asgi"].figures
+    assert "G5 asgi-stock" not in got  # raw-msgspec was not run there
+    assert got["G6 asgi"].status == "met" and "×0.90 (needs ×0.85)" in got["G6 asgi"].figures
+    assert "×21.1 (needs ×5)" in got["G6 asgi"].figures
+    assert got["G7"].status == "met"
+    assert got["G7"].figures == "raw on wsgi 238 req/s, fastapi-orjson 142 req/s: ×1.67 (needs ×1.2)."
     # The best validated mode served by Django: raw-msgspec under wsgi (not fastapi-model itself).
-    assert got["T8"].figures.startswith("raw-msgspec on wsgi 218 req/s, fastapi-model 57.0 req/s: ×3.83")
-    assert got["T9"].status == "met" and "×1.57 (needs ×1.5)" in got["T9"].figures
+    assert got["G8"].figures.startswith("raw-msgspec on wsgi 218 req/s, fastapi-model 57.0 req/s: ×3.83")
+    assert got["G9"].status == "met" and "×1.57 (needs ×1.5)" in got["G9"].figures
     md = render.render_markdown(res)
     frameworks = md[md.index("## Frameworks and servers at 1000 rows"):md.index("## At a glance")]
     assert "| fastapi | fastapi-model | yes | 57.0 | 238 (floor) | 24% | 74 → ~12 req/s with response_model |" \
@@ -146,19 +146,19 @@ def test_issue_11_and_12_targets_on_the_same_server_and_across_frameworks():
     assert "asgi over asgi-stock" in pairs and "| drf | - |" in pairs
 
 
-def test_targets_not_met():
+def test_goals_not_met():
     table = {s: dict(modes) for s, modes in MET.items()}
     table["wsgi"]["drf-validated"] = 13  # raw only ×19.2
     table["asgi"]["orjson"] = 150  # 60% of wsgi raw
     table["asgi"]["floor-async"] = 150  # asgi ceiling = floor 350 -> 350 / 400 still met
     table["asgi"]["raw"] = 100  # best asgi mode orjson 150 of 350: 43%
     got, _ = by_key(results(table))
-    assert got["T1"].status == "not met" and "needs ×20" in got["T1"].figures
-    assert got["T2"].status == "not met" and "orjson 60%" in got["T2"].figures
-    assert got["T3"].status == "met"
+    assert got["G1"].status == "not met" and "needs ×20" in got["G1"].figures
+    assert got["G2"].status == "not met" and "orjson 60%" in got["G2"].figures
+    assert got["G3"].status == "met"
     # asgi: the best mode orjson 142 req/s against 1 / (2.86 ms + 1 ms) = 259 req/s: 55%.
-    assert got["T4 asgi"].status == "not met" and "best mode orjson" in got["T4 asgi"].figures
-    assert got["T4 wsgi"].status == "met"
+    assert got["G4 asgi"].status == "not met" and "best mode orjson" in got["G4 asgi"].figures
+    assert got["G4 wsgi"].status == "met"
 
 
 def test_untrustworthy_rows_are_left_out_and_said_so():
@@ -166,33 +166,33 @@ def test_untrustworthy_rows_are_left_out_and_said_so():
     res = results(untrusted={("wsgi", "raw", 1)})
     got, note = by_key(res)
     assert "1 of 24 runs at 1000 rows failed their checks and were left out (wsgi raw)" in note
-    assert "raw 225, drf 19.0" in got["T1"].figures  # repeat 2 alone: 250 x 0.9
+    assert "raw 225, drf 19.0" in got["G1"].figures  # repeat 2 alone: 250 x 0.9
     # With every run of a needed cell untrustworthy, the target is not measured.
     res = results(untrusted={("wsgi", "raw", 1), ("wsgi", "raw", 2)})
     got, _ = by_key(res)
-    assert got["T1"].status == got["T2"].status == "not measured"
-    assert got["T1"].figures == "No trustworthy run: wsgi raw @1000."
-    assert got["T4 wsgi"].status == "not met"  # the best trustworthy mode is then orjson: 142 of 275 (52%)
-    assert "best mode orjson" in got["T4 wsgi"].figures
+    assert got["G1"].status == got["G2"].status == "not measured"
+    assert got["G1"].figures == "No trustworthy run: wsgi raw @1000."
+    assert got["G4 wsgi"].status == "not met"  # the best trustworthy mode is then orjson: 142 of 275 (52%)
+    assert "best mode orjson" in got["G4 wsgi"].figures
 
 
-def test_targets_need_1000_rows_and_the_servers():
+def test_goals_need_1000_rows_and_the_servers():
     got, note = by_key(results(limits=(100,)))
-    assert note == "No run at 1000 rows: no target could be measured."
+    assert note == "No run at 1000 rows: no goal could be measured."
     assert all(t.status == "not measured" for t in got.values())
     only_asgi = results({"asgi": MET["asgi"]})
     got, _ = by_key(only_asgi)
-    assert got["T1"].figures.startswith("Not run: wsgi raw @1000")
-    assert "T4 wsgi" not in got and got["T4 asgi"].status == "met"
+    assert got["G1"].figures.startswith("Not run: wsgi raw @1000")
+    assert "G4 wsgi" not in got and got["G4 asgi"].status == "met"
 
 
-def test_targets_section_comes_first_and_is_printed():
+def test_goals_section_comes_first_and_is_printed():
     res = results()
     md = render.render_markdown(res)
-    assert md.index("## Targets") < md.index("## At a glance") < md.index("## % of ceiling")
-    assert "| T3 | MET |" in md
+    assert md.index("## Goals") < md.index("## At a glance") < md.index("## % of ceiling")
+    assert "| G3 | MET |" in md
     text = render.summary_text(res)
-    assert "Targets at 1000 rows:" in text and "T4 asgi MET" in text
+    assert "Goals at 1000 rows:" in text and "G4 asgi MET" in text
     assert "asgi ceiling @1000: 399 req/s (floor-async)" in text
 
 
@@ -222,26 +222,26 @@ def test_a_ceiling_the_server_did_not_saturate_is_a_lower_bound():
     table = tables.ceiling_table(res)
     assert {r[0]: r for r in table.rows}["ceiling = the higher one"][table.headers.index("wsgi @1000")] == "floor ↓"
     got, _ = by_key(res)
-    assert f"Caution, ceiling {why}." in got["T4 wsgi"].figures
-    assert got["T3"].figures.endswith(f"Caution, wsgi {why}.")
-    assert "Caution" not in got["T4 asgi"].figures
+    assert f"Caution, ceiling {why}." in got["G4 wsgi"].figures
+    assert got["G3"].figures.endswith(f"Caution, wsgi {why}.")
+    assert "Caution" not in got["G4 asgi"].figures
 
 
 def test_t4_estimates_how_far_the_database_alone_lets_any_mode_go():
     res = results()
     bare = Results(res.rows, {**res.meta, "micro": None})
-    assert by_key(bare)[0]["T4 wsgi"].status == "not measured"  # no micro benchmark recorded
-    assert "Estimate" not in by_key(bare)[0]["T4 wsgi"].figures
+    assert by_key(bare)[0]["G4 wsgi"].status == "not measured"  # no micro benchmark recorded
+    assert "Estimate" not in by_key(bare)[0]["G4 wsgi"].figures
     # wsgi ceiling 380 req/s: 2.63 ms a request; fetching the rows 1.0 ms, the JSON 2.0 ms.
     alone = {"limit": 1000, "rows_ms": 1.0, "json_ms": 2.0, "json_same_document": True, "json_same_bytes": True}
     res = Results(res.rows, {**res.meta, "micro": {"rows": [], "database": "sqlite", "database_alone": [alone]}})
     got = by_key(res)[0]
-    assert got["T4 wsgi"].figures.endswith(
+    assert got["G4 wsgi"].figures.endswith(
         "Estimate: in-process the database alone needs 1.00 ms to hand 1000 rows to Python (2.00 ms to write the "
         "JSON itself) against 2.63 ms for the ceiling's whole request; if these add up on one core, a mode that "
         "reads the rows reaches about 72% of the ceiling at best (275 req/s, the database-bound estimate), one that "
         "has the database write the JSON 57%.")
-    assert "Estimate" in got["T4 asgi"].figures
+    assert "Estimate" in got["G4 asgi"].figures
     table = tables.micro_table(res)
     assert ["database alone: fetch the rows", "1.00 ms", "-", "-"] in table.rows
     assert "⚠" not in table.caption
@@ -249,15 +249,15 @@ def test_t4_estimates_how_far_the_database_alone_lets_any_mode_go():
     differs = dict(alone, json_same_document=False)
     res = Results(res.rows, {**res.meta, "micro": {"rows": [], "database": "postgresql", "database_alone": [differs]}})
     got = by_key(res)[0]
-    assert "Estimate" not in got["T4 asgi"].figures
-    assert "(2.00 ms to write the JSON itself, a document with other values)" in got["T4 wsgi"].figures
+    assert "Estimate" not in got["G4 asgi"].figures
+    assert "(2.00 ms to write the JSON itself, a document with other values)" in got["G4 wsgi"].figures
     assert "⚠ At 1000 rows the database's JSON had other values" in tables.micro_table(res).caption
 
 
 def test_t1_gives_the_fitted_costs_behind_its_ratios_from_three_limits():
-    assert "Fitted" not in by_key(results())[0]["T1"].figures  # one limit: nothing to fit
-    assert "Fitted" not in by_key(results(limits=(100, 1000)))[0]["T1"].figures  # two points always fit a line
-    figures = by_key(results(limits=(1, 100, 1000)))[0]["T1"].figures
+    assert "Fitted" not in by_key(results())[0]["G1"].figures  # one limit: nothing to fit
+    assert "Fitted" not in by_key(results(limits=(100, 1000)))[0]["G1"].figures  # two points always fit a line
+    figures = by_key(results(limits=(1, 100, 1000)))[0]["G1"].figures
     assert "Fitted cost per request: raw " in figures  # its fixed cost is 0 up to rounding: 0.00 or -0.00
     assert figures.endswith("ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, drf-validated 0.00 ms + 105.3 µs/row.")
 
@@ -265,16 +265,16 @@ def test_t1_gives_the_fitted_costs_behind_its_ratios_from_three_limits():
 def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
     import dataclasses
 
-    from loadtest.report.targets import TARGETS
+    from loadtest.report.goals import GOALS
 
-    assert [t.id for t in TARGETS] == [f"T{i}" for i in range(1, 10)] and all(t.owner for t in TARGETS)
-    t1 = TARGETS[0]
-    assert by_key(results())[0]["T1"].goal == "under wsgi at 1000 rows, raw >= 10x drf and >= 20x drf-validated"
+    assert [t.id for t in GOALS] == [f"G{i}" for i in range(1, 10)] and all(t.owner for t in GOALS)
+    t1 = GOALS[0]
+    assert by_key(results())[0]["G1"].wants == "under wsgi at 1000 rows, raw >= 10x drf and >= 20x drf-validated"
     # Raise one threshold: the goal, the figures and the verdict change with it.
     stricter = dataclasses.replace(t1, thresholds={**t1.thresholds, "raw/drf": 15.0})
-    (result,), _ = evaluate_targets(results(), targets=(stricter,))
-    assert result.goal == "under wsgi at 1000 rows, raw >= 15x drf and >= 20x drf-validated"
+    (result,), _ = evaluate_goals(results(), goals=(stricter,))
+    assert result.wants == "under wsgi at 1000 rows, raw >= 15x drf and >= 20x drf-validated"
     assert "(needs ×15)" in result.figures and result.status == "not met"  # raw/drf is ×12.5
-    t2 = dataclasses.replace(TARGETS[1], thresholds={"of wsgi raw": 0.9})
-    (result,), _ = evaluate_targets(results(), targets=(t2,))
-    assert "each >= 90% of raw under wsgi" in result.goal and "(needs 90%)" in result.figures
+    t2 = dataclasses.replace(GOALS[1], thresholds={"of wsgi raw": 0.9})
+    (result,), _ = evaluate_goals(results(), goals=(t2,))
+    assert "each >= 90% of raw under wsgi" in result.wants and "(needs 90%)" in result.figures

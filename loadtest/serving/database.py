@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .cli import CheckError
-from .servers import PROJECT_ROOT
+from loadtest.cli import CheckError
+from loadtest.serving.servers import PROJECT_ROOT
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 900) -> str:

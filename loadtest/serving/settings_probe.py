@@ -5,41 +5,8 @@ import json
 import subprocess
 import sys
 
-from .cli import CheckError
-from .servers import PROJECT_ROOT
-
-# Run in a subprocess with the servers' environment, so it sees exactly the settings,
-# database and modes the servers will. The modes come from the same /api/modes view the
-# servers answer with (called in-process), not from the registry's internals.
-_PROBE = r"""
-import json
-import django
-django.setup()
-from django.conf import settings
-from django.db import connection
-from candles.api.params import MAX_LIMIT
-from loadtest.settings_probe import modes_in_process
-from loadtest.server_modes import registry_entries
-db = settings.DATABASES["default"]
-try:
-    version = ".".join(str(p) for p in connection.get_database_version())
-    error = ""
-except Exception as exc:  # reported, the runner decides
-    version, error = "", f"{type(exc).__name__}: {exc}"
-print(json.dumps({
-    "debug": bool(settings.DEBUG),
-    "engine": db["ENGINE"],
-    "vendor": connection.vendor,
-    "database": str(db.get("NAME", "")),
-    "host": str(db.get("HOST", "") or ""),
-    "db_version": version,
-    "db_error": error,
-    "modes": modes_in_process(),
-    "registry": registry_entries(),
-    "max_limit": MAX_LIMIT,
-}))
-"""
-
+from loadtest.cli import CheckError
+from loadtest.serving.servers import PROJECT_ROOT
 
 def mode_names(modes_document: dict) -> list[str]:
     """The names in a GET /api/modes document ({"modes": [{"name", ...}]}; other fields ignored)."""
@@ -58,9 +25,10 @@ def modes_in_process() -> list[str]:
 
 def probe_settings(env: dict[str, str]) -> dict:
     """Settings as the servers will see them (DEBUG, database, Django's modes, the registry of every
-    server's modes, the API's largest limit)."""
+    server's modes, the API's largest limit): this module run in a subprocess with the servers'
+    environment, so it sees exactly the settings, database and modes the servers will."""
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE],
+        [sys.executable, "-m", "loadtest.serving.settings_probe"],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,
@@ -89,3 +57,42 @@ def is_local_postgres(settings_info: dict) -> bool:
     host = settings_info.get("host", "")
     return settings_info.get("vendor") == "postgresql" and (host in ("", "localhost", "127.0.0.1", "::1")
                                                               or host.startswith("/"))
+
+
+def settings_in_process() -> dict:
+    """What probe_settings reports, read in this process once Django is set up. The modes come
+    from the same /api/modes view the servers answer with, not from the registry's internals."""
+    from django.conf import settings
+    from django.db import connection
+
+    from candles.api.params import MAX_LIMIT
+    from loadtest.serving.modes import registry_entries
+
+    db = settings.DATABASES["default"]
+    try:
+        version = ".".join(str(p) for p in connection.get_database_version())
+        error = ""
+    except Exception as exc:  # reported: the runner decides
+        version, error = "", f"{type(exc).__name__}: {exc}"
+    return {
+        "debug": bool(settings.DEBUG),
+        "engine": db["ENGINE"],
+        "vendor": connection.vendor,
+        "database": str(db.get("NAME", "")),
+        "host": str(db.get("HOST", "") or ""),
+        "db_version": version,
+        "db_error": error,
+        "modes": modes_in_process(),
+        "registry": registry_entries(),
+        "max_limit": MAX_LIMIT,
+    }
+
+
+if __name__ == "__main__":
+    import os
+
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
+    django.setup()
+    print(json.dumps(settings_in_process()))

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from email.message import Message
 
-from .cli import CheckError
-from .deployment import RequestOptions
-from .servers import BYTES, INSTANTS
+from loadtest.cli import CheckError
+from loadtest.serving.deployment import RequestOptions
+from loadtest.serving.servers import BYTES, INSTANTS
 
 # Every candlebench server lists its modes here: the first question to a target.
 MODES_PATH = "/api/modes"

@@ -9,10 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from .cli import EXIT_INTERRUPTED, EXIT_OK, CheckError, HelpFormatter, command_main, log, parse_host_port
-from .servers import PROJECT_ROOT, pin_to
+from loadtest.cli import EXIT_INTERRUPTED, EXIT_OK, CheckError, HelpFormatter, command_main, log, parse_host_port
+from loadtest.serving.servers import PROJECT_ROOT, pin_to
 
-LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 
 
 def locust_worker_command(master_host: str, master_port: int) -> list[str]:

@@ -1,5 +1,5 @@
 """The database alone, on raw's query compiled once: fetching the rows into Python, and the
-database writing the whole JSON document itself (part of the micro benchmark; the report's T4 bound)."""
+database writing the whole JSON document itself (part of the micro benchmark; the report's G4 bound)."""
 from __future__ import annotations
 
 import math
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from .target import split_pair
+from loadtest.request import split_pair
 
 if TYPE_CHECKING:  # importing the models needs Django set up, which micro does first
     from candles.selectors import CandleQuery
