@@ -36,34 +36,34 @@ BUILTIN_MODES: tuple[Mode, ...] = (
         "drf-validated",
         "DRF ModelSerializer, then the output validated again by a response serializer "
         "(FastAPI response_model analogue)",
-        "candles.api.drf_views.drf_validated",
+        "candles.api.modes.drf.drf_validated",
         validates=True,
     ),
-    Mode("drf", "DRF ModelSerializer(many=True) rendered by DRF's JSONRenderer", "candles.api.drf_views.drf"),
-    Mode("drf-orjson", "the same DRF serializer rendered with orjson", "candles.api.drf_views.drf_orjson"),
-    Mode("ninja", "django-ninja with a Pydantic response schema", "candles.api.ninja_api.ninja", validates=True),
-    Mode("json", ".values() into Django's JsonResponse (stdlib json)", "candles.api.plain_views.json_mode"),
+    Mode("drf", "DRF ModelSerializer(many=True) rendered by DRF's JSONRenderer", "candles.api.modes.drf.drf"),
+    Mode("drf-orjson", "the same DRF serializer rendered with orjson", "candles.api.modes.drf.drf_orjson"),
+    Mode("ninja", "django-ninja with a Pydantic response schema", "candles.api.modes.ninja.ninja", validates=True),
+    Mode("json", ".values() into Django's JsonResponse (stdlib json)", "candles.api.modes.plain.json_mode"),
     Mode(
         "orjson",
         "async view, async ORM iteration over .values(), orjson into HttpResponse",
-        "candles.api.plain_views.orjson_mode",
+        "candles.api.modes.plain.orjson_mode",
     ),
     Mode(
         "msgspec",
         ".values() converted into msgspec Structs (validation), msgspec.json.encode into HttpResponse",
-        "candles.api.msgspec_views.msgspec_mode",
+        "candles.api.modes.msgspec.msgspec_mode",
         validates=True,
     ),
     Mode(
         "raw",
         "the selector's SQL on the DB cursor, tuples to orjson: no ORM hydration "
         "(on SQLite the time is read as its stored text, already the document's spelling)",
-        "candles.api.plain_views.raw_mode",
+        "candles.api.modes.plain.raw_mode",
     ),
     Mode(
         "raw-msgspec",
         "the selector's SQL on the DB cursor, rows validated into msgspec Structs, msgspec.json.encode",
-        "candles.api.msgspec_views.raw_msgspec_mode",
+        "candles.api.modes.msgspec.raw_msgspec_mode",
         validates=True,
     ),
     Mode(
@@ -89,14 +89,14 @@ BUILTIN_MODES: tuple[Mode, ...] = (
     Mode(
         "floor",
         "the same answer's bytes from memory after the first request: the server's ceiling",
-        "candles.api.floor.floor",
+        "candles.api.modes.floor.floor",
         diagnostic=True,
         servers=ALL_SERVERS,
     ),
     Mode(
         "floor-async",
         "floor as an async view: the ceiling for async modes",
-        "candles.api.floor.floor_async",
+        "candles.api.modes.floor.floor_async",
         diagnostic=True,
     ),
 )

@@ -28,7 +28,7 @@ from pydantic import BaseModel  # noqa: E402
 from candles.api.encoding import orjson_dumps, rows_to_dicts  # noqa: E402
 from candles.api.endpoint import fetched  # noqa: E402
 from candles.api.errors import ApiError  # noqa: E402
-from candles.api.floor import compute_body, remembered_body  # noqa: E402
+from candles.api.modes.floor import compute_body, remembered_body  # noqa: E402
 from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols  # noqa: E402
 from candles.api.registry import modes_document, modes_for_server  # noqa: E402
 from candles.api.timing import ServerTiming  # noqa: E402

@@ -4,12 +4,12 @@ with msgspec); `raw-msgspec` the raw cursor's rows (validated output from raw's 
 import msgspec
 from django.http import HttpResponse
 
-from ..selectors import CandleQuery, fetch_raw_rows
-from .encoding import rows_to_dicts
-from .endpoint import candle_endpoint, candle_values, fetched
-from .errors import ApiError, invalid_response
-from .msgspec_schema import CandleDocument, CandleOut
-from .timing import ServerTiming
+from ...selectors import CandleQuery, fetch_raw_rows
+from ..encoding import rows_to_dicts
+from ..endpoint import candle_endpoint, candle_values, fetched
+from ..errors import ApiError, invalid_response
+from ..msgspec_schema import CandleDocument, CandleOut
+from ..timing import ServerTiming
 
 ENCODER = msgspec.json.Encoder()
 

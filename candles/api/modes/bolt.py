@@ -27,9 +27,9 @@ from django_bolt.error_handlers import BoltError
 from django_bolt.openapi import OpenAPIConfig
 from django_bolt.responses import Response
 
-from ..selectors import CandleQuery
-from .encoding import orjson_dumps
-from .errors import (
+from ...selectors import CandleQuery
+from ..encoding import orjson_dumps
+from ..errors import (
     API_PREFIX,
     ApiError,
     database_unavailable,
@@ -38,12 +38,12 @@ from .errors import (
     method_not_allowed,
     request_rejected,
 )
+from ..msgspec_schema import CandleDocument
+from ..params import parse_candle_query
+from ..registry import modes_document, modes_for_server
+from ..timing import ServerTiming
 from .floor import floor_body
-from .msgspec_schema import CandleDocument
-from .msgspec_views import msgspec_body, raw_msgspec_body
-from .params import parse_candle_query
-from .registry import modes_document, modes_for_server
-from .timing import ServerTiming
+from .msgspec import msgspec_body, raw_msgspec_body
 
 SERVER = "bolt"
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"

@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.renderers import JSONRenderer
 
-from .endpoint import begin, candle_instances
-from .errors import ApiError, invalid_response
-from .timing import ServerTiming
+from ..endpoint import begin, candle_instances
+from ..errors import ApiError, invalid_response
+from ..timing import ServerTiming
 
 # Every method reaches the handler so the shared check answers 405 like the other modes
 # (ninja's own answer is a plain-text 405).

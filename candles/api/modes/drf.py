@@ -12,12 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..models import Candle
-from .encoding import orjson_dumps
-from .endpoint import begin, candle_instances
-from .errors import ApiError, check_method, invalid_response
-from .serializers import CandleResponseSerializer, CandleSerializer
-from .timing import ServerTiming
+from ...models import Candle
+from ..encoding import orjson_dumps
+from ..endpoint import begin, candle_instances
+from ..errors import ApiError, check_method, invalid_response
+from ..serializers import CandleResponseSerializer, CandleSerializer
+from ..timing import ServerTiming
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):
