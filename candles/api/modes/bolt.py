@@ -1,7 +1,7 @@
 """The candle endpoint on django-bolt's own server (`manage.py runbolt`, settings.BOLT_API).
 
 Three candle routes, with the same document bytes and errors as the Django modes:
-`bolt` (ORM `.values()` into the msgspec Structs of msgspec_schema.py), `bolt-raw` (the
+`bolt` (ORM `.values()` into the msgspec Structs of msgspec.py), `bolt-raw` (the
 selector's SQL on the cursor into the same Structs), `floor` (this server's ceiling), and
 `/api/modes`. Bolt's typed handlers get the path parameters; the query string is parsed by
 params.py from the raw string, because bolt's `request.query` keeps one value per name.
@@ -38,12 +38,11 @@ from ..errors import (
     method_not_allowed,
     request_rejected,
 )
-from ..msgspec_schema import CandleDocument
 from ..params import parse_candle_query
 from ..registry import modes_document, modes_for_server
 from ..timing import ServerTiming
 from .floor import floor_body
-from .msgspec import msgspec_body, raw_msgspec_body
+from .msgspec import CandleDocument, msgspec_body, raw_msgspec_body
 
 SERVER = "bolt"
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
