@@ -1,23 +1,30 @@
 """The one list of modes: what each is, which view serves it, whether it validates, which
-servers serve it. URLs, OpenAPI, /api/modes, the admin's links and the runner read it.
+kinds of server serve it. URLs, OpenAPI, /api/modes, the admin's links and the runner read it.
 
-A mode served by Django names its view by dotted path; modes that only another server
-serves (django-bolt's runbolt, the FastAPI reference app) have no Django view. More modes
-come from the setting CANDLEBENCH_EXTRA_MODES (a list of Mode), so a project can add its own
-serializer as one view and one entry.
+A mode served by Django names its view by dotted path; modes that only another kind of
+server serves (django-bolt's runbolt, the FastAPI reference app) have no Django view. More
+modes come from the setting CANDLEBENCH_EXTRA_MODES (a list of Mode), so a project can add
+its own serializer as one view and one entry.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
-# The servers that run Django's URLconf (see loadtest/servers.py): each serves every mode
-# that has a Django view.
-DJANGO_SERVERS: frozenset[str] = frozenset(
-    {"wsgi", "asgi", "asgi-gunicorn", "asgi-stock", "granian-wsgi", "granian-asgi"}
-)
-BOLT_SERVERS: frozenset[str] = frozenset({"bolt"})
-FASTAPI_SERVERS: frozenset[str] = frozenset({"fastapi"})
-ALL_SERVERS: frozenset[str] = DJANGO_SERVERS | BOLT_SERVERS | FASTAPI_SERVERS
+
+class ServerKind(StrEnum):
+    """What a server runs, which decides the modes it serves; the load harness names its
+    servers and says which kind each one runs (loadtest/servers.py)."""
+
+    DJANGO = "django"  # Django's URLconf under a WSGI or ASGI server: every mode with a view
+    BOLT = "bolt"  # django-bolt's runbolt serving candles/api/modes/bolt.py
+    FASTAPI = "fastapi"  # the case study's FastAPI app, loadtest/reference/fastapi_app.py
+
+
+DJANGO_ONLY: frozenset[ServerKind] = frozenset({ServerKind.DJANGO})
+BOLT_ONLY: frozenset[ServerKind] = frozenset({ServerKind.BOLT})
+FASTAPI_ONLY: frozenset[ServerKind] = frozenset({ServerKind.FASTAPI})
+EVERY_KIND: frozenset[ServerKind] = frozenset(ServerKind)
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,7 @@ class Mode:
     view: str | None = None  # dotted path of the Django view; None: no Django view
     validates: bool = False  # checks every row against the response schema (500 otherwise)
     diagnostic: bool = False  # not a mode: a measurement aid such as the floor ceiling
-    servers: frozenset[str] = field(default=DJANGO_SERVERS)
+    kinds: frozenset[ServerKind] = DJANGO_ONLY  # the kinds of server that serve it
 
 
 # In the order the report lists them: slowest expected first.
@@ -70,28 +77,28 @@ BUILTIN_MODES: tuple[Mode, ...] = (
         "bolt",
         "django-bolt's own server: ORM .values() into msgspec Structs, bolt's typed handler",
         validates=True,
-        servers=BOLT_SERVERS,
+        kinds=BOLT_ONLY,
     ),
     Mode(
         "bolt-raw",
         "django-bolt's own server: the selector's SQL on the DB cursor into msgspec Structs",
         validates=True,
-        servers=BOLT_SERVERS,
+        kinds=BOLT_ONLY,
     ),
     Mode(
         "fastapi-model",
         "the case study's FastAPI app: Pydantic response_model (the study's types: float and "
         "datetime, no range or finiteness checks)",
-        servers=FASTAPI_SERVERS,
+        kinds=FASTAPI_ONLY,
     ),
-    Mode("fastapi-dict", "the case study's FastAPI app without response_model", servers=FASTAPI_SERVERS),
-    Mode("fastapi-orjson", "the case study's FastAPI app: orjson.dumps in a plain Response", servers=FASTAPI_SERVERS),
+    Mode("fastapi-dict", "the case study's FastAPI app without response_model", kinds=FASTAPI_ONLY),
+    Mode("fastapi-orjson", "the case study's FastAPI app: orjson.dumps in a plain Response", kinds=FASTAPI_ONLY),
     Mode(
         "floor",
         "the same answer's bytes from memory after the first request: the server's ceiling",
         "candles.api.modes.floor.floor",
         diagnostic=True,
-        servers=ALL_SERVERS,
+        kinds=EVERY_KIND,
     ),
     Mode(
         "floor-async",
@@ -115,11 +122,9 @@ def registered_modes() -> tuple[Mode, ...]:
     return modes
 
 
-def modes_for_server(server: str, *, diagnostics: bool = False) -> tuple[Mode, ...]:
-    """What `server` serves, in report order; diagnostics only when asked for."""
-    return tuple(
-        m for m in registered_modes() if server in m.servers and (diagnostics or not m.diagnostic)
-    )
+def modes_for_kind(kind: ServerKind, *, diagnostics: bool = False) -> tuple[Mode, ...]:
+    """What a server of `kind` serves, in report order; diagnostics only when asked for."""
+    return tuple(m for m in registered_modes() if kind in m.kinds and (diagnostics or not m.diagnostic))
 
 
 def django_modes(*, diagnostics: bool = False) -> tuple[Mode, ...]:

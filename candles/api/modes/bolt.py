@@ -39,12 +39,11 @@ from ..errors import (
     request_rejected,
 )
 from ..params import parse_candle_query
-from ..registry import modes_document, modes_for_server
+from ..registry import ServerKind, modes_document, modes_for_kind
 from ..timing import ServerTiming
 from .floor import floor_body
 from .msgspec import CandleDocument, msgspec_body, raw_msgspec_body
 
-SERVER = "bolt"
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 
 
@@ -129,7 +128,7 @@ def floor(request: Request, exchange: str, market: str, asset: str) -> CandleDoc
     return candle_answer(request, exchange, market, asset, floor_answer)
 
 
-MODES_BODY = orjson_dumps(modes_document(modes_for_server(SERVER, diagnostics=True)))
+MODES_BODY = orjson_dumps(modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)))
 
 
 @api.get(f"{API_PREFIX}modes")
