@@ -8,4 +8,4 @@ from .settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django_bolt"]  # noqa: F405
 # The API runbolt serves, named here rather than left to bolt's autodiscovery of `<app>.api`.
-BOLT_API = ["candles.api.bolt_api:api"]
+BOLT_API = ["candles.api.modes.bolt:api"]

@@ -156,19 +156,15 @@ class CandleAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
 
     readonly_fields = ("pair", "interval", "basetm", "o", "h", "l", "c", "v")
+    # No bulk actions, so no "Delete selected": across all candles it would log one LogEntry
+    # per row; whole series are deleted through their pair, single candles from their page.
+    actions = None
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Candles come from the generator or an import, which check every rule (aligned
         # times, l <= o, c <= h, ...); a hand-made candle would bypass them. Stored ones
         # are fixed by re-importing with "replace", not by editing single numbers.
         return False
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        # "Delete selected" across all candles would log one LogEntry per row; whole
-        # series are deleted through their pair, single candles from their page.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict | None = None

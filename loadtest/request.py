@@ -5,7 +5,7 @@ from __future__ import annotations
 DEFAULT_PAIR = "upbit/KRW/BTC"
 DEFAULT_INTERVAL = "1m"
 DEFAULT_LIMITS: tuple[int, ...] = (1, 100, 1000, 1440)
-# Diagnostic endpoints the runner measures like modes (candles/api/floor.py): the exact
+# Diagnostic endpoints the runner measures like modes (candles/api/modes/floor.py): the exact
 # bytes of the real answer from memory, no query. Their requests/s is the server set-up's
 # ceiling at that response size. They are never listed among the modes.
 DIAGNOSTICS: tuple[str, ...] = ("floor", "floor-async")

@@ -1,23 +1,30 @@
 """The one list of modes: what each is, which view serves it, whether it validates, which
-servers serve it. URLs, OpenAPI, /api/modes, the admin's links and the runner read it.
+kinds of server serve it. URLs, OpenAPI, /api/modes, the admin's links and the runner read it.
 
-A mode served by Django names its view by dotted path; modes that only another server
-serves (django-bolt's runbolt, the FastAPI reference app) have no Django view. More modes
-come from the setting CANDLEBENCH_EXTRA_MODES (a list of Mode), so a project can add its own
-serializer as one view and one entry.
+A mode served by Django names its view by dotted path; modes that only another kind of
+server serves (django-bolt's runbolt, the FastAPI reference app) have no Django view. More
+modes come from the setting CANDLEBENCH_EXTRA_MODES (a list of Mode), so a project can add
+its own serializer as one view and one entry.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
-# The servers that run Django's URLconf (see loadtest/servers.py): each serves every mode
-# that has a Django view.
-DJANGO_SERVERS: frozenset[str] = frozenset(
-    {"wsgi", "asgi", "asgi-gunicorn", "asgi-stock", "granian-wsgi", "granian-asgi"}
-)
-BOLT_SERVERS: frozenset[str] = frozenset({"bolt"})
-FASTAPI_SERVERS: frozenset[str] = frozenset({"fastapi"})
-ALL_SERVERS: frozenset[str] = DJANGO_SERVERS | BOLT_SERVERS | FASTAPI_SERVERS
+
+class ServerKind(StrEnum):
+    """What a server runs, which decides the modes it serves; the load harness names its
+    servers and says which kind each one runs (loadtest/servers.py)."""
+
+    DJANGO = "django"  # Django's URLconf under a WSGI or ASGI server: every mode with a view
+    BOLT = "bolt"  # django-bolt's runbolt serving candles/api/modes/bolt.py
+    FASTAPI = "fastapi"  # the case study's FastAPI app, loadtest/reference/fastapi_app.py
+
+
+DJANGO_ONLY: frozenset[ServerKind] = frozenset({ServerKind.DJANGO})
+BOLT_ONLY: frozenset[ServerKind] = frozenset({ServerKind.BOLT})
+FASTAPI_ONLY: frozenset[ServerKind] = frozenset({ServerKind.FASTAPI})
+EVERY_KIND: frozenset[ServerKind] = frozenset(ServerKind)
 
 
 @dataclass(frozen=True)
@@ -27,7 +34,7 @@ class Mode:
     view: str | None = None  # dotted path of the Django view; None: no Django view
     validates: bool = False  # checks every row against the response schema (500 otherwise)
     diagnostic: bool = False  # not a mode: a measurement aid such as the floor ceiling
-    servers: frozenset[str] = field(default=DJANGO_SERVERS)
+    kinds: frozenset[ServerKind] = DJANGO_ONLY  # the kinds of server that serve it
 
 
 # In the order the report lists them: slowest expected first.
@@ -36,67 +43,67 @@ BUILTIN_MODES: tuple[Mode, ...] = (
         "drf-validated",
         "DRF ModelSerializer, then the output validated again by a response serializer "
         "(FastAPI response_model analogue)",
-        "candles.api.drf_views.drf_validated",
+        "candles.api.modes.drf.drf_validated",
         validates=True,
     ),
-    Mode("drf", "DRF ModelSerializer(many=True) rendered by DRF's JSONRenderer", "candles.api.drf_views.drf"),
-    Mode("drf-orjson", "the same DRF serializer rendered with orjson", "candles.api.drf_views.drf_orjson"),
-    Mode("ninja", "django-ninja with a Pydantic response schema", "candles.api.ninja_api.ninja", validates=True),
-    Mode("json", ".values() into Django's JsonResponse (stdlib json)", "candles.api.plain_views.json_mode"),
+    Mode("drf", "DRF ModelSerializer(many=True) rendered by DRF's JSONRenderer", "candles.api.modes.drf.drf"),
+    Mode("drf-orjson", "the same DRF serializer rendered with orjson", "candles.api.modes.drf.drf_orjson"),
+    Mode("ninja", "django-ninja with a Pydantic response schema", "candles.api.modes.ninja.ninja", validates=True),
+    Mode("json", ".values() into Django's JsonResponse (stdlib json)", "candles.api.modes.plain.json_mode"),
     Mode(
         "orjson",
         "async view, async ORM iteration over .values(), orjson into HttpResponse",
-        "candles.api.plain_views.orjson_mode",
+        "candles.api.modes.plain.orjson_mode",
     ),
     Mode(
         "msgspec",
         ".values() converted into msgspec Structs (validation), msgspec.json.encode into HttpResponse",
-        "candles.api.msgspec_views.msgspec_mode",
+        "candles.api.modes.msgspec.msgspec_mode",
         validates=True,
     ),
     Mode(
         "raw",
         "the selector's SQL on the DB cursor, tuples to orjson: no ORM hydration "
         "(on SQLite the time is read as its stored text, already the document's spelling)",
-        "candles.api.plain_views.raw_mode",
+        "candles.api.modes.plain.raw_mode",
     ),
     Mode(
         "raw-msgspec",
         "the selector's SQL on the DB cursor, rows validated into msgspec Structs, msgspec.json.encode",
-        "candles.api.msgspec_views.raw_msgspec_mode",
+        "candles.api.modes.msgspec.raw_msgspec_mode",
         validates=True,
     ),
     Mode(
         "bolt",
         "django-bolt's own server: ORM .values() into msgspec Structs, bolt's typed handler",
         validates=True,
-        servers=BOLT_SERVERS,
+        kinds=BOLT_ONLY,
     ),
     Mode(
         "bolt-raw",
         "django-bolt's own server: the selector's SQL on the DB cursor into msgspec Structs",
         validates=True,
-        servers=BOLT_SERVERS,
+        kinds=BOLT_ONLY,
     ),
     Mode(
         "fastapi-model",
         "the case study's FastAPI app: Pydantic response_model (the study's types: float and "
         "datetime, no range or finiteness checks)",
-        servers=FASTAPI_SERVERS,
+        kinds=FASTAPI_ONLY,
     ),
-    Mode("fastapi-dict", "the case study's FastAPI app without response_model", servers=FASTAPI_SERVERS),
-    Mode("fastapi-orjson", "the case study's FastAPI app: orjson.dumps in a plain Response", servers=FASTAPI_SERVERS),
+    Mode("fastapi-dict", "the case study's FastAPI app without response_model", kinds=FASTAPI_ONLY),
+    Mode("fastapi-orjson", "the case study's FastAPI app: orjson.dumps in a plain Response", kinds=FASTAPI_ONLY),
     Mode(
         "floor",
         "the same answer's bytes from memory after the first request: the server's ceiling",
-        "candles.api.floor.floor",
+        "candles.api.modes.floor.floor",
         diagnostic=True,
-        servers=ALL_SERVERS,
+        kinds=EVERY_KIND,
     ),
     Mode(
         "floor-async",
         "floor as an async view: the ceiling for async modes",
-        "candles.api.floor.floor_async",
+        "candles.api.modes.floor.floor_async",
         diagnostic=True,
     ),
 )
@@ -115,11 +122,9 @@ def registered_modes() -> tuple[Mode, ...]:
     return modes
 
 
-def modes_for_server(server: str, *, diagnostics: bool = False) -> tuple[Mode, ...]:
-    """What `server` serves, in report order; diagnostics only when asked for."""
-    return tuple(
-        m for m in registered_modes() if server in m.servers and (diagnostics or not m.diagnostic)
-    )
+def modes_for_kind(kind: ServerKind, *, diagnostics: bool = False) -> tuple[Mode, ...]:
+    """What a server of `kind` serves, in report order; diagnostics only when asked for."""
+    return tuple(m for m in registered_modes() if kind in m.kinds and (diagnostics or not m.diagnostic))
 
 
 def django_modes(*, diagnostics: bool = False) -> tuple[Mode, ...]:

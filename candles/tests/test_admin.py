@@ -551,6 +551,13 @@ def test_candle_bulk_delete_action_is_not_offered(admin_client_full, candles):
     assert b"delete_selected" not in response.content
 
 
+def test_candle_bulk_delete_action_is_refused_when_posted(admin_client_full, candles):
+    selected = list(Candle.objects.values_list("pk", flat=True)[:2])
+    form = {"action": "delete_selected", "_selected_action": selected, "post": "yes"}
+    admin_client_full.post("/admin/candles/candle/", form)
+    assert Candle.objects.filter(pk__in=selected).count() == 2
+
+
 def test_pair_delete_page_counts_candles_instead_of_listing_them(admin_client_full, candles):
     User.objects.get(username="loader").user_permissions.add(
         Permission.objects.get(codename="delete_pair")

@@ -8,7 +8,7 @@ from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 
 from candles.api.paths import path_template
-from candles.api.registry import django_modes
+from candles.api.registry import ServerKind, django_modes, modes_document, modes_for_kind
 from candles.models import Candle, Pair
 
 from .conftest import ALL_MODES, SAMPLE
@@ -235,6 +235,13 @@ def test_modes_endpoint_lists_every_routed_mode(empty_pair, client):
         assert client.get(url + "?interval=1m").status_code == 200, mode["name"]
     validating = {mode["name"] for mode in document["modes"] if mode["validates"]}
     assert validating == {"drf-validated", "ninja", "msgspec", "raw-msgspec"}
+
+
+def test_a_django_server_lists_exactly_the_modes_the_registry_gives_its_kind(db, client):
+    """Django routes the modes with a view; the runner plans a Django server's modes by its
+    kind: the two must be the same list."""
+    document = orjson.loads(client.get("/api/modes").content)
+    assert document == modes_document(modes_for_kind(ServerKind.DJANGO, diagnostics=True))
 
 
 def test_the_openapi_document_has_every_django_mode_and_says_which_validate(db, client):

@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from candles.api.errors import DB_RETRY_AFTER_SECONDS
-from candles.api.registry import modes_document, modes_for_server
+from candles.api.registry import modes_document, modes_for_kind
 from candles.models import Candle, Exchange, Pair
-from loadtest.serving.servers import bolt_command
+from loadtest.serving.servers import SERVERS, bolt_command
 from loadtest.tests.live_servers import running_server, server_database_url
 
 from .test_api import CASES
@@ -186,7 +186,7 @@ def test_modes_lists_what_bolt_serves(server):
     status, headers, body = server.request("/api/modes")
     assert (status, headers["content-type"]) == (200, "application/json")
     document = orjson.loads(body)
-    assert document == modes_document(modes_for_server("bolt", diagnostics=True))
+    assert document == modes_document(modes_for_kind(SERVERS["bolt"].app_kind, diagnostics=True))
     assert [m["name"] for m in document["modes"]] == ["bolt", "bolt-raw"]
     assert [m["name"] for m in document["diagnostics"]] == ["floor"]
     assert all(m["validates"] for m in document["modes"])

@@ -135,7 +135,7 @@ def test_a_validated_candle_row_is_not_tracked_by_the_garbage_collector():
 
     import msgspec
 
-    from candles.api.msgspec_schema import CandleDocument, CandleOut
+    from candles.api.modes.msgspec import CandleDocument, CandleOut
 
     row = {"basetm": datetime(2024, 1, 1, tzinfo=UTC), "o": 1.0, "h": 2.0, "l": 0.5, "c": 1.5, "v": 3.0}
     candles = msgspec.convert([row, row], list[CandleOut])

@@ -28,16 +28,16 @@ from pydantic import BaseModel  # noqa: E402
 from candles.api.encoding import orjson_dumps, rows_to_dicts  # noqa: E402
 from candles.api.endpoint import fetched  # noqa: E402
 from candles.api.errors import ApiError  # noqa: E402
-from candles.api.floor import compute_body, remembered_body  # noqa: E402
+from candles.api.modes.floor import compute_body, remembered_body  # noqa: E402
 from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols  # noqa: E402
-from candles.api.registry import modes_document, modes_for_server  # noqa: E402
+from candles.api.registry import ServerKind, modes_document, modes_for_kind  # noqa: E402
 from candles.api.timing import ServerTiming  # noqa: E402
 from candles.models import Interval  # noqa: E402
 from candles.selectors import CandleQuery, fetch_raw_rows  # noqa: E402
 
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 T = TypeVar("T")
-MODES_BODY = orjson_dumps(modes_document(modes_for_server("fastapi", diagnostics=True)))
+MODES_BODY = orjson_dumps(modes_document(modes_for_kind(ServerKind.FASTAPI, diagnostics=True)))
 
 
 class Candle(BaseModel):

@@ -1,18 +1,22 @@
-"""Which modes each server runs: the registry says which servers serve each mode, `--modes`
-filters within each chosen server, and a server's own modes (bolt's, FastAPI's: modes no
-Django view serves) run whenever that server is chosen."""
+"""Which modes each server runs: the registry says which kinds of server serve each mode and
+SERVERS which kind each server runs, `--modes` filters within each chosen server, and a
+server's own modes (bolt's, FastAPI's: modes no Django view serves) run whenever that server
+is chosen."""
 from __future__ import annotations
 
 from loadtest.cli import CheckError
+from loadtest.serving.servers import SERVERS
 
 
 def registry_entries() -> list[dict]:
     """The registry as the probe reports it (in a Django process): every mode and diagnostic
-    in report order with the servers that serve it and whether Django serves it."""
+    in report order with the servers that serve it (those running a kind it names) and
+    whether Django serves it."""
     from candles.api.registry import registered_modes
 
-    return [{"name": m.name, "servers": sorted(m.servers), "django": m.view is not None, "diagnostic": m.diagnostic,
-             "validates": m.validates} for m in registered_modes()]
+    return [{"name": m.name, "servers": sorted(s.name for s in SERVERS.values() if s.app_kind in m.kinds),
+             "django": m.view is not None, "diagnostic": m.diagnostic, "validates": m.validates}
+            for m in registered_modes()]
 
 
 class ModeMap:

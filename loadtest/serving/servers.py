@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from candles.api.registry import ServerKind
 from loadtest.cli import PROJECT_ROOT, CheckError
 
 
@@ -105,11 +106,13 @@ INSTANTS = "instants"
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One server the runner can start: `build(host, port, **options)` is its command line."""
+    """One server the runner can start: `build(host, port, **options)` is its command line,
+    `app_kind` what it runs (the registry's kinds of server say which modes that serves)."""
 
     name: str
     description: str
     build: Callable[..., list[str]]
+    app_kind: ServerKind = field(kw_only=True)
     options: Mapping[str, object] = field(default_factory=dict)
     # Processes serving requests (the runner's --workers; a column of results.csv).
     workers: int = 1
@@ -157,28 +160,33 @@ SERVERS: dict[str, ServerSpec] = {
     for spec in (
         ServerSpec("asgi", "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)",
                    uvicorn_command, {"app": PROJECT_ASGI_APP, **UVICORN}, every_limit=True, ceiling=ASGI_CEILING,
-                   overload=SHEDS, event_loop=True),
+                   overload=SHEDS, event_loop=True, app_kind=ServerKind.DJANGO),
         ServerSpec("wsgi", "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling",
                    gunicorn_command, {"app": PROJECT_WSGI_APP, "worker_class": "sync"}, every_limit=True, startup_s=5.0,
-                   overload=QUEUES_GUNICORN),
+                   overload=QUEUES_GUNICORN, app_kind=ServerKind.DJANGO),
         # uvicorn.workers is deprecated in uvicorn 0.54; the worker lives in uvicorn-worker.
         ServerSpec("asgi-gunicorn", "gunicorn, 1 uvicorn_worker.UvicornWorker (uvloop + httptools), "
                    "gunicorn.conf.py without worker recycling",
                    gunicorn_command, {"app": PROJECT_ASGI_APP, "worker_class": "uvicorn_worker.UvicornWorker"},
-                   ceiling=ASGI_CEILING, overload=SHEDS.replace("uvicorn", "uvicorn's worker"), event_loop=True),
+                   ceiling=ASGI_CEILING, overload=SHEDS.replace("uvicorn", "uvicorn's worker"), event_loop=True,
+                   app_kind=ServerKind.DJANGO),
         ServerSpec("asgi-stock", "uvicorn as asgi, serving stock Django (its own ASGIHandler, MIDDLEWARE for "
                    "every path: a thread per request)",
-                   uvicorn_command, {"app": STOCK_ASGI_APP, **UVICORN}, ceiling=ASGI_CEILING, overload=SHEDS, event_loop=True),
+                   uvicorn_command, {"app": STOCK_ASGI_APP, **UVICORN}, ceiling=ASGI_CEILING, overload=SHEDS, event_loop=True,
+                   app_kind=ServerKind.DJANGO),
         ServerSpec("granian-wsgi", "granian --interface wsgi, 1 worker, 1 blocking thread, single-threaded runtime",
-                   granian_command, {"interface": "wsgi", "app": PROJECT_WSGI_APP}, overload=QUEUES_GRANIAN),
+                   granian_command, {"interface": "wsgi", "app": PROJECT_WSGI_APP}, overload=QUEUES_GRANIAN,
+                   app_kind=ServerKind.DJANGO),
         ServerSpec("granian-asgi", "granian --interface asginl, 1 worker, 1 blocking thread, uvloop",
                    granian_command, {"interface": "asginl", "app": PROJECT_ASGI_APP}, ceiling=ASGI_CEILING,
-                   overload=QUEUES_GRANIAN, event_loop=True),
+                   overload=QUEUES_GRANIAN, event_loop=True, app_kind=ServerKind.DJANGO),
         ServerSpec("fastapi", "the case study's FastAPI app (loadtest/reference) under uvicorn as asgi",
-                   uvicorn_command, {"app": FASTAPI_APP, **UVICORN}, same_document=INSTANTS, overload=SHEDS, event_loop=True),
+                   uvicorn_command, {"app": FASTAPI_APP, **UVICORN}, same_document=INSTANTS, overload=SHEDS, event_loop=True,
+                   app_kind=ServerKind.FASTAPI),
         ServerSpec("bolt", "django-bolt's runbolt (Rust HTTP server), 1 process, 1 worker thread",
                    bolt_command, {"threads": 1}, startup_s=3.5,
-                   overload="runbolt (Actix): not characterised here yet; the spike table shows it"),
+                   overload="runbolt (Actix): not characterised here yet; the spike table shows it",
+                   app_kind=ServerKind.BOLT),
     )
 }
 

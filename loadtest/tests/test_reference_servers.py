@@ -7,7 +7,7 @@ from datetime import datetime
 import orjson
 import pytest
 
-from candles.api.registry import modes_document, modes_for_server
+from candles.api.registry import modes_document, modes_for_kind
 from loadtest.serving.servers import SERVERS
 
 from loadtest.tests.live_servers import http_get, running_server
@@ -76,6 +76,6 @@ def test_unknown_pair_is_the_projects_404(fastapi_server, committed_sample_candl
 def test_modes_lists_the_reference_modes_and_the_floor(fastapi_server, db):
     status, _headers, body = http_get(f"{fastapi_server}/api/modes")
     document = orjson.loads(body)
-    assert status == 200 and document == modes_document(modes_for_server("fastapi", diagnostics=True))
+    assert status == 200 and document == modes_document(modes_for_kind(SERVERS["fastapi"].app_kind, diagnostics=True))
     assert [m["name"] for m in document["modes"]] == list(MODES)
     assert [m["name"] for m in document["diagnostics"]] == ["floor"]

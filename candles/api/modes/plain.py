@@ -1,10 +1,10 @@
 """Modes without a serializer framework or validation: json, orjson (async) and raw."""
 from django.http import HttpResponse, JsonResponse
 
-from ..selectors import CandleQuery, fetch_raw_rows
-from .encoding import orjson_dumps, rows_to_dicts
-from .endpoint import acandle_values, candle_endpoint, candle_values, fetched
-from .timing import ServerTiming
+from ...selectors import CandleQuery, fetch_raw_rows
+from ..encoding import orjson_dumps, rows_to_dicts
+from ..endpoint import acandle_values, candle_endpoint, candle_values, fetched
+from ..timing import ServerTiming
 
 
 @candle_endpoint

@@ -1,15 +1,45 @@
-"""The msgspec modes: rows validated into CandleOut Structs (msgspec_schema.py), then
-msgspec.json.encode. `msgspec` converts the ORM's .values() (a FastAPI response_model,
-with msgspec); `raw-msgspec` the raw cursor's rows (validated output from raw's path)."""
+"""The msgspec modes: rows validated into CandleOut Structs, then msgspec.json.encode.
+`msgspec` converts the ORM's .values() (a FastAPI response_model, with msgspec);
+`raw-msgspec` the raw cursor's rows (validated output from raw's path). django-bolt's
+handlers (bolt.py) send the same Structs.
+"""
+import sys
+from datetime import datetime
+from typing import Annotated
+
 import msgspec
 from django.http import HttpResponse
 
-from ..selectors import CandleQuery, fetch_raw_rows
-from .encoding import rows_to_dicts
-from .endpoint import candle_endpoint, candle_values, fetched
-from .errors import ApiError, invalid_response
-from .msgspec_schema import CandleDocument, CandleOut
-from .timing import ServerTiming
+from ...selectors import CandleQuery, fetch_raw_rows
+from ..encoding import rows_to_dicts
+from ..endpoint import candle_endpoint, candle_values, fetched
+from ..errors import ApiError, invalid_response
+from ..timing import ServerTiming
+
+FLOAT_MAX = sys.float_info.max
+Finite = Annotated[float, msgspec.Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
+Volume = Annotated[float, msgspec.Meta(ge=0, le=FLOAT_MAX)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class CandleOut(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """The response schema, with the same rules as DRF's and ninja's: `basetm` an aware
+    datetime, every price and the volume finite (bounds at the largest float shut out NaN
+    and infinity), the volume >= 0. It holds only a datetime and floats, so it can never be
+    part of a reference cycle: `gc=False` keeps a thousand of them per response out of the
+    garbage collector's lists."""
+
+    basetm: AwareDatetime
+    o: Finite
+    h: Finite
+    l: Finite  # noqa: E741
+    c: Finite
+    v: Volume
+
+
+class CandleDocument(msgspec.Struct):
+    data: list[CandleOut]
+
 
 ENCODER = msgspec.json.Encoder()
 

@@ -1,23 +1,64 @@
 """The DRF modes: what a DRF user writes, with and without a second validation pass.
 
-Each mode is an APIView (DRF's own request, negotiation, rendering and exception handling)
-whose get() follows the shared pipeline of endpoint.py.
+The model serializer every DRF mode renders and the response schema (`CandleOut` rows in a
+`CandleDocument`) that `drf-validated` checks its output against; each mode is an APIView
+(DRF's own request, negotiation, rendering and exception handling) whose get() follows the
+shared pipeline of endpoint.py.
 """
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..models import Candle
-from .encoding import orjson_dumps
-from .endpoint import begin, candle_instances
-from .errors import ApiError, check_method, invalid_response
-from .serializers import CandleResponseSerializer, CandleSerializer
-from .timing import ServerTiming
+from ...models import Candle
+from ...selectors import CANDLE_FIELDS
+from ..encoding import orjson_dumps
+from ..endpoint import begin, candle_instances
+from ..errors import ApiError, check_method, invalid_response
+from ..timing import ServerTiming
+
+
+class CandleModelSerializer(serializers.ModelSerializer):
+    """The rows every DRF mode renders: the model's fields in the document's order."""
+
+    class Meta:
+        model = Candle
+        fields = CANDLE_FIELDS
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A datetime that carries its offset (DRF alone reads a naive one as local time);
+    written in UTC like every mode's document."""
+
+    default_error_messages = {"naive": "Expected a datetime with a time zone."}
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class CandleOut(serializers.Serializer):
+    """The response schema, like a FastAPI response_model's inner model: basetm aware,
+    every number finite (DRF's FloatField refuses NaN and infinity), the volume >= 0."""
+
+    basetm = AwareDateTimeField()
+    o = serializers.FloatField()
+    h = serializers.FloatField()
+    l = serializers.FloatField()  # noqa: E741
+    c = serializers.FloatField()
+    v = serializers.FloatField(min_value=0)
+
+
+class CandleDocument(serializers.Serializer):
+    data = CandleOut(many=True)
 
 
 class FirstRendererNegotiation(BaseContentNegotiation):
@@ -75,7 +116,7 @@ class CandleAPIView(APIView):
         return TimedResponse(payload, timing)
 
     def serialize(self, candles: list[Candle]) -> dict[str, Any]:
-        return {"data": CandleSerializer(candles, many=True).data}
+        return {"data": CandleModelSerializer(candles, many=True).data}
 
 
 class DrfView(CandleAPIView):
@@ -92,14 +133,14 @@ class DrfValidatedView(DrfView):
     invalid_response 500, not DRF's 400 for bad input."""
 
     def serialize(self, candles: list[Candle]) -> dict[str, Any]:
-        response = CandleResponseSerializer(data=super().serialize(candles))
+        response = CandleDocument(data=super().serialize(candles))
         if not response.is_valid():
             raise first_invalid_field(response.errors)
         return response.data
 
 
 def first_invalid_field(errors: dict[str, Any]) -> ApiError:
-    """The first failing field in CandleResponseSerializer's errors, which DRF keys by
+    """The first failing field in CandleDocument's errors, which DRF keys by
     row index: {"data": {3: {"v": ["Ensure this value is greater than or equal to 0."]}}}."""
     rows = errors["data"]
     field, messages = next(iter(rows[min(rows)].items()))

@@ -1,7 +1,7 @@
 """The ninja mode: a Pydantic response schema, the case study's FastAPI pattern in Django.
 
 `ninja` is the view of ninja's own operation (routing inside NinjaAPI, the response
-validated against CandleResponse, ninja's renderer), mounted by the URLconf like every
+validated against CandleDocument, ninja's renderer), mounted by the URLconf like every
 mode's view; its handler follows the shared pipeline of endpoint.py.
 """
 from collections.abc import Callable
@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.renderers import JSONRenderer
 
-from .endpoint import begin, candle_instances
-from .errors import ApiError, invalid_response
-from .timing import ServerTiming
+from ..endpoint import begin, candle_instances
+from ..errors import ApiError, invalid_response
+from ..timing import ServerTiming
 
 # Every method reaches the handler so the shared check answers 405 like the other modes
 # (ninja's own answer is a plain-text 405).
@@ -24,7 +24,7 @@ Finite = Annotated[float, pydantic.Field(allow_inf_nan=False)]
 Volume = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
 
 
-class CandleSchema(Schema):
+class CandleOut(Schema):
     """The response schema: basetm aware, every number finite, the volume >= 0."""
 
     basetm: pydantic.AwareDatetime
@@ -35,8 +35,8 @@ class CandleSchema(Schema):
     v: Volume
 
 
-class CandleResponse(Schema):
-    data: list[CandleSchema]
+class CandleDocument(Schema):
+    data: list[CandleOut]
 
 
 class CompactJSONRenderer(JSONRenderer):
@@ -77,12 +77,12 @@ def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
 @api.exception_handler(pydantic.ValidationError)
 def invalid_row(request: HttpRequest, exc: pydantic.ValidationError) -> HttpResponse:
     """Only the response is validated by Pydantic here (the parameters by params.py):
-    a row that breaks CandleSchema is the shared invalid_response 500."""
+    a row that breaks CandleOut is the shared invalid_response 500."""
     error = exc.errors()[0]
     return invalid_response(str(error["loc"][-1]), error["msg"]).response()
 
 
-@api.api_operation(ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleResponse, url_name="candles")
+@api.api_operation(ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleDocument, url_name="candles")
 def candles(request: HttpRequest, exchange: str, market: str, asset: str) -> dict[str, Any]:
     q, request.server_timing = begin(request, exchange, market, asset)
     rows = candle_instances(q, request.server_timing)

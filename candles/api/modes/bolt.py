@@ -1,7 +1,7 @@
 """The candle endpoint on django-bolt's own server (`manage.py runbolt`, settings.BOLT_API).
 
 Three candle routes, with the same document bytes and errors as the Django modes:
-`bolt` (ORM `.values()` into the msgspec Structs of msgspec_schema.py), `bolt-raw` (the
+`bolt` (ORM `.values()` into the msgspec Structs of msgspec.py), `bolt-raw` (the
 selector's SQL on the cursor into the same Structs), `floor` (this server's ceiling), and
 `/api/modes`. Bolt's typed handlers get the path parameters; the query string is parsed by
 params.py from the raw string, because bolt's `request.query` keeps one value per name.
@@ -27,9 +27,9 @@ from django_bolt.error_handlers import BoltError
 from django_bolt.openapi import OpenAPIConfig
 from django_bolt.responses import Response
 
-from ..selectors import CandleQuery
-from .encoding import orjson_dumps
-from .errors import (
+from ...selectors import CandleQuery
+from ..encoding import orjson_dumps
+from ..errors import (
     API_PREFIX,
     ApiError,
     database_unavailable,
@@ -38,14 +38,12 @@ from .errors import (
     method_not_allowed,
     request_rejected,
 )
+from ..params import parse_candle_query
+from ..registry import ServerKind, modes_document, modes_for_kind
+from ..timing import ServerTiming
 from .floor import floor_body
-from .msgspec_schema import CandleDocument
-from .msgspec_views import msgspec_body, raw_msgspec_body
-from .params import parse_candle_query
-from .registry import modes_document, modes_for_server
-from .timing import ServerTiming
+from .msgspec import CandleDocument, msgspec_body, raw_msgspec_body
 
-SERVER = "bolt"
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 
 
@@ -130,7 +128,7 @@ def floor(request: Request, exchange: str, market: str, asset: str) -> CandleDoc
     return candle_answer(request, exchange, market, asset, floor_answer)
 
 
-MODES_BODY = orjson_dumps(modes_document(modes_for_server(SERVER, diagnostics=True)))
+MODES_BODY = orjson_dumps(modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)))
 
 
 @api.get(f"{API_PREFIX}modes")

@@ -9,10 +9,10 @@ modes; `floor-async` is its async twin, the ceiling for the async `orjson` mode.
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 
-from ..selectors import CandleQuery, fetch_raw_rows
-from .encoding import orjson_dumps, rows_to_dicts
-from .endpoint import candle_endpoint, fetched
-from .timing import ServerTiming
+from ...selectors import CandleQuery, fetch_raw_rows
+from ..encoding import orjson_dumps, rows_to_dicts
+from ..endpoint import candle_endpoint, fetched
+from ..timing import ServerTiming
 
 MAX_BODIES = 512
 _bodies: dict[CandleQuery, bytes] = {}

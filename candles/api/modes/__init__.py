@@ -1,0 +1,1 @@
+"""The candle endpoint's modes: one module per framework, named for it, and the floor diagnostic."""
