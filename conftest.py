@@ -12,7 +12,13 @@ from django.test import TransactionTestCase
 from candles.models import Exchange, Pair
 
 # Fixtures that give a test the database: such a test is marked `database`.
-DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "django_db_blocker", "live_server"}
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_setup",
+    "django_db_blocker",
+    "live_server",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,8 +28,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         cls = getattr(item, "cls", None)
-        if (fixtures & DATABASE_FIXTURES or item.get_closest_marker("django_db")
-                or (cls is not None and issubclass(cls, TransactionTestCase))):
+        if (
+            fixtures & DATABASE_FIXTURES
+            or item.get_closest_marker("django_db")
+            or (cls is not None and issubclass(cls, TransactionTestCase))
+        ):
             item.add_marker(pytest.mark.database)
 
 

@@ -2,6 +2,7 @@
 
 Values can be overridden per run on the command line (the runner sets -b and -w).
 """
+
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")

@@ -7,6 +7,7 @@ thread started for it. The runner serves it as `asgi-stock` to show what the pro
 handler buys. The documents and error bodies are the project's (same URLconf and views);
 only a database outage differs: without ApiDatabaseErrorMiddleware it is the API's 500.
 """
+
 import os
 
 from django.core.asgi import get_asgi_application

@@ -4,6 +4,7 @@ The project's settings plus django_bolt, kept out of every other process: import
 replaces asgiref's single thread for thread-sensitive calls with bolt's ORM thread pool,
 which would change how the project's ASGI handler runs the API under uvicorn.
 """
+
 from .settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django_bolt"]  # noqa: F405

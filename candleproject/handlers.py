@@ -3,6 +3,7 @@
 Django builds one middleware chain per handler from settings.MIDDLEWARE. Two handlers, one
 per chain, share everything else (URLconf, views, database); the path picks the handler.
 """
+
 from typing import TypeVar
 
 from django.conf import settings
@@ -11,7 +12,6 @@ from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
 
 from candles.api.errors import API_PREFIX
-
 
 H = TypeVar("H", bound=BaseHandler)
 

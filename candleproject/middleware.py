@@ -6,6 +6,7 @@ requests get a short chain of hooks that never block (header checks and header w
 run inline on the event loop. Sessions, CSRF, auth and messages serve the admin only: the
 API is public and read-only, and every API view is CSRF-exempt anyway.
 """
+
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, security
@@ -44,7 +45,9 @@ class ApiDatabaseErrorMiddleware(InlineAsyncMixin, MiddlewareMixin):
     drops the broken connection at the end of the request and the next one reconnects.
     """
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponseBase | None:
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
         if not is_api(request) or not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         return database_unavailable().response()

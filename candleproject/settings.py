@@ -4,6 +4,7 @@ DJANGO_DEBUG defaults to off: the benchmark must measure the production code pat
 DATABASE_URL defaults to a SQLite file in the project; a postgres:// URL switches to
 PostgreSQL with psycopg's connection pool.
 """
+
 import os
 import tempfile
 from pathlib import Path
@@ -102,7 +103,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_HEALTH_CHECKS"] = True
     # A file, not Django's in-memory default, so tests run on WAL like the server does;
     # per process, so parallel runs never share one.
-    _db["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"candlebench-test-{os.getpid()}.sqlite3")}
+    _db["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"candlebench-test-{os.getpid()}.sqlite3")
+    }
 elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
     # Django's built-in psycopg pool; it requires persistent connections to be off.
     _db["CONN_MAX_AGE"] = 0

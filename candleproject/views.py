@@ -1,4 +1,5 @@
 """The site's front door: what `make run` answers at / (the API and the admin live below it)."""
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -29,17 +30,23 @@ def home(request: HttpRequest) -> HttpResponse:
             "name": m.name,
             "description": m.description,
             "validates": m.validates,
-            "url": candle_url(m.name, exchange, market, asset, interval=SAMPLE_INTERVAL, limit=SAMPLE_LIMIT),
+            "url": candle_url(
+                m.name, exchange, market, asset, interval=SAMPLE_INTERVAL, limit=SAMPLE_LIMIT
+            ),
         }
         for m in django_modes()
     ]
-    return render(request, "home.html", {
-        "pair": f"{exchange}/{market}/{asset}",
-        "interval": SAMPLE_INTERVAL,
-        "limit": SAMPLE_LIMIT,
-        "modes": modes,
-        "admin_url": reverse("admin:index"),
-        "load_sample_data_url": reverse("admin:candles_load_sample_data"),
-        "openapi_url": reverse("openapi"),
-        "modes_url": reverse("modes"),
-    })
+    return render(
+        request,
+        "home.html",
+        {
+            "pair": f"{exchange}/{market}/{asset}",
+            "interval": SAMPLE_INTERVAL,
+            "limit": SAMPLE_LIMIT,
+            "modes": modes,
+            "admin_url": reverse("admin:index"),
+            "load_sample_data_url": reverse("admin:candles_load_sample_data"),
+            "openapi_url": reverse("openapi"),
+            "modes_url": reverse("modes"),
+        },
+    )

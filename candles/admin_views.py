@@ -64,7 +64,9 @@ def candle_changelist_url(pair: Pair, interval: str) -> str:
 
 def api_url(mode: str, pair: Pair, interval: str, limit: int = 100) -> str:
     """The endpoint URL as /api/modes documents it."""
-    return candle_url(mode, pair.exchange.name, pair.market, pair.asset, interval=interval, limit=limit)
+    return candle_url(
+        mode, pair.exchange.name, pair.market, pair.asset, interval=interval, limit=limit
+    )
 
 
 def _permissions(request: HttpRequest) -> dict[str, bool]:
@@ -238,7 +240,10 @@ def _page(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
         "rejected_file": upload_form.cleaned_data["file"].name if rejection else "",
         "max_upload": filesizeformat(settings.CANDLES_UPLOAD_MAX_BYTES),
         "pairs": [
-            {"pair": p, "links": [(m.name, api_url(m.name, p, "1m", limit=5)) for m in django_modes()]}
+            {
+                "pair": p,
+                "links": [(m.name, api_url(m.name, p, "1m", limit=5)) for m in django_modes()],
+            }
             for p in pairs[:PAIRS_LISTED]
         ],
         "more_pairs": len(pairs) > PAIRS_LISTED,

@@ -304,7 +304,7 @@ def _check_row(
             numbers.append(number)
     if len(numbers) != len(COLUMNS) - 1:
         return None  # the relations below need every number
-    o, h, l, c, v = numbers  # noqa: E741
+    o, h, l, c, v = numbers
     # With these two rules l <= h follows, so it needs no rule of its own.
     if l > min(o, c):
         errors.add(line, "l", f"low {_num(l)} is above min(open, close) = {_num(min(o, c))}")

@@ -1,4 +1,5 @@
 """Exchanges, pairs and candles, and the rules every way of storing them shares."""
+
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -89,7 +90,7 @@ class Candle(models.Model):
     basetm = models.DateTimeField(help_text="Open time of the candle, UTC.")
     o = models.FloatField("open")
     h = models.FloatField("high")
-    l = models.FloatField("low")  # noqa: E741 - the API's field name
+    l = models.FloatField("low")
     c = models.FloatField("close")
     v = models.FloatField("volume")
 
@@ -148,4 +149,3 @@ def clean_pair_names(*, exchange: str, market: str, asset: str) -> tuple[str, st
         clean_symbol("market", market),
         clean_symbol("asset", asset),
     )
-

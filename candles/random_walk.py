@@ -4,6 +4,7 @@ The benchmark needs the same data on every machine and every run, so everything 
 derived from a seed; nothing reads the clock or the global random state. Pure: the
 services store what it generates.
 """
+
 from __future__ import annotations
 
 import math

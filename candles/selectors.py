@@ -1,4 +1,5 @@
 """The one place that builds the endpoint's query; every mode reads through it."""
+
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -78,7 +79,12 @@ def raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
 # with them once per SQL text, and finding them among the parameters tells which request
 # field each placeholder binds. No request has them (params.py refuses NUL in names).
 _MARKERS = CandleQuery(
-    "\x00exchange", "\x00market", "\x00asset", "\x00interval", 1, datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+    "\x00exchange",
+    "\x00market",
+    "\x00asset",
+    "\x00interval",
+    1,
+    datetime(1901, 2, 3, 4, 5, 6, 789012, tzinfo=UTC),
 )
 # Distinct SQL texts per alias: 2 (before or not) x 1440 limits, times the time zones seen.
 COMPILED_SQL_ENTRIES = 4096
@@ -92,16 +98,24 @@ def _db_param(field: str, value: object, alias: str) -> object:
 
 
 @lru_cache(maxsize=COMPILED_SQL_ENTRIES)
-def _compiled_sql(alias: str, vendor: str, timezone_name: str, has_before: bool, limit: int) -> tuple[str, tuple]:
+def _compiled_sql(
+    alias: str, vendor: str, timezone_name: str, has_before: bool, limit: int
+) -> tuple[str, tuple]:
     """raw_sql for one SQL text, and per placeholder the request field it binds (or a
     constant). The key is what the text depends on: the database (alias, vendor), its time
     zone (SQLite's text column), whether `before` is given, and `limit` (in the text)."""
     template = replace(_MARKERS, limit=limit, before=_MARKERS.before if has_before else None)
     sql, params, compiled_alias = raw_sql(template)
     if compiled_alias != alias:
-        raise RuntimeError(f"the selector compiled for {compiled_alias!r}, the router reads {alias!r}")
+        raise RuntimeError(
+            f"the selector compiled for {compiled_alias!r}, the router reads {alias!r}"
+        )
     fields = ("exchange", "market", "asset", "interval", "before")
-    marked = {_db_param(f, getattr(template, f), alias): f for f in fields if getattr(template, f) is not None}
+    marked = {
+        _db_param(f, getattr(template, f), alias): f
+        for f in fields
+        if getattr(template, f) is not None
+    }
     return sql, tuple(marked.get(p, (p,)) for p in params)
 
 
@@ -110,9 +124,12 @@ def compiled_raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
     SQL compiled once per text (see _compiled_sql) with this request's values bound."""
     alias = router.db_for_read(Candle)
     connection = connections[alias]
-    sql, slots = _compiled_sql(alias, connection.vendor, connection.timezone_name, q.before is not None, q.limit)
+    sql, slots = _compiled_sql(
+        alias, connection.vendor, connection.timezone_name, q.before is not None, q.limit
+    )
     params = tuple(
-        slot[0] if isinstance(slot, tuple) else _db_param(slot, getattr(q, slot), alias) for slot in slots
+        slot[0] if isinstance(slot, tuple) else _db_param(slot, getattr(q, slot), alias)
+        for slot in slots
     )
     return sql, params, alias
 

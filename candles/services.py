@@ -5,6 +5,7 @@ Keyword-only functions named <entity>_<action>. Each checks what it stores (the 
 intervals, the CSV format), so the admin, the commands and scripts get the same refusals:
 ValueError for bad arguments, ImportRejected for a refused file.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

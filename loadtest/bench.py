@@ -1,5 +1,6 @@
 """`python -m loadtest`: every mode x row count x server under Locust, each run checking itself,
 then results.csv and the report."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,8 @@ import psutil
 
 from loadtest.cli import (
     CheckError,
-    Interrupted,
-    quiet_interrupts,
     HelpFormatter,
+    Interrupted,
     add_target_options,
     command_main,
     create_results_dir,
@@ -26,7 +26,32 @@ from loadtest.cli import (
     parse_host_port,
     parse_int_list,
     parse_name_list,
+    quiet_interrupts,
     update_latest,
+)
+from loadtest.load.wrk import HEADLINE_ROWS, PairedCheck, wrk_available
+from loadtest.load.wrk import estimate_s as wrk_estimate_s
+from loadtest.plan import (
+    FULL,
+    QUICK,
+    WILDCARD_HOSTS,
+    Plan,
+    check_load_options,
+    make_plan,
+    make_target_plan,
+)
+from loadtest.report.goals import GOAL_ROWS
+from loadtest.report.render import write_reports
+from loadtest.report.results import ResultsWriter, Row
+from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
+from loadtest.request import DIAGNOSTICS, candle_path
+from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
+from loadtest.serving.checks import (
+    check_documents_agree,
+    check_server_debug_off,
+    check_target_documents,
+    explained_http_errors,
+    target_modes_document,
 )
 from loadtest.serving.deployment import (
     TARGET,
@@ -39,31 +64,18 @@ from loadtest.serving.deployment import (
     target_registry,
 )
 from loadtest.serving.machine import machine_info
-from loadtest.plan import FULL, QUICK, WILDCARD_HOSTS, Plan, check_load_options, make_plan, make_target_plan
-from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
-from loadtest.report.render import write_reports
-from loadtest.report.results import ResultsWriter, Row
-from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
-from loadtest.report.goals import GOAL_ROWS
-from loadtest.serving.servers import BYTES, PROJECT_ROOT, SERVERS, ServerProcess, pin_to, system_busy_seconds
-from loadtest.session import Session, open_session, target_cpu_layout
 from loadtest.serving.modes import ModeMap
-from loadtest.serving.settings_probe import is_local_postgres
-from loadtest.serving.checks import (
-    check_documents_agree,
-    check_server_debug_off,
-    check_target_documents,
-    explained_http_errors,
-    target_modes_document,
+from loadtest.serving.servers import (
+    BYTES,
+    PROJECT_ROOT,
+    SERVERS,
+    ServerProcess,
+    pin_to,
+    system_busy_seconds,
 )
+from loadtest.serving.settings_probe import is_local_postgres
+from loadtest.session import Session, open_session, target_cpu_layout
 from loadtest.stats import summarize
-from loadtest.request import DIAGNOSTICS, candle_path
-from loadtest.load.wrk import HEADLINE_ROWS, PairedCheck, wrk_available
-from loadtest.load.wrk import estimate_s as wrk_estimate_s
-
-
-
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,62 +85,137 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
         epilog="other commands: python -m loadtest --help",
     )
-    p.add_argument("--modes", type=parse_name_list,
-                   help="comma-separated modes (default: all, in report order); each server runs those it serves "
-                   "(--target: those its /api/modes lists; one it does not list is refused)")
-    p.add_argument("--limits", type=parse_int_list,
-                   help=f"comma-separated row counts, for every server (default: {QUICK['limits']} on "
-                   f"{', '.join(s for s in SERVERS if SERVERS[s].every_limit)}, {GOAL_ROWS} on the others; "
-                   f"--full: {FULL['limits']} everywhere)")
-    p.add_argument("--servers", type=parse_name_list, help=f"of {', '.join(SERVERS)} (default: all but "
-                   f"{', '.join(s for s in SERVERS if s not in QUICK['servers'].split(','))}; --full: all)")
-    p.add_argument("--profile", choices=["steady", "seed"], default="steady",
-                   help="steady: N users without wait for a fixed time; seed: the case study's 60 users x 5 requests")
+    p.add_argument(
+        "--modes",
+        type=parse_name_list,
+        help="comma-separated modes (default: all, in report order); each server runs those it serves "
+        "(--target: those its /api/modes lists; one it does not list is refused)",
+    )
+    p.add_argument(
+        "--limits",
+        type=parse_int_list,
+        help=f"comma-separated row counts, for every server (default: {QUICK['limits']} on "
+        f"{', '.join(s for s in SERVERS if SERVERS[s].every_limit)}, {GOAL_ROWS} on the others; "
+        f"--full: {FULL['limits']} everywhere)",
+    )
+    p.add_argument(
+        "--servers",
+        type=parse_name_list,
+        help=f"of {', '.join(SERVERS)} (default: all but "
+        f"{', '.join(s for s in SERVERS if s not in QUICK['servers'].split(','))}; --full: all)",
+    )
+    p.add_argument(
+        "--profile",
+        choices=["steady", "seed"],
+        default="steady",
+        help="steady: N users without wait for a fixed time; seed: the case study's 60 users x 5 requests",
+    )
     p.add_argument("--users", type=int, help="concurrent users (default: 16 steady, 60 seed)")
-    p.add_argument("--requests-per-user", type=int, default=5, help="seed profile: requests each user makes")
-    p.add_argument("--duration", type=float, help=f"steady: measured seconds per run (default {QUICK['duration']:g}, "
-                   f"--full {FULL['duration']:g})")
-    p.add_argument("--warmup", type=float, help=f"steady: minimum warm-up seconds per run (default {QUICK['warmup']:g}, "
-                   f"--full {FULL['warmup']:g}); it also lasts until every user got one response")
-    p.add_argument("--repeats", type=int, help=f"runs per mode, limit and server (default {QUICK['repeats']}, "
-                   f"--full {FULL['repeats']})")
-    p.add_argument("--full", action="store_true",
-                   help="the whole matrix: all servers at every limit, every ceiling diagnostic, longer runs")
-    p.add_argument("--processes", type=int, default=1,
-                   help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)")
-    p.add_argument("--expect-workers", type=int, default=0, metavar="N",
-                   help="Locust distributed over other hosts: this process is the master of N workers, each "
-                   "started with `python -m loadtest worker --master HOST:PORT`; waits for all N (--workers-wait) "
-                   "and refuses to measure with fewer; a worker lost during a run stops the session")
-    p.add_argument("--master-bind", type=parse_host_port, metavar="HOST:PORT",
-                   help="with --expect-workers: where the master listens for its workers, an address the load "
-                   "hosts reach this machine at; the servers the runner starts listen on that host too")
-    p.add_argument("--workers-wait", type=float, default=120.0, metavar="SECONDS",
-                   help="with --expect-workers: how long to wait for the workers to connect")
-    p.add_argument("--workers", type=int, default=1,
-                   help="processes of every server the runner starts (gunicorn -w, uvicorn --workers, granian "
-                   "--workers, runbolt --processes), pinned to CPUs 0..N-1; Locust gets the CPUs after them, "
-                   "else shares the last one (the report says so)")
+    p.add_argument(
+        "--requests-per-user", type=int, default=5, help="seed profile: requests each user makes"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        help=f"steady: measured seconds per run (default {QUICK['duration']:g}, "
+        f"--full {FULL['duration']:g})",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        help=f"steady: minimum warm-up seconds per run (default {QUICK['warmup']:g}, "
+        f"--full {FULL['warmup']:g}); it also lasts until every user got one response",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help=f"runs per mode, limit and server (default {QUICK['repeats']}, "
+        f"--full {FULL['repeats']})",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="the whole matrix: all servers at every limit, every ceiling diagnostic, longer runs",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)",
+    )
+    p.add_argument(
+        "--expect-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Locust distributed over other hosts: this process is the master of N workers, each "
+        "started with `python -m loadtest worker --master HOST:PORT`; waits for all N (--workers-wait) "
+        "and refuses to measure with fewer; a worker lost during a run stops the session",
+    )
+    p.add_argument(
+        "--master-bind",
+        type=parse_host_port,
+        metavar="HOST:PORT",
+        help="with --expect-workers: where the master listens for its workers, an address the load "
+        "hosts reach this machine at; the servers the runner starts listen on that host too",
+    )
+    p.add_argument(
+        "--workers-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="with --expect-workers: how long to wait for the workers to connect",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes of every server the runner starts (gunicorn -w, uvicorn --workers, granian "
+        "--workers, runbolt --processes), pinned to CPUs 0..N-1; Locust gets the CPUs after them, "
+        "else shares the last one (the report says so)",
+    )
     add_target_options(p)
     p.add_argument("--no-micro", action="store_true", help="skip the in-process micro benchmark")
-    p.add_argument("--no-instructions", action="store_true",
-                   help="skip the instruction ladder (instructions per request under valgrind, ~1 min)")
-    p.add_argument("--locust-html", action="store_true", help="keep Locust's HTML report of every run (~1 MB each)")
-    p.add_argument("--no-floor", action="store_true",
-                   help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)")
-    deployment = p.add_argument_group("against a running deployment (starts no server; not with --servers)")
-    deployment.add_argument("--target", metavar="URL",
-                            help="measure the candlebench deployment at this base URL (http or https, e.g. "
-                            "https://staging.example.com) instead of starting servers: its GET /api/modes decides "
-                            "the modes; its CPU, memory and workers are reported as unknown; the micro benchmark "
-                            "and the instruction ladder (this checkout, in-process) do not run")
-    deployment.add_argument("--header", action="append", metavar="NAME:VALUE",
-                            help="with --target: send this header with every request, the load's and the checks' "
-                            "(repeatable; e.g. 'Authorization:Bearer ...' for an auth proxy); results keep its name, "
-                            "never its value")
-    deployment.add_argument("--insecure", action="store_true",
-                            help="with --target: do not check the TLS certificate (without it the checks and Locust "
-                            "both check it)")
+    p.add_argument(
+        "--no-instructions",
+        action="store_true",
+        help="skip the instruction ladder (instructions per request under valgrind, ~1 min)",
+    )
+    p.add_argument(
+        "--locust-html",
+        action="store_true",
+        help="keep Locust's HTML report of every run (~1 MB each)",
+    )
+    p.add_argument(
+        "--no-floor",
+        action="store_true",
+        help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)",
+    )
+    deployment = p.add_argument_group(
+        "against a running deployment (starts no server; not with --servers)"
+    )
+    deployment.add_argument(
+        "--target",
+        metavar="URL",
+        help="measure the candlebench deployment at this base URL (http or https, e.g. "
+        "https://staging.example.com) instead of starting servers: its GET /api/modes decides "
+        "the modes; its CPU, memory and workers are reported as unknown; the micro benchmark "
+        "and the instruction ladder (this checkout, in-process) do not run",
+    )
+    deployment.add_argument(
+        "--header",
+        action="append",
+        metavar="NAME:VALUE",
+        help="with --target: send this header with every request, the load's and the checks' "
+        "(repeatable; e.g. 'Authorization:Bearer ...' for an auth proxy); results keep its name, "
+        "never its value",
+    )
+    deployment.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --target: do not check the TLS certificate (without it the checks and Locust "
+        "both check it)",
+    )
     return p
 
 
@@ -137,20 +224,27 @@ def check_target_options(args: argparse.Namespace) -> tuple[str, RequestOptions]
     without --target, where --header and --insecure have nothing to apply to."""
     if args.target is None:
         if args.header or args.insecure:
-            raise CheckError("--header and --insecure apply to --target only (the servers the runner starts "
-                             "need neither)")
+            raise CheckError(
+                "--header and --insecure apply to --target only (the servers the runner starts "
+                "need neither)"
+            )
         return None
     if args.servers:
-        raise CheckError("--servers and --target exclude each other: --target measures the deployment at its URL "
-                         "and starts no server")
+        raise CheckError(
+            "--servers and --target exclude each other: --target measures the deployment at its URL "
+            "and starts no server"
+        )
     check_load_options(args, target=True)
     try:
-        return check_target_url(args.target), RequestOptions(parse_headers(args.header), args.insecure)
+        return check_target_url(args.target), RequestOptions(
+            parse_headers(args.header), args.insecure
+        )
     except ValueError as exc:
         raise CheckError(str(exc)) from None
 
 
 # -- the steps of a session, in order ---------------------------------------------------------
+
 
 def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
     """The in-process micro benchmark of the Django modes asked for (None: there is none), in a
@@ -161,10 +255,27 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
     log("micro benchmark (views in-process, no HTTP) ...")
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest.inprocess.micro", "--modes", ",".join(django_modes),
-         "--limits", ",".join(map(str, plan.limits)), "--pair", plan.pair, "--interval", plan.interval,
-         "--json", str(out / "micro.json"), "--quiet"],
-        cwd=PROJECT_ROOT, env=session.env, capture_output=True, text=True, preexec_fn=pin_to(session.layout.server),
+        [
+            sys.executable,
+            "-m",
+            "loadtest.inprocess.micro",
+            "--modes",
+            ",".join(django_modes),
+            "--limits",
+            ",".join(map(str, plan.limits)),
+            "--pair",
+            plan.pair,
+            "--interval",
+            plan.interval,
+            "--json",
+            str(out / "micro.json"),
+            "--quiet",
+        ],
+        cwd=PROJECT_ROOT,
+        env=session.env,
+        capture_output=True,
+        text=True,
+        preexec_fn=pin_to(session.layout.server),
         timeout=900,
     )
     (out / "micro.txt").write_text(result.stdout + result.stderr)
@@ -198,14 +309,23 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
         log("instruction ladder skipped: no mode of this plan has a Django view")
         return None
     limits = [lim for lim in INSTRUCTION_LIMITS if lim <= session.settings["max_limit"]]
-    cpu_sets = [session.layout.server, session.layout.loadgen] if session.layout.loadgen else [session.layout.server]
-    log(f"instruction ladder: {len(modes)} modes x {len(limits)} limits under callgrind "
-        f"({len(cpu_sets)} valgrind process(es)) ...")
+    cpu_sets = (
+        [session.layout.server, session.layout.loadgen]
+        if session.layout.loadgen
+        else [session.layout.server]
+    )
+    log(
+        f"instruction ladder: {len(modes)} modes x {len(limits)} limits under callgrind "
+        f"({len(cpu_sets)} valgrind process(es)) ..."
+    )
     try:
-        ladder = instruction_ladder_split(modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval,
-                                          env=session.env)
+        ladder = instruction_ladder_split(
+            modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval, env=session.env
+        )
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        log(f"instruction ladder failed, the report will say it was not counted: {str(exc)[-1500:]}")
+        log(
+            f"instruction ladder failed, the report will say it was not counted: {str(exc)[-1500:]}"
+        )
         return None
     data = ladder_to_json(ladder)
     (out / "instructions.json").write_text(json.dumps(data, indent=1))
@@ -214,8 +334,9 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
     return data
 
 
-def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
-                  servers: dict[str, ServerProcess]) -> dict[tuple[str, str, int], int]:
+def start_servers(
+    plan: Plan, session: Session, out: Path, meta: dict, servers: dict[str, ServerProcess]
+) -> dict[tuple[str, str, int], int]:
     """Start every planned server (into `servers`, so the caller stops them), learn the modes
     each serves, and check that they all answer one document per limit: byte-identical, or
     for a server whose spec says INSTANTS (the FastAPI reference) equal as parsed JSON with
@@ -230,20 +351,32 @@ def start_servers(plan: Plan, session: Session, out: Path, meta: dict,
         modes = plan.modes_on(name)
         missing = [m for m in modes if m not in served]
         if missing:
-            raise CheckError(f"{name} does not serve {', '.join(missing)} (it lists {', '.join(served)})")
+            raise CheckError(
+                f"{name} does not serve {', '.join(missing)} (it lists {', '.join(served)})"
+            )
         # The diagnostics too: the ceiling must be measured with the real answer's bytes.
         endpoints_at = {lim: plan.endpoints_on(name, lim) for lim in plan.limits_on(name)}
-        bodies = check_documents_agree(server.base_url, endpoints_at,
-                                       lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
-                                       spec.same_document, who=name, reference=reference)
+        bodies = check_documents_agree(
+            server.base_url,
+            endpoints_at,
+            lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
+            spec.same_document,
+            who=name,
+            reference=reference,
+        )
         sizes.update({(name, m, lim): len(body) for (m, lim), body in bodies.items()})
         meta.setdefault("server_affinity", {})[name] = server.affinity()
         diagnostics = [d for d in plan.endpoints_on(name) if d in DIAGNOSTICS]
         also = f" (and {', '.join(diagnostics)})" if diagnostics else ""
-        how = "byte-identical documents" if spec.same_document == BYTES else \
-            "the same document as parsed JSON with times as instants"
-        log(f"{name}: {spec.label} on {server.host}:{server.port}, CPU(s) {server.affinity()}, up in "
-            f"{server.started_s:.1f} s; {len(modes)} modes{also} answer {how}")
+        how = (
+            "byte-identical documents"
+            if spec.same_document == BYTES
+            else "the same document as parsed JSON with times as instants"
+        )
+        log(
+            f"{name}: {spec.label} on {server.host}:{server.port}, CPU(s) {server.affinity()}, up in "
+            f"{server.started_s:.1f} s; {len(modes)} modes{also} answer {how}"
+        )
     meta["documents"] = {str(lim): len(body) for lim, (_, body) in sorted(reference.items())}
     meta["document_equality"] = {name: SERVERS[name].same_document for name in plan.servers}
     return sizes
@@ -268,12 +401,22 @@ def check_machine_quiet(servers: list[ServerProcess], meta: dict) -> None:
     quiet = machine_quiet_pct(servers)
     meta["busy_before_pct"] = round(quiet, 1)
     if quiet > OTHER_CPU_LIMIT:
-        log(f"WARNING: with the servers idle, other processes use {quiet:.0f}% of a CPU; runs disturbed "
-            "by them will be marked not trustworthy")
+        log(
+            f"WARNING: with the servers idle, other processes use {quiet:.0f}% of a CPU; runs disturbed "
+            "by them will be marked not trustworthy"
+        )
 
 
-def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode: str, limit: int, repeat: int,
-                expect_bytes: int, local_postgres: bool) -> tuple[Row, object]:
+def measure_one(
+    loadgen,
+    plan: Plan,
+    server: ServerProcess | RemoteServer,
+    mode: str,
+    limit: int,
+    repeat: int,
+    expect_bytes: int,
+    local_postgres: bool,
+) -> tuple[Row, object]:
     """One run against one server (or the target): measured, checked, as a results row (and its Measurement)."""
     from loadtest.load.generator import CandleRequest
 
@@ -290,11 +433,20 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode:
     restarted = server.pids() != pids
     server.wait_idle()
     rss = server.peak_rss_mb()
-    key = {"server": server.name, "mode": mode, "limit": limit, "repeat": repeat, "workers": server.workers,
-           "serving_processes": probe.serving_processes(), "worker_requests": m.worker_requests,
-           "worker_cpu_pct": m.worker_cpu_pct}
+    key = {
+        "server": server.name,
+        "mode": mode,
+        "limit": limit,
+        "repeat": repeat,
+        "workers": server.workers,
+        "serving_processes": probe.serving_processes(),
+        "worker_requests": m.worker_requests,
+        "worker_cpu_pct": m.worker_cpu_pct,
+    }
     if not m.samples:
-        return Row(**key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])), m
+        return Row(
+            **key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])
+        ), m
     stats = summarize(m.samples, m.duration_s)
     reasons = untrustworthy_reasons(stats, m)
     if restarted:
@@ -302,17 +454,38 @@ def measure_one(loadgen, plan: Plan, server: ServerProcess | RemoteServer, mode:
     if lingering:
         reasons.append(f"{lingering} connection(s) of an earlier run were still open on the server")
     return Row(
-        **key, rps=stats.rps, p50_ms=stats.p50_ms, p95_ms=stats.p95_ms, p99_ms=stats.p99_ms,
-        failures=stats.failures, bytes=stats.bytes, timing_ms=stats.timing_ms, server_rss_mb=rss,
-        trustworthy=not reasons, note="; ".join(reasons), requests=stats.requests, duration_s=stats.duration_s,
-        mean_ms=stats.mean_ms, max_ms=stats.max_ms, server_cpu_pct=m.server_cpu_pct,
-        loadgen_cpu_pct=m.loadgen_cpu_pct, db_cpu_pct=m.db_cpu_pct, other_cpu_pct=m.other_cpu_pct,
+        **key,
+        rps=stats.rps,
+        p50_ms=stats.p50_ms,
+        p95_ms=stats.p95_ms,
+        p99_ms=stats.p99_ms,
+        failures=stats.failures,
+        bytes=stats.bytes,
+        timing_ms=stats.timing_ms,
+        server_rss_mb=rss,
+        trustworthy=not reasons,
+        note="; ".join(reasons),
+        requests=stats.requests,
+        duration_s=stats.duration_s,
+        mean_ms=stats.mean_ms,
+        max_ms=stats.max_ms,
+        server_cpu_pct=m.server_cpu_pct,
+        loadgen_cpu_pct=m.loadgen_cpu_pct,
+        db_cpu_pct=m.db_cpu_pct,
+        other_cpu_pct=m.other_cpu_pct,
     ), m
 
 
-def measure_all(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], loadgen,
-                sizes: dict[tuple[str, str, int], int], out: Path,
-                local_postgres: bool, locust_html: bool, wrk: PairedCheck | None = None) -> None:
+def measure_all(
+    plan: Plan,
+    servers: dict[str, ServerProcess | RemoteServer],
+    loadgen,
+    sizes: dict[tuple[str, str, int], int],
+    out: Path,
+    local_postgres: bool,
+    locust_html: bool,
+    wrk: PairedCheck | None = None,
+) -> None:
     """Every planned run, in order, each written to results.csv as soon as it is measured; a
     headline cell's run again with wrk right after it (wrk.json)."""
     runs = plan.runs()
@@ -325,7 +498,16 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], lo
             server = servers[name]
             if not server.alive():
                 raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
-            row, m = measure_one(loadgen, plan, server, mode, limit, repeat, sizes[(name, mode, limit)], local_postgres)
+            row, m = measure_one(
+                loadgen,
+                plan,
+                server,
+                mode,
+                limit,
+                repeat,
+                sizes[(name, mode, limit)],
+                local_postgres,
+            )
             if locust_html:
                 row.locust_report = f"locust/{name}-{mode}-{limit}-r{repeat}.html"
                 (out / row.locust_report).write_text(loadgen.html_report())
@@ -334,16 +516,26 @@ def measure_all(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], lo
             left = elapsed / i * (len(runs) - i)
             flag = "ok" if row.trustworthy else "NOT TRUSTWORTHY: " + row.note
             p50 = f"p50 {row.p50_ms:7.1f} ms" if row.requests else ""
-            log(f"[{i:>{len(str(len(runs)))}}/{len(runs)}] {name:<13} {mode:<13} limit={limit:<5} r{repeat} "
-                f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left")
-            if wrk is not None and wrk.wants(name, mode, limit) and not measure_with_wrk(wrk, plan, server, mode, repeat):
+            log(
+                f"[{i:>{len(str(len(runs)))}}/{len(runs)}] {name:<13} {mode:<13} limit={limit:<5} r{repeat} "
+                f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left"
+            )
+            if (
+                wrk is not None
+                and wrk.wants(name, mode, limit)
+                and not measure_with_wrk(wrk, plan, server, mode, repeat)
+            ):
                 wrk = None
     if wrk is not None and wrk.runs:
         (out / "wrk.json").write_text(json.dumps(wrk.results(), indent=1))
 
 
-def wrk_check(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cpus: set[int] | None,
-              request: RequestOptions | None = None) -> PairedCheck | None:
+def wrk_check(
+    plan: Plan,
+    servers: dict[str, ServerProcess | RemoteServer],
+    cpus: set[int] | None,
+    request: RequestOptions | None = None,
+) -> PairedCheck | None:
     """The headline cells to measure again with wrk (loadtest/wrk.py) right after Locust's run of
     each, pinned to the load generator's CPU(s) like Locust, with as many connections as Locust
     has users and the target's headers. None, with a line saying why, when wrk is not installed,
@@ -354,19 +546,28 @@ def wrk_check(plan: Plan, servers: dict[str, ServerProcess | RemoteServer], cpus
         log(f"wrk check skipped: {tls_reason}")
         return None
     if not wrk_available():
-        log("wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)")
+        log(
+            "wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)"
+        )
         return None
     cells = plan.wrk_cells()
     if not cells:
-        log("wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan")
+        log(
+            "wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan"
+        )
         return None
-    log(f"wrk check: {len(cells)} headline cell(s) at {HEADLINE_ROWS} rows, each measured with wrk right after "
-        f"Locust's run in every repeat ({plan.users} connections, {plan.duration:g} s or ten response times)")
-    return PairedCheck(cells, plan.users, plan.duration, cpus, request.header_lines() if request else ())
+    log(
+        f"wrk check: {len(cells)} headline cell(s) at {HEADLINE_ROWS} rows, each measured with wrk right after "
+        f"Locust's run in every repeat ({plan.users} connections, {plan.duration:g} s or ten response times)"
+    )
+    return PairedCheck(
+        cells, plan.users, plan.duration, cpus, request.header_lines() if request else ()
+    )
 
 
-def measure_with_wrk(check: PairedCheck, plan: Plan, server: ServerProcess | RemoteServer, mode: str,
-                     repeat: int) -> bool:
+def measure_with_wrk(
+    check: PairedCheck, plan: Plan, server: ServerProcess | RemoteServer, mode: str, repeat: int
+) -> bool:
     """The run Locust just made, again with wrk; False (and a line saying why) when wrk failed,
     which ends the check for the session."""
     server.wait_disconnected()
@@ -377,7 +578,9 @@ def measure_with_wrk(check: PairedCheck, plan: Plan, server: ServerProcess | Rem
         log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
         return False
     server.wait_idle()
-    log(f"      wrk {server.name:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s")
+    log(
+        f"      wrk {server.name:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s"
+    )
     return True
 
 
@@ -411,17 +614,27 @@ def run(args: argparse.Namespace) -> int:
     log(f"candlebench: results will be in {out}")
     session.prepare_database()
     runs = plan.runs()
-    layout = session.layout.text + (f"; the users run on {plan.expect_workers} Locust workers of other hosts, "
-                                    "the Locust here is their master" if plan.expect_workers else "")
+    layout = session.layout.text + (
+        f"; the users run on {plan.expect_workers} Locust workers of other hosts, "
+        "the Locust here is their master"
+        if plan.expect_workers
+        else ""
+    )
     log(f"plan: {len(runs)} runs; {plan.describe_load()}; {layout}\n{plan.describe_servers()}")
     before = [] if args.no_micro else ["the micro benchmark (~0:15)"]
     if not args.no_instructions:
-        before.append(f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)")
+        before.append(
+            f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)"
+        )
     wrk_cells = plan.wrk_cells()
     if wrk_cells and wrk_available():
-        before.append(f"the wrk check (~{fmt_duration(wrk_estimate_s(len(wrk_cells), plan.repeats, plan.duration))})")
-    log(f"estimate: ~{fmt_duration(plan.estimate_s())} for starting the servers and the runs"
-        f"{', plus ' + ' and '.join(before) if before else ''}, and the report")
+        before.append(
+            f"the wrk check (~{fmt_duration(wrk_estimate_s(len(wrk_cells), plan.repeats, plan.duration))})"
+        )
+    log(
+        f"estimate: ~{fmt_duration(plan.estimate_s())} for starting the servers and the runs"
+        f"{', plus ' + ' and '.join(before) if before else ''}, and the report"
+    )
 
     micro = None if args.no_micro else run_micro(plan, session, out)
     if not args.no_instructions:
@@ -439,9 +652,17 @@ def run(args: argparse.Namespace) -> int:
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
     # can interleave servers as well as modes.
-    return measure_session(plan, out, meta, t_start, args,
-                           lambda servers: start_servers(plan, session, out, meta, servers),
-                           session.layout.loadgen, is_local_postgres(session.settings), f"http://{server_host}")
+    return measure_session(
+        plan,
+        out,
+        meta,
+        t_start,
+        args,
+        lambda servers: start_servers(plan, session, out, meta, servers),
+        session.layout.loadgen,
+        is_local_postgres(session.settings),
+        f"http://{server_host}",
+    )
 
 
 def run_against_target(args: argparse.Namespace, url: str, request: RequestOptions) -> int:
@@ -461,23 +682,42 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     plan = make_target_plan(args, target_registry(document))
     endpoints_at = {lim: plan.endpoints_on(TARGET, lim) for lim in plan.limits_on(TARGET)}
     with explained_http_errors(url):
-        sizes, compared = check_target_documents(url, endpoints_at,
-                                                 lambda m, lim: candle_path(m, lim, plan.pair, plan.interval), request)
-    how = "byte-identical documents" if compared == BYTES else "the same document as parsed JSON with times as instants"
-    log(f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(TARGET))} of its "
-        f"{len(ModeMap(plan.registry).modes)} modes planned), DEBUG off; at every limit they answer {how}")
+        sizes, compared = check_target_documents(
+            url, endpoints_at, lambda m, lim: candle_path(m, lim, plan.pair, plan.interval), request
+        )
+    how = (
+        "byte-identical documents"
+        if compared == BYTES
+        else "the same document as parsed JSON with times as instants"
+    )
+    log(
+        f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(TARGET))} of its "
+        f"{len(ModeMap(plan.registry).modes)} modes planned), DEBUG off; at every limit they answer {how}"
+    )
     out = create_results_dir(args.out, started_at, force=args.force)
     log(f"candlebench: results will be in {out}")
-    log(f"plan: {len(plan.runs())} runs; {plan.describe_load()}; {layout.text}\n{plan.describe_servers()}")
-    log(f"estimate: ~{fmt_duration(plan.estimate_s())} for the runs, and the report (the micro benchmark and the "
-        "instruction ladder measure this checkout in-process: not run against a target)")
+    log(
+        f"plan: {len(plan.runs())} runs; {plan.describe_load()}; {layout.text}\n{plan.describe_servers()}"
+    )
+    log(
+        f"estimate: ~{fmt_duration(plan.estimate_s())} for the runs, and the report (the micro benchmark and the "
+        "instruction ladder measure this checkout in-process: not run against a target)"
+    )
     meta = {
         **run_meta(plan, started_at, layout.text, machine),
         "loadgen_cpus": sorted(layout.loadgen or []),
         "servers": {TARGET: f"the deployment at {url}, not started by the runner"},
-        "target": {"name": TARGET, "url": url, "header_names": list(request.headers), "insecure": request.insecure,
-                   "on_this_machine": here, "unknown_columns": list(UNKNOWN_COLUMNS)},
-        "documents": {str(lim): sizes[(endpoints[0], lim)] for lim, endpoints in sorted(endpoints_at.items())},
+        "target": {
+            "name": TARGET,
+            "url": url,
+            "header_names": list(request.headers),
+            "insecure": request.insecure,
+            "on_this_machine": here,
+            "unknown_columns": list(UNKNOWN_COLUMNS),
+        },
+        "documents": {
+            str(lim): sizes[(endpoints[0], lim)] for lim, endpoints in sorted(endpoints_at.items())
+        },
         "document_equality": {TARGET: compared},
         "micro": None,
     }
@@ -486,7 +726,9 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
         servers[TARGET] = target
         return {(TARGET, m, lim): size for (m, lim), size in sizes.items()}
 
-    return measure_session(plan, out, meta, t_start, args, reach, layout.loadgen, False, url, request)
+    return measure_session(
+        plan, out, meta, t_start, args, reach, layout.loadgen, False, url, request
+    )
 
 
 def run_meta(plan: Plan, started_at: datetime, cpu_layout: str, machine: dict) -> dict:
@@ -503,9 +745,18 @@ def run_meta(plan: Plan, started_at: datetime, cpu_layout: str, machine: dict) -
     }
 
 
-def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: argparse.Namespace,
-                    start: Callable[[dict], dict[tuple[str, str, int], int]], loadgen_cpus: set[int] | None,
-                    local_postgres: bool, host: str = "http://127.0.0.1", request: RequestOptions | None = None) -> int:
+def measure_session(
+    plan: Plan,
+    out: Path,
+    meta: dict,
+    t_start: float,
+    args: argparse.Namespace,
+    start: Callable[[dict], dict[tuple[str, str, int], int]],
+    loadgen_cpus: set[int] | None,
+    local_postgres: bool,
+    host: str = "http://127.0.0.1",
+    request: RequestOptions | None = None,
+) -> int:
     """`start(servers)` (fills `servers`, returns each run's body size), every run, the wrk
     check; then the servers stopped and the outputs written (after Ctrl-C: the partial ones)."""
     servers: dict[str, ServerProcess | RemoteServer] = {}
@@ -514,22 +765,42 @@ def measure_session(plan: Plan, out: Path, meta: dict, t_start: float, args: arg
     try:
         sizes = start(servers)
         check_machine_quiet(list(servers.values()), meta)
-        from loadtest.load.generator import LoadGenerator, interrupt_main_greenlet_only  # imports Locust (gevent)
+        from loadtest.load.generator import (  # imports Locust (gevent)
+            LoadGenerator,
+            interrupt_main_greenlet_only,
+        )
 
         interrupt_main_greenlet_only()
         if plan.expect_workers:
             bind_host, bind_port = args.master_bind
             reach = "<this machine's address>" if bind_host in WILDCARD_HOSTS else bind_host
-            log(f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
-                f"host: python -m loadtest worker --master {reach}:{bind_port}")
-        loadgen = LoadGenerator(host, args.processes, loadgen_cpus, out / "logs", request,
-                                expect_workers=plan.expect_workers, master_bind=args.master_bind,
-                                workers_wait_s=args.workers_wait)
+            log(
+                f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
+                f"host: python -m loadtest worker --master {reach}:{bind_port}"
+            )
+        loadgen = LoadGenerator(
+            host,
+            args.processes,
+            loadgen_cpus,
+            out / "logs",
+            request,
+            expect_workers=plan.expect_workers,
+            master_bind=args.master_bind,
+            workers_wait_s=args.workers_wait,
+        )
         if loadgen.distributed:
             meta["load_workers"] = loadgen.worker_labels()
             log(f"Locust workers: {', '.join(meta['load_workers'])}")
-        measure_all(plan, servers, loadgen, sizes, out, local_postgres, args.locust_html,
-                    wrk_check(plan, servers, loadgen_cpus, request))
+        measure_all(
+            plan,
+            servers,
+            loadgen,
+            sizes,
+            out,
+            local_postgres,
+            args.locust_html,
+            wrk_check(plan, servers, loadgen_cpus, request),
+        )
     except KeyboardInterrupt:
         interrupted = True
     finally:

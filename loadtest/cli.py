@@ -1,4 +1,5 @@
 """What every loadtest command shares on the command line: options, results folder, exit codes, log."""
+
 from __future__ import annotations
 
 import argparse
@@ -98,10 +99,17 @@ def add_target_options(p: argparse.ArgumentParser, kind: str = "") -> None:
     p.add_argument("--pair", default=DEFAULT_PAIR, help="exchange/market/asset to request")
     p.add_argument("--interval", default=DEFAULT_INTERVAL, help="candle interval to request")
     suffix = f"-{kind}" if kind else ""
-    p.add_argument("--out", type=Path, help=f"output directory, new or empty (default: a new "
-                   f"loadtest/results/<timestamp>{suffix})")
-    p.add_argument("--force", action="store_true", help="write into a non-empty --out (files of the same name "
-                   "are replaced, others stay)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help=f"output directory, new or empty (default: a new "
+        f"loadtest/results/<timestamp>{suffix})",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty --out (files of the same name are replaced, others stay)",
+    )
 
 
 def default_results_name(started_at: datetime, kind: str = "") -> str:
@@ -109,8 +117,14 @@ def default_results_name(started_at: datetime, kind: str = "") -> str:
     return started_at.strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")
 
 
-def create_results_dir(out: Path | None, started_at: datetime, kind: str = "", *, force: bool = False,
-                       root: Path = RESULTS_DIR) -> Path:
+def create_results_dir(
+    out: Path | None,
+    started_at: datetime,
+    kind: str = "",
+    *,
+    force: bool = False,
+    root: Path = RESULTS_DIR,
+) -> Path:
     """The run's output folder, created and checked writable before any work: --out (new or
     empty, unless `force`), else a new <root>/<timestamp>[-kind] (-2, -3, ... when a run
     started in the same second took the name). Refuses (CheckError) what cannot be used."""
@@ -130,14 +144,18 @@ def create_results_dir(out: Path | None, started_at: datetime, kind: str = "", *
     if folder.exists() and not folder.is_dir():
         raise CheckError(f"--out {out} is a file, not a folder")
     if folder.is_dir() and any(folder.iterdir()) and not force:
-        raise CheckError(f"--out {out} is not empty (a new or empty folder keeps runs apart; --force writes into it)")
+        raise CheckError(
+            f"--out {out} is not empty (a new or empty folder keeps runs apart; --force writes into it)"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".candlebench-write-check-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise CheckError(f"--out {out} cannot be created or written: {exc.strerror or exc}") from None
+        raise CheckError(
+            f"--out {out} cannot be created or written: {exc.strerror or exc}"
+        ) from None
     return folder
 
 
@@ -160,7 +178,11 @@ def update_latest(out: Path, root: Path = RESULTS_DIR) -> bool:
     return True
 
 
-def command_main(run: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+def command_main(
+    run: Callable[[argparse.Namespace], int],
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+) -> int:
     """Entry point shared by the commands: a refused pre-check or Ctrl-C ends with one line
     and an exit code, not a traceback (servers are stopped by `run`)."""
     args = parser.parse_args(argv)

@@ -18,14 +18,35 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "bench": Command("loadtest.bench", "the comparison: every server x mode x limit under load (make bench)", True),
-    "spike": Command("loadtest.spike", "a sudden spike of users: does the server survive and recover?", True),
-    "soak": Command("loadtest.soak", "steady load for minutes: memory, latency and errors over time", True),
-    "worker": Command("loadtest.load.workers", "Locust workers on a load host, for a bench with --expect-workers", True),
-    "micro": Command("loadtest.inprocess.micro", "each mode's view timed in-process (no HTTP); --instructions", False),
-    "tablesize": Command("loadtest.inprocess.tablesize", "does latency depend on how many candles the table holds?",
-                         False),
-    "report": Command("loadtest.report.render", "(re)write report.md and report.html of a results folder", False),
+    "bench": Command(
+        "loadtest.bench",
+        "the comparison: every server x mode x limit under load (make bench)",
+        True,
+    ),
+    "spike": Command(
+        "loadtest.spike", "a sudden spike of users: does the server survive and recover?", True
+    ),
+    "soak": Command(
+        "loadtest.soak", "steady load for minutes: memory, latency and errors over time", True
+    ),
+    "worker": Command(
+        "loadtest.load.workers",
+        "Locust workers on a load host, for a bench with --expect-workers",
+        True,
+    ),
+    "micro": Command(
+        "loadtest.inprocess.micro",
+        "each mode's view timed in-process (no HTTP); --instructions",
+        False,
+    ),
+    "tablesize": Command(
+        "loadtest.inprocess.tablesize",
+        "does latency depend on how many candles the table holds?",
+        False,
+    ),
+    "report": Command(
+        "loadtest.report.render", "(re)write report.md and report.html of a results folder", False
+    ),
 }
 
 

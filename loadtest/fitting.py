@@ -1,4 +1,5 @@
 """Aggregation over repeats (median and spread), and the per-row cost fit."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +23,9 @@ class LineFit:
         return self.fixed_ms + self.per_row_us * rows / 1000
 
 
-def fit_problem(xs: Sequence[float], ys_ms: Sequence[float], fixed_ms: float, per_row_us: float) -> str:
+def fit_problem(
+    xs: Sequence[float], ys_ms: Sequence[float], fixed_ms: float, per_row_us: float
+) -> str:
     """Why a fitted line `ms = fixed + per_row x rows` cannot be shown as a result, or "".
 
     A fixed cost below zero or a per-row cost at or below zero cannot be true; a line through
@@ -31,14 +34,18 @@ def fit_problem(xs: Sequence[float], ys_ms: Sequence[float], fixed_ms: float, pe
     if fixed_ms < -0.005:  # below what rounds to 0.00 ms
         return f"negative fixed cost ({fixed_ms:.2f} ms): noise at the large limits moved the line"
     if per_row_us <= 0:
-        return f"per-row cost {per_row_us:.2f} µs is not positive: noise is larger than the rows' cost"
+        return (
+            f"per-row cost {per_row_us:.2f} µs is not positive: noise is larger than the rows' cost"
+        )
     if len(set(xs)) < 3:
         return "only two limits: a line through two points cannot show its error"
     residual = max(abs(y - (fixed_ms + per_row_us * x / 1000)) for x, y in zip(xs, ys_ms))
     effect = per_row_us * (max(xs) - min(xs)) / 1000
     if residual > effect:
-        return (f"the points stray up to {residual:.2f} ms from the line, more than the rows' effect "
-                f"({effect:.2f} ms from {min(xs):g} to {max(xs):g} rows)")
+        return (
+            f"the points stray up to {residual:.2f} ms from the line, more than the rows' effect "
+            f"({effect:.2f} ms from {min(xs):g} to {max(xs):g} rows)"
+        )
     return ""
 
 
@@ -69,7 +76,9 @@ def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, fl
 def fit_row_cost(rps_by_rows: dict[int, float]) -> LineFit | None:
     """Fit the service time per request (1/rps: one worker, one core, saturated) against
     the number of rows. None when fewer than two row counts have a positive rps."""
-    points = {rows: rps for rows, rps in rps_by_rows.items() if rps and rps > 0 and math.isfinite(rps)}
+    points = {
+        rows: rps for rows, rps in rps_by_rows.items() if rps and rps > 0 and math.isfinite(rps)
+    }
     if len(points) < 2:
         return None
     xs = sorted(points)
@@ -77,7 +86,13 @@ def fit_row_cost(rps_by_rows: dict[int, float]) -> LineFit | None:
     a, b, r2 = fit_line(xs, ys)
     if -0.005 <= a < 0:  # rounding error of a fixed cost of zero, not a negative one
         a = 0.0
-    return LineFit(fixed_ms=a, per_row_us=b * 1000, r2=r2, points=len(xs), unreliable=fit_problem(xs, ys, a, b * 1000))
+    return LineFit(
+        fixed_ms=a,
+        per_row_us=b * 1000,
+        r2=r2,
+        points=len(xs),
+        unreliable=fit_problem(xs, ys, a, b * 1000),
+    )
 
 
 @dataclass(frozen=True)
@@ -111,4 +126,6 @@ def ratio(numerator: float, denominator: float) -> float:
 def paired_median(numerators: dict[int, float], denominators: dict[int, float]) -> float:
     """The median over repeats of numerator/denominator taken within each repeat both have
     (two runs measured close together, so the machine's slow drift cancels out); NaN if none."""
-    return spread([ratio(v, denominators[k]) for k, v in numerators.items() if k in denominators]).median
+    return spread(
+        [ratio(v, denominators[k]) for k, v in numerators.items() if k in denominators]
+    ).median

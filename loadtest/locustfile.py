@@ -1,5 +1,6 @@
 """Locust load for candlebench: every user requests one mode at one limit (`make locust` by hand;
 the runner drives this same file in-process). Options and profiles: loadtest/README.md."""
+
 from __future__ import annotations
 
 import logging
@@ -20,9 +21,9 @@ from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loadtest.serving.deployment import parse_headers  # noqa: E402
-from loadtest.stats import Collector, TimingSummary  # noqa: E402
-from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name  # noqa: E402
+from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name
+from loadtest.serving.deployment import parse_headers
+from loadtest.stats import Collector, TimingSummary
 
 # Samples of this process; the runner reads them (see loadtest.load.generator).
 COLLECTOR = Collector()
@@ -50,8 +51,12 @@ log = logging.getLogger("candlebench")
 @events.init_command_line_parser.add_listener
 def _add_options(parser) -> None:
     group = parser.add_argument_group("candlebench")
-    group.add_argument("--mode", default=DEFAULTS["mode"], help="API mode to load, e.g. drf, raw (see /api/modes)")
-    group.add_argument("--limit", type=int, default=DEFAULTS["limit"], help="rows per response (1..1440)")
+    group.add_argument(
+        "--mode", default=DEFAULTS["mode"], help="API mode to load, e.g. drf, raw (see /api/modes)"
+    )
+    group.add_argument(
+        "--limit", type=int, default=DEFAULTS["limit"], help="rows per response (1..1440)"
+    )
     group.add_argument("--interval", default=DEFAULTS["interval"], help="candle interval")
     group.add_argument("--pair", default=DEFAULTS["pair"], help="exchange/market/asset")
     group.add_argument(
@@ -61,15 +66,28 @@ def _add_options(parser) -> None:
         help="steady: no wait, until stopped; seed: each user makes --requests-per-user requests, then stops",
     )
     group.add_argument(
-        "--requests-per-user", type=int, default=DEFAULTS["requests_per_user"], help="seed profile: requests per user"
+        "--requests-per-user",
+        type=int,
+        default=DEFAULTS["requests_per_user"],
+        help="seed profile: requests per user",
     )
     group.add_argument(
-        "--expect-bytes", type=int, default=DEFAULTS["expect_bytes"], help="fail responses of another size (0: any)"
+        "--expect-bytes",
+        type=int,
+        default=DEFAULTS["expect_bytes"],
+        help="fail responses of another size (0: any)",
     )
-    group.add_argument("--header", action="append", metavar="NAME:VALUE",
-                       help="send this header with every request (repeatable), e.g. an auth proxy's")
-    group.add_argument("--insecure", action="store_true",
-                       help="do not check the server's TLS certificate (checked by default)")
+    group.add_argument(
+        "--header",
+        action="append",
+        metavar="NAME:VALUE",
+        help="send this header with every request (repeatable), e.g. an auth proxy's",
+    )
+    group.add_argument(
+        "--insecure",
+        action="store_true",
+        help="do not check the server's TLS certificate (checked by default)",
+    )
 
 
 def _option(environment, name: str):
@@ -98,7 +116,9 @@ class CandleUser(FastHttpUser):
         # FastHttpUser builds its client from these in __init__; its own default is
         # insecure = True (no certificate check), so they are set here, from the options.
         self.insecure = bool(_option(environment, "insecure"))
-        self.ssl_context_factory = insecure_ssl_context_factory if self.insecure else system_trust_context
+        self.ssl_context_factory = (
+            insecure_ssl_context_factory if self.insecure else system_trust_context
+        )
         self.default_headers = parse_headers(list(_option(environment, "header"))) or None
         super().__init__(environment)
 
@@ -108,7 +128,9 @@ class CandleUser(FastHttpUser):
         self.path = candle_path(mode, limit, _option(env, "pair"), _option(env, "interval"))
         self.name = request_name(mode, limit)
         self.expect_bytes = int(_option(env, "expect_bytes"))
-        self.budget = int(_option(env, "requests_per_user")) if _option(env, "load_profile") == "seed" else -1
+        self.budget = (
+            int(_option(env, "requests_per_user")) if _option(env, "load_profile") == "seed" else -1
+        )
 
     def on_stop(self) -> None:
         # Close this user's keep-alive connections: left to the garbage collector they stay
@@ -125,7 +147,9 @@ class CandleUser(FastHttpUser):
                 # 0: no HTTP answer (a refused connection, an untrusted certificate): Locust's error says which.
                 response.failure(getattr(response, "error", None) or f"HTTP {response.status_code}")
             elif self.expect_bytes and len(response.content or b"") != self.expect_bytes:
-                response.failure(f"body of {len(response.content or b'')} bytes, expected {self.expect_bytes}")
+                response.failure(
+                    f"body of {len(response.content or b'')} bytes, expected {self.expect_bytes}"
+                )
         if self.budget > 0:
             self.budget -= 1
             if self.budget == 0:
@@ -133,7 +157,9 @@ class CandleUser(FastHttpUser):
 
 
 @events.request.add_listener
-def _record(request_type, name, response_time, response_length, response=None, exception=None, **kwargs) -> None:
+def _record(
+    request_type, name, response_time, response_length, response=None, exception=None, **kwargs
+) -> None:
     end = time.time()
     timing = ""
     if response is not None:
@@ -141,7 +167,9 @@ def _record(request_type, name, response_time, response_length, response=None, e
         if headers is not None:
             timing = headers.get("Server-Timing") or ""
     start = kwargs.get("start_time") or end - response_time / 1000
-    COLLECTOR.record(start, end, response_time, exception is None, response_length or 0, timing, name)
+    COLLECTOR.record(
+        start, end, response_time, exception is None, response_length or 0, timing, name
+    )
 
 
 def boot_id() -> str:
@@ -166,7 +194,9 @@ def _on_init(environment, **kwargs) -> None:
 
         def flush(environment, msg, **kw) -> None:
             environment.runner.send_message(
-                SAMPLES_MESSAGE, {"samples": COLLECTOR.drain(), "id": msg.data, "worker": worker_report()})
+                SAMPLES_MESSAGE,
+                {"samples": COLLECTOR.drain(), "id": msg.data, "worker": worker_report()},
+            )
 
         runner.register_message(FLUSH_MESSAGE, flush)
     elif isinstance(runner, MasterRunner):

@@ -3,6 +3,7 @@ response counts (ok / shed / failed), starting a checked server, and their numbe
 
 Imports no Locust until listen() is called, so the verdicts are tested without it.
 """
+
 from __future__ import annotations
 
 import math
@@ -10,12 +11,12 @@ import time
 from pathlib import Path
 
 from loadtest.cli import CheckError
+from loadtest.request import candle_path
+from loadtest.serving.checks import answers_modes, check_same_document
+from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import ServerProcess, ServerSpec
 from loadtest.session import Session, open_session
-from loadtest.serving.modes import ModeMap
-from loadtest.serving.checks import answers_modes, check_same_document
 from loadtest.stats import percentile
-from loadtest.request import candle_path
 
 # (start, end, response_time_ms, status, error): every request while a spike/soak runs.
 Record = tuple[float, float, float, int, str]
@@ -33,8 +34,16 @@ class StatusLog:
         self.active = False
         self.attached = False
 
-    def __call__(self, request_type, name, response_time, response_length, response=None, exception=None,
-                 **kwargs) -> None:
+    def __call__(
+        self,
+        request_type,
+        name,
+        response_time,
+        response_length,
+        response=None,
+        exception=None,
+        **kwargs,
+    ) -> None:
         if not self.active:
             return
         end = time.time()
@@ -94,12 +103,21 @@ def open_overload_session(modes: list[str], limit: int) -> Session:
     session = open_session()
     ModeMap(session.settings["registry"]).refuse_unknown(modes)
     if not 1 <= limit <= session.settings["max_limit"]:
-        raise CheckError(f"--limit must be within 1..{session.settings['max_limit']} (the API's range)")
+        raise CheckError(
+            f"--limit must be within 1..{session.settings['max_limit']} (the API's range)"
+        )
     return session
 
 
-def start_checked_server(session: Session, spec: ServerSpec, out: Path, requested: list[str], limit: int, pair: str,
-                         interval: str) -> tuple[ServerProcess, dict[str, int]]:
+def start_checked_server(
+    session: Session,
+    spec: ServerSpec,
+    out: Path,
+    requested: list[str],
+    limit: int,
+    pair: str,
+    interval: str,
+) -> tuple[ServerProcess, dict[str, int]]:
     """Start one server and check that it serves its modes of `requested` (a server of its own
     modes: all of them when none is requested) with one document at `limit` rows; returns it
     and each of those modes' document size. A server that fails a check is stopped."""
@@ -110,9 +128,16 @@ def start_checked_server(session: Session, spec: ServerSpec, out: Path, requeste
         modes = registry.modes_on(spec.name, requested, served)
         missing = [m for m in registry.modes_on(spec.name, requested) if m not in modes]
         if missing:
-            raise CheckError(f"{spec.name} does not serve {', '.join(missing)} (it lists {', '.join(served)})")
-        sizes = check_same_document(server.base_url, modes, [limit], lambda m, n: candle_path(m, n, pair, interval),
-                                    spec.same_document)
+            raise CheckError(
+                f"{spec.name} does not serve {', '.join(missing)} (it lists {', '.join(served)})"
+            )
+        sizes = check_same_document(
+            server.base_url,
+            modes,
+            [limit],
+            lambda m, n: candle_path(m, n, pair, interval),
+            spec.same_document,
+        )
     except BaseException:
         server.stop()
         raise

@@ -1,5 +1,6 @@
 """What a session measures: which servers run which modes at which limits, with what load
 (`make bench`'s default cut, `--full`, a `--target`'s own modes), checked before anything starts."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,23 +8,33 @@ import socket
 from dataclasses import dataclass, field
 
 from loadtest.cli import CheckError, parse_int_list
-from loadtest.serving.deployment import TARGET
+from loadtest.load.wrk import headline_cells
 from loadtest.report.goals import GOAL_ROWS
+from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
+from loadtest.serving.deployment import TARGET
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
-from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
-from loadtest.load.wrk import headline_cells
 
 # `make bench`: every chosen server at GOAL_ROWS with its modes and its ceiling (the other
 # Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
 # LADDER_MODES (three limits for their per-row fit). Measured budget in loadtest/README.md.
-QUICK = {"servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt", "limits": "1,100,1000",
-         "duration": 1.5, "warmup": 0.25, "repeats": 3}
+QUICK = {
+    "servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt",
+    "limits": "1,100,1000",
+    "duration": 1.5,
+    "warmup": 0.25,
+    "repeats": 3,
+}
 LADDER_MODES = ("drf-validated", "raw")
 SIDE_MODES = ("raw",)
 # `make bench-full`: the whole matrix: every server, every mode, every limit, every diagnostic.
-FULL = {"servers": ",".join(SERVERS), "limits": ",".join(map(str, DEFAULT_LIMITS)),
-        "duration": 5.0, "warmup": 1.0, "repeats": 3}
+FULL = {
+    "servers": ",".join(SERVERS),
+    "limits": ",".join(map(str, DEFAULT_LIMITS)),
+    "duration": 5.0,
+    "warmup": 1.0,
+    "repeats": 3,
+}
 # Seconds one run costs beyond warm-up and window: stopping the users, waiting for the server
 # to be idle, writing the row (measured here: 0.3-0.5 s).
 RUN_OVERHEAD_S = 0.45
@@ -80,36 +91,56 @@ class Plan:
             step = 1 if repeat % 2 else -1
             for limit in self.limits:
                 for server in self.servers[::step]:
-                    out += [(repeat, limit, server, mode) for mode in self.endpoints_on(server, limit)[::step]]
+                    out += [
+                        (repeat, limit, server, mode)
+                        for mode in self.endpoints_on(server, limit)[::step]
+                    ]
         return out
 
     def estimate_s(self) -> float:
         """Seconds the runs and the servers' start-up will take (a run: warm-up, window, overhead;
         the seed profile: about as long as a steady run)."""
         per_run = self.warmup + self.duration + RUN_OVERHEAD_S
-        return len(self.runs()) * per_run + sum(SERVERS[s].startup_s for s in self.servers if s in SERVERS)
+        return len(self.runs()) * per_run + sum(
+            SERVERS[s].startup_s for s in self.servers if s in SERVERS
+        )
 
     def describe_servers(self) -> str:
         """Per server and limit, what runs (one line each)."""
-        return "\n".join(f"  {s} @{lim}: {', '.join(self.endpoints_on(s, lim))}"
-                         for s in self.servers for lim in self.limits_on(s))
+        return "\n".join(
+            f"  {s} @{lim}: {', '.join(self.endpoints_on(s, lim))}"
+            for s in self.servers
+            for lim in self.limits_on(s)
+        )
 
     def wrk_cells(self) -> list[tuple[str, str]]:
         """(server, mode) of the headline cells wrk measures too (the steady profile's only)."""
-        return headline_cells(self.servers, self.modes_on, self.limits) if self.profile == "steady" else []
+        return (
+            headline_cells(self.servers, self.modes_on, self.limits)
+            if self.profile == "steady"
+            else []
+        )
 
     def describe_load(self) -> str:
-        where = (f"; the users spread over {self.expect_workers} Locust workers on load hosts"
-                 if self.expect_workers else "")
+        where = (
+            f"; the users spread over {self.expect_workers} Locust workers on load hosts"
+            if self.expect_workers
+            else ""
+        )
         if self.profile == "seed":
-            return (f"seed profile (the case study's): {self.users} users x {self.requests_per_user} requests "
-                    f"= {self.users * self.requests_per_user} per run, {self.repeats} repeat(s){where}")
-        return (f"steady profile: {self.users} users without wait; warm-up >= {self.warmup:g} s and one "
-                f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s){where}")
+            return (
+                f"seed profile (the case study's): {self.users} users x {self.requests_per_user} requests "
+                f"= {self.users * self.requests_per_user} per run, {self.repeats} repeat(s){where}"
+            )
+        return (
+            f"steady profile: {self.users} users without wait; warm-up >= {self.warmup:g} s and one "
+            f"response per user, then {self.duration:g} s measured; {self.repeats} repeat(s){where}"
+        )
 
 
-def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: list[int],
-               diagnostics: list[str]) -> dict[int, list[str]]:
+def plan_cells(
+    modes: ModeMap, server: str, args: argparse.Namespace, limits: list[int], diagnostics: list[str]
+) -> dict[int, list[str]]:
     """What `server` runs at each limit. --full or --modes: its modes asked for and its
     diagnostics at each of its limits. The default plan: a server of its own modes runs them
     all; asgi and wsgi (every_limit) run every mode at GOAL_ROWS and LADDER_MODES at the
@@ -117,15 +148,21 @@ def plan_cells(modes: ModeMap, server: str, args: argparse.Namespace, limits: li
     at GOAL_ROWS only (else the largest limit) unless --limits or --full say otherwise."""
     spec = SERVERS[server]
     top = GOAL_ROWS if GOAL_ROWS in limits else limits[-1]
-    ceiling = [d for d in modes.served_by(server, diagnostics=True)
-               if d in diagnostics and (args.full or d in spec.ceiling)]
+    ceiling = [
+        d
+        for d in modes.served_by(server, diagnostics=True)
+        if d in diagnostics and (args.full or d in spec.ceiling)
+    ]
     asked = modes.modes_on(server, args.modes)
     at = limits if args.full or args.limits is not None or spec.every_limit else [top]
     if args.full or args.modes is not None or not modes.runs_django(server):
         return {lim: [*asked, *ceiling] for lim in at}
     if not spec.every_limit:
         return {lim: [*(m for m in asked if m in SIDE_MODES), *ceiling] for lim in at}
-    return {lim: [*asked, *ceiling] if lim == top else [m for m in asked if m in LADDER_MODES] for lim in at}
+    return {
+        lim: [*asked, *ceiling] if lim == top else [m for m in asked if m in LADDER_MODES]
+        for lim in at
+    }
 
 
 WILDCARD_HOSTS = ("0.0.0.0", "::", "*")
@@ -140,31 +177,45 @@ def check_load_options(args: argparse.Namespace, target: bool = False) -> str:
     if args.workers < 1:
         raise CheckError("--workers must be >= 1")
     if target and args.workers != 1:
-        raise CheckError("--workers sets the processes of the servers the runner starts; a --target runs as "
-                         "many as its deployment does")
+        raise CheckError(
+            "--workers sets the processes of the servers the runner starts; a --target runs as "
+            "many as its deployment does"
+        )
     if args.expect_workers < 0:
         raise CheckError("--expect-workers must be >= 1 (0: no workers on other hosts)")
     if not args.expect_workers:
         if args.master_bind:
-            raise CheckError("--master-bind needs --expect-workers N (how many workers will connect)")
+            raise CheckError(
+                "--master-bind needs --expect-workers N (how many workers will connect)"
+            )
         return "127.0.0.1"
     if args.processes > 1:
-        raise CheckError("--processes starts local Locust workers, --expect-workers waits for workers on other "
-                         "hosts: use one (several per load host: python -m loadtest worker --processes K)")
+        raise CheckError(
+            "--processes starts local Locust workers, --expect-workers waits for workers on other "
+            "hosts: use one (several per load host: python -m loadtest worker --processes K)"
+        )
     if not args.master_bind:
-        raise CheckError("--expect-workers needs --master-bind HOST:PORT (an address the load hosts reach this "
-                         "machine at)")
+        raise CheckError(
+            "--expect-workers needs --master-bind HOST:PORT (an address the load hosts reach this "
+            "machine at)"
+        )
     if args.workers_wait <= 0:
         raise CheckError("--workers-wait must be > 0 seconds")
     host, port = args.master_bind
     if host in WILDCARD_HOSTS and not target:
-        raise CheckError(f"--master-bind {host}: the servers the runner starts listen on this host, so it must be "
-                         "an address the load hosts reach this machine at, not a wildcard")
+        raise CheckError(
+            f"--master-bind {host}: the servers the runner starts listen on this host, so it must be "
+            "an address the load hosts reach this machine at, not a wildcard"
+        )
     try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        with socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
+        ) as probe:
             probe.bind((host, port))
     except OSError as exc:
-        raise CheckError(f"--master-bind {host}:{port}: cannot listen there ({exc.strerror or exc})") from None
+        raise CheckError(
+            f"--master-bind {host}:{port}: cannot listen there ({exc.strerror or exc})"
+        ) from None
     return host
 
 
@@ -199,8 +250,10 @@ def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
     served = ModeMap(registry)
     missing = [m for m in args.modes or [] if m not in served.modes]
     if missing:
-        raise CheckError(f"the target does not serve {', '.join(missing)} (its /api/modes lists "
-                         f"{', '.join(served.modes)})")
+        raise CheckError(
+            f"the target does not serve {', '.join(missing)} (its /api/modes lists "
+            f"{', '.join(served.modes)})"
+        )
     limits = sorted(set(args.limits or parse_int_list(preset["limits"])))
     if limits[0] < 1:
         raise CheckError("limits must be >= 1")
@@ -209,13 +262,25 @@ def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
     ceiling = [d for d in served.served_by(TARGET, diagnostics=True) if d in diagnostics]
     top = GOAL_ROWS if GOAL_ROWS in limits else limits[-1]
     everything = args.full or args.modes is not None or args.limits is not None
-    at = {lim: [*modes, *ceiling] if everything or lim == top else [m for m in modes if m in LADDER_MODES]
-          for lim in limits}
-    return plan_from_options(args, preset, served, limits, diagnostics, {TARGET: {k: v for k, v in at.items() if v}})
+    at = {
+        lim: [*modes, *ceiling]
+        if everything or lim == top
+        else [m for m in modes if m in LADDER_MODES]
+        for lim in limits
+    }
+    return plan_from_options(
+        args, preset, served, limits, diagnostics, {TARGET: {k: v for k, v in at.items() if v}}
+    )
 
 
-def plan_from_options(args: argparse.Namespace, preset: dict, modes: ModeMap, limits: list[int],
-                      diagnostics: list[str], cells: dict[str, dict[int, list[str]]]) -> Plan:
+def plan_from_options(
+    args: argparse.Namespace,
+    preset: dict,
+    modes: ModeMap,
+    limits: list[int],
+    diagnostics: list[str],
+    cells: dict[str, dict[int, list[str]]],
+) -> Plan:
     """The Plan of `cells` (server -> limit -> endpoints) with the load the options and the
     preset ask for; refuses a load that cannot be run."""
     plan = Plan(
@@ -237,6 +302,14 @@ def plan_from_options(args: argparse.Namespace, preset: dict, modes: ModeMap, li
         registry=list(modes.entries.values()),
         cells=cells,
     )
-    if plan.users < 1 or plan.repeats < 1 or plan.processes < 1 or plan.duration <= 0 or plan.warmup < 0:
-        raise CheckError("--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0")
+    if (
+        plan.users < 1
+        or plan.repeats < 1
+        or plan.processes < 1
+        or plan.duration <= 0
+        or plan.warmup < 0
+    ):
+        raise CheckError(
+            "--users, --repeats and --processes must be >= 1, --duration > 0, --warmup >= 0"
+        )
     return plan

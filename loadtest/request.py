@@ -1,5 +1,6 @@
 """The benchmark's request: one path per mode and limit, named the same everywhere, and the
 diagnostic endpoints measured beside the modes."""
+
 from __future__ import annotations
 
 DEFAULT_PAIR = "upbit/KRW/BTC"
@@ -11,7 +12,9 @@ DEFAULT_LIMITS: tuple[int, ...] = (1, 100, 1000, 1440)
 DIAGNOSTICS: tuple[str, ...] = ("floor", "floor-async")
 
 
-def candle_path(mode: str, limit: int, pair: str = DEFAULT_PAIR, interval: str = DEFAULT_INTERVAL) -> str:
+def candle_path(
+    mode: str, limit: int, pair: str = DEFAULT_PAIR, interval: str = DEFAULT_INTERVAL
+) -> str:
     exchange, market, asset = split_pair(pair)
     return f"/api/{mode}/candle/{exchange}/{market}/{asset}?interval={interval}&limit={limit}"
 

@@ -1,5 +1,6 @@
 """Whether one measured run can be trusted: the thresholds (used by the load generator, the
 runner and the report's text alike) and the check itself. Imports no Locust."""
+
 from __future__ import annotations
 
 from typing import Protocol

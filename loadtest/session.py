@@ -1,5 +1,6 @@
 """One measuring session: the servers' environment, checked settings, the CPU layout (server
 pinned to its CPU(s), Locust to the others) and starting a server on it."""
+
 from __future__ import annotations
 
 import os
@@ -7,12 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest.cli import log
+from loadtest.serving.checks import check_server_debug_off
 from loadtest.serving.database import prepare_database
 from loadtest.serving.machine import machine_info
 from loadtest.serving.servers import ServerProcess, ServerSpec
-from loadtest.serving.settings_probe import mode_names, probe_settings, refuse_debug, refuse_unreachable_database
-from loadtest.serving.checks import check_server_debug_off
-
+from loadtest.serving.settings_probe import (
+    mode_names,
+    probe_settings,
+    refuse_debug,
+    refuse_unreachable_database,
+)
 
 # candleproject/settings.py's ALLOWED_HOSTS when DJANGO_ALLOWED_HOSTS is unset.
 DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
@@ -54,12 +59,16 @@ def cpu_layout(processes: int = 1, workers: int = 1) -> CpuLayout:
     of them) on the rest; when the server takes every CPU, Locust shares the last one with it."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) < 2:
-        return CpuLayout(None, None, (
-            f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
-            "and the load generator competes with the server; ratios are still measured side by side"
-        ))
-    server_cpus = cpus[:min(workers, len(cpus))]
-    loadgen_cpus = cpus[len(server_cpus):] or cpus[-1:]
+        return CpuLayout(
+            None,
+            None,
+            (
+                f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
+                "and the load generator competes with the server; ratios are still measured side by side"
+            ),
+        )
+    server_cpus = cpus[: min(workers, len(cpus))]
+    loadgen_cpus = cpus[len(server_cpus) :] or cpus[-1:]
     server, loadgen = set(server_cpus), set(loadgen_cpus)
     who = "server" if workers == 1 else f"server ({workers} worker processes)"
     locust = f"Locust ({processes} process{'es' if processes > 1 else ''})"
@@ -67,8 +76,10 @@ def cpu_layout(processes: int = 1, workers: int = 1) -> CpuLayout:
     if workers > len(cpus):
         text += f" (note: {workers} server processes share {len(cpus)} CPUs)"
     if server & loadgen:
-        text += (f"; the server shares {_cpus_text(sorted(server & loadgen))} with the load generator, so its "
-                 "extra process competes with Locust for that core and cannot add a whole core of capacity")
+        text += (
+            f"; the server shares {_cpus_text(sorted(server & loadgen))} with the load generator, so its "
+            "extra process competes with Locust for that core and cannot add a whole core of capacity"
+        )
     elif processes > len(loadgen):
         text += f" (note: {processes} Locust processes share {len(loadgen)} CPU(s), which cannot add capacity)"
     return CpuLayout(server, loadgen, text)
@@ -78,11 +89,17 @@ def target_cpu_layout(processes: int = 1, on_this_machine: bool = False) -> CpuL
     """Against a target the runner did not start: Locust on every CPU this process may use;
     the target's CPUs are not the runner's to choose or to know."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    where = ("the target listens on this machine but was not started or pinned by the runner" if on_this_machine
-             else "the target runs elsewhere (its CPUs unknown)")
+    where = (
+        "the target listens on this machine but was not started or pinned by the runner"
+        if on_this_machine
+        else "the target runs elsewhere (its CPUs unknown)"
+    )
     used = f"CPU {', '.join(map(str, cpus))}" if cpus else "every CPU"
-    return CpuLayout(None, set(cpus) or None,
-                     f"{where}; Locust ({processes} process{'es' if processes > 1 else ''}) on {used}")
+    return CpuLayout(
+        None,
+        set(cpus) or None,
+        f"{where}; Locust ({processes} process{'es' if processes > 1 else ''}) on {used}",
+    )
 
 
 @dataclass
@@ -98,7 +115,9 @@ class Session:
 
     @property
     def database_text(self) -> str:
-        return f"{self.settings['vendor']} {self.settings['db_version']} ({self.settings['database']})"
+        return (
+            f"{self.settings['vendor']} {self.settings['db_version']} ({self.settings['database']})"
+        )
 
     def prepare_database(self) -> None:
         """Migrate, and seed when empty (logged)."""
@@ -110,8 +129,13 @@ class Session:
         """Start `spec` pinned to the server CPU(s) on the session's address, wait for it, check
         DEBUG is off; the server and the modes it lists at GET /api/modes. A server that fails
         a check is stopped."""
-        server = ServerProcess(spec, self.env, self.layout.server, out / "logs" / f"server-{spec.name}.log",
-                               self.server_host)
+        server = ServerProcess(
+            spec,
+            self.env,
+            self.layout.server,
+            out / "logs" / f"server-{spec.name}.log",
+            self.server_host,
+        )
         try:
             modes = mode_names(server.wait_ready())
             check_server_debug_off(server.base_url)
@@ -124,7 +148,11 @@ class Session:
 def allow_host(env: dict[str, str], host: str) -> dict[str, str]:
     """`env` with `host` added to DJANGO_ALLOWED_HOSTS (the settings' default list when unset),
     so that the servers answer requests addressed to it."""
-    allowed = [h.strip() for h in env.get("DJANGO_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS).split(",") if h.strip()]
+    allowed = [
+        h.strip()
+        for h in env.get("DJANGO_ALLOWED_HOSTS", DEFAULT_ALLOWED_HOSTS).split(",")
+        if h.strip()
+    ]
     if host not in allowed and "*" not in allowed:
         allowed.append(host)
     return {**env, "DJANGO_ALLOWED_HOSTS": ",".join(allowed)}

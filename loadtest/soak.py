@@ -1,5 +1,6 @@
 """`python -m loadtest soak`: steady load on one server process for a long time; passes with no
 failed request and bounded memory growth (README.md, "Soak")."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from loadtest import overload
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
@@ -23,7 +25,6 @@ from loadtest.cli import (
     parse_name_list,
     verdict_exit_code,
 )
-from loadtest import overload
 from loadtest.overload import STATUS_LOG, fmt
 from loadtest.serving.servers import SERVERS
 
@@ -63,10 +64,14 @@ class SoakResult:
         if self.requests == 0:
             out.append("no request completed")
         if not math.isfinite(self.growth_pct):
-            out.append(f"too few RSS samples after warm-up to judge memory growth (the verdict compares the "
-                       f"means of the first and the last {EDGE_SAMPLES})")
+            out.append(
+                f"too few RSS samples after warm-up to judge memory growth (the verdict compares the "
+                f"means of the first and the last {EDGE_SAMPLES})"
+            )
         elif self.growth_pct >= self.max_growth_pct:
-            out.append(f"RSS grew {self.growth_pct:.1f}% after warm-up (limit {self.max_growth_pct:g}%)")
+            out.append(
+                f"RSS grew {self.growth_pct:.1f}% after warm-up (limit {self.max_growth_pct:g}%)"
+            )
         return out
 
     @property
@@ -74,8 +79,15 @@ class SoakResult:
         return not self.reasons
 
 
-def soak_verdict(series: list[dict], failure_kinds: dict[str, int], warmup_s: float, *, max_growth_pct: float = 10.0,
-          server_ok_after: bool = True, edge_samples: int = EDGE_SAMPLES) -> SoakResult:
+def soak_verdict(
+    series: list[dict],
+    failure_kinds: dict[str, int],
+    warmup_s: float,
+    *,
+    max_growth_pct: float = 10.0,
+    server_ok_after: bool = True,
+    edge_samples: int = EDGE_SAMPLES,
+) -> SoakResult:
     """The verdict over an RSS time series (rows with t_s, rss_mb, requests, failures); fewer
     than 2 x edge_samples samples after warm-up are too few to judge memory growth (a FAIL)."""
     after = [r for r in series if r["t_s"] >= warmup_s]
@@ -99,18 +111,33 @@ def soak_verdict(series: list[dict], failure_kinds: dict[str, int], warmup_s: fl
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loadtest soak", description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
-    p.add_argument("--minutes", type=float, default=10.0, help="total duration, split evenly over the modes")
-    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"],
-                   help="comma-separated modes, one after the other")
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest soak",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument(
+        "--minutes", type=float, default=10.0, help="total duration, split evenly over the modes"
+    )
+    p.add_argument(
+        "--modes",
+        type=parse_name_list,
+        default=["drf", "raw"],
+        help="comma-separated modes, one after the other",
+    )
     p.add_argument("--server", default="asgi", choices=list(SERVERS), help="the server under load")
     p.add_argument("--users", type=int, default=16, help="concurrent users without wait")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling interval")
-    p.add_argument("--warmup-minutes", type=float, default=1.0,
-                   help="memory growth is measured from here (capped at a fifth of the run)")
-    p.add_argument("--max-growth", type=float, default=10.0, help="allowed RSS growth after warm-up, %%")
+    p.add_argument(
+        "--warmup-minutes",
+        type=float,
+        default=1.0,
+        help="memory growth is measured from here (capped at a fifth of the run)",
+    )
+    p.add_argument(
+        "--max-growth", type=float, default=10.0, help="allowed RSS growth after warm-up, %%"
+    )
     add_target_options(p, "soak")
     return p
 
@@ -129,10 +156,18 @@ def check_args(args: argparse.Namespace) -> None:
     total_s = args.minutes * 60
     samples = math.floor((total_s - warmup_seconds(args)) / args.sample_seconds)
     if samples < 2 * EDGE_SAMPLES:
-        need = 2 * EDGE_SAMPLES * args.sample_seconds / (1 - min(1.0, args.warmup_minutes * 60 / total_s, 0.2)) / 60
-        raise CheckError(f"--minutes {args.minutes:g} gives {samples} RSS sample(s) after warm-up, the verdict needs "
-                         f"{2 * EDGE_SAMPLES} (the mean of the first {EDGE_SAMPLES} against the last {EDGE_SAMPLES}): "
-                         f"use --minutes >= {math.ceil(need * 100) / 100:g} or a shorter --sample-seconds")
+        need = (
+            2
+            * EDGE_SAMPLES
+            * args.sample_seconds
+            / (1 - min(1.0, args.warmup_minutes * 60 / total_s, 0.2))
+            / 60
+        )
+        raise CheckError(
+            f"--minutes {args.minutes:g} gives {samples} RSS sample(s) after warm-up, the verdict needs "
+            f"{2 * EDGE_SAMPLES} (the mean of the first {EDGE_SAMPLES} against the last {EDGE_SAMPLES}): "
+            f"use --minutes >= {math.ceil(need * 100) / 100:g} or a shorter --sample-seconds"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,9 +178,11 @@ def run(args: argparse.Namespace) -> int:
     session = overload.open_overload_session(args.modes, args.limit)
     out = create_results_dir(args.out, started_at, "soak", force=args.force)
     per_mode = total_s / len(args.modes)
-    log(f"soak: {args.server}, {args.users} users, {', '.join(args.modes)} for {per_mode:.0f} s each "
+    log(
+        f"soak: {args.server}, {args.users} users, {', '.join(args.modes)} for {per_mode:.0f} s each "
         f"(limit={args.limit}); RSS every {args.sample_seconds:g} s, growth measured after {warmup_s:.0f} s; "
-        f"results in {out}")
+        f"results in {out}"
+    )
     session.prepare_database()
 
     import gevent
@@ -157,12 +194,15 @@ def run(args: argparse.Namespace) -> int:
     overload.listen()
 
     loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
-    server, expect_bytes = overload.start_checked_server(session, SERVERS[args.server], out, args.modes,
-                                                         args.limit, args.pair, args.interval)
+    server, expect_bytes = overload.start_checked_server(
+        session, SERVERS[args.server], out, args.modes, args.limit, args.pair, args.interval
+    )
     per_mode = total_s / len(expect_bytes)
-    log(f"soak: {args.server} ({SERVERS[args.server].overload}), {args.users} users, {', '.join(expect_bytes)} for "
+    log(
+        f"soak: {args.server} ({SERVERS[args.server].overload}), {args.users} users, {', '.join(expect_bytes)} for "
         f"{per_mode:.0f} s each (limit={args.limit}); RSS every {args.sample_seconds:g} s, growth measured after "
-        f"{warmup_s:.0f} s; results in {out}")
+        f"{warmup_s:.0f} s; results in {out}"
+    )
     series: list[dict] = []
     kinds: Counter = Counter()
     command = " ".join(server.spec.command("HOST", 0)[1:])
@@ -173,7 +213,9 @@ def run(args: argparse.Namespace) -> int:
         STATUS_LOG.active = True
         t0 = time.monotonic()
         for i, mode in enumerate(expect_bytes):
-            loadgen.set_request(CandleRequest(mode, args.limit, args.pair, args.interval, expect_bytes[mode]))
+            loadgen.set_request(
+                CandleRequest(mode, args.limit, args.pair, args.interval, expect_bytes[mode])
+            )
             loadgen.start(args.users)
             mode_end = t0 + per_mode * (i + 1)
             while True:
@@ -188,19 +230,28 @@ def run(args: argparse.Namespace) -> int:
                 ok = [r[2] for r in records if overload.classify(r) == "ok"]
                 failed = [r for r in records if overload.classify(r) != "ok"]
                 kinds.update(overload.failure_kind(r) for r in failed)
-                series.append({
-                    "t_s": round(t_s, 1), "mode": mode, "rss_mb": round(server.rss_mb(), 1), "requests": len(records),
-                    "failures": len(failed), "rps": round(len(records) / max(interval_s, 1e-9), 1),
-                    "p50_ms": fmt(overload.percentile_of(ok, 50), 2), "p99_ms": fmt(overload.percentile_of(ok, 99), 2),
-                })
+                series.append(
+                    {
+                        "t_s": round(t_s, 1),
+                        "mode": mode,
+                        "rss_mb": round(server.rss_mb(), 1),
+                        "requests": len(records),
+                        "failures": len(failed),
+                        "rps": round(len(records) / max(interval_s, 1e-9), 1),
+                        "p50_ms": fmt(overload.percentile_of(ok, 50), 2),
+                        "p99_ms": fmt(overload.percentile_of(ok, 99), 2),
+                    }
+                )
                 if not server.alive():
                     break
             loadgen.stop()
             if not server.alive():
                 break
-            log(f"  {mode}: done at {time.monotonic() - t0:.0f} s, RSS {series[-1]['rss_mb'] if series else 0} MiB, "
+            log(
+                f"  {mode}: done at {time.monotonic() - t0:.0f} s, RSS {series[-1]['rss_mb'] if series else 0} MiB, "
                 f"{sum(r['requests'] for r in series if r['mode'] == mode)} requests, "
-                f"{sum(r['failures'] for r in series if r['mode'] == mode)} failures")
+                f"{sum(r['failures'] for r in series if r['mode'] == mode)} failures"
+            )
         STATUS_LOG.active = False
         # Requests cut off by stopping the users are not failures; anything recorded after
         # the last sample is.
@@ -214,19 +265,36 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
         loadgen.close()
 
-    result = soak_verdict(series, dict(kinds.most_common()), warmup_s, max_growth_pct=args.max_growth,
-                   server_ok_after=ok_after)
+    result = soak_verdict(
+        series,
+        dict(kinds.most_common()),
+        warmup_s,
+        max_growth_pct=args.max_growth,
+        server_ok_after=ok_after,
+    )
     with open(out / "soak.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(series)
     meta = {
-        "started_at": started_at.isoformat(timespec="seconds"), "argv": sys.argv[1:], "server": args.server,
-        "command": command, "modes": list(expect_bytes), "users": args.users, "limit": args.limit, "minutes": args.minutes,
-        "warmup_s": warmup_s, "layout": session.layout.text,
-        "database": f"{session.settings['vendor']} {session.settings['db_version']}", "machine": session.machine,
-        "result": {**result.__dict__, "growth_pct": result.growth_pct, "passed": result.passed,
-                   "reasons": result.reasons},
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
+        "server": args.server,
+        "command": command,
+        "modes": list(expect_bytes),
+        "users": args.users,
+        "limit": args.limit,
+        "minutes": args.minutes,
+        "warmup_s": warmup_s,
+        "layout": session.layout.text,
+        "database": f"{session.settings['vendor']} {session.settings['db_version']}",
+        "machine": session.machine,
+        "result": {
+            **result.__dict__,
+            "growth_pct": result.growth_pct,
+            "passed": result.passed,
+            "reasons": result.reasons,
+        },
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     text = markdown(result, series, meta)
@@ -242,30 +310,45 @@ def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
         rows = [s for s in series if s["mode"] == mode]
         if not rows:
             continue
-        secs = rows[-1]["t_s"] - (series[series.index(rows[0]) - 1]["t_s"] if series.index(rows[0]) else 0.0)
+        secs = rows[-1]["t_s"] - (
+            series[series.index(rows[0]) - 1]["t_s"] if series.index(rows[0]) else 0.0
+        )
         reqs = sum(s["requests"] for s in rows)
         p50s = [float(s["p50_ms"]) for s in rows if s["p50_ms"]]
-        per_mode.append(f"| {mode} | {secs:.0f} | {reqs} | {reqs / max(secs, 1e-9):.1f} | "
-                        f"{sum(s['failures'] for s in rows)} | {statistics.median(p50s) if p50s else math.nan:.1f} | "
-                        f"{min(s['rss_mb'] for s in rows):.1f}–{max(s['rss_mb'] for s in rows):.1f} |")
+        per_mode.append(
+            f"| {mode} | {secs:.0f} | {reqs} | {reqs / max(secs, 1e-9):.1f} | "
+            f"{sum(s['failures'] for s in rows)} | {statistics.median(p50s) if p50s else math.nan:.1f} | "
+            f"{min(s['rss_mb'] for s in rows):.1f}–{max(s['rss_mb'] for s in rows):.1f} |"
+        )
     verdict = "PASS" if r.passed else "FAIL: " + "; ".join(r.reasons)
-    return "\n".join([
-        "# Soak test", "",
-        f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.",
-        f"Server `{meta['command']}`; {meta['users']} users without wait, limit={meta['limit']} rows, modes "
-        f"{', '.join(meta['modes'])}{' one after the other' if len(meta['modes']) > 1 else ''}, "
-        f"{meta['minutes']:g} min in all.", "",
-        "| mode | seconds | requests | requests/s | failures | p50 ms (median of intervals) | RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-        *per_mode, "",
-        f"- requests: {r.requests}, failed: {r.failures}"
-        + (f" ({', '.join(f'{k} x{n}' for k, n in r.failure_kinds.items())})" if r.failure_kinds else ""),
-        f"- RSS after warm-up ({r.warmup_s:.0f} s): {fmt(r.rss_start_mb)} MiB; at the end: {fmt(r.rss_end_mb)} MiB; "
-        f"growth {fmt(r.growth_pct)}% (limit {r.max_growth_pct:g}%); peak {fmt(r.rss_peak_mb)} MiB",
-        f"- server answered /api/modes at the end: {'yes' if r.server_ok_after else 'no'}",
-        f"- verdict: {verdict}", "",
-        "RSS time series: `soak.csv` (t_s, mode, rss_mb, requests, failures, rps, p50_ms, p99_ms per sample).", "",
-    ])
+    return "\n".join(
+        [
+            "# Soak test",
+            "",
+            f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.",
+            f"Server `{meta['command']}`; {meta['users']} users without wait, limit={meta['limit']} rows, modes "
+            f"{', '.join(meta['modes'])}{' one after the other' if len(meta['modes']) > 1 else ''}, "
+            f"{meta['minutes']:g} min in all.",
+            "",
+            "| mode | seconds | requests | requests/s | failures | p50 ms (median of intervals) | RSS MiB |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            *per_mode,
+            "",
+            f"- requests: {r.requests}, failed: {r.failures}"
+            + (
+                f" ({', '.join(f'{k} x{n}' for k, n in r.failure_kinds.items())})"
+                if r.failure_kinds
+                else ""
+            ),
+            f"- RSS after warm-up ({r.warmup_s:.0f} s): {fmt(r.rss_start_mb)} MiB; at the end: {fmt(r.rss_end_mb)} MiB; "
+            f"growth {fmt(r.growth_pct)}% (limit {r.max_growth_pct:g}%); peak {fmt(r.rss_peak_mb)} MiB",
+            f"- server answered /api/modes at the end: {'yes' if r.server_ok_after else 'no'}",
+            f"- verdict: {verdict}",
+            "",
+            "RSS time series: `soak.csv` (t_s, mode, rss_mb, requests, failures, rps, p50_ms, p99_ms per sample).",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

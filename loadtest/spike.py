@@ -1,5 +1,6 @@
 """`python -m loadtest spike`: a sudden spike of users, then back to steady load; passes when the
 server survives, answers every request 200 or 503 and recovers its latency (README.md, "Spike")."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ from loadtest.overload import (
 from loadtest.serving.servers import SERVERS, ServerProcess, refuse_unknown_servers
 
 # -- the shape ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SpikePlan:
@@ -91,8 +93,15 @@ def spike_shape(plan: SpikePlan):
         def tick(self):
             t = self.get_run_time()
             current = self.plan.users_at(t)
-            phase = ("baseline" if t < self.plan.spike_start else "spike" if t < self.plan.drop
-                     else "recovery" if current is not None else "end")
+            phase = (
+                "baseline"
+                if t < self.plan.spike_start
+                else "spike"
+                if t < self.plan.drop
+                else "recovery"
+                if current is not None
+                else "end"
+            )
             self.phase_started.setdefault(phase, time.time())
             return current
 
@@ -100,6 +109,7 @@ def spike_shape(plan: SpikePlan):
 
 
 # -- the verdict --------------------------------------------------------------------------
+
 
 @dataclass
 class SpikeResult:
@@ -138,9 +148,17 @@ class SpikeResult:
         return not self.reasons
 
 
-def spike_verdict(records: list[Record], phases: dict[str, float], end: float, *, factor: float = 1.5,
-             baseline_skip_s: float = 1.0, settle_s: float = 2.0, server_ok_after: bool = True,
-             worker_replaced: bool = False) -> SpikeResult:
+def spike_verdict(
+    records: list[Record],
+    phases: dict[str, float],
+    end: float,
+    *,
+    factor: float = 1.5,
+    baseline_skip_s: float = 1.0,
+    settle_s: float = 2.0,
+    server_ok_after: bool = True,
+    worker_replaced: bool = False,
+) -> SpikeResult:
     """Judge one spike run from its request records and the wall-clock phase starts
     (`phases`: baseline, spike, recovery; `end`: when the load stopped).
 
@@ -207,7 +225,9 @@ def spike_verdict(records: list[Record], phases: dict[str, float], end: float, *
     if not recovery:
         reasons.append("no request completed in the recovery window")
     elif math.isfinite(base_p50) and rec_p50 > factor * base_p50:
-        reasons.append(f"recovery p50 {rec_p50:.1f} ms > {factor:g} x baseline p50 {base_p50:.1f} ms")
+        reasons.append(
+            f"recovery p50 {rec_p50:.1f} ms > {factor:g} x baseline p50 {base_p50:.1f} ms"
+        )
     return result
 
 
@@ -219,19 +239,33 @@ def timeline(records: list[Record], start: float, end: float, shape: SpikePlan) 
         rs = [r for r in records if a < r[1] <= b]
         ok = [r[2] for r in rs if classify(r) == "ok"]
         planned = shape.users_at(min(second, shape.total - 1e-9))
-        rows.append({
-            "second": second, "planned_users": planned[0] if planned else 0, "ok": len(ok),
-            "shed": sum(1 for r in rs if classify(r) == "shed"),
-            "failed": sum(1 for r in rs if classify(r) == "failed"),
-            "p50_ms": fmt(percentile_of(ok, 50)), "p99_ms": fmt(percentile_of(ok, 99)),
-        })
+        rows.append(
+            {
+                "second": second,
+                "planned_users": planned[0] if planned else 0,
+                "ok": len(ok),
+                "shed": sum(1 for r in rs if classify(r) == "shed"),
+                "failed": sum(1 for r in rs if classify(r) == "failed"),
+                "p50_ms": fmt(percentile_of(ok, 50)),
+                "p99_ms": fmt(percentile_of(ok, 99)),
+            }
+        )
     return rows
 
 
 # -- running --------------------------------------------------------------------------------
 
-def run_spike(loadgen, server: ServerProcess, mode: str, limit: int, expect_bytes: int, plan: SpikePlan,
-              pair: str, interval: str) -> tuple[list[Record], dict[str, float], float, float, float]:
+
+def run_spike(
+    loadgen,
+    server: ServerProcess,
+    mode: str,
+    limit: int,
+    expect_bytes: int,
+    plan: SpikePlan,
+    pair: str,
+    interval: str,
+) -> tuple[list[Record], dict[str, float], float, float, float]:
     """One shape run. Returns (records, phase starts, end, Locust CPU % during the spike,
     server peak RSS MiB)."""
     import gevent
@@ -271,32 +305,73 @@ def run_spike(loadgen, server: ServerProcess, mode: str, limit: int, expect_byte
 
 
 CSV_COLUMNS = [
-    "server", "mode", "limit", "users", "baseline_users", "baseline_p50_ms", "baseline_rps",
-    "spike_requests", "spike_ok", "spike_503", "spike_503_pct", "spike_p50_ms", "spike_p99_ms",
-    "spike_max_ms", "spike_ok_rps", "failures", "failure_kinds", "recovery_p50_ms", "recovery_ratio",
-    "recovered_after_s", "server_ok_after", "worker_replaced", "server_peak_rss_mb", "loadgen_cpu_pct",
-    "verdict", "note",
+    "server",
+    "mode",
+    "limit",
+    "users",
+    "baseline_users",
+    "baseline_p50_ms",
+    "baseline_rps",
+    "spike_requests",
+    "spike_ok",
+    "spike_503",
+    "spike_503_pct",
+    "spike_p50_ms",
+    "spike_p99_ms",
+    "spike_max_ms",
+    "spike_ok_rps",
+    "failures",
+    "failure_kinds",
+    "recovery_p50_ms",
+    "recovery_ratio",
+    "recovered_after_s",
+    "server_ok_after",
+    "worker_replaced",
+    "server_peak_rss_mb",
+    "loadgen_cpu_pct",
+    "verdict",
+    "note",
 ]
 
 
-def csv_row(server: str, mode: str, limit: int, plan: SpikePlan, r: SpikeResult, rss: float, cpu: float) -> dict:
+def csv_row(
+    server: str, mode: str, limit: int, plan: SpikePlan, r: SpikeResult, rss: float, cpu: float
+) -> dict:
     return {
-        "server": server, "mode": mode, "limit": limit, "users": plan.users, "baseline_users": plan.baseline_users,
-        "baseline_p50_ms": fmt(r.baseline_p50_ms, 2), "baseline_rps": fmt(r.baseline_rps),
-        "spike_requests": r.spike_requests, "spike_ok": r.spike_ok, "spike_503": r.spike_shed,
-        "spike_503_pct": fmt(r.shed_pct), "spike_p50_ms": fmt(r.spike_p50_ms), "spike_p99_ms": fmt(r.spike_p99_ms),
-        "spike_max_ms": fmt(r.spike_max_ms), "spike_ok_rps": fmt(r.spike_ok_rps), "failures": r.failures,
+        "server": server,
+        "mode": mode,
+        "limit": limit,
+        "users": plan.users,
+        "baseline_users": plan.baseline_users,
+        "baseline_p50_ms": fmt(r.baseline_p50_ms, 2),
+        "baseline_rps": fmt(r.baseline_rps),
+        "spike_requests": r.spike_requests,
+        "spike_ok": r.spike_ok,
+        "spike_503": r.spike_shed,
+        "spike_503_pct": fmt(r.shed_pct),
+        "spike_p50_ms": fmt(r.spike_p50_ms),
+        "spike_p99_ms": fmt(r.spike_p99_ms),
+        "spike_max_ms": fmt(r.spike_max_ms),
+        "spike_ok_rps": fmt(r.spike_ok_rps),
+        "failures": r.failures,
         "failure_kinds": "; ".join(f"{k} x{n}" for k, n in r.failure_kinds.items()),
-        "recovery_p50_ms": fmt(r.recovery_p50_ms, 2), "recovery_ratio": fmt(r.recovery_ratio, 2),
-        "recovered_after_s": fmt(r.recovered_after_s, 0), "server_ok_after": "yes" if r.server_ok_after else "no",
-        "worker_replaced": "yes" if r.worker_replaced else "no", "server_peak_rss_mb": fmt(rss),
-        "loadgen_cpu_pct": fmt(cpu, 0), "verdict": "pass" if r.passed else "FAIL", "note": "; ".join(r.reasons),
+        "recovery_p50_ms": fmt(r.recovery_p50_ms, 2),
+        "recovery_ratio": fmt(r.recovery_ratio, 2),
+        "recovered_after_s": fmt(r.recovered_after_s, 0),
+        "server_ok_after": "yes" if r.server_ok_after else "no",
+        "worker_replaced": "yes" if r.worker_replaced else "no",
+        "server_peak_rss_mb": fmt(rss),
+        "loadgen_cpu_pct": fmt(cpu, 0),
+        "verdict": "pass" if r.passed else "FAIL",
+        "note": "; ".join(r.reasons),
     }
 
 
 def summary_table(rows: list[dict]) -> str:
-    head = (f"{'server':<6} {'mode':<6} {'base p50':>9} {'spike p50':>10} {'spike p99':>10} {'% 503':>6} "
-            f"{'failures':>8} {'recov p50':>10} {'ratio':>6} {'verdict':>7}")
+    head = (
+        f"{'server':<6} {'mode':<6} {'base p50':>9} {'spike p50':>10} {'spike p99':>10} {'% 503':>6} "
+        f"{'failures':>8} {'recov p50':>10} {'ratio':>6} {'verdict':>7}"
+    )
     lines = [head]
     for r in rows:
         lines.append(
@@ -310,8 +385,10 @@ def summary_table(rows: list[dict]) -> str:
 def write_markdown(out: Path, rows: list[dict], meta: dict) -> None:
     plan = meta["plan"]
     lines = [
-        "# Spike test", "",
-        f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.", "",
+        "# Spike test",
+        "",
+        f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.",
+        "",
         f"Shape per server x mode (Locust LoadTestShape): {plan['baseline_users']} users for {plan['baseline_s']:g} s "
         f"(baseline), then {plan['users']} users within {plan['spawn_s']:g} s, held {plan['hold_s']:g} s, then back to "
         f"{plan['baseline_users']} users for {plan['recovery_s']:g} s (recovery). Request: limit={meta['limit']} rows.",
@@ -348,25 +425,64 @@ def write_markdown(out: Path, rows: list[dict], meta: dict) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m loadtest spike", description=__doc__.split("\n\n")[0],
-                                formatter_class=HelpFormatter)
-    p.add_argument("--modes", type=parse_name_list, default=["drf", "raw"], help="comma-separated modes, "
-                   "each spiked in turn")
-    p.add_argument("--servers", type=parse_name_list, default=["asgi", "wsgi"],
-                   help=f"comma-separated servers, of {', '.join(SERVERS)}")
-    p.add_argument("--users", type=int, default=200, help="users at the spike (more than --baseline-users)")
-    p.add_argument("--spawn-seconds", type=float, default=1.0, help="0 -> --users within this many seconds")
+    p = argparse.ArgumentParser(
+        prog="python -m loadtest spike",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument(
+        "--modes",
+        type=parse_name_list,
+        default=["drf", "raw"],
+        help="comma-separated modes, each spiked in turn",
+    )
+    p.add_argument(
+        "--servers",
+        type=parse_name_list,
+        default=["asgi", "wsgi"],
+        help=f"comma-separated servers, of {', '.join(SERVERS)}",
+    )
+    p.add_argument(
+        "--users", type=int, default=200, help="users at the spike (more than --baseline-users)"
+    )
+    p.add_argument(
+        "--spawn-seconds", type=float, default=1.0, help="0 -> --users within this many seconds"
+    )
     p.add_argument("--hold", type=float, default=10.0, help="seconds at --users")
-    p.add_argument("--baseline-users", type=int, default=16, help="users before and after the spike")
-    p.add_argument("--baseline-seconds", type=float, default=5.0,
-                   help="seconds at --baseline-users before the spike (the first second is not measured)")
-    p.add_argument("--recovery-seconds", type=float, default=10.0,
-                   help="seconds at --baseline-users after the spike (more than --settle)")
-    p.add_argument("--settle", type=float, default=2.0, help="seconds after the drop not counted in the recovery p50")
-    p.add_argument("--recovery-factor", type=float, default=1.5, help="recovery p50 must be within this x baseline p50")
+    p.add_argument(
+        "--baseline-users", type=int, default=16, help="users before and after the spike"
+    )
+    p.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=5.0,
+        help="seconds at --baseline-users before the spike (the first second is not measured)",
+    )
+    p.add_argument(
+        "--recovery-seconds",
+        type=float,
+        default=10.0,
+        help="seconds at --baseline-users after the spike (more than --settle)",
+    )
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        help="seconds after the drop not counted in the recovery p50",
+    )
+    p.add_argument(
+        "--recovery-factor",
+        type=float,
+        default=1.5,
+        help="recovery p50 must be within this x baseline p50",
+    )
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
-    p.add_argument("--limit-concurrency", type=int, help="override uvicorn's --limit-concurrency "
-                   "(default: loadtest.serving.servers.UVICORN_LIMIT_CONCURRENCY)")
+    p.add_argument(
+        "--limit-concurrency",
+        type=int,
+        help="override uvicorn's --limit-concurrency "
+        "(default: loadtest.serving.servers.UVICORN_LIMIT_CONCURRENCY)",
+    )
     add_target_options(p, "spike")
     return p
 
@@ -375,8 +491,10 @@ def check_args(args: argparse.Namespace) -> None:
     """Every option that cannot make a spike, refused before any work (one line)."""
     refuse_unknown_servers(args.servers)
     if not args.users > args.baseline_users > 0:
-        raise CheckError(f"--users must be more than --baseline-users, and that more than 0 "
-                         f"(got {args.users} and {args.baseline_users})")
+        raise CheckError(
+            f"--users must be more than --baseline-users, and that more than 0 "
+            f"(got {args.users} and {args.baseline_users})"
+        )
     if args.spawn_seconds <= 0 or args.hold <= 0:
         raise CheckError("--spawn-seconds and --hold must be > 0")
     if args.baseline_seconds <= 1:
@@ -392,8 +510,14 @@ def check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
     check_args(args)
-    plan = SpikePlan(args.users, args.baseline_users, args.baseline_seconds, args.spawn_seconds, args.hold,
-                     args.recovery_seconds)
+    plan = SpikePlan(
+        args.users,
+        args.baseline_users,
+        args.baseline_seconds,
+        args.spawn_seconds,
+        args.hold,
+        args.recovery_seconds,
+    )
     session = open_overload_session(args.modes, args.limit)
     out = create_results_dir(args.out, started_at, "spike", force=args.force)
     log(f"spike: {session.layout.text}; results in {out}")
@@ -412,31 +536,55 @@ def run(args: argparse.Namespace) -> int:
             spec = SERVERS[name]
             if args.limit_concurrency is not None and "limit_concurrency" in spec.options:
                 spec = spec.with_options(limit_concurrency=args.limit_concurrency)
-            server, expect_bytes = start_checked_server(session, spec, out, args.modes, args.limit, args.pair,
-                                                        args.interval)
+            server, expect_bytes = start_checked_server(
+                session, spec, out, args.modes, args.limit, args.pair, args.interval
+            )
             log(f"{name}: {spec.overload}")
             servers_meta[name] = " ".join(server.spec.command("HOST", 0)[1:])
             try:
                 for mode in expect_bytes:
-                    log(f"{name} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> {plan.users} users in "
-                        f"{plan.spawn_s:g} s, hold {plan.hold_s:g} s -> {plan.baseline_users} users {plan.recovery_s:g} s ...")
+                    log(
+                        f"{name} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> {plan.users} users in "
+                        f"{plan.spawn_s:g} s, hold {plan.hold_s:g} s -> {plan.baseline_users} users {plan.recovery_s:g} s ..."
+                    )
                     pids = server.pids()
-                    records, phases, end, cpu, rss = run_spike(loadgen, server, mode, args.limit, expect_bytes[mode], plan,
-                                                               args.pair, args.interval)
+                    records, phases, end, cpu, rss = run_spike(
+                        loadgen,
+                        server,
+                        mode,
+                        args.limit,
+                        expect_bytes[mode],
+                        plan,
+                        args.pair,
+                        args.interval,
+                    )
                     ok_after = still_answers(server)
                     replaced = not server.alive() or not pids <= server.pids()
-                    if "baseline" not in phases or "spike" not in phases or "recovery" not in phases:
+                    if (
+                        "baseline" not in phases
+                        or "spike" not in phases
+                        or "recovery" not in phases
+                    ):
                         raise RuntimeError(f"the shape did not run through its phases: {phases}")
-                    result = spike_verdict(records, phases, end, factor=args.recovery_factor, settle_s=args.settle,
-                                           server_ok_after=ok_after, worker_replaced=replaced)
+                    result = spike_verdict(
+                        records,
+                        phases,
+                        end,
+                        factor=args.recovery_factor,
+                        settle_s=args.settle,
+                        server_ok_after=ok_after,
+                        worker_replaced=replaced,
+                    )
                     row = csv_row(name, mode, args.limit, plan, result, rss, cpu)
                     rows.append(row)
                     for t in timeline(records, phases["baseline"], end, plan):
                         timeline_rows.append({"server": name, "mode": mode, **t})
-                    log(f"  baseline p50 {row['baseline_p50_ms']} ms | spike p50 {row['spike_p50_ms']} ms, "
+                    log(
+                        f"  baseline p50 {row['baseline_p50_ms']} ms | spike p50 {row['spike_p50_ms']} ms, "
                         f"p99 {row['spike_p99_ms']} ms, {row['spike_503_pct']}% 503 | failures {row['failures']} | "
                         f"recovery p50 {row['recovery_p50_ms']} ms (x{row['recovery_ratio']}) | {row['verdict']}"
-                        + (f": {row['note']}" if row["note"] else ""))
+                        + (f": {row['note']}" if row["note"] else "")
+                    )
                     if not server.alive():
                         raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
                     server.wait_idle()
@@ -455,9 +603,15 @@ def run(args: argparse.Namespace) -> int:
             writer.writeheader()
             writer.writerows(timeline_rows)
     meta = {
-        "started_at": started_at.isoformat(timespec="seconds"), "argv": sys.argv[1:], "plan": dataclasses.asdict(plan),
-        "limit": args.limit, "settle_s": args.settle, "factor": args.recovery_factor, "layout": session.layout.text,
-        "database": f"{session.settings['vendor']} {session.settings['db_version']}", "servers": servers_meta,
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
+        "plan": dataclasses.asdict(plan),
+        "limit": args.limit,
+        "settle_s": args.settle,
+        "factor": args.recovery_factor,
+        "layout": session.layout.text,
+        "database": f"{session.settings['vendor']} {session.settings['db_version']}",
+        "servers": servers_meta,
         "machine": session.machine,
     }
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))

@@ -1,5 +1,6 @@
 """What one measured run is made of: per-request samples (wall-clock times, so samples of several
 Locust processes cut to one window) and their summary. Pure Python, no Locust."""
+
 from __future__ import annotations
 
 import math
@@ -9,7 +10,10 @@ from dataclasses import dataclass, field
 
 # (start, end, response ms, ok, body bytes, Server-Timing, request name[, source]): samples a
 # Locust master received from its workers end with the worker's id.
-Sample = tuple[float, float, float, bool, int, str, str] | tuple[float, float, float, bool, int, str, str, str]
+Sample = (
+    tuple[float, float, float, bool, int, str, str]
+    | tuple[float, float, float, bool, int, str, str, str]
+)
 
 # The phases every mode reports, in the order the report stacks them.
 PHASES: tuple[str, ...] = ("db", "serialize", "render")
@@ -194,7 +198,9 @@ class TimingSummary:
 
     def table(self) -> str:
         lines = ["Server-Timing means per request (ms):"]
-        header = f"{'name':<28} {'requests':>9} {'failures':>9}" + "".join(f" {p:>10}" for p in PHASES)
+        header = f"{'name':<28} {'requests':>9} {'failures':>9}" + "".join(
+            f" {p:>10}" for p in PHASES
+        )
         lines.append(header)
         for name in sorted(self.counts):
             ok = self.counts[name] - self.failures.get(name, 0)
@@ -202,5 +208,7 @@ class TimingSummary:
             cells = "".join(
                 f" {sums[p] / ok:>10.3f}" if ok and p in sums else f" {'-':>10}" for p in PHASES
             )
-            lines.append(f"{name:<28} {self.counts[name]:>9} {self.failures.get(name, 0):>9}{cells}")
+            lines.append(
+                f"{name:<28} {self.counts[name]:>9} {self.failures.get(name, 0):>9}{cells}"
+            )
         return "\n".join(lines)

@@ -21,13 +21,16 @@ def test_two_modules_importing_each_other():
 
 
 def test_a_long_circle_and_a_separate_one():
-    cycles = import_cycles(graph_of(("a", "b"), ("b", "c"), ("c", "a"), ("x", "y"), ("y", "x"), ("c", "x")))
+    cycles = import_cycles(
+        graph_of(("a", "b"), ("b", "c"), ("c", "a"), ("x", "y"), ("y", "x"), ("c", "x"))
+    )
     assert sorted(cycles) == [["a", "b", "c"], ["x", "y"]]
 
 
 def test_the_project_has_none():
-    from tools.import_cycles import PACKAGES, PROJECT_ROOT
     import sys
+
+    from tools.import_cycles import PACKAGES, PROJECT_ROOT
 
     sys.path.insert(0, str(PROJECT_ROOT))
     assert import_cycles(grimp.build_graph(*PACKAGES, cache_dir=None)) == []

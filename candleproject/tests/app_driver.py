@@ -1,4 +1,5 @@
 """Drive the project's real WSGI and ASGI applications in-process, as a server would."""
+
 import asyncio
 from wsgiref.util import setup_testing_defaults
 
@@ -9,7 +10,12 @@ from candleproject.wsgi import application as wsgi_application
 def wsgi_request(
     path: str, query: str = "", method: str = "GET", host: str = "localhost"
 ) -> tuple[int, dict[str, str], bytes]:
-    environ = {"PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": method, "HTTP_HOST": host}
+    environ = {
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "REQUEST_METHOD": method,
+        "HTTP_HOST": host,
+    }
     setup_testing_defaults(environ)
     started: dict = {}
 
@@ -25,7 +31,11 @@ def wsgi_request(
 
 
 async def asgi_request(
-    path: str, query: str = "", method: str = "GET", host: str = "localhost", application=asgi_application
+    path: str,
+    query: str = "",
+    method: str = "GET",
+    host: str = "localhost",
+    application=asgi_application,
 ) -> tuple[int, dict[str, str], bytes]:
     scope = {
         "type": "http",

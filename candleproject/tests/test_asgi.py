@@ -1,4 +1,5 @@
 """The project's own WSGI and ASGI applications: the API's chain and the admin's chain."""
+
 import threading
 
 import orjson
@@ -24,7 +25,9 @@ async def test_both_applications_serve_every_mode_identically(committed_sample_c
         path = f"/api/{mode}/candle/upbit/KRW/BTC"
         status, headers, body = await asgi_request(path, "interval=1m&limit=50")
         assert status == 200, (mode, body[:200])
-        wsgi_status, wsgi_headers, wsgi_body = await sync_to_async(wsgi_request)(path, "interval=1m&limit=50")
+        wsgi_status, wsgi_headers, wsgi_body = await sync_to_async(wsgi_request)(
+            path, "interval=1m&limit=50"
+        )
         assert wsgi_status == 200 and wsgi_body == body, mode
         for h in (headers, lower(wsgi_headers)):
             assert SECURITY_HEADERS.items() <= h.items(), (mode, h)
@@ -34,7 +37,9 @@ async def test_both_applications_serve_every_mode_identically(committed_sample_c
     assert len(orjson.loads(bodies.pop())["data"]) == 50
 
 
-async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(committed_sample_candles):
+async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(
+    committed_sample_candles,
+):
     """Thread objects, not threading.get_ident(): a finished thread's id is reused by the next
     one, so Django's per-request threads (test_asgi_stock.py) could all show one id."""
     threads: list[threading.Thread] = []
@@ -45,7 +50,9 @@ async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(commi
     request_started.connect(record)
     try:
         for _ in range(3):
-            status, _headers, _body = await asgi_request("/api/raw/candle/upbit/KRW/BTC", "interval=1m&limit=5")
+            status, _headers, _body = await asgi_request(
+                "/api/raw/candle/upbit/KRW/BTC", "interval=1m&limit=5"
+            )
             assert status == 200
     finally:
         request_started.disconnect(record)
@@ -83,8 +90,12 @@ def test_django_bolt_stays_out_of_the_other_servers():
     from django.conf import settings
 
     assert "django_bolt" not in settings.INSTALLED_APPS
-    probe = ("import django, sys; django.setup(); import candleproject.asgi, candleproject.wsgi; "
-             "print('django_bolt' in sys.modules)")
+    probe = (
+        "import django, sys; django.setup(); import candleproject.asgi, candleproject.wsgi; "
+        "print('django_bolt' in sys.modules)"
+    )
     env = {"DJANGO_SETTINGS_MODULE": "candleproject.settings", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == "False"

@@ -3,6 +3,7 @@ is clean with the environment the README documents, and DEBUG stays off unless a
 
 In-process tests cannot tell: pytest-django sets DEBUG = False whatever the settings say.
 """
+
 import os
 import subprocess
 import sys
@@ -52,7 +53,13 @@ def test_check_deploy_is_clean_with_the_documented_production_environment():
 def test_check_deploy_flags_the_local_defaults():
     result = run_check({})
     assert result.returncode != 0
-    for warning in ("security.W004", "security.W008", "security.W009", "security.W012", "security.W016"):
+    for warning in (
+        "security.W004",
+        "security.W008",
+        "security.W009",
+        "security.W012",
+        "security.W016",
+    ):
         assert warning in result.stderr, warning
 
 
@@ -73,5 +80,7 @@ def test_debug_is_off_unless_asked_for(env, debug):
 
 def test_an_empty_database_url_means_the_default_sqlite_file():
     # `DATABASE_URL= make test` (or an empty line in an env file) must not be a crash.
-    seen = settings_seen("connection.vendor, connection.settings_dict['NAME']", {"DATABASE_URL": ""})
+    seen = settings_seen(
+        "connection.vendor, connection.settings_dict['NAME']", {"DATABASE_URL": ""}
+    )
     assert seen == ["sqlite", str(ROOT / "db.sqlite3")]

@@ -1,4 +1,5 @@
 """The landing page at /: every link it shows leads somewhere that answers."""
+
 import re
 
 import pytest
@@ -28,7 +29,9 @@ def test_the_front_door_is_an_html_page_not_a_404(client):
 def test_every_sample_link_is_a_candle_response_for_the_stored_pair(client, sample_candles):
     html = client.get("/").content.decode()
     samples = [u for u in links(html) if u.startswith("/api/") and "/candle/" in u]
-    assert samples == [candle_url(m.name, "upbit", "KRW", "BTC", interval="1m", limit=5) for m in django_modes()]
+    assert samples == [
+        candle_url(m.name, "upbit", "KRW", "BTC", interval="1m", limit=5) for m in django_modes()
+    ]
     bodies = set()
     for url in samples:
         response = client.get(url)
@@ -40,14 +43,20 @@ def test_every_sample_link_is_a_candle_response_for_the_stored_pair(client, samp
 
 @pytest.mark.django_db
 def test_samples_use_the_first_stored_pair_else_the_default_one(client):
-    assert candle_url("raw", "upbit", "KRW", "BTC", interval="1m", limit=5) in links(client.get("/").content.decode())
+    assert candle_url("raw", "upbit", "KRW", "BTC", interval="1m", limit=5) in links(
+        client.get("/").content.decode()
+    )
     exchange = Exchange.objects.create(name="kraken")
     Pair.objects.create(exchange=exchange, market="EUR", asset="XBT")
-    assert candle_url("raw", "kraken", "EUR", "XBT", interval="1m", limit=5) in links(client.get("/").content.decode())
+    assert candle_url("raw", "kraken", "EUR", "XBT", interval="1m", limit=5) in links(
+        client.get("/").content.decode()
+    )
 
 
 @pytest.mark.django_db
-def test_the_admin_its_load_page_and_the_openapi_document_are_linked_and_answer(client, admin_client):
+def test_the_admin_its_load_page_and_the_openapi_document_are_linked_and_answer(
+    client, admin_client
+):
     hrefs = links(client.get("/").content.decode())
     for name in ("admin:index", "admin:candles_load_sample_data", "openapi", "modes"):
         assert reverse(name) in hrefs, name

@@ -1,5 +1,6 @@
 """The admin keeps sessions, auth and CSRF; database failures on the API are JSON 503s
 (through the project's real WSGI and ASGI applications, with the API's own chain)."""
+
 import orjson
 import pytest
 from asgiref.sync import sync_to_async
@@ -7,8 +8,8 @@ from django.db import OperationalError, connection, connections
 from django.test import Client
 
 from candles.api.errors import DB_RETRY_AFTER_SECONDS
-from candles.tests.conftest import ALL_MODES as MODES
 from candles.models import Exchange, Pair
+from candles.tests.conftest import ALL_MODES as MODES
 
 from .app_driver import asgi_request, wsgi_request
 
@@ -32,7 +33,12 @@ def test_admin_login_works_with_csrf_token(django_user_model):
     token = client.get("/admin/login/").cookies["csrftoken"].value
     response = client.post(
         "/admin/login/",
-        {"username": "admin", "password": "pw-long-enough-1", "csrfmiddlewaretoken": token, "next": "/admin/"},
+        {
+            "username": "admin",
+            "password": "pw-long-enough-1",
+            "csrfmiddlewaretoken": token,
+            "next": "/admin/",
+        },
     )
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200

@@ -1,5 +1,6 @@
 """The orjson options shared by every orjson-based mode, so they all write the same bytes,
 and the raw cursor's rows in the document's shape."""
+
 from typing import Any
 
 import orjson
@@ -17,4 +18,7 @@ def rows_to_dicts(rows: list[tuple]) -> list[dict]:
 
     A dict display, not dict(zip(CANDLE_FIELDS, row)), which is about twice as slow.
     """
-    return [{"basetm": t, "o": o, "h": h, "l": lo, "c": c, "v": v} for t, o, h, lo, c, v in reversed(rows)]
+    return [
+        {"basetm": t, "o": o, "h": h, "l": lo, "c": c, "v": v}
+        for t, o, h, lo, c, v in reversed(rows)
+    ]

@@ -5,6 +5,7 @@ serialization and rendering, with Server-Timing laps db / serialize / render.
 `candle_endpoint` wraps a mode body (rows to bytes) into a view; the DRF and ninja modes
 run the same steps inside their framework's view and error handling.
 """
+
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from inspect import iscoroutinefunction
@@ -24,7 +25,9 @@ AsyncBody = Callable[[CandleQuery, ServerTiming], Awaitable[HttpResponse]]
 Rows = TypeVar("Rows", bound=list)
 
 
-def begin(request: HttpRequest, exchange: str, market: str, asset: str) -> tuple[CandleQuery, ServerTiming]:
+def begin(
+    request: HttpRequest, exchange: str, market: str, asset: str
+) -> tuple[CandleQuery, ServerTiming]:
     """The shared 405 and 400/404 checks (ApiError), then the clock starts."""
     check_method(request)
     return parse_candle_query(exchange, market, asset, request.GET), ServerTiming()
@@ -56,7 +59,9 @@ def candle_values(q: CandleQuery, timing: ServerTiming) -> list[dict]:
 
 async def acandle_values(q: CandleQuery, timing: ServerTiming) -> list[dict]:
     """`candle_values` for async views, iterating the async ORM."""
-    rows = await afetched([row async for row in latest_candles(q).values(*CANDLE_FIELDS)], q, timing)
+    rows = await afetched(
+        [row async for row in latest_candles(q).values(*CANDLE_FIELDS)], q, timing
+    )
     rows.reverse()
     return rows
 
@@ -73,7 +78,9 @@ def candle_endpoint(body: SyncBody | AsyncBody) -> Callable[..., HttpResponse]:
     if iscoroutinefunction(body):
 
         @wraps(body)
-        async def async_view(request: HttpRequest, exchange: str, market: str, asset: str) -> HttpResponse:
+        async def async_view(
+            request: HttpRequest, exchange: str, market: str, asset: str
+        ) -> HttpResponse:
             try:
                 q, timing = begin(request, exchange, market, asset)
                 return timing.apply(await body(q, timing))

@@ -1,4 +1,5 @@
 """One error shape for every mode: status, JSON body and headers are built here only."""
+
 from typing import Any
 
 import orjson
@@ -23,7 +24,9 @@ class ApiError(Exception):
         return json_error(self.status, self.body, self.headers)
 
 
-def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> HttpResponse:
+def json_error(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> HttpResponse:
     response = HttpResponse(orjson.dumps(body), status=status, content_type="application/json")
     for name, value in (headers or {}).items():
         response[name] = value
@@ -33,7 +36,12 @@ def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None
 def invalid_parameter(parameter: str, detail: str, allowed: str) -> ApiError:
     return ApiError(
         400,
-        {"error": "invalid_parameter", "parameter": parameter, "detail": detail, "allowed": allowed},
+        {
+            "error": "invalid_parameter",
+            "parameter": parameter,
+            "detail": detail,
+            "allowed": allowed,
+        },
     )
 
 

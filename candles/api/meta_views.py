@@ -1,5 +1,6 @@
 """The API's own description: the modes this server serves (the load test reads it) and
 the OpenAPI document, both from the mode registry."""
+
 from collections.abc import Callable
 from functools import cache, wraps
 

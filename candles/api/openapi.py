@@ -1,5 +1,6 @@
 """The OpenAPI 3 document for the API, built from the mode registry and the same
 constants the views validate with; paths come from the URLconf."""
+
 from typing import Any
 
 from .errors import ALLOWED_METHODS
@@ -34,7 +35,11 @@ INVALID_RESPONSE = _error(
 
 
 def _candle_operation(mode: Mode) -> dict[str, Any]:
-    validates = "validates every row against the response schema" if mode.validates else "serves rows as stored"
+    validates = (
+        "validates every row against the response schema"
+        if mode.validates
+        else "serves rows as stored"
+    )
     document = "ValidatedCandles" if mode.validates else "Candles"
     return {
         "operationId": f"candles_{mode.name.replace('-', '_')}",
@@ -49,7 +54,9 @@ def _candle_operation(mode: Mode) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "The latest `limit` candles before `before`, oldest first",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{document}"}}},
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{document}"}}
+                },
             },
             **RESPONSES,
             **({"500": INVALID_RESPONSE} if mode.validates else {}),
@@ -63,7 +70,11 @@ def _candles_schema(candle: str) -> dict[str, Any]:
         "required": ["data"],
         "additionalProperties": False,
         "properties": {
-            "data": {"type": "array", "maxItems": MAX_LIMIT, "items": {"$ref": f"#/components/schemas/{candle}"}}
+            "data": {
+                "type": "array",
+                "maxItems": MAX_LIMIT,
+                "items": {"$ref": f"#/components/schemas/{candle}"},
+            }
         },
     }
 
@@ -85,7 +96,12 @@ def _candle_schema(description: str, v: dict[str, Any]) -> dict[str, Any]:
 def _path_item(mode: Mode) -> dict[str, Any]:
     return {
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1},
+            }
             for name in ("exchange", "market", "asset")
         ],
         "get": _candle_operation(mode),
@@ -112,8 +128,12 @@ def openapi_document(modes: tuple[Mode, ...]) -> dict[str, Any]:
                         "405": _error("Any method but GET and HEAD"),
                         "200": {
                             "description": "The modes, in report order",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Modes"}}},
-                        }
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Modes"}
+                                }
+                            },
+                        },
                     },
                 }
             },
@@ -131,7 +151,12 @@ def openapi_document(modes: tuple[Mode, ...]) -> dict[str, Any]:
                     "name": "limit",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": MAX_LIMIT,
+                        "default": DEFAULT_LIMIT,
+                    },
                 },
                 "before": {
                     "name": "before",
@@ -156,7 +181,12 @@ def openapi_document(modes: tuple[Mode, ...]) -> dict[str, Any]:
                         "detail": {"type": "string"},
                         "parameter": {"type": "string", "enum": ["interval", "limit", "before"]},
                         "field": {"type": "string", "enum": ["basetm", *CANDLE_FIELDS_NUMBERS]},
-                        "allowed": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                        "allowed": {
+                            "oneOf": [
+                                {"type": "string"},
+                                {"type": "array", "items": {"type": "string"}},
+                            ]
+                        },
                     },
                 },
                 "Mode": {
@@ -165,7 +195,10 @@ def openapi_document(modes: tuple[Mode, ...]) -> dict[str, Any]:
                     "properties": {
                         "name": {"type": "string"},
                         "description": {"type": "string"},
-                        "validates": {"type": "boolean", "description": "checks every row (500 otherwise)"},
+                        "validates": {
+                            "type": "boolean",
+                            "description": "checks every row (500 otherwise)",
+                        },
                         "path": {"type": "string"},
                     },
                 },

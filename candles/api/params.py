@@ -1,4 +1,5 @@
 """Shared parsing of the candle endpoint's parameters: every mode rejects bad input alike."""
+
 import re
 from datetime import UTC, datetime
 

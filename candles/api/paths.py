@@ -1,5 +1,6 @@
 """The candle endpoint's path for a mode, always from the URLconf (reverse()): the OpenAPI
 document, the admin's links and the tests build paths here, never by hand."""
+
 from urllib.parse import unquote, urlencode
 
 from django.urls import reverse

@@ -6,6 +6,7 @@ server serves (django-bolt's runbolt, the FastAPI reference app) have no Django 
 modes come from the setting CANDLEBENCH_EXTRA_MODES (a list of Mode), so a project can add
 its own serializer as one view and one entry.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,10 +47,27 @@ BUILTIN_MODES: tuple[Mode, ...] = (
         "candles.api.modes.drf.drf_validated",
         validates=True,
     ),
-    Mode("drf", "DRF ModelSerializer(many=True) rendered by DRF's JSONRenderer", "candles.api.modes.drf.drf"),
-    Mode("drf-orjson", "the same DRF serializer rendered with orjson", "candles.api.modes.drf.drf_orjson"),
-    Mode("ninja", "django-ninja with a Pydantic response schema", "candles.api.modes.ninja.ninja", validates=True),
-    Mode("json", ".values() into Django's JsonResponse (stdlib json)", "candles.api.modes.plain.json_mode"),
+    Mode(
+        "drf",
+        "DRF ModelSerializer(many=True) rendered by DRF's JSONRenderer",
+        "candles.api.modes.drf.drf",
+    ),
+    Mode(
+        "drf-orjson",
+        "the same DRF serializer rendered with orjson",
+        "candles.api.modes.drf.drf_orjson",
+    ),
+    Mode(
+        "ninja",
+        "django-ninja with a Pydantic response schema",
+        "candles.api.modes.ninja.ninja",
+        validates=True,
+    ),
+    Mode(
+        "json",
+        ".values() into Django's JsonResponse (stdlib json)",
+        "candles.api.modes.plain.json_mode",
+    ),
     Mode(
         "orjson",
         "async view, async ORM iteration over .values(), orjson into HttpResponse",
@@ -92,7 +110,11 @@ BUILTIN_MODES: tuple[Mode, ...] = (
         kinds=FASTAPI_ONLY,
     ),
     Mode("fastapi-dict", "the case study's FastAPI app without response_model", kinds=FASTAPI_ONLY),
-    Mode("fastapi-orjson", "the case study's FastAPI app: orjson.dumps in a plain Response", kinds=FASTAPI_ONLY),
+    Mode(
+        "fastapi-orjson",
+        "the case study's FastAPI app: orjson.dumps in a plain Response",
+        kinds=FASTAPI_ONLY,
+    ),
     Mode(
         "floor",
         "the same answer's bytes from memory after the first request: the server's ceiling",
@@ -118,13 +140,17 @@ def registered_modes() -> tuple[Mode, ...]:
     names = [m.name for m in modes]
     if len(set(names)) != len(names):
         twice = sorted({name for name in names if names.count(name) > 1})
-        raise ImproperlyConfigured(f"CANDLEBENCH_EXTRA_MODES repeats mode name(s): {', '.join(twice)}")
+        raise ImproperlyConfigured(
+            f"CANDLEBENCH_EXTRA_MODES repeats mode name(s): {', '.join(twice)}"
+        )
     return modes
 
 
 def modes_for_kind(kind: ServerKind, *, diagnostics: bool = False) -> tuple[Mode, ...]:
     """What a server of `kind` serves, in report order; diagnostics only when asked for."""
-    return tuple(m for m in registered_modes() if kind in m.kinds and (diagnostics or not m.diagnostic))
+    return tuple(
+        m for m in registered_modes() if kind in m.kinds and (diagnostics or not m.diagnostic)
+    )
 
 
 def django_modes(*, diagnostics: bool = False) -> tuple[Mode, ...]:
@@ -137,7 +163,12 @@ def modes_document(modes: tuple[Mode, ...]) -> dict[str, list[dict]]:
 
     def entry(m: Mode) -> dict:
         path = f"/api/{m.name}/candle/{{exchange}}/{{market}}/{{asset}}"
-        return {"name": m.name, "description": m.description, "validates": m.validates, "path": path}
+        return {
+            "name": m.name,
+            "description": m.description,
+            "validates": m.validates,
+            "path": path,
+        }
 
     return {
         "modes": [entry(m) for m in modes if not m.diagnostic],

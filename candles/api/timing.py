@@ -1,4 +1,5 @@
 """Server-Timing: a few perf_counter laps that split a request into db, serialize, render."""
+
 from time import perf_counter
 
 from django.http import HttpResponseBase

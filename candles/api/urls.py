@@ -1,5 +1,6 @@
 """The API's URLs, from the mode registry: one route per mode Django serves (named by
 paths.url_name), /api/modes and /api/openapi.json."""
+
 from django.urls import path
 from django.utils.module_loading import import_string
 

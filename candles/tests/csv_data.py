@@ -27,4 +27,3 @@ def good_lines(
 
 def csv_bytes(lines: list[str], header: str = HEADER, newline: str = "\n") -> bytes:
     return newline.join([header, *lines]).encode() + newline.encode()
-

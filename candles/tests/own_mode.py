@@ -1,4 +1,5 @@
 """A project's own serializer as a mode, as the README shows it: one view..."""
+
 from django.http import HttpResponse
 
 from candles.api.encoding import orjson_dumps, rows_to_dicts

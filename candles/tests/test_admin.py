@@ -543,7 +543,9 @@ def test_candles_are_read_only_and_cannot_be_added_by_hand(admin_client_full, ca
     assert f"{candle.o}".encode() in response.content
     # A hand-made candle would bypass the importer's rules (alignment, l <= o, c <= h).
     assert admin_client_full.get("/admin/candles/candle/add/").status_code == 403
-    assert b"/admin/candles/candle/add/" not in admin_client_full.get("/admin/candles/candle/").content
+    assert (
+        b"/admin/candles/candle/add/" not in admin_client_full.get("/admin/candles/candle/").content
+    )
 
 
 def test_candle_bulk_delete_action_is_not_offered(admin_client_full, candles):

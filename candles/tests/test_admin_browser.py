@@ -6,7 +6,6 @@ CANDLEBENCH_REQUIRE_TOOLS=1 that is an error instead. CHROMIUM_BIN and CHROMEDRI
 point at other binaries.
 """
 
-import pytest
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ import urllib.request
 import warnings
 from pathlib import Path
 
+import pytest
 from django.contrib.auth.models import User
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from selenium import webdriver

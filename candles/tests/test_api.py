@@ -1,4 +1,5 @@
 """The endpoint, through every mode: same document, same errors, never HTML."""
+
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -53,7 +54,11 @@ CASES = [
 def test_every_mode_answers_the_same_document(sample_candles, client, interval, limit, before):
     query = f"?interval={interval}&limit={limit}" + (f"&before={before}" if before else "")
     responses = get_all(client, query.replace("+", "%2B"))
-    before_dt = datetime.fromisoformat(before.replace("Z", "+00:00")).replace(tzinfo=UTC) if before else None
+    before_dt = (
+        datetime.fromisoformat(before.replace("Z", "+00:00")).replace(tzinfo=UTC)
+        if before
+        else None
+    )
     expected = expected_document(interval, limit, before_dt)
     assert expected["data"], "the fixture must cover every case"
     bodies = {mode: r.content for mode, r in responses.items()}
@@ -73,13 +78,19 @@ def test_every_mode_answers_the_same_document(sample_candles, client, interval, 
 
 
 def test_latest_candles_are_the_newest_oldest_first(sample_candles, client):
-    newest = Candle.objects.filter(pair__asset="BTC", pair__market="KRW", interval="1m").latest("basetm")
-    data = orjson.loads(client.get(SAMPLE.format(mode="raw") + "?interval=1m&limit=3").content)["data"]
+    newest = Candle.objects.filter(pair__asset="BTC", pair__market="KRW", interval="1m").latest(
+        "basetm"
+    )
+    data = orjson.loads(client.get(SAMPLE.format(mode="raw") + "?interval=1m&limit=3").content)[
+        "data"
+    ]
     assert data[-1]["basetm"] == newest.basetm.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert [row["basetm"] for row in data] == sorted(row["basetm"] for row in data)
 
 
-async def test_every_mode_answers_the_same_document_through_the_async_client(committed_sample_candles):
+async def test_every_mode_answers_the_same_document_through_the_async_client(
+    committed_sample_candles,
+):
     # The project's own ASGI application is driven in candleproject/tests/test_asgi.py.
     client = AsyncClient()
     bodies = {}
@@ -174,7 +185,10 @@ def test_unknown_exchange_or_pair_is_the_same_404_in_every_mode(empty_pair, clie
     for mode, response in responses.items():
         assert response.status_code == 404, mode
         assert response["Content-Type"] == "application/json", mode
-        assert orjson.loads(response.content) == {"error": "not_found", "detail": "unknown exchange or pair"}
+        assert orjson.loads(response.content) == {
+            "error": "not_found",
+            "detail": "unknown exchange or pair",
+        }
 
 
 @pytest.mark.parametrize("method", ["post", "put", "patch", "delete", "options"])
@@ -209,8 +223,14 @@ def test_tiny_and_huge_numbers_are_the_same_values_in_every_mode(empty_pair, cli
     # stdlib json and orjson spell these exponents differently (1e-05 / 1e-5), so the bytes
     # may differ, but every mode must answer the same numbers.
     Candle.objects.create(
-        pair=empty_pair, interval="1m", basetm=datetime(2023, 8, 24, tzinfo=UTC),
-        o=1e16, h=1.5e16, l=0.00001, c=1.234e-7, v=0.0,
+        pair=empty_pair,
+        interval="1m",
+        basetm=datetime(2023, 8, 24, tzinfo=UTC),
+        o=1e16,
+        h=1.5e16,
+        l=0.00001,
+        c=1.234e-7,
+        v=0.0,
     )
     responses = get_all(client, "?interval=1m")
     documents = {mode: orjson.loads(r.content) for mode, r in responses.items()}
@@ -255,7 +275,11 @@ def test_the_openapi_document_has_every_django_mode_and_says_which_validate(db, 
         schema = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         assert schema.endswith("/ValidatedCandles" if mode.validates else "/Candles"), mode.name
     # Only Django's own paths: the floor diagnostics and other servers' modes stay out.
-    assert not any(f"/{name}/" in path for path in document["paths"] for name in ("floor", "bolt", "fastapi-model"))
+    assert not any(
+        f"/{name}/" in path
+        for path in document["paths"]
+        for name in ("floor", "bolt", "fastapi-model")
+    )
 
 
 def test_api_errors_outside_the_views_are_json_too(db, client):
@@ -279,22 +303,31 @@ def test_raw_spells_sub_second_times_as_the_orjson_and_drf_modes_do(empty_pair, 
     # text must be what orjson and DRF write, microseconds included. The generator and the
     # importer only store times on an interval boundary; a script using the ORM need not.
     # (json and ninja go through Django's encoder, which cuts microseconds to milliseconds.)
-    for basetm in (datetime(2023, 8, 24, 0, 0, 0, 123456, tzinfo=UTC), datetime(2023, 8, 24, 0, 1, 0, 500, tzinfo=UTC),
-                   datetime(2023, 8, 24, 0, 2, tzinfo=UTC)):
-        Candle.objects.create(pair=empty_pair, interval="1m", basetm=basetm, o=1.0, h=2.0, l=0.5, c=1.5, v=10.0)
+    for basetm in (
+        datetime(2023, 8, 24, 0, 0, 0, 123456, tzinfo=UTC),
+        datetime(2023, 8, 24, 0, 1, 0, 500, tzinfo=UTC),
+        datetime(2023, 8, 24, 0, 2, tzinfo=UTC),
+    ):
+        Candle.objects.create(
+            pair=empty_pair, interval="1m", basetm=basetm, o=1.0, h=2.0, l=0.5, c=1.5, v=10.0
+        )
     bodies = {mode: r.content for mode, r in get_all(client, "?interval=1m").items()}
-    assert {bodies[mode] for mode in ("drf-validated", "drf", "drf-orjson", "orjson", "msgspec", "raw-msgspec")} == {
-        bodies["raw"]
-    }
+    assert {
+        bodies[mode]
+        for mode in ("drf-validated", "drf", "drf-orjson", "orjson", "msgspec", "raw-msgspec")
+    } == {bodies["raw"]}
     times = [row["basetm"] for row in orjson.loads(bodies["raw"])["data"]]
-    assert times == ["2023-08-24T00:00:00.123456Z", "2023-08-24T00:01:00.000500Z", "2023-08-24T00:02:00Z"]
+    assert times == [
+        "2023-08-24T00:00:00.123456Z",
+        "2023-08-24T00:01:00.000500Z",
+        "2023-08-24T00:02:00Z",
+    ]
 
 
 def test_raw_parses_stored_times_when_the_database_keeps_another_time_zone(db, monkeypatch):
     # With DATABASES["default"]["TIME_ZONE"] set, SQLite holds local times: reading the text
     # and appending "Z" would be wrong, so raw goes back to parsed, aware datetimes.
-    from candles.selectors import raw_sql
-    from candles.selectors import CandleQuery
+    from candles.selectors import CandleQuery, raw_sql
 
     q = CandleQuery("upbit", "KRW", "BTC", "1m", 10)
     assert ("replace(" in raw_sql(q)[0]) == (connection.vendor == "sqlite")

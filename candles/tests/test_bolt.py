@@ -1,5 +1,6 @@
 """django-bolt's own server, started for real (`manage.py runbolt`) on the test database:
 the same documents, errors and headers as Django's `raw` mode answers in-process."""
+
 import http.client
 import os
 import sqlite3
@@ -45,14 +46,20 @@ class Bolt:
         try:
             conn.request(method, path)
             response = conn.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.getheaders()},
+                response.read(),
+            )
         finally:
             conn.close()
 
 
 def plant_invalid_pair(asset: str, sql_set: str) -> None:
     """upbit/KRW/<asset>: one candle broken with SQL (`sql_set`), past any model check."""
-    pair = Pair.objects.create(exchange=Exchange.objects.get(name="upbit"), market="KRW", asset=asset)
+    pair = Pair.objects.create(
+        exchange=Exchange.objects.get(name="upbit"), market="KRW", asset=asset
+    )
     candle = Candle.objects.create(
         pair=pair, interval="1m", basetm="2023-08-24T00:00:00Z", o=1.0, h=2.0, l=0.5, c=1.5, v=3.0
     )
@@ -93,7 +100,9 @@ def url(path: str, query: str) -> str:
 
 @pytest.mark.parametrize("interval,limit,before", CASES)
 def test_documents_are_the_bytes_of_django_raw(server, django_api, interval, limit, before):
-    query = f"interval={interval}&limit={limit}" + (f"&before={before.replace('+', '%2B')}" if before else "")
+    query = f"interval={interval}&limit={limit}" + (
+        f"&before={before.replace('+', '%2B')}" if before else ""
+    )
     status, headers, expected = django_api(SAMPLE.format(mode="raw"), query)
     assert status == 200 and len(orjson.loads(expected)["data"]) > 0
     for mode in BOLT_MODES:
@@ -102,7 +111,9 @@ def test_documents_are_the_bytes_of_django_raw(server, django_api, interval, lim
         assert headers["content-type"] == "application/json", mode
         assert body == expected, mode
         phases = [part.split(";")[0] for part in headers["server-timing"].split(", ")]
-        assert phases == (["db", "render"] if mode == "floor" else ["db", "serialize", "render"]), mode
+        assert phases == (["db", "render"] if mode == "floor" else ["db", "serialize", "render"]), (
+            mode
+        )
 
 
 BAD_QUERIES = [
@@ -128,7 +139,9 @@ def test_bad_input_is_django_s_400(server, django_api, query):
         assert (status, headers["content-type"], body) == (400, "application/json", expected), mode
 
 
-@pytest.mark.parametrize("path", ["/api/{mode}/candle/upbit/KRW/NOPE", "/api/{mode}/candle/upbit/KRW/B%00D"])
+@pytest.mark.parametrize(
+    "path", ["/api/{mode}/candle/upbit/KRW/NOPE", "/api/{mode}/candle/upbit/KRW/B%00D"]
+)
 def test_unknown_pair_is_django_s_404(server, django_api, path):
     _, _, expected = django_api(path.format(mode="raw").replace("%00", "\x00"), "interval=1m")
     for mode in BOLT_MODES:
@@ -140,7 +153,11 @@ def test_unknown_pair_is_django_s_404(server, django_api, path):
 def test_unknown_api_path_is_django_s_json_404(server, django_api):
     status, _, expected = django_api("/api/nothing-here")
     assert status == 404
-    for path in ("/api/nothing-here", "/api/raw/candle/upbit/KRW/BTC", "/api/bolt/candle/upbit/KRW"):
+    for path in (
+        "/api/nothing-here",
+        "/api/raw/candle/upbit/KRW/BTC",
+        "/api/bolt/candle/upbit/KRW",
+    ):
         status, headers, body = server.request(path)
         assert (status, headers["content-type"], body) == (404, "application/json", expected), path
 
@@ -201,7 +218,10 @@ def sqlite_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None]]
     without it SQLite cannot open the file (with it gone, it would create an empty one)."""
     directory = tmp_path / "db"
     directory.mkdir()
-    with sqlite3.connect(connection.settings_dict["NAME"]) as source, sqlite3.connect(directory / "db.sqlite3") as copy:
+    with (
+        sqlite3.connect(connection.settings_dict["NAME"]) as source,
+        sqlite3.connect(directory / "db.sqlite3") as copy,
+    ):
         source.backup(copy)
     away = tmp_path / "away"
 
@@ -221,10 +241,14 @@ def postgres_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None
 
     def down(is_down: bool) -> None:
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if is_down else "true"}')
+            conn.execute(
+                f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if is_down else "true"}'
+            )
             if is_down:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                             [OUTAGE_APP])
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+                    [OUTAGE_APP],
+                )
 
     try:
         yield f"{server_database_url()}?application_name={OUTAGE_APP}", down
@@ -236,13 +260,20 @@ def test_database_down_is_a_503_with_retry_after_and_recovers(server, tmp_path):
     outage = sqlite_outage if connection.vendor == "sqlite" else postgres_outage
     with outage(tmp_path) as (database, down):
         # Ready once /api/modes answers: no query yet (SQLite keeps an open file usable).
-        with running_server(bolt_command, tmp_path, DATABASE_URL=database, DATABASE_POOL_TIMEOUT="0.5") as base_url:
+        with running_server(
+            bolt_command, tmp_path, DATABASE_URL=database, DATABASE_POOL_TIMEOUT="0.5"
+        ) as base_url:
             bolt = Bolt(base_url)
             down(True)
             for mode in VALIDATED:
                 for _ in range(2):  # a connection that broke or cannot open, then the next one
-                    status, headers, body = bolt.request(url(SAMPLE.format(mode=mode), "interval=1m&limit=5"))
-                    assert (status, headers["retry-after"]) == (503, str(DB_RETRY_AFTER_SECONDS)), (mode, body)
+                    status, headers, body = bolt.request(
+                        url(SAMPLE.format(mode=mode), "interval=1m&limit=5")
+                    )
+                    assert (status, headers["retry-after"]) == (503, str(DB_RETRY_AFTER_SECONDS)), (
+                        mode,
+                        body,
+                    )
                     assert orjson.loads(body)["error"] == "service_unavailable"
             down(False)
             path = url(SAMPLE.format(mode="bolt-raw"), "interval=1m&limit=5")

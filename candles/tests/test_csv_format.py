@@ -305,8 +305,6 @@ def test_hostile_cells_are_shown_safely_and_cut():
     assert len(reason) < 100
 
 
-
 def test_unknown_interval_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown interval"):
         parse_candles(csv_bytes(good_lines(1)), "2m")
-

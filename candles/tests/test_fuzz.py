@@ -1,15 +1,15 @@
 """Property-based fuzzing of the API: schemathesis against /api/openapi.json, in-process,
 plus hypothesis on hostile query strings sent to every mode at once."""
+
 import orjson
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.http import QueryDict
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from django.http import QueryDict
 
 from candleproject.wsgi import application
 from candles.api.errors import ApiError
@@ -30,6 +30,8 @@ def keep_the_test_connection():
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+
+
 FUZZ = settings(
     max_examples=25,
     deadline=None,
@@ -73,7 +75,14 @@ HOSTILE_TEXT = st.one_of(
 PARAMS = st.lists(
     st.tuples(st.sampled_from(["interval", "limit", "before", "other"]), HOSTILE_TEXT), max_size=6
 )
-SEGMENT = st.one_of(st.sampled_from(["upbit", "KRW", "BTC", "%E2%82%BF", "%2F", "%25", "..", "%00", "x" * 500]), st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/?#"), min_size=1, max_size=20))
+SEGMENT = st.one_of(
+    st.sampled_from(["upbit", "KRW", "BTC", "%E2%82%BF", "%2F", "%25", "..", "%00", "x" * 500]),
+    st.text(
+        alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/?#"),
+        min_size=1,
+        max_size=20,
+    ),
+)
 
 
 @given(
@@ -82,7 +91,9 @@ SEGMENT = st.one_of(st.sampled_from(["upbit", "KRW", "BTC", "%E2%82%BF", "%2F", 
     segments=st.tuples(SEGMENT, SEGMENT, SEGMENT),
 )
 @FUZZ
-def test_every_mode_gives_the_same_answer_to_hostile_requests(sample_candles, params, interval, segments):
+def test_every_mode_gives_the_same_answer_to_hostile_requests(
+    sample_candles, params, interval, segments
+):
     if interval is not None:
         params = [("interval", interval), *params]
     query = QueryDict(mutable=True)
@@ -99,7 +110,11 @@ def test_every_mode_gives_the_same_answer_to_hostile_requests(sample_candles, pa
         body = orjson.loads(response.content)
         assert "Traceback" not in response.content.decode()
         answers[mode] = (response.status_code, body)
-    assert len({orjson.dumps(answer) for answer in answers.values()}) == 1, (params, segments, answers)
+    assert len({orjson.dumps(answer) for answer in answers.values()}) == 1, (
+        params,
+        segments,
+        answers,
+    )
 
 
 @given(params=PARAMS)

@@ -6,10 +6,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from candles import services
 from candles.csv_format import ImportRejected
@@ -51,7 +51,6 @@ def test_size_limit_defaults_to_the_setting():
     with pytest.raises(ImportRejected) as info:
         candles_import(source=data, **PAIR, interval="1m")
     assert "1.0\xa0KB limit" in info.value.errors[0].reason
-
 
 
 # --- writing --------------------------------------------------------------------------

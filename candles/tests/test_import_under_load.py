@@ -1,4 +1,5 @@
 """An import running while the API is read: readers see the data before or after it, never half."""
+
 import threading
 from datetime import UTC, datetime, timedelta
 

@@ -1,5 +1,6 @@
 """Adding a mode is one view and one registry entry (README: "add your own serializer as
 a mode"): a mode from a settings module is served, listed and documented like the others."""
+
 import importlib
 import os
 import subprocess
@@ -39,7 +40,11 @@ def test_the_mode_is_served_with_the_same_document_and_errors(sample_candles, cl
         response = client.get(url + query)
         assert response.status_code == 200
         assert response.content == client.get(SAMPLE.format(mode="raw") + query).content
-        assert list(dict(p.split(";dur=") for p in response["Server-Timing"].split(", "))) == ["db", "serialize", "render"]
+        assert list(dict(p.split(";dur=") for p in response["Server-Timing"].split(", "))) == [
+            "db",
+            "serialize",
+            "render",
+        ]
     assert client.get(url + "?interval=2m").status_code == 400
     assert client.get(url.replace("BTC", "DOGE") + "?interval=1m").status_code == 404
     assert client.post(url + "?interval=1m").status_code == 405
@@ -66,7 +71,9 @@ def test_the_settings_module_routes_the_mode_in_a_fresh_process():
         "print(reverse('candles-orm-tuples', args=['upbit', 'KRW', 'BTC']), django_modes()[-1].name)"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "candles.tests.own_mode_settings"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["/api/orm-tuples/candle/upbit/KRW/BTC", "orm-tuples"]
 
 
@@ -76,5 +83,8 @@ def test_a_mode_name_given_twice_is_refused():
     from candles.api.registry import Mode, registered_modes
 
     twice = [Mode("raw", "a second raw", "candles.tests.own_mode.orm_tuples")]
-    with override_settings(CANDLEBENCH_EXTRA_MODES=twice), pytest.raises(ImproperlyConfigured, match="raw"):
+    with (
+        override_settings(CANDLEBENCH_EXTRA_MODES=twice),
+        pytest.raises(ImproperlyConfigured, match="raw"),
+    ):
         registered_modes()

@@ -10,7 +10,12 @@ from candles.api.params import DEFAULT_LIMIT, parse_before, parse_candle_query, 
 def test_defaults_and_fields():
     q = parse_candle_query("upbit", "KRW", "BTC", QueryDict("interval=1h"))
     assert (q.exchange, q.market, q.asset, q.interval, q.limit, q.before) == (
-        "upbit", "KRW", "BTC", "1h", DEFAULT_LIMIT, None,
+        "upbit",
+        "KRW",
+        "BTC",
+        "1h",
+        DEFAULT_LIMIT,
+        None,
     )
 
 

@@ -1,4 +1,5 @@
 """The random walk that generates sample candles (candles/random_walk.py) and its rollups."""
+
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +43,7 @@ def test_generator_shape_and_default_prices() -> None:
 
 @pytest.mark.parametrize("pair", DEFAULT_PAIRS + [("x", "EUR", "DOGE")])
 def test_ohlc_invariants_and_rounding(pair: tuple[str, str, str]) -> None:
-    for _, o, h, l, c, v in minutes(5000, pair=pair):  # noqa: E741
+    for _, o, h, l, c, v in minutes(5000, pair=pair):
         assert l <= min(o, c) <= max(o, c) <= h
         assert all(round(x, 2) == x for x in (o, h, l, c))
         assert round(v, 4) == v

@@ -1,4 +1,5 @@
 """Seeding (services.candles_seed), `manage.py seed_candles` and the sample fixture."""
+
 from datetime import UTC, datetime
 from io import StringIO
 
@@ -49,7 +50,7 @@ def test_candles_seed_stores_series_and_complete_rollups() -> None:
 def test_candles_seed_is_idempotent_and_extends() -> None:
     assert candles_seed(**NAMES, count=120, start=START, seed=42)["1m"] == 120
     again = candles_seed(**NAMES, count=120, start=START, seed=42)
-    assert again == {interval: 0 for interval in ALL_INTERVALS}
+    assert again == dict.fromkeys(ALL_INTERVALS, 0)
     assert Candle.objects.filter(interval="1m").count() == 120
     more = candles_seed(**NAMES, count=180, start=START, seed=42)
     assert more == {"1m": 60, "5m": 12, "15m": 4, "1h": 1, "4h": 0, "1d": 0}

@@ -1,20 +1,21 @@
 """The endpoint's query: one round trip, served by the (pair, interval, basetm) index."""
+
 from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from candles.services import candles_analyze, candles_seed
 from candles.selectors import (
-    COMPILED_SQL_ENTRIES,
     CANDLE_FIELDS,
+    COMPILED_SQL_ENTRIES,
     CandleQuery,
     _compiled_sql,
     compiled_raw_sql,
     latest_candles,
     raw_sql,
 )
+from candles.services import candles_analyze, candles_seed
 
 INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
 
@@ -22,8 +23,24 @@ INDEX = "candle_unique_pair_interval_basetm"  # the UniqueConstraint's name
 @pytest.fixture
 def seeded(db) -> None:
     # Enough rows that PostgreSQL's planner would rather scan than probe a poor index.
-    candles_seed(exchange="upbit", market="KRW", asset="BTC", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
-    candles_seed(exchange="upbit", market="KRW", asset="ETH", count=20_000, start=datetime(2023, 7, 1, tzinfo=UTC), seed=1, intervals=["1m", "5m"])
+    candles_seed(
+        exchange="upbit",
+        market="KRW",
+        asset="BTC",
+        count=20_000,
+        start=datetime(2023, 7, 1, tzinfo=UTC),
+        seed=1,
+        intervals=["1m", "5m"],
+    )
+    candles_seed(
+        exchange="upbit",
+        market="KRW",
+        asset="ETH",
+        count=20_000,
+        start=datetime(2023, 7, 1, tzinfo=UTC),
+        seed=1,
+        intervals=["1m", "5m"],
+    )
     candles_analyze()  # what seed_candles does after loading
 
 
@@ -47,12 +64,17 @@ def test_the_query_uses_the_candle_index_without_sorting(seeded, before, build):
     text = plan(CandleQuery("upbit", "KRW", "BTC", "1m", 1000, before), build)
     if connection.vendor == "sqlite":
         # SQLite keeps the unique constraint as an automatic index; check its columns.
-        assert "SEARCH candles_candle USING INDEX sqlite_autoindex_candles_candle_1 (pair_id=? AND interval=?" in text, text
+        assert (
+            "SEARCH candles_candle USING INDEX sqlite_autoindex_candles_candle_1 (pair_id=? AND interval=?"
+            in text
+        ), text
     else:
         assert f"Index Scan Backward using {INDEX} on candles_candle" in text, text
     # The index's order is the answer's order: no sort step, no full scan of candles.
     assert "TEMP B-TREE" not in text and "Sort" not in text, text
-    assert "Seq Scan on candles_candle" not in text and "SCAN candles_candle\n" not in text + "\n", text
+    assert (
+        "Seq Scan on candles_candle" not in text and "SCAN candles_candle\n" not in text + "\n"
+    ), text
 
 
 def test_the_query_is_one_round_trip(seeded):
@@ -68,7 +90,9 @@ SAMPLE_REQUESTS = [
     CandleQuery("upbit", "KRW", "ETH", "5m", 100),  # same SQL text as above, other values
     CandleQuery("bithumb", "USDT", "XRP", "1d", 1),
     CandleQuery("upbit", "KRW", "BTC", "1m", 1440, datetime(2023, 8, 24, tzinfo=UTC)),
-    CandleQuery("upbit", "KRW", "ETH", "1h", 1440, datetime(2023, 8, 24, 9, 30, 15, 250000, tzinfo=UTC)),
+    CandleQuery(
+        "upbit", "KRW", "ETH", "1h", 1440, datetime(2023, 8, 24, 9, 30, 15, 250000, tzinfo=UTC)
+    ),
     CandleQuery("x", "y", "z", "1m", 7, datetime(1, 1, 1, tzinfo=UTC)),
 ]
 

@@ -157,7 +157,9 @@ def by_candles_seed(name: str, client: Client) -> str:
 
 def by_seed_command(name: str, client: Client) -> str:
     args = [f"--exchange={name}", "--market=KRW", "--asset=BTC", "--count=10", "--intervals=1m"]
-    return by_refusal(lambda: call_command("seed_candles", *args, stdout=io.StringIO()), CommandError)
+    return by_refusal(
+        lambda: call_command("seed_candles", *args, stdout=io.StringIO()), CommandError
+    )
 
 
 def by_import_command(name: str, client: Client) -> str:

@@ -2,6 +2,7 @@
 as a bug or a bad import would leave it) in every mode. Validated modes answer the same
 invalid_response 500 naming the field and send no part of the document; the others serve
 the row as stored, each as its encoder writes it."""
+
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +29,16 @@ def test_the_validated_modes_are_the_four_with_a_response_schema():
 def candles(empty_pair) -> list[Candle]:
     start = datetime(2023, 8, 24, tzinfo=UTC)
     return Candle.objects.bulk_create(
-        Candle(pair=empty_pair, interval="1m", basetm=start + timedelta(minutes=i), o=1.5, h=2.0, l=1.0, c=1.25, v=3.0)
+        Candle(
+            pair=empty_pair,
+            interval="1m",
+            basetm=start + timedelta(minutes=i),
+            o=1.5,
+            h=2.0,
+            l=1.0,
+            c=1.25,
+            v=3.0,
+        )
         for i in range(3)
     )
 
@@ -92,7 +102,9 @@ def test_every_mode_that_does_not_validate_is_listed_with_what_it_does():
     assert sorted(NOT_FINITE_IN) == sorted(NOT_VALIDATED)
 
 
-ONLY_POSTGRESQL = pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite cannot store NaN")
+ONLY_POSTGRESQL = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite cannot store NaN"
+)
 NOT_FINITE = [
     pytest.param(math.inf, "Infinity", id="infinity"),  # SQLite and PostgreSQL store it
     pytest.param(math.nan, "NaN", id="nan", marks=ONLY_POSTGRESQL),
@@ -114,7 +126,10 @@ def test_what_the_other_modes_do_with_a_value_json_cannot_hold(candles, value, s
         status, fragment = NOT_FINITE_IN[mode]
         assert response.status_code == status, (mode, response.content[:200])
         if fragment is None:
-            assert orjson.loads(response.content) == {"error": "server_error", "detail": "internal error"}, mode
+            assert orjson.loads(response.content) == {
+                "error": "server_error",
+                "detail": "internal error",
+            }, mode
         else:
             assert fragment.replace(b"{spelling}", spelling.encode()) in response.content, mode
 
@@ -123,9 +138,8 @@ def test_what_the_other_modes_do_with_a_value_json_cannot_hold(candles, value, s
 def test_sqlite_cannot_store_nan(candles):
     # SQLite turns a NaN into NULL, which the NOT NULL column refuses: on SQLite only
     # infinity can reach the API.
-    with pytest.raises(IntegrityError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE candles_candle SET o = %s WHERE id = %s", [math.nan, candles[1].pk])
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE candles_candle SET o = %s WHERE id = %s", [math.nan, candles[1].pk])
 
 
 def test_a_validated_candle_row_is_not_tracked_by_the_garbage_collector():
@@ -137,7 +151,14 @@ def test_a_validated_candle_row_is_not_tracked_by_the_garbage_collector():
 
     from candles.api.modes.msgspec import CandleDocument, CandleOut
 
-    row = {"basetm": datetime(2024, 1, 1, tzinfo=UTC), "o": 1.0, "h": 2.0, "l": 0.5, "c": 1.5, "v": 3.0}
+    row = {
+        "basetm": datetime(2024, 1, 1, tzinfo=UTC),
+        "o": 1.0,
+        "h": 2.0,
+        "l": 0.5,
+        "c": 1.5,
+        "v": 3.0,
+    }
     candles = msgspec.convert([row, row], list[CandleOut])
     assert not any(gc.is_tracked(candle) for candle in candles)
     # The document holds a list, which can take part in a cycle: the collector keeps it.

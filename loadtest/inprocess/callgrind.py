@@ -6,6 +6,7 @@ valgrind's client requests (valgrind.h, callgrind.h). Those are a no-op instruct
 that valgrind recognises; without a C compiler at hand the sequence is written into an
 executable page and called through ctypes. Outside valgrind every request returns 0.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -18,7 +19,10 @@ from pathlib import Path
 _AMD64_CLIENT_REQUEST = bytes.fromhex(
     "4889f8"  # mov %rdi,%rax        (the argument block)
     "4889f2"  # mov %rsi,%rdx        (the default result)
-    "48c1c703" "48c1c70d" "48c1c73d" "48c1c733"  # rol $3,$13,$61,$51 %rdi: the preamble, a no-op
+    "48c1c703"
+    "48c1c70d"
+    "48c1c73d"
+    "48c1c733"  # rol $3,$13,$61,$51 %rdi: the preamble, a no-op
     "4887db"  # xchg %rbx,%rbx       (the client request itself)
     "4889d0"  # mov %rdx,%rax
     "c3"  # ret
@@ -36,8 +40,12 @@ class ClientRequests:
 
     def __init__(self) -> None:
         if platform.machine() not in ("x86_64", "AMD64"):
-            raise RuntimeError(f"valgrind client requests are only wired up for x86-64, not {platform.machine()}")
-        self._page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+            raise RuntimeError(
+                f"valgrind client requests are only wired up for x86-64, not {platform.machine()}"
+            )
+        self._page = mmap.mmap(
+            -1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC
+        )
         self._page.write(_AMD64_CLIENT_REQUEST)
         address = ctypes.addressof(ctypes.c_char.from_buffer(self._page))
         self._call = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p, ctypes.c_ulong)(address)
@@ -66,10 +74,13 @@ class ClientRequests:
 def callgrind_command(out_dir: Path) -> list[str]:
     """The valgrind command line for a process that counts only what it asks for."""
     return [
-        "valgrind", "--tool=callgrind", "--quiet",
+        "valgrind",
+        "--tool=callgrind",
+        "--quiet",
         "--instr-atstart=no",  # start-up and warm-up run uninstrumented: several times faster
         "--vgdb=no",  # no polling for a debugger
-        "--dump-line=no", "--dump-instr=no",  # per-function totals are enough: smaller dumps
+        "--dump-line=no",
+        "--dump-instr=no",  # per-function totals are enough: smaller dumps
         f"--callgrind-out-file={out_dir}/callgrind.out.%p",
     ]
 

@@ -1,5 +1,6 @@
 """The database alone, on raw's query compiled once: fetching the rows into Python, and the
 database writing the whole JSON document itself (part of the micro benchmark; the report's G4 bound)."""
+
 from __future__ import annotations
 
 import math

@@ -11,13 +11,13 @@ a collection before each cell is cheap and the same in every run.
 `instruction_ladder` runs it and returns a `Ladder` (loadtest.report.ladder, which renders it). By hand: `python -m loadtest micro --instructions`. `python -m
 loadtest.inprocess.instructions` is the process valgrind runs, not a command for people.
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
 import json
-import math
 import os
 import shutil
 import statistics
@@ -26,13 +26,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.inprocess.callgrind import ClientRequests, callgrind_command, read_dumps
 from loadtest.inprocess.views import check_same_body, checked_body, setup_django, view_caller
 from loadtest.report.ladder import Ladder, fit_instructions, ladder_markdown
-from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -65,10 +64,17 @@ def calls_for(limit: int) -> int:
     return 1
 
 
-def instruction_ladder(modes: Sequence[str], limits: Sequence[int], *, pair: str = DEFAULT_PAIR,
-                       interval: str = DEFAULT_INTERVAL, base: str | None = None,
-                       env: dict[str, str] | None = None, cpus: set[int] | None = None,
-                       timeout: float = 900) -> Ladder:
+def instruction_ladder(
+    modes: Sequence[str],
+    limits: Sequence[int],
+    *,
+    pair: str = DEFAULT_PAIR,
+    interval: str = DEFAULT_INTERVAL,
+    base: str | None = None,
+    env: dict[str, str] | None = None,
+    cpus: set[int] | None = None,
+    timeout: float = 900,
+) -> Ladder:
     """Count every mode at every limit in one valgrind process; fit and compare them.
 
     `env` is the environment of the counted process (default: this one's, so DATABASE_URL
@@ -83,42 +89,90 @@ def instruction_ladder(modes: Sequence[str], limits: Sequence[int], *, pair: str
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="candlebench-callgrind-") as tmp:
         out_dir = Path(tmp)
-        command = [*callgrind_command(out_dir), sys.executable, "-m", "loadtest.inprocess.instructions",
-                   "--modes", ",".join(modes), "--limits", ",".join(map(str, limits)),
-                   "--pair", pair, "--interval", interval]
+        command = [
+            *callgrind_command(out_dir),
+            sys.executable,
+            "-m",
+            "loadtest.inprocess.instructions",
+            "--modes",
+            ",".join(modes),
+            "--limits",
+            ",".join(map(str, limits)),
+            "--pair",
+            pair,
+            "--interval",
+            interval,
+        ]
         child_env = dict(os.environ if env is None else env, PYTHONHASHSEED=HASH_SEED)
         child_env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
         result = subprocess.run(
-            command, cwd=PROJECT, env=child_env, capture_output=True, text=True, timeout=timeout,
+            command,
+            cwd=PROJECT,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"the counting process failed ({result.returncode}):\n{result.stderr[-3000:]}")
+            raise RuntimeError(
+                f"the counting process failed ({result.returncode}):\n{result.stderr[-3000:]}"
+            )
         dumps = read_dumps(out_dir)
     database = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "?"
     counts = per_request(dumps, modes, limits)
-    return Ladder(counts=counts, fits={mode: fit_instructions(by) for mode, by in counts.items()},
-                  base=base, database=database, seconds=time.monotonic() - started,
-                  calls={limit: calls_for(limit) for limit in limits})
+    return Ladder(
+        counts=counts,
+        fits={mode: fit_instructions(by) for mode, by in counts.items()},
+        base=base,
+        database=database,
+        seconds=time.monotonic() - started,
+        calls={limit: calls_for(limit) for limit in limits},
+    )
 
 
-def instruction_ladder_split(modes: Sequence[str], limits: Sequence[int], cpu_sets: Sequence[set[int] | None], *,
-                             pair: str = DEFAULT_PAIR, interval: str = DEFAULT_INTERVAL,
-                             env: dict[str, str] | None = None, timeout: float = 900) -> Ladder:
+def instruction_ladder_split(
+    modes: Sequence[str],
+    limits: Sequence[int],
+    cpu_sets: Sequence[set[int] | None],
+    *,
+    pair: str = DEFAULT_PAIR,
+    interval: str = DEFAULT_INTERVAL,
+    env: dict[str, str] | None = None,
+    timeout: float = 900,
+) -> Ladder:
     """The ladder counted by one valgrind process per CPU set (the modes dealt out in turn),
     in parallel, then joined: a count does not depend on the core, the wall time does."""
     from concurrent.futures import ThreadPoolExecutor
 
-    groups = [list(modes[i::len(cpu_sets)]) for i in range(len(cpu_sets))]
+    groups = [list(modes[i :: len(cpu_sets)]) for i in range(len(cpu_sets))]
     jobs = [(group, cpus) for group, cpus in zip(groups, cpu_sets) if group]
     started = time.monotonic()
     with ThreadPoolExecutor(len(jobs)) as pool:
-        parts = list(pool.map(lambda job: instruction_ladder(job[0], limits, pair=pair, interval=interval, env=env,
-                                                             cpus=job[1], timeout=timeout), jobs))
+        parts = list(
+            pool.map(
+                lambda job: instruction_ladder(
+                    job[0],
+                    limits,
+                    pair=pair,
+                    interval=interval,
+                    env=env,
+                    cpus=job[1],
+                    timeout=timeout,
+                ),
+                jobs,
+            )
+        )
     merged = {mode: by for part in parts for mode, by in part.counts.items()}
     counts = {mode: merged[mode] for mode in modes}
-    return Ladder(counts=counts, fits={mode: fit_instructions(by) for mode, by in counts.items()}, base=modes[0],
-                  database=parts[0].database, seconds=time.monotonic() - started, calls=parts[0].calls)
+    return Ladder(
+        counts=counts,
+        fits={mode: fit_instructions(by) for mode, by in counts.items()},
+        base=modes[0],
+        database=parts[0].database,
+        seconds=time.monotonic() - started,
+        calls=parts[0].calls,
+    )
 
 
 def dump_name(mode: str, limit: int, calls: int, is_async: bool) -> str:
@@ -126,7 +180,9 @@ def dump_name(mode: str, limit: int, calls: int, is_async: bool) -> str:
     return f"{mode} {limit} {calls} {'async' if is_async else 'sync'}"
 
 
-def per_request(dumps: dict[str, int], modes: Sequence[str], limits: Sequence[int]) -> dict[str, dict[int, float]]:
+def per_request(
+    dumps: dict[str, int], modes: Sequence[str], limits: Sequence[int]
+) -> dict[str, dict[int, float]]:
     """Instructions per request: each cell's count less an empty call's, over its calls."""
     cells = {}
     empty: dict[str, list[int]] = {"sync": [], "async": []}
@@ -141,19 +197,28 @@ def per_request(dumps: dict[str, int], modes: Sequence[str], limits: Sequence[in
         counts[mode] = {}
         for limit in limits:
             if (mode, limit) not in cells:
-                raise RuntimeError(f"callgrind wrote no count for {mode} at {limit} rows (found: {', '.join(sorted(dumps))})")
+                raise RuntimeError(
+                    f"callgrind wrote no count for {mode} at {limit} rows (found: {', '.join(sorted(dumps))})"
+                )
             count, calls, kind = cells[mode, limit]
             counts[mode][limit] = (count - statistics.median(empty[kind])) / calls
     return counts
 
 
-
-def print_ladder(modes: Sequence[str], limits: Sequence[int], pair: str, interval: str, json_path: Path | None,
-                 progress: Callable[[str], None] | None = None) -> int:
+def print_ladder(
+    modes: Sequence[str],
+    limits: Sequence[int],
+    pair: str,
+    interval: str,
+    json_path: Path | None,
+    progress: Callable[[str], None] | None = None,
+) -> int:
     """`python -m loadtest micro --instructions`: count, print the table, write the JSON."""
     try:
         if progress:
-            progress(f"counting instructions: {len(modes)} modes x {len(limits)} limits under callgrind ...")
+            progress(
+                f"counting instructions: {len(modes)} modes x {len(limits)} limits under callgrind ..."
+            )
         ladder = instruction_ladder(modes, limits, pair=pair, interval=interval)
     except InstructionsUnavailable as exc:
         print(f"cannot count instructions: {exc}", file=sys.stderr)
@@ -168,9 +233,12 @@ def print_ladder(modes: Sequence[str], limits: Sequence[int], pair: str, interva
 
 
 # -- the counted process (run under valgrind) ----------------------------------------------
-def _call_batch(call: Callable[[], object], is_async: bool, n: int, loop: asyncio.AbstractEventLoop) -> list:
+def _call_batch(
+    call: Callable[[], object], is_async: bool, n: int, loop: asyncio.AbstractEventLoop
+) -> list:
     """n calls in a row; the responses are kept, so freeing them is not counted."""
     if is_async:
+
         async def batch() -> list:
             return [await call() for _ in range(n)]
 
@@ -186,13 +254,17 @@ def _empty() -> None:
     return None
 
 
-def count_in_this_process(modes: Sequence[str], limits: Sequence[int], pair: str, interval: str) -> str:
+def count_in_this_process(
+    modes: Sequence[str], limits: Sequence[int], pair: str, interval: str
+) -> str:
     """Call every cell once uninstrumented (checking that all modes answer one document),
     then count each in its own dump. Returns the database vendor. Runs under
     `valgrind --tool=callgrind --instr-atstart=no` (callgrind_command)."""
     requests = ClientRequests()
     if not requests.running_on_valgrind():
-        raise SystemExit("this process only counts under callgrind: run python -m loadtest micro --instructions")
+        raise SystemExit(
+            "this process only counts under callgrind: run python -m loadtest micro --instructions"
+        )
     setup_django()
     loop = asyncio.new_event_loop()
     cells = []
@@ -202,7 +274,14 @@ def count_in_this_process(modes: Sequence[str], limits: Sequence[int], pair: str
             path = candle_path(mode, limit, pair, interval)
             call, is_async = view_caller(path)
             bodies[mode] = checked_body(_call_batch(call, is_async, 1, loop)[0], path)
-            cells.append((dump_name(mode, limit, calls_for(limit), is_async), call, is_async, calls_for(limit)))
+            cells.append(
+                (
+                    dump_name(mode, limit, calls_for(limit), is_async),
+                    call,
+                    is_async,
+                    calls_for(limit),
+                )
+            )
         check_same_body(limit, bodies)
     for call, is_async in ((_empty, False), (_empty_async, True)):
         _call_batch(call, is_async, 1, loop)
@@ -224,7 +303,9 @@ def count_in_this_process(modes: Sequence[str], limits: Sequence[int], pair: str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.inprocess.instructions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest.inprocess.instructions", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--modes", type=parse_name_list, required=True)
     parser.add_argument("--limits", type=parse_int_list, required=True)
     parser.add_argument("--pair", default=DEFAULT_PAIR)

@@ -1,24 +1,21 @@
 """`python -m loadtest micro`: each mode's view called in-process (no server, middleware or
 network), ms per request and µs per row at each limit, then the database alone;
 `--instructions` counts instructions per request under valgrind instead (instructions.py)."""
+
 from __future__ import annotations
 
 import argparse
-import asyncio
-import inspect
 import json
-import math
 import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from loadtest.inprocess import database_alone
-from loadtest.fitting import fit_line, fit_problem
-from loadtest.inprocess.views import check_same_body, setup_django, time_view
 from loadtest.cli import parse_int_list, parse_name_list
+from loadtest.fitting import fit_line, fit_problem
+from loadtest.inprocess import database_alone
+from loadtest.inprocess.views import check_same_body, setup_django, time_view
 from loadtest.request import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path
 
 
@@ -33,8 +30,14 @@ class MicroRow:
     timing_ms: dict[str, float] = field(default_factory=dict)
 
 
-def run_micro(modes: list[str], limits: list[int], pair: str, interval: str, min_time: float,
-              progress: Callable[[str], None] | None = None) -> list[MicroRow]:
+def run_micro(
+    modes: list[str],
+    limits: list[int],
+    pair: str,
+    interval: str,
+    min_time: float,
+    progress: Callable[[str], None] | None = None,
+) -> list[MicroRow]:
     rows: list[MicroRow] = []
     for limit in limits:
         bodies: dict[str, bytes] = {}
@@ -42,7 +45,11 @@ def run_micro(modes: list[str], limits: list[int], pair: str, interval: str, min
             path = candle_path(mode, limit, pair, interval)
             seconds, calls, body, timing = time_view(path, min_time)
             bodies[mode] = body
-            rows.append(MicroRow(mode, limit, seconds * 1000, seconds * 1e6 / limit, calls, len(body), timing))
+            rows.append(
+                MicroRow(
+                    mode, limit, seconds * 1000, seconds * 1e6 / limit, calls, len(body), timing
+                )
+            )
             if progress:
                 progress(f"  {mode:<14} limit={limit:<5} {seconds * 1000:9.3f} ms  ({calls} calls)")
         check_same_body(limit, bodies)
@@ -57,7 +64,12 @@ def fits(rows: list[MicroRow]) -> dict[str, dict[str, float]]:
             continue
         xs, ys = [x for x, _ in points], [y for _, y in points]
         a, b, r2 = fit_line(xs, ys)
-        out[mode] = {"fixed_ms": a, "per_row_us": b * 1000, "r2": r2, "unreliable": fit_problem(xs, ys, a, b * 1000)}
+        out[mode] = {
+            "fixed_ms": a,
+            "per_row_us": b * 1000,
+            "r2": r2,
+            "unreliable": fit_problem(xs, ys, a, b * 1000),
+        }
     return out
 
 
@@ -66,7 +78,9 @@ def format_table(rows: list[MicroRow], fitted: dict[str, dict[str, float]]) -> s
     modes = list(dict.fromkeys(r.mode for r in rows))
     limits = sorted({r.limit for r in rows})
     by = {(r.mode, r.limit): r for r in rows}
-    head = f"{'mode':<14}" + "".join(f"{f'{lim} row' + ('' if lim == 1 else 's'):>22}" for lim in limits)
+    head = f"{'mode':<14}" + "".join(
+        f"{f'{lim} row' + ('' if lim == 1 else 's'):>22}" for lim in limits
+    )
     if fitted:
         head += f"{'fixed ms':>10}{'µs/row':>9}"
     lines = ["In-process view time: ms per request [µs per row], best of 3 batches", head]
@@ -86,27 +100,46 @@ def format_table(rows: list[MicroRow], fitted: dict[str, dict[str, float]]) -> s
 
 
 def format_database_alone(alone: list[database_alone.DatabaseAlone]) -> str:
-    head = ("The database alone, raw's query compiled once: ms to fetch the rows into Python "
-            "[ms for the database to write the JSON itself]")
+    head = (
+        "The database alone, raw's query compiled once: ms to fetch the rows into Python "
+        "[ms for the database to write the JSON itself]"
+    )
     cells = "".join(f"{f'{a.limit} rows: {a.rows_ms:.3f} [{a.json_ms:.3f}]':>28}" for a in alone)
     differ = [str(a.limit) for a in alone if not a.json_same_document]
-    warning = (f"\nAt {', '.join(differ)} rows the database's JSON is not raw's document (other values)."
-               if differ else "")
+    warning = (
+        f"\nAt {', '.join(differ)} rows the database's JSON is not raw's document (other values)."
+        if differ
+        else ""
+    )
     return head + "\n" + cells + warning
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest micro", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--modes", type=parse_name_list, help="comma-separated modes (default: all, report order)")
-    parser.add_argument("--limits", type=parse_int_list, default=list(DEFAULT_LIMITS), help="comma-separated row counts")
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest micro", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--modes", type=parse_name_list, help="comma-separated modes (default: all, report order)"
+    )
+    parser.add_argument(
+        "--limits",
+        type=parse_int_list,
+        default=list(DEFAULT_LIMITS),
+        help="comma-separated row counts",
+    )
     parser.add_argument("--pair", default=DEFAULT_PAIR)
     parser.add_argument("--interval", default=DEFAULT_INTERVAL)
-    parser.add_argument("--min-time", type=float, default=0.3, help="seconds of timed calls per mode and limit")
+    parser.add_argument(
+        "--min-time", type=float, default=0.3, help="seconds of timed calls per mode and limit"
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--instructions", action="store_true",
-                        help="count instructions per request under valgrind instead of timing; "
-                             "--json then writes {mode: {limit: instructions per request}}")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions per request under valgrind instead of timing; "
+        "--json then writes {mode: {limit: instructions per request}}",
+    )
     args = parser.parse_args(argv)
 
     setup_django()
@@ -124,7 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         return print_ladder(modes, args.limits, args.pair, args.interval, args.json, progress)
     rows = run_micro(modes, args.limits, args.pair, args.interval, args.min_time, progress)
     fitted = fits(rows)
-    alone = [database_alone.measure(limit, args.pair, args.interval, args.min_time) for limit in args.limits]
+    alone = [
+        database_alone.measure(limit, args.pair, args.interval, args.min_time)
+        for limit in args.limits
+    ]
     print(format_table(rows, fitted), flush=True)
     print(format_database_alone(alone), flush=True)
     if args.json:
@@ -139,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                     "database_alone": [asdict(a) for a in alone],
                     "min_time": args.min_time,
                     "database": connection.vendor,
-                    "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [],
+                    "cpu_affinity": sorted(os.sched_getaffinity(0))
+                    if hasattr(os, "sched_getaffinity")
+                    else [],
                 },
                 indent=1,
             )

@@ -1,5 +1,6 @@
 """The table-size check's measuring process, run once per database by loadtest.inprocess.tablesize
 with that database's settings: the table's size, then each mode's view time, as one JSON line."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,6 +1,7 @@
 """Calling the project's views in-process, as the micro benchmark, the instruction counter and
 the table-size check do: Django set up here, a view resolved from its path and called with a
 RequestFactory request, no server, middleware or network."""
+
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +23,9 @@ def setup_django() -> None:
     from django.conf import settings
 
     if settings.DEBUG:
-        raise SystemExit("refusing to run with DEBUG on: unset DJANGO_DEBUG (debug mode records every query)")
+        raise SystemExit(
+            "refusing to run with DEBUG on: unset DJANGO_DEBUG (debug mode records every query)"
+        )
 
 
 def view_caller(path: str) -> tuple[Callable[[], object], bool]:
@@ -56,7 +59,9 @@ def checked_body(response, path: str) -> bytes:
     return response.content
 
 
-def time_view(path: str, min_time: float, batches: int = 3) -> tuple[float, int, bytes, dict[str, float]]:
+def time_view(
+    path: str, min_time: float, batches: int = 3
+) -> tuple[float, int, bytes, dict[str, float]]:
     """Best-of-`batches` mean seconds per call; calls made; the body; Server-Timing means."""
     call, is_async = view_caller(path)
     per_batch = max(min_time / batches, 0.01)
@@ -108,4 +113,6 @@ def check_same_body(limit: int, bodies: dict[str, bytes]) -> None:
     first, reference = next(iter(bodies.items()))
     differing = [m for m, b in bodies.items() if b != reference]
     if differing:
-        raise SystemExit(f"limit={limit}: {', '.join(differing)} answered a different document than {first}")
+        raise SystemExit(
+            f"limit={limit}: {', '.join(differing)} answered a different document than {first}"
+        )

@@ -5,6 +5,7 @@ one window of per-request samples.
 Importing it imports Locust, which patches the standard library with gevent: import it first
 in a process that uses it (loadtest/__main__.py does).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,11 @@ from locust.stats import stats_history
 
 from loadtest import locustfile
 from loadtest.cli import CheckError
+from loadtest.load.workers import start_locust_workers, stop_locust_workers
+from loadtest.run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
 from loadtest.serving.deployment import RequestOptions
 from loadtest.serving.servers import PROJECT_ROOT, free_port
-from loadtest.run_checks import MAX_WARMUP_S, MAX_WINDOW_FACTOR
 from loadtest.stats import Sample, requests_by_source, span, window
-from loadtest.load.workers import start_locust_workers, stop_locust_workers
 
 # Seconds to wait for the Locust workers (local ones start in ~2 s; remote ones are started by hand).
 LOCAL_WORKERS_WAIT_S = 60.0
@@ -94,9 +95,18 @@ class LoadGenerator:
     other hosts (`python -m loadtest worker`). It refuses to measure with fewer workers than
     asked, and a worker lost during a run stops the session (CheckError)."""
 
-    def __init__(self, host: str, processes: int = 1, cpus: set[int] | None = None,
-                 log_dir: Path | None = None, request: RequestOptions | None = None, *, expect_workers: int = 0,
-                 master_bind: tuple[str, int] | None = None, workers_wait_s: float = REMOTE_WORKERS_WAIT_S) -> None:
+    def __init__(
+        self,
+        host: str,
+        processes: int = 1,
+        cpus: set[int] | None = None,
+        log_dir: Path | None = None,
+        request: RequestOptions | None = None,
+        *,
+        expect_workers: int = 0,
+        master_bind: tuple[str, int] | None = None,
+        workers_wait_s: float = REMOTE_WORKERS_WAIT_S,
+    ) -> None:
         self.expected = expect_workers or (processes if processes > 1 else 0)
         self.distributed = self.expected > 0
         parser = get_parser(default_config_files=[])
@@ -119,14 +129,20 @@ class LoadGenerator:
         self._roster: list[str] = []  # the ids of the workers measuring, as they connected
         if expect_workers:
             bind_host, port = master_bind or ("127.0.0.1", free_port())
-            self.runner = self.env.create_master_runner(master_bind_host=bind_host, master_bind_port=port)
+            self.runner = self.env.create_master_runner(
+                master_bind_host=bind_host, master_bind_port=port
+            )
             events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
             self._wait_for_workers(f"{bind_host}:{port}", workers_wait_s)
         elif processes > 1:
             port = free_port()
-            self.runner = self.env.create_master_runner(master_bind_host="127.0.0.1", master_bind_port=port)
+            self.runner = self.env.create_master_runner(
+                master_bind_host="127.0.0.1", master_bind_port=port
+            )
             events.init.fire(environment=self.env, runner=self.runner, web_ui=None)
-            self.workers, self._worker_logs = start_locust_workers("127.0.0.1", port, processes, cpus, log_dir)
+            self.workers, self._worker_logs = start_locust_workers(
+                "127.0.0.1", port, processes, cpus, log_dir
+            )
             self._wait_for_workers(f"127.0.0.1:{port}", LOCAL_WORKERS_WAIT_S)
         else:
             self.runner = self.env.create_local_runner()
@@ -142,12 +158,21 @@ class LoadGenerator:
         while len(self.runner.clients.ready) < self.expected:
             exited = [w.pid for w in self.workers if w.poll() is not None]
             if exited or time.monotonic() > deadline:
-                why = f"local worker process(es) {exited} exited" if exited else f"within {timeout:.0f} s"
+                why = (
+                    f"local worker process(es) {exited} exited"
+                    if exited
+                    else f"within {timeout:.0f} s"
+                )
                 raise CheckError(
                     f"only {len(self.runner.clients.ready)} of {self.expected} Locust workers connected to the "
                     f"master at {address} ({why}); refusing to measure with fewer"
-                    + ("" if self.workers else f" (start one per load process with: python -m loadtest worker "
-                       f"--master {address})"))
+                    + (
+                        ""
+                        if self.workers
+                        else f" (start one per load process with: python -m loadtest worker "
+                        f"--master {address})"
+                    )
+                )
             gevent.sleep(0.1)
         self._roster = [c.id for c in self.runner.clients.ready]
 
@@ -169,7 +194,8 @@ class LoadGenerator:
             raise CheckError(
                 f"Locust worker(s) {', '.join(map(self.worker_label, lost))} disconnected during the run "
                 f"({len(self._roster) - len(lost)} of {len(self._roster)} left); stopped rather than measure "
-                "less load than asked (the runs measured so far are in results.csv)")
+                "less load than asked (the runs measured so far are in results.csv)"
+            )
 
     def _await_roster(self, timeout: float = 10.0) -> None:
         """Before spawning: every worker of the roster ready again (after a stop a worker leaves
@@ -178,7 +204,9 @@ class LoadGenerator:
         while not {c.id for c in self.runner.clients.ready}.issuperset(self._roster):
             if time.monotonic() > deadline:
                 self._check_workers()
-                raise CheckError(f"Locust workers not ready again within {timeout:.0f} s after the last run")
+                raise CheckError(
+                    f"Locust workers not ready again within {timeout:.0f} s after the last run"
+                )
             gevent.sleep(0.05)
 
     def _flush_workers(self, timeout: float = 10.0) -> None:
@@ -194,8 +222,10 @@ class LoadGenerator:
             if time.monotonic() > deadline:
                 self._check_workers()
                 silent = [self.worker_label(i) for i in self._roster if (token, i) not in acks]
-                raise CheckError(f"Locust worker(s) {', '.join(silent)} did not send their samples within "
-                                 f"{timeout:.0f} s")
+                raise CheckError(
+                    f"Locust worker(s) {', '.join(silent)} did not send their samples within "
+                    f"{timeout:.0f} s"
+                )
             gevent.sleep(0.02)
 
     # -- measurement --------------------------------------------------------------------
@@ -233,8 +263,15 @@ class LoadGenerator:
     def _probe(probe: Callable[[], dict[str, float]] | None) -> dict[str, float]:
         return probe() if probe else {}
 
-    def _cpu_shares(self, m: Measurement, cpu0: dict[str, float], cpu1: dict[str, float], probe0: dict[str, float],
-                    probe1: dict[str, float], seconds: float) -> None:
+    def _cpu_shares(
+        self,
+        m: Measurement,
+        cpu0: dict[str, float],
+        cpu1: dict[str, float],
+        probe0: dict[str, float],
+        probe1: dict[str, float],
+        seconds: float,
+    ) -> None:
         """Fill in the CPU shares (% of one core) of the load generator (per worker in
         distributed mode), server, database and of everything else on the machine over `seconds`."""
         per_process = {k: (cpu1[k] - cpu0[k]) / seconds * 100 for k in cpu0 if k in cpu1}
@@ -252,7 +289,9 @@ class LoadGenerator:
         m.server_cpu_pct = delta.get("server", math.nan)
         m.db_cpu_pct = delta.get("db", math.nan)
         if "busy" in delta:
-            known = here + sum(v for k, v in delta.items() if k in ("server", "db") and math.isfinite(v))
+            known = here + sum(
+                v for k, v in delta.items() if k in ("server", "db") and math.isfinite(v)
+            )
             m.other_cpu_pct = max(0.0, delta["busy"] - known)
 
     def _count_workers(self, m: Measurement) -> None:
@@ -281,7 +320,9 @@ class LoadGenerator:
         """Send the next runs' requests to the server at `base_url`."""
         self.env.host = self.options.host = base_url
 
-    def set_request(self, request: CandleRequest, profile: str = "steady", requests_per_user: int = 0) -> None:
+    def set_request(
+        self, request: CandleRequest, profile: str = "steady", requests_per_user: int = 0
+    ) -> None:
         """What every user requests next, and how (the locustfile's options); forgets old samples."""
         vars(self.options).update(
             mode=request.mode,
@@ -337,9 +378,16 @@ class LoadGenerator:
             self.options.headless = True
             self.discard_samples()
 
-    def steady(self, request: CandleRequest, users: int, warmup: float, duration: float,
-               probe: Callable[[], dict[str, float]] | None = None, min_requests: int = 0,
-               max_warmup: float = MAX_WARMUP_S) -> Measurement:
+    def steady(
+        self,
+        request: CandleRequest,
+        users: int,
+        warmup: float,
+        duration: float,
+        probe: Callable[[], dict[str, float]] | None = None,
+        min_requests: int = 0,
+        max_warmup: float = MAX_WARMUP_S,
+    ) -> Measurement:
         """Users request back to back; after a warm-up of at least `warmup` seconds and
         at least one completed request per user (so the server queue is full and leftovers
         of the previous run are done), measure `duration` seconds (longer, up to
@@ -364,7 +412,10 @@ class LoadGenerator:
         self._sleep(duration)
         # A slow case (e.g. 8 requests/s) would leave a window with too few requests to
         # count on: extend it until `min_requests` completed, up to MAX_WINDOW_FACTOR x duration.
-        while self._completed_since(t0) < min_requests and time.time() - t0 < MAX_WINDOW_FACTOR * duration:
+        while (
+            self._completed_since(t0) < min_requests
+            and time.time() - t0 < MAX_WINDOW_FACTOR * duration
+        ):
             gevent.sleep(0.25 if self.distributed else 0.05)
         if self.distributed:
             self._check_workers()
@@ -378,8 +429,14 @@ class LoadGenerator:
         self._count_workers(m)
         return m
 
-    def seed(self, request: CandleRequest, users: int, requests_per_user: int,
-             probe: Callable[[], dict[str, float]] | None = None, timeout: float = 900) -> Measurement:
+    def seed(
+        self,
+        request: CandleRequest,
+        users: int,
+        requests_per_user: int,
+        probe: Callable[[], dict[str, float]] | None = None,
+        timeout: float = 900,
+    ) -> Measurement:
         """The case study's shape: every user makes `requests_per_user` requests and stops;
         measured from the first request's start to the last response."""
         self.set_request(request, "seed", requests_per_user)
@@ -425,4 +482,3 @@ class LoadGenerator:
         finally:
             self._history.kill(block=False)
             stop_locust_workers(self.workers, self._worker_logs)
-

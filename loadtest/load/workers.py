@@ -1,5 +1,6 @@
 """`python -m loadtest worker --master HOST:PORT`: Locust worker processes on a load host, running
 the project's locustfile for a runner started with --expect-workers (one run; they exit with it)."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from loadtest.cli import EXIT_INTERRUPTED, EXIT_OK, CheckError, HelpFormatter, command_main, log, parse_host_port
+from loadtest.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CheckError,
+    HelpFormatter,
+    command_main,
+    log,
+    parse_host_port,
+)
 from loadtest.serving.servers import PROJECT_ROOT, pin_to
 
 LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
@@ -17,12 +26,29 @@ LOCUSTFILE = Path(__file__).resolve().parents[1] / "locustfile.py"
 
 def locust_worker_command(master_host: str, master_port: int) -> list[str]:
     """One `locust --worker` process with the project's locustfile (its flush protocol and CPU report)."""
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-            "--master-host", master_host, "--master-port", str(master_port), "--loglevel", "WARNING"]
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--worker",
+        "--master-host",
+        master_host,
+        "--master-port",
+        str(master_port),
+        "--loglevel",
+        "WARNING",
+    ]
 
 
-def start_locust_workers(master_host: str, master_port: int, count: int, cpus: set[int] | None = None,
-                         log_dir: Path | None = None) -> tuple[list[subprocess.Popen], list]:
+def start_locust_workers(
+    master_host: str,
+    master_port: int,
+    count: int,
+    cpus: set[int] | None = None,
+    log_dir: Path | None = None,
+) -> tuple[list[subprocess.Popen], list]:
     """`count` worker processes (pinned to `cpus`, output to log_dir/locust-worker-<i>.log, else
     to this process's own); the processes and the open log files, for the caller to close."""
     workers, logs = [], []
@@ -32,10 +58,17 @@ def start_locust_workers(master_host: str, master_port: int, count: int, cpus: s
         out = open(log_dir / f"locust-worker-{i}.log", "ab") if log_dir else None
         if out:
             logs.append(out)
-        workers.append(subprocess.Popen(
-            locust_worker_command(master_host, master_port), cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
-            stdout=out, stderr=subprocess.STDOUT if out else None, preexec_fn=pin_to(cpus), start_new_session=True,
-        ))
+        workers.append(
+            subprocess.Popen(
+                locust_worker_command(master_host, master_port),
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                preexec_fn=pin_to(cpus),
+                start_new_session=True,
+            )
+        )
     return workers, logs
 
 
@@ -58,15 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m loadtest worker",
         description="Locust workers on this host for a runner started with --expect-workers N --master-bind "
-                    "HOST:PORT. They make the requests; the runner measures. They wait for the master, serve one "
-                    "run and exit when it ends. Needs the project's checkout and its requirements, no database.",
+        "HOST:PORT. They make the requests; the runner measures. They wait for the master, serve one "
+        "run and exit when it ends. Needs the project's checkout and its requirements, no database.",
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--master", required=True, type=parse_host_port,
-                   help="the runner's --master-bind address as this host reaches it, HOST:PORT")
-    p.add_argument("--processes", type=int, default=1,
-                   help="worker processes on this host (each counts as one of the runner's --expect-workers; "
-                   "about one per core)")
+    p.add_argument(
+        "--master",
+        required=True,
+        type=parse_host_port,
+        help="the runner's --master-bind address as this host reaches it, HOST:PORT",
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="worker processes on this host (each counts as one of the runner's --expect-workers; "
+        "about one per core)",
+    )
     return p
 
 
@@ -75,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
         raise CheckError("--processes must be >= 1")
     host, port = args.master
     workers, logs = start_locust_workers(host, port, args.processes)
-    log(f"{args.processes} Locust worker process(es) for the master at {host}:{port} (pids "
-        f"{', '.join(str(w.pid) for w in workers)}); they exit when the run ends")
+    log(
+        f"{args.processes} Locust worker process(es) for the master at {host}:{port} (pids "
+        f"{', '.join(str(w.pid) for w in workers)}); they exit when the run ends"
+    )
     stopping = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
     try:

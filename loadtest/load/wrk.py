@@ -1,5 +1,6 @@
 """wrk as a second load generator: the runner measures the headline cells with it too, so the
 report can tell what Locust itself costs (Locust/wrk per cell, loadtest/README.md)."""
+
 from __future__ import annotations
 
 import math
@@ -10,7 +11,6 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from loadtest.fitting import paired_median
 from loadtest.serving.servers import pin_to
 
 # The cells measured with both: raw and drf at 1000 rows on every server the runner ran.
@@ -59,37 +59,54 @@ def parse_wrk(output: str) -> WrkRun:
         raise ValueError(f"no request count in wrk's output:\n{output[-500:]}")
     seconds = float(requests.group(2)) * _UNITS[requests.group(3)]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", output)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     n = int(requests.group(1))
     # Read errors under a server that closes each connection (gunicorn's sync worker) are closed
     # connections, not failed requests; connect errors and timeouts are failures.
     errors = (int(non2xx.group(1)) if non2xx else 0) + (
-        int(sockets.group(1)) + int(sockets.group(4)) if sockets else 0)
+        int(sockets.group(1)) + int(sockets.group(4)) if sockets else 0
+    )
     return WrkRun(rps=max(0, n - errors) / seconds, requests=n, errors=errors)
 
 
-def run_wrk(url: str, connections: int, seconds: float, cpus: set[int] | None,
-            headers: Sequence[str] = ()) -> WrkRun:
+def run_wrk(
+    url: str, connections: int, seconds: float, cpus: set[int] | None, headers: Sequence[str] = ()
+) -> WrkRun:
     """One wrk run: one thread, `connections` keep-alive connections, pinned to `cpus`, for
     `seconds` rounded up to whole seconds (wrk's -d takes no fractions); `headers`: `Name: Value`
     lines sent with every request."""
     whole = max(1, math.ceil(seconds))
     try:
         result = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{whole}s", f"--timeout={TIMEOUT_S}s",
-             *(arg for line in headers for arg in ("-H", line)), url],
-            capture_output=True, text=True, timeout=whole + WAIT_EXTRA_S, preexec_fn=pin_to(cpus),
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{whole}s",
+                f"--timeout={TIMEOUT_S}s",
+                *(arg for line in headers for arg in ("-H", line)),
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=whole + WAIT_EXTRA_S,
+            preexec_fn=pin_to(cpus),
         )
     except subprocess.TimeoutExpired:
         # Its message holds the command, and so the headers' values: never shown.
         raise RuntimeError(f"wrk timed out after {whole + WAIT_EXTRA_S} s") from None
     if result.returncode != 0:
-        raise RuntimeError(f"wrk failed ({result.returncode}): {(result.stdout + result.stderr)[-500:]}")
+        raise RuntimeError(
+            f"wrk failed ({result.returncode}): {(result.stdout + result.stderr)[-500:]}"
+        )
     return parse_wrk(result.stdout)
 
 
-def measure_once(url: str, connections: int, seconds: float, cpus: set[int] | None,
-                 headers: Sequence[str] = ()) -> WrkRun:
+def measure_once(
+    url: str, connections: int, seconds: float, cpus: set[int] | None, headers: Sequence[str] = ()
+) -> WrkRun:
     """One measured run after a short warm-up run that is not counted.
 
     wrk counts what completes within its window, and each connection's first answer takes a
@@ -98,7 +115,9 @@ def measure_once(url: str, connections: int, seconds: float, cpus: set[int] | No
     (at most MAX_WINDOW_S)."""
     warm = run_wrk(url, connections, min(1.0, seconds), cpus, headers)
     latency = connections / warm.rps if warm.rps > 0 else MAX_WINDOW_S
-    return run_wrk(url, connections, min(max(seconds, WINDOW_LATENCIES * latency), MAX_WINDOW_S), cpus, headers)
+    return run_wrk(
+        url, connections, min(max(seconds, WINDOW_LATENCIES * latency), MAX_WINDOW_S), cpus, headers
+    )
 
 
 @dataclass
@@ -124,8 +143,12 @@ class PairedCheck:
 
     def results(self) -> list[dict]:
         """wrk.json: per cell the median and every repeat's run."""
-        return [WrkCell(server, mode, HEADLINE_ROWS, statistics.median(r["rps"] for r in runs), runs).as_json()
-                for (server, mode), runs in self.runs.items()]
+        return [
+            WrkCell(
+                server, mode, HEADLINE_ROWS, statistics.median(r["rps"] for r in runs), runs
+            ).as_json()
+            for (server, mode), runs in self.runs.items()
+        ]
 
 
 def estimate_s(cells: int, repeats: int, seconds: float) -> float:
@@ -135,7 +158,9 @@ def estimate_s(cells: int, repeats: int, seconds: float) -> float:
     return cells * repeats * (1 + max(1, math.ceil(seconds)) + 1)
 
 
-def headline_cells(servers: Sequence[str], modes_on, limits: Sequence[int]) -> list[tuple[str, str]]:
+def headline_cells(
+    servers: Sequence[str], modes_on, limits: Sequence[int]
+) -> list[tuple[str, str]]:
     """(server, mode) pairs of the headline cells the plan ran (modes_on(server): its modes)."""
     if HEADLINE_ROWS not in limits:
         return []

@@ -9,6 +9,7 @@ FastAPI's jsonable_encoder) and `fastapi-orjson` (orjson.dumps(..., default=str)
 Response). Rows come from the `raw` mode's SQL (candles.selectors); `floor` answers the
 Django floor's bytes. Serve it with `uvicorn loadtest.reference.fastapi_app:app`.
 """
+
 import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -19,21 +20,21 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
 django.setup()
 
-import orjson  # noqa: E402 - after django.setup(): the selectors import models
-from asgiref.sync import sync_to_async  # noqa: E402
-from django.db import close_old_connections  # noqa: E402
-from fastapi import FastAPI, Query, Request, Response  # noqa: E402
-from pydantic import BaseModel  # noqa: E402
+import orjson
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+from fastapi import FastAPI, Query, Request, Response
+from pydantic import BaseModel
 
-from candles.api.encoding import orjson_dumps, rows_to_dicts  # noqa: E402
-from candles.api.endpoint import fetched  # noqa: E402
-from candles.api.errors import ApiError  # noqa: E402
-from candles.api.modes.floor import compute_body, remembered_body  # noqa: E402
-from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols  # noqa: E402
-from candles.api.registry import ServerKind, modes_document, modes_for_kind  # noqa: E402
-from candles.api.timing import ServerTiming  # noqa: E402
-from candles.models import Interval  # noqa: E402
-from candles.selectors import CandleQuery, fetch_raw_rows  # noqa: E402
+from candles.api.encoding import orjson_dumps, rows_to_dicts
+from candles.api.endpoint import fetched
+from candles.api.errors import ApiError
+from candles.api.modes.floor import compute_body, remembered_body
+from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols
+from candles.api.registry import ServerKind, modes_document, modes_for_kind
+from candles.api.timing import ServerTiming
+from candles.models import Interval
+from candles.selectors import CandleQuery, fetch_raw_rows
 
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 T = TypeVar("T")
@@ -44,7 +45,7 @@ class Candle(BaseModel):
     basetm: datetime
     o: float
     h: float
-    l: float  # noqa: E741 - the API's field name
+    l: float
     c: float
     v: float
 
@@ -70,13 +71,21 @@ class ServerTimingMiddleware:
             timing = scope.get("state", {}).get("timing")
             if message["type"] == "http.response.start" and timing and message["status"] < 400:
                 timing.lap("render")
-                message["headers"] = [*message.get("headers", []), (b"server-timing", timing.header().encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"server-timing", timing.header().encode()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_timing)
 
 
-app = FastAPI(title="candlebench: the case study's FastAPI app", openapi_url=None, docs_url=None, redoc_url=None)
+app = FastAPI(
+    title="candlebench: the case study's FastAPI app",
+    openapi_url=None,
+    docs_url=None,
+    redoc_url=None,
+)
 app.add_middleware(ServerTimingMiddleware)
 
 
@@ -84,7 +93,9 @@ app.add_middleware(ServerTimingMiddleware)
 async def api_error(request: Request, exc: ApiError) -> Response:
     """The project's own answers (unknown pair: 404) keep the project's body."""
     django_response = exc.response()
-    return Response(django_response.content, status_code=exc.status, headers=dict(django_response.items()))
+    return Response(
+        django_response.content, status_code=exc.status, headers=dict(django_response.items())
+    )
 
 
 def with_connection_checks(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
@@ -115,7 +126,9 @@ read_rows_async = with_connection_checks(read_rows)
 compute_body_async = with_connection_checks(compute_body)
 
 
-def candle_query(exchange: str, market: str, asset: str, interval: Interval, limit: int) -> CandleQuery:
+def candle_query(
+    exchange: str, market: str, asset: str, interval: Interval, limit: int
+) -> CandleQuery:
     check_symbols(exchange, market, asset)  # a name no pair can have never reaches the database
     return CandleQuery(exchange, market, asset, interval.value, limit)
 
@@ -133,22 +146,40 @@ LimitQuery = Query(DEFAULT_LIMIT, gt=0, le=MAX_LIMIT)
 
 
 @app.get("/api/fastapi-model" + CANDLE_PATH, response_model=CandleResponse)
-async def candles_model(request: Request, exchange: str, market: str, asset: str, interval: Interval,
-                        limit: int = LimitQuery):
+async def candles_model(
+    request: Request,
+    exchange: str,
+    market: str,
+    asset: str,
+    interval: Interval,
+    limit: int = LimitQuery,
+):
     data = await get_candles(request, candle_query(exchange, market, asset, interval, limit))
     return {"data": data}
 
 
 @app.get("/api/fastapi-dict" + CANDLE_PATH)
-async def candles_dict(request: Request, exchange: str, market: str, asset: str, interval: Interval,
-                       limit: int = LimitQuery):
+async def candles_dict(
+    request: Request,
+    exchange: str,
+    market: str,
+    asset: str,
+    interval: Interval,
+    limit: int = LimitQuery,
+):
     data = await get_candles(request, candle_query(exchange, market, asset, interval, limit))
     return {"data": data}
 
 
 @app.get("/api/fastapi-orjson" + CANDLE_PATH)
-async def candles_orjson(request: Request, exchange: str, market: str, asset: str, interval: Interval,
-                         limit: int = LimitQuery) -> Response:
+async def candles_orjson(
+    request: Request,
+    exchange: str,
+    market: str,
+    asset: str,
+    interval: Interval,
+    limit: int = LimitQuery,
+) -> Response:
     """The study's fast variant. orjson cannot encode Pydantic objects (default=str would
     write each one's repr as a string), so it dumps the driver's rows as dicts; orjson writes
     an aware UTC datetime as +00:00, never calling default=str for it."""
@@ -157,12 +188,20 @@ async def candles_orjson(request: Request, exchange: str, market: str, asset: st
     rows = await read_rows_async(q, timing)
     data = rows_to_dicts(rows)
     timing.lap("serialize")
-    return Response(content=orjson.dumps({"data": data}, default=str), media_type="application/json")
+    return Response(
+        content=orjson.dumps({"data": data}, default=str), media_type="application/json"
+    )
 
 
 @app.get("/api/floor" + CANDLE_PATH)
-async def floor(request: Request, exchange: str, market: str, asset: str, interval: Interval,
-                limit: int = LimitQuery) -> Response:
+async def floor(
+    request: Request,
+    exchange: str,
+    market: str,
+    asset: str,
+    interval: Interval,
+    limit: int = LimitQuery,
+) -> Response:
     """The Django floor's bytes for the same request, from memory after the first: FastAPI's
     and uvicorn's own cost for this body size."""
     q = candle_query(exchange, market, asset, interval, limit)

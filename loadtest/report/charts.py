@@ -1,13 +1,15 @@
 """The report's charts (matplotlib, drawn off-screen), each returned as a base64 PNG."""
+
 from __future__ import annotations
 
 import base64
 import io
 import math
 
-from loadtest.stats import PHASES
 from loadtest.report.numbers import rows_label
 from loadtest.report.results import Results
+from loadtest.stats import PHASES
+
 
 def _mode_colors(modes: list[str]) -> dict[str, object]:
     import matplotlib
@@ -39,7 +41,9 @@ def _per_server_axes(res: Results, **subplot_kw):
     n = len(res.servers)
     columns = min(n, CHARTS_PER_ROW)
     rows = -(-n // columns)
-    fig, grid = plt.subplots(rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False, **subplot_kw)
+    fig, grid = plt.subplots(
+        rows, columns, figsize=(5.2 * columns, 4.2 * rows), squeeze=False, **subplot_kw
+    )
     if rows > 1:
         fig.subplots_adjust(hspace=0.5)
     axes = [ax for row in grid for ax in row]
@@ -59,8 +63,13 @@ def chart_rps(res: Results) -> str:
                 continue
             xs = [lim for lim, _ in cells]
             ys = [c.rps.median for _, c in cells]
-            err = [[c.rps.median - c.rps.low for _, c in cells], [c.rps.high - c.rps.median for _, c in cells]]
-            ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, label=mode, color=colors[mode])
+            err = [
+                [c.rps.median - c.rps.low for _, c in cells],
+                [c.rps.high - c.rps.median for _, c in cells],
+            ]
+            ax.errorbar(
+                xs, ys, yerr=err, marker="o", ms=4, capsize=2, label=mode, color=colors[mode]
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(server)
@@ -75,7 +84,13 @@ def chart_rps(res: Results) -> str:
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             labelled.setdefault(label, handle)
-    fig.legend(list(labelled.values()), list(labelled), fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.legend(
+        list(labelled.values()),
+        list(labelled),
+        fontsize=8,
+        loc="center left",
+        bbox_to_anchor=(1.0, 0.5),
+    )
     fig.suptitle("Requests/s against rows per response")
     return _png(fig)
 
@@ -86,7 +101,9 @@ def chart_latency(res: Results) -> str:
     width = 0.27
     for ax, server in zip(axes, res.servers):
         modes = [m for m in res.modes if res.cell(server, m, lim)]
-        for j, (attr, label) in enumerate((("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))):
+        for j, (attr, label) in enumerate(
+            (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))
+        ):
             values = [res.cell(server, m, lim).median(attr) for m in modes]
             ax.bar([i + (j - 1) * width for i in range(len(modes))], values, width, label=label)
         ax.set_xticks(range(len(modes)))
@@ -106,7 +123,10 @@ def chart_breakdown(res: Results) -> str:
     colors = {"db": "#4c72b0", "serialize": "#dd8452", "render": "#55a868", "other": "#b0b0b0"}
     for ax, server in zip(axes, res.servers):
         modes = [m for m in res.modes if res.cell(server, m, lim)]
-        services = [1000 / c.rps.median if (c := res.cell(server, m, lim)).rps.median else math.nan for m in modes]
+        services = [
+            1000 / c.rps.median if (c := res.cell(server, m, lim)).rps.median else math.nan
+            for m in modes
+        ]
         bottoms = [0.0] * len(modes)
         for part in parts:
             values = []
@@ -122,21 +142,32 @@ def chart_breakdown(res: Results) -> str:
             bottoms = [b + v for b, v in zip(bottoms, values)]
         # The server's time per request; wall-clock phases of overlapping (async) requests
         # can add up to more: such bars are cut at the top and their total written there.
-        ax.scatter(range(len(modes)), services, marker="_", s=900, color="black", label="1/rps", zorder=3)
+        ax.scatter(
+            range(len(modes)), services, marker="_", s=900, color="black", label="1/rps", zorder=3
+        )
         finite = [v for v in services if math.isfinite(v)]
         if finite:
             top = 1.2 * max(finite)
             ax.set_ylim(0, top)
             for i, total in enumerate(bottoms):
                 if total > top:
-                    ax.text(i, top * 0.97, f"{total:.0f} ms\n(overlap)", ha="center", va="top", fontsize=7)
+                    ax.text(
+                        i,
+                        top * 0.97,
+                        f"{total:.0f} ms\n(overlap)",
+                        ha="center",
+                        va="top",
+                        fontsize=7,
+                    )
         ax.set_xticks(range(len(modes)))
         ax.set_xticklabels(modes, rotation=35, ha="right", fontsize=8)
         ax.set_title(f"{server}, {rows_label(lim)}")
         ax.set_ylabel("ms of server time per request")
         ax.grid(True, axis="y", alpha=0.3)
         ax.legend(fontsize=8, markerscale=0.3)
-    fig.suptitle("Where one request's server time goes: Server-Timing phases; 1/rps = server time per request")
+    fig.suptitle(
+        "Where one request's server time goes: Server-Timing phases; 1/rps = server time per request"
+    )
     return _png(fig)
 
 
@@ -155,8 +186,13 @@ def chart_instructions(res: Results) -> str:
 
     modes = [m for m in res.modes if m in ladder.counts] or ladder.modes
     colors = _mode_colors(modes)
-    fig, axes = plt.subplots(1, 1 + len(res.servers), figsize=(5.2 * (1 + len(res.servers)), 4.2), squeeze=False)
-    panels = [("instructions per request (millions)", None), *(("requests/s (median)", s) for s in res.servers)]
+    fig, axes = plt.subplots(
+        1, 1 + len(res.servers), figsize=(5.2 * (1 + len(res.servers)), 4.2), squeeze=False
+    )
+    panels = [
+        ("instructions per request (millions)", None),
+        *(("requests/s (median)", s) for s in res.servers),
+    ]
     for ax, (label, server) in zip(axes[0], panels):
         for mode in modes:
             if server is None:
@@ -166,8 +202,14 @@ def chart_instructions(res: Results) -> str:
                 points = [(lim, res.rps(server, mode, lim)) for lim in res.limits]
                 points = [(lim, v) for lim, v in points if math.isfinite(v)]
             if points:
-                ax.plot([x for x, _ in points], [y for _, y in points], marker="o", ms=4, label=mode,
-                        color=colors[mode])
+                ax.plot(
+                    [x for x, _ in points],
+                    [y for _, y in points],
+                    marker="o",
+                    ms=4,
+                    label=mode,
+                    color=colors[mode],
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title("the view in-process (callgrind)" if server is None else server)

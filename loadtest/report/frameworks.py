@@ -1,14 +1,15 @@
 """The frameworks-and-servers table at 1000 rows (every server, each of its modes, its own
 ceiling), the case study's published figures beside the FastAPI rows, and the generated
 "what to pick" paragraph."""
+
 from __future__ import annotations
 
 import math
 
-from loadtest.report.unknowns import UNKNOWN_REMOTE
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
 from loadtest.report.tables import Table
+from loadtest.report.unknowns import UNKNOWN_REMOTE
 
 # What the case study measured on its own machine (not here): requests/s at 1000 rows.
 CASE_STUDY: dict[str, str] = {
@@ -29,9 +30,11 @@ def instants_note(res: Results) -> str:
     servers = [s for s, how in res.meta.get("document_equality", {}).items() if how == "instants"]
     if not servers:
         return ""
-    return (f" {', '.join(servers)}: the documents equal the others' as parsed JSON with times compared as "
-            "instants, not byte for byte: fastapi-orjson writes UTC as +00:00 where the project (and Pydantic) "
-            "write Z, so its body is 5 bytes longer per row.")
+    return (
+        f" {', '.join(servers)}: the documents equal the others' as parsed JSON with times compared as "
+        "instants, not byte for byte: fastapi-orjson writes UTC as +00:00 where the project (and Pydantic) "
+        "write Z, so its body is 5 bytes longer per row."
+    )
 
 
 def frameworks_table(res: Results) -> Table | None:
@@ -44,16 +47,34 @@ def frameworks_table(res: Results) -> Table | None:
         top, which = res.ceiling(s, lim)
         c = res.cell(s, m, lim)
         missing = UNKNOWN_REMOTE if res.ceiling_unknown(s) else "-"
-        body.append([s, m, "yes" if res.validates(m) else "no",
-                     fnum(rps) + ("" if c.trustworthy else " ⚠"),
-                     f"{fnum(top)} ({which})" if math.isfinite(top) else missing,
-                     f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else missing,
-                     CASE_STUDY.get(m, "")])
-    return Table(["server", "mode", "validates", "req/s", "its ceiling", "% of ceiling", "the case study measured"],
-                 body, f"Frameworks and servers at {rows_label(lim)}, fastest first: median requests/s, each "
-                 "server's own ceiling (its floor diagnostic) and the share of it. The last column quotes the "
-                 "case study's published figures for its FastAPI app, measured on its machine, not here."
-                 + instants_note(res), align_left=3)
+        body.append(
+            [
+                s,
+                m,
+                "yes" if res.validates(m) else "no",
+                fnum(rps) + ("" if c.trustworthy else " ⚠"),
+                f"{fnum(top)} ({which})" if math.isfinite(top) else missing,
+                f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else missing,
+                CASE_STUDY.get(m, ""),
+            ]
+        )
+    return Table(
+        [
+            "server",
+            "mode",
+            "validates",
+            "req/s",
+            "its ceiling",
+            "% of ceiling",
+            "the case study measured",
+        ],
+        body,
+        f"Frameworks and servers at {rows_label(lim)}, fastest first: median requests/s, each "
+        "server's own ceiling (its floor diagnostic) and the share of it. The last column quotes the "
+        "case study's published figures for its FastAPI app, measured on its machine, not here."
+        + instants_note(res),
+        align_left=3,
+    )
 
 
 def what_to_pick(res: Results) -> str:
@@ -70,7 +91,9 @@ def what_to_pick(res: Results) -> str:
     checked = [r for r in rows if res.validates(r[1])]
     if plain:
         s, m, rps = plain[0]
-        parts.append(f"Fastest without validation at {rows_label(lim)}: {m} on {s}, {fnum(rps)} req/s.")
+        parts.append(
+            f"Fastest without validation at {rows_label(lim)}: {m} on {s}, {fnum(rps)} req/s."
+        )
     if checked:
         s, m, rps = checked[0]
         text = f"Fastest with every row validated: {m} on {s}, {fnum(rps)} req/s"
@@ -90,15 +113,28 @@ def _server_spread(res: Results, limit: int) -> str:
     """The best and worst server for one mode measured on two servers or more at `limit`
     (raw if it was, else the first such mode)."""
     t = res.trusted() or res
-    candidates = [m for m in ("raw", *t.modes) if sum(math.isfinite(t.rps(s, m, limit)) for s in t.servers) >= 2]
+    candidates = [
+        m
+        for m in ("raw", *t.modes)
+        if sum(math.isfinite(t.rps(s, m, limit)) for s in t.servers) >= 2
+    ]
     if not candidates:
         return ""
     mode = candidates[0]
-    on = sorted(((t.rps(s, mode, limit), s) for s in t.servers if math.isfinite(t.rps(s, mode, limit))), reverse=True)
+    on = sorted(
+        ((t.rps(s, mode, limit), s) for s in t.servers if math.isfinite(t.rps(s, mode, limit))),
+        reverse=True,
+    )
     (best, bs), (worst, ws) = on[0], on[-1]
-    return (f"{mode} from {fnum(worst)} req/s ({ws}) to {fnum(best)} ({bs}), {fratio(best / worst)}"
-            + (f"; its ceiling from {fnum(_ceil(t, on[-1][1], limit))} to {fnum(_ceil(t, on[0][1], limit))} req/s"
-               if math.isfinite(_ceil(t, on[0][1], limit)) and math.isfinite(_ceil(t, on[-1][1], limit)) else ""))
+    return (
+        f"{mode} from {fnum(worst)} req/s ({ws}) to {fnum(best)} ({bs}), {fratio(best / worst)}"
+        + (
+            f"; its ceiling from {fnum(_ceil(t, on[-1][1], limit))} to {fnum(_ceil(t, on[0][1], limit))} req/s"
+            if math.isfinite(_ceil(t, on[0][1], limit))
+            and math.isfinite(_ceil(t, on[-1][1], limit))
+            else ""
+        )
+    )
 
 
 def _ceil(res: Results, server: str, limit: int) -> float:

@@ -1,14 +1,15 @@
 """The report's goals as data: each one id, one owner and its thresholds in one place; the
 goal's text and the verdict are generated from those thresholds."""
+
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadtest.request import DIAGNOSTICS
 from loadtest.report.numbers import fnum, fratio
 from loadtest.report.results import Results
+from loadtest.request import DIAGNOSTICS
 
 GOAL_ROWS = 1000
 
@@ -63,7 +64,11 @@ def bound_inputs(res: Results, server: str, limit: int) -> tuple[float, dict] | 
     alone = database_alone(res, limit)
     micro = res.meta.get("micro") or {}
     event_loop = res.meta.get("event_loop", {}).get(server, server.startswith("asgi"))
-    if alone is None or not math.isfinite(top) or (event_loop and micro.get("database") != "sqlite"):
+    if (
+        alone is None
+        or not math.isfinite(top)
+        or (event_loop and micro.get("database") != "sqlite")
+    ):
         return None
     return 1000 / top, alone
 
@@ -84,12 +89,14 @@ def ceiling_bound(res: Results, server: str, limit: int) -> str:
         return ""
     ceiling_ms, alone = inputs
     other = "" if alone.get("json_same_document", True) else ", a document with other values"
-    return (f" Estimate: in-process the database alone needs {fnum(alone['rows_ms'])} ms to hand {limit} rows to "
-            f"Python ({fnum(alone['json_ms'])} ms to write the JSON itself{other}) against {fnum(ceiling_ms)} ms "
-            f"for the ceiling's whole request; if these add up on one core, a mode that reads the rows reaches "
-            f"about {ceiling_ms / (ceiling_ms + alone['rows_ms']):.0%} of the ceiling at best "
-            f"({fnum(1000 / (ceiling_ms + alone['rows_ms']))} req/s, the database-bound estimate), one that has the "
-            f"database write the JSON {ceiling_ms / (ceiling_ms + alone['json_ms']):.0%}.")
+    return (
+        f" Estimate: in-process the database alone needs {fnum(alone['rows_ms'])} ms to hand {limit} rows to "
+        f"Python ({fnum(alone['json_ms'])} ms to write the JSON itself{other}) against {fnum(ceiling_ms)} ms "
+        f"for the ceiling's whole request; if these add up on one core, a mode that reads the rows reaches "
+        f"about {ceiling_ms / (ceiling_ms + alone['rows_ms']):.0%} of the ceiling at best "
+        f"({fnum(1000 / (ceiling_ms + alone['rows_ms']))} req/s, the database-bound estimate), one that has the "
+        f"database write the JSON {ceiling_ms / (ceiling_ms + alone['json_ms']):.0%}."
+    )
 
 
 def _status(ok: list[bool]) -> str:
@@ -99,10 +106,14 @@ def _status(ok: list[bool]) -> str:
 def _missing(res: Results, trusted: Results | None, needed: list[tuple[str, str, int]]) -> str:
     """'' when every needed cell has a trustworthy run; else what is missing and why."""
     not_run = [f"{s} {m} @{lim}" for s, m, lim in needed if res.cell(s, m, lim) is None]
-    untrusted = [f"{s} {m} @{lim}" for s, m, lim in needed
-                 if res.cell(s, m, lim) is not None and (trusted is None or trusted.cell(s, m, lim) is None)]
+    untrusted = [
+        f"{s} {m} @{lim}"
+        for s, m, lim in needed
+        if res.cell(s, m, lim) is not None and (trusted is None or trusted.cell(s, m, lim) is None)
+    ]
     parts = ([f"not run: {', '.join(not_run)}"] if not_run else []) + (
-        [f"no trustworthy run: {', '.join(untrusted)}"] if untrusted else [])
+        [f"no trustworthy run: {', '.join(untrusted)}"] if untrusted else []
+    )
     return "; ".join(parts)
 
 
@@ -114,7 +125,9 @@ def fitted_costs(res: Results, server: str, modes: tuple[str, ...]) -> str:
         return ""
     if unreliable := [f"{m}: {f.unreliable}" for m, f in fits.items() if f.unreliable]:
         return f" Fitted cost per request: fit unreliable ({'; '.join(unreliable)})."
-    parts = ", ".join(f"{m} {fnum(f.fixed_ms, 2)} ms + {fnum(f.per_row_us, 1)} µs/row" for m, f in fits.items())
+    parts = ", ".join(
+        f"{m} {fnum(f.fixed_ms, 2)} ms + {fnum(f.per_row_us, 1)} µs/row" for m, f in fits.items()
+    )
     return f" Fitted cost per request: {parts}."
 
 
@@ -128,30 +141,47 @@ def _g1(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     a = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf", rows))
     b = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf-validated", rows))
-    return [GoalResult(goal.id, wants, _status([a >= need_drf, b >= need_validated]),
-                         f"raw {fnum(t.rps('wsgi', 'raw', rows))}, drf {fnum(t.rps('wsgi', 'drf', rows))}, "
-                         f"drf-validated {fnum(t.rps('wsgi', 'drf-validated', rows))} req/s: raw/drf {fratio(a)} "
-                         f"(needs ×{need_drf:g}), raw/drf-validated {fratio(b)} (needs ×{need_validated:g})."
-                         + fitted_costs(t, "wsgi", modes))]
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([a >= need_drf, b >= need_validated]),
+            f"raw {fnum(t.rps('wsgi', 'raw', rows))}, drf {fnum(t.rps('wsgi', 'drf', rows))}, "
+            f"drf-validated {fnum(t.rps('wsgi', 'drf-validated', rows))} req/s: raw/drf {fratio(a)} "
+            f"(needs ×{need_drf:g}), raw/drf-validated {fratio(b)} (needs ×{need_validated:g})."
+            + fitted_costs(t, "wsgi", modes),
+        )
+    ]
 
 
 def _g2(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """ASGI's fast modes against WSGI's raw."""
     need = goal.thresholds["of wsgi raw"]
     wants = f"under asgi at {rows} rows, orjson and raw each >= {share(need)} of raw under wsgi"
-    miss = _missing(res, t, [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)])
+    miss = _missing(
+        res, t, [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)]
+    )
     if miss:
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     a = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "raw", rows))
     b = t.paired_ratio(("asgi", "raw", rows), ("wsgi", "raw", rows))
     same_mode = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "orjson", rows))
     # The same mode on both servers separates what ASGI costs from what the mode costs.
-    server_share = (f" The same orjson mode under asgi is {same_mode:.0%} of itself under wsgi."
-                    if math.isfinite(same_mode) else "")
-    return [GoalResult(goal.id, wants, _status([a >= need, b >= need]),
-                         f"asgi orjson {fnum(t.rps('asgi', 'orjson', rows))}, asgi raw {fnum(t.rps('asgi', 'raw', rows))}, "
-                         f"wsgi raw {fnum(t.rps('wsgi', 'raw', rows))} req/s: orjson {a:.0%}, raw {b:.0%} of wsgi raw "
-                         f"(needs {share(need)})." + server_share)]
+    server_share = (
+        f" The same orjson mode under asgi is {same_mode:.0%} of itself under wsgi."
+        if math.isfinite(same_mode)
+        else ""
+    )
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([a >= need, b >= need]),
+            f"asgi orjson {fnum(t.rps('asgi', 'orjson', rows))}, asgi raw {fnum(t.rps('asgi', 'raw', rows))}, "
+            f"wsgi raw {fnum(t.rps('wsgi', 'raw', rows))} req/s: orjson {a:.0%}, raw {b:.0%} of wsgi raw "
+            f"(needs {share(need)})." + server_share,
+        )
+    ]
 
 
 def _g3(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
@@ -161,14 +191,30 @@ def _g3(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     ca, wa = t.ceiling("asgi", rows) if t else (math.nan, "")
     cw, ww = t.ceiling("wsgi", rows) if t else (math.nan, "")
     if not (math.isfinite(ca) and math.isfinite(cw)):
-        miss = _missing(res, t, [(s, d, rows) for s, v in (("asgi", ca), ("wsgi", cw)) if not math.isfinite(v)
-                                 for d in DIAGNOSTICS])
+        miss = _missing(
+            res,
+            t,
+            [
+                (s, d, rows)
+                for s, v in (("asgi", ca), ("wsgi", cw))
+                if not math.isfinite(v)
+                for d in DIAGNOSTICS
+            ],
+        )
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     r = ca / cw
-    bounds = "; ".join(f"{s} {why}" for s in ("asgi", "wsgi") if (why := t.ceiling_limited_by(s, rows)))
-    return [GoalResult(goal.id, wants, _status([r >= need]),
-                         f"asgi {fnum(ca)} req/s ({wa}), wsgi {fnum(cw)} req/s ({ww}): {r:.0%} (needs {share(need)})."
-                         + (f" Caution, {bounds}." if bounds else ""))]
+    bounds = "; ".join(
+        f"{s} {why}" for s in ("asgi", "wsgi") if (why := t.ceiling_limited_by(s, rows))
+    )
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([r >= need]),
+            f"asgi {fnum(ca)} req/s ({wa}), wsgi {fnum(cw)} req/s ({ww}): {r:.0%} (needs {share(need)})."
+            + (f" Caution, {bounds}." if bounds else ""),
+        )
+    ]
 
 
 def _g4(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
@@ -177,42 +223,72 @@ def _g4(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     out = []
     for s in res.servers:
         key = f"{goal.id} {s}"
-        wants = f"on {s} at {rows} rows, the best mode >= {share(need)} of the database-bound estimate"
+        wants = (
+            f"on {s} at {rows} rows, the best mode >= {share(need)} of the database-bound estimate"
+        )
         top, which = t.ceiling(s, rows) if t else (math.nan, "")
         modes = [m for m in (t.modes_on(s) if t else []) if math.isfinite(t.rps(s, m, rows))]
         if not math.isfinite(top) or not modes:
             ran = [(s, d, rows) for d in DIAGNOSTICS if res.cell(s, d, rows) is not None]
             unknown = res.ceiling_unknown(s)
             no_ceiling = f"ceiling {unknown}" if unknown else "no ceiling measured (not run)"
-            miss = ((_missing(res, t, ran) if ran else no_ceiling) if not math.isfinite(top)
-                    else f"no trustworthy run of any mode on {s} @{rows}")
+            miss = (
+                (_missing(res, t, ran) if ran else no_ceiling)
+                if not math.isfinite(top)
+                else f"no trustworthy run of any mode on {s} @{rows}"
+            )
             out.append(GoalResult(key, wants, "not measured", miss[0].upper() + miss[1:] + "."))
             continue
         best = max(modes, key=lambda m: t.rps(s, m, rows))
         bound = database_bound_rps(t, s, rows)
         why = t.ceiling_limited_by(s, rows)
-        figures = (f"best mode {best} {fnum(t.rps(s, best, rows))} req/s, ceiling {fnum(top)} req/s ({which}): "
-                   f"{t.rps(s, best, rows) / top:.0%} of the ceiling." + (f" Caution, ceiling {why}." if why else ""))
+        figures = (
+            f"best mode {best} {fnum(t.rps(s, best, rows))} req/s, ceiling {fnum(top)} req/s ({which}): "
+            f"{t.rps(s, best, rows) / top:.0%} of the ceiling."
+            + (f" Caution, ceiling {why}." if why else "")
+        )
         if not math.isfinite(bound):
-            why_not = ("the database-alone timing is measured in-process on this checkout, not on the remote deployment"
-                       if res.is_remote(s) else "the micro benchmark's database-alone timing is missing, or an async "
-                       "server with a database server overlaps the query with other work")
-            out.append(GoalResult(key, wants, "not measured", f"{figures} No database-bound estimate: {why_not}."))
+            why_not = (
+                "the database-alone timing is measured in-process on this checkout, not on the remote deployment"
+                if res.is_remote(s)
+                else "the micro benchmark's database-alone timing is missing, or an async "
+                "server with a database server overlaps the query with other work"
+            )
+            out.append(
+                GoalResult(
+                    key, wants, "not measured", f"{figures} No database-bound estimate: {why_not}."
+                )
+            )
             continue
         r = t.rps(s, best, rows) / bound
-        out.append(GoalResult(key, wants, _status([r >= need]), figures + f" Database-bound estimate "
-                                f"{fnum(bound)} req/s: {r:.0%} of it (needs {share(need)})." + ceiling_bound(t, s, rows)))
+        out.append(
+            GoalResult(
+                key,
+                wants,
+                _status([r >= need]),
+                figures + f" Database-bound estimate "
+                f"{fnum(bound)} req/s: {r:.0%} of it (needs {share(need)})."
+                + ceiling_bound(t, s, rows),
+            )
+        )
     return out
 
 
-def _same_server_ratio(goal: Goal, res: Results, t: Results | None, rows: int, mode: str,
-                       others: dict[str, str]) -> list[GoalResult]:
+def _same_server_ratio(
+    goal: Goal, res: Results, t: Results | None, rows: int, mode: str, others: dict[str, str]
+) -> list[GoalResult]:
     """On every server that ran `mode`: `mode` over each of `others` (threshold key -> mode)."""
     servers = [s for s in res.servers if res.cell(s, mode, rows) is not None]
     wants_parts = ", ".join(f">= {times(goal.thresholds[k])} {m}" for k, m in others.items())
     if not servers:
-        return [GoalResult(goal.id, f"at {rows} rows, {mode} {wants_parts} on the same server", "not measured",
-                             f"Not run: {mode} @{rows} on any server.")]
+        return [
+            GoalResult(
+                goal.id,
+                f"at {rows} rows, {mode} {wants_parts} on the same server",
+                "not measured",
+                f"Not run: {mode} @{rows} on any server.",
+            )
+        ]
     out = []
     for s in servers:
         wants = f"on {s} at {rows} rows, {mode} {wants_parts}"
@@ -223,9 +299,16 @@ def _same_server_ratio(goal: Goal, res: Results, t: Results | None, rows: int, m
         ratios = {k: t.paired_ratio((s, mode, rows), (s, m, rows)) for k, m in others.items()}
         figures = f"{mode} {fnum(t.rps(s, mode, rows))} req/s; " + ", ".join(
             f"{m} {fnum(t.rps(s, m, rows))} req/s: {fratio(ratios[k])} (needs ×{goal.thresholds[k]:g})"
-            for k, m in others.items())
-        out.append(GoalResult(f"{goal.id} {s}", wants, _status([ratios[k] >= goal.thresholds[k] for k in others]),
-                                figures + "."))
+            for k, m in others.items()
+        )
+        out.append(
+            GoalResult(
+                f"{goal.id} {s}",
+                wants,
+                _status([ratios[k] >= goal.thresholds[k] for k in others]),
+                figures + ".",
+            )
+        )
     return out
 
 
@@ -236,12 +319,25 @@ def _g5(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
 
 def _g6(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
     """msgspec against orjson and drf-validated on the same server."""
-    return _same_server_ratio(goal, res, t, rows, "msgspec",
-                              {"msgspec/orjson": "orjson", "msgspec/drf-validated": "drf-validated"})
+    return _same_server_ratio(
+        goal,
+        res,
+        t,
+        rows,
+        "msgspec",
+        {"msgspec/orjson": "orjson", "msgspec/drf-validated": "drf-validated"},
+    )
 
 
-def _best_against(goal: Goal, res: Results, t: Results | None, rows: int, reference: tuple[str, str],
-                  candidates: list[tuple[str, str]], what: str) -> list[GoalResult]:
+def _best_against(
+    goal: Goal,
+    res: Results,
+    t: Results | None,
+    rows: int,
+    reference: tuple[str, str],
+    candidates: list[tuple[str, str]],
+    what: str,
+) -> list[GoalResult]:
     """The fastest of `candidates` (server, mode) against the `reference` cell, paired per repeat."""
     key = next(iter(goal.thresholds))
     need = goal.thresholds[key]
@@ -253,25 +349,50 @@ def _best_against(goal: Goal, res: Results, t: Results | None, rows: int, refere
         return [GoalResult(goal.id, wants, "not measured", miss[0].upper() + miss[1:] + ".")]
     s, m = max(measured, key=lambda c: t.rps(c[0], c[1], rows))
     r = t.paired_ratio((s, m, rows), ref)
-    return [GoalResult(goal.id, wants, _status([r >= need]),
-                         f"{m} on {s} {fnum(t.rps(s, m, rows))} req/s, {reference[1]} {fnum(t.rps(*ref))} req/s: "
-                         f"{fratio(r)} (needs ×{need:g}).")]
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([r >= need]),
+            f"{m} on {s} {fnum(t.rps(s, m, rows))} req/s, {reference[1]} {fnum(t.rps(*ref))} req/s: "
+            f"{fratio(r)} (needs ×{need:g}).",
+        )
+    ]
 
 
 def _django_cells(res: Results, validated: bool) -> list[tuple[str, str]]:
     """Every (server, mode) measured that Django serves (its URLconf or django-bolt), not the reference app."""
-    return [(s, m) for s in res.servers if s != "fastapi" for m in res.modes_on(s)
-            if not validated or res.validates(m)]
+    return [
+        (s, m)
+        for s in res.servers
+        if s != "fastapi"
+        for m in res.modes_on(s)
+        if not validated or res.validates(m)
+    ]
 
 
 def _g7(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
-    return _best_against(goal, res, t, rows, ("fastapi", "fastapi-orjson"), _django_cells(res, False),
-                         "the best Django mode (any server)")
+    return _best_against(
+        goal,
+        res,
+        t,
+        rows,
+        ("fastapi", "fastapi-orjson"),
+        _django_cells(res, False),
+        "the best Django mode (any server)",
+    )
 
 
 def _g8(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
-    return _best_against(goal, res, t, rows, ("fastapi", "fastapi-model"), _django_cells(res, True),
-                         "the best validated Django mode (any server)")
+    return _best_against(
+        goal,
+        res,
+        t,
+        rows,
+        ("fastapi", "fastapi-model"),
+        _django_cells(res, True),
+        "the best validated Django mode (any server)",
+    )
 
 
 def _g9(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
@@ -282,12 +403,22 @@ def _g9(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     if miss:
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     r = t.paired_ratio(("asgi", "raw", rows), ("asgi-stock", "raw", rows))
-    ceilings = ", ".join(f"{s} ceiling {fnum(c)} req/s ({w})" for s in ("asgi", "asgi-stock")
-                         for c, w in [t.ceiling(s, rows)] if math.isfinite(c))
-    return [GoalResult(goal.id, wants, _status([r >= need]),
-                         f"asgi raw {fnum(t.rps('asgi', 'raw', rows))}, asgi-stock raw "
-                         f"{fnum(t.rps('asgi-stock', 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
-                         + (f" {ceilings}." if ceilings else ""))]
+    ceilings = ", ".join(
+        f"{s} ceiling {fnum(c)} req/s ({w})"
+        for s in ("asgi", "asgi-stock")
+        for c, w in [t.ceiling(s, rows)]
+        if math.isfinite(c)
+    )
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([r >= need]),
+            f"asgi raw {fnum(t.rps('asgi', 'raw', rows))}, asgi-stock raw "
+            f"{fnum(t.rps('asgi-stock', 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
+            + (f" {ceilings}." if ceilings else ""),
+        )
+    ]
 
 
 GOALS: tuple[Goal, ...] = (
@@ -303,8 +434,9 @@ GOALS: tuple[Goal, ...] = (
 )
 
 
-def evaluate_goals(res: Results, rows: int = GOAL_ROWS,
-                     goals: tuple[Goal, ...] = GOALS) -> tuple[list[GoalResult], str]:
+def evaluate_goals(
+    res: Results, rows: int = GOAL_ROWS, goals: tuple[Goal, ...] = GOALS
+) -> tuple[list[GoalResult], str]:
     """The goals at `rows` rows, from trustworthy rows only (medians of repeats; ratios
     between two cells are taken within each repeat, then the median, like the speed-ups).
     Returns the results and a sentence on which rows were left out."""
@@ -314,8 +446,10 @@ def evaluate_goals(res: Results, rows: int = GOAL_ROWS,
     if not at:
         note = f"No run at {rows} rows: no goal could be measured."
     elif bad:
-        note = (f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
-                f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))}).")
+        note = (
+            f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
+            f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))})."
+        )
     else:
         note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
     return [result for goal in goals for result in goal.evaluate(goal, res, trusted, rows)], note

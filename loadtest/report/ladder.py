@@ -1,5 +1,6 @@
 """The instruction ladder as recorded (instructions.json): counts per mode and limit, their
 fits, and how the report and the runner show them. Counting lives in loadtest.inprocess.instructions."""
+
 from __future__ import annotations
 
 import math
@@ -49,7 +50,10 @@ class Ladder:
 
     def as_json(self) -> dict[str, dict[str, int]]:
         """{"<mode>": {"<limit>": instructions per request}}: what --json writes."""
-        return {mode: {str(limit): round(n) for limit, n in sorted(by.items())} for mode, by in self.counts.items()}
+        return {
+            mode: {str(limit): round(n) for limit, n in sorted(by.items())}
+            for mode, by in self.counts.items()
+        }
 
 
 def fit_instructions(by_limit: dict[int, float]) -> InstructionFit | None:
@@ -76,16 +80,28 @@ def fit_instructions(by_limit: dict[int, float]) -> InstructionFit | None:
 
 def ladder_to_json(ladder: Ladder) -> dict:
     """The runner's instructions.json: the counts (as --json writes them) and how they were taken."""
-    return {"counts": ladder.as_json(), "base": ladder.base, "database": ladder.database,
-            "seconds": round(ladder.seconds, 1), "calls": {str(k): v for k, v in ladder.calls.items()}}
+    return {
+        "counts": ladder.as_json(),
+        "base": ladder.base,
+        "database": ladder.database,
+        "seconds": round(ladder.seconds, 1),
+        "calls": {str(k): v for k, v in ladder.calls.items()},
+    }
 
 
 def ladder_from_json(data: dict) -> Ladder:
     """A Ladder back from instructions.json (fits recomputed from the counts)."""
-    counts = {mode: {int(k): float(v) for k, v in by.items()} for mode, by in data["counts"].items()}
-    return Ladder(counts=counts, fits={mode: fit_instructions(by) for mode, by in counts.items()}, base=data["base"],
-                  database=data["database"], seconds=float(data["seconds"]),
-                  calls={int(k): int(v) for k, v in data["calls"].items()})
+    counts = {
+        mode: {int(k): float(v) for k, v in by.items()} for mode, by in data["counts"].items()
+    }
+    return Ladder(
+        counts=counts,
+        fits={mode: fit_instructions(by) for mode, by in counts.items()},
+        base=data["base"],
+        database=data["database"],
+        seconds=float(data["seconds"]),
+        calls={int(k): int(v) for k, v in data["calls"].items()},
+    )
 
 
 def millions(n: float) -> str:
@@ -97,8 +113,10 @@ def millions(n: float) -> str:
 def database_note(database: str) -> str:
     """What the counts include of the database's work."""
     if database == "postgresql":
-        return ("PostgreSQL: only the client side is counted (Python, psycopg, libpq); "
-                "the database server's own work is not in these figures.")
+        return (
+            "PostgreSQL: only the client side is counted (Python, psycopg, libpq); "
+            "the database server's own work is not in these figures."
+        )
     if database == "sqlite":
         return "SQLite runs inside the process: its work for the query is counted."
     return f"Database {database}: only what runs inside the Python process is counted."
@@ -113,7 +131,9 @@ def ladder_rows(ladder: Ladder) -> tuple[list[str], list[list[str]], str, list[s
         row = [mode]
         for limit in limits:
             count = ladder.counts[mode].get(limit)
-            row.append("-" if count is None else f"{millions(count)} ({fratio(ladder.ratio(mode, limit))})")
+            row.append(
+                "-" if count is None else f"{millions(count)} ({fratio(ladder.ratio(mode, limit))})"
+            )
         fit = ladder.fits.get(mode)
         if fit is None:
             row += ["-", "-"]
@@ -124,16 +144,23 @@ def ladder_rows(ladder: Ladder) -> tuple[list[str], list[list[str]], str, list[s
             row += [millions(fit.fixed), f"{fit.per_row:,.0f}"]
         rows.append(row)
     calls = ", ".join(f"{ladder.calls[limit]} at {rows_label(limit)}" for limit in limits)
-    caption = (f"Instructions per request (valgrind callgrind), each mode's view called in-process: no server, "
-               f"middleware or network. (×) is {ladder.base}'s count over the mode's: above 1, fewer "
-               f"instructions than {ladder.base}. Fixed and per-row instructions: least squares over the "
-               f"limits. Counted calls per cell: {calls}.")
+    caption = (
+        f"Instructions per request (valgrind callgrind), each mode's view called in-process: no server, "
+        f"middleware or network. (×) is {ladder.base}'s count over the mode's: above 1, fewer "
+        f"instructions than {ladder.base}. Fixed and per-row instructions: least squares over the "
+        f"limits. Counted calls per cell: {calls}."
+    )
     return headers, rows, caption, [database_note(ladder.database), *notes]
 
 
 def ladder_markdown(ladder: Ladder) -> str:
     """The ladder as a markdown table with its caption above and notes below."""
     headers, rows, caption, notes = ladder_rows(ladder)
-    lines = [caption, "", "| " + " | ".join(headers) + " |", "|:---|" + "---:|" * (len(headers) - 1)]
+    lines = [
+        caption,
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|:---|" + "---:|" * (len(headers) - 1),
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join([*lines, "", *notes])

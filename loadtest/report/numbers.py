@@ -1,4 +1,5 @@
 """How the report writes numbers: requests/s and ms, ratios, sizes, row counts."""
+
 from __future__ import annotations
 
 import math

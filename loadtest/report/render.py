@@ -1,9 +1,9 @@
 """The report's documents: report.md, report.html and the summary printed at the end of a run,
 from the sections in report order. `python -m loadtest report DIR` regenerates them."""
+
 from __future__ import annotations
 
 import argparse
-
 import html
 import math
 import re
@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest.cli import EXIT_OK, EXIT_REFUSED
-from loadtest.report.unknowns import UNKNOWN_REMOTE, wrk_skip_reason
-from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
+from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
 from loadtest.report.results import BASELINE, Results
 from loadtest.report.tables import (
@@ -23,24 +22,25 @@ from loadtest.report.tables import (
     Table,
     ceiling_mark,
     ceiling_table,
+    differences_table,
+    goals_table,
     html_table,
+    instructions_table,
     latency_table,
     load_workers_table,
+    loadgen_table,
     machine_table,
     md_table,
-    differences_table,
-    instructions_table,
-    loadgen_table,
     micro_table,
     rps_table,
     rss_table,
     server_ratio_tables,
     speedup_table,
-    goals_table,
     text_table,
     untrustworthy_table,
 )
-from loadtest.report.goals import GOAL_ROWS, evaluate_goals
+from loadtest.report.unknowns import UNKNOWN_REMOTE, wrk_skip_reason
+from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 
 TITLE = "candlebench: the candle endpoint's modes under load"
 
@@ -71,8 +71,10 @@ def findings(res: Results) -> list[str]:
             continue
         best = max(present, key=lambda m: res.rps(s, m, lim))
         worst = min(present, key=lambda m: res.rps(s, m, lim))
-        text = (f"**{s}, {rows_label(lim)}**: {best} serves {fnum(res.rps(s, best, lim))} req/s, "
-                f"{worst} {fnum(res.rps(s, worst, lim))} req/s")
+        text = (
+            f"**{s}, {rows_label(lim)}**: {best} serves {fnum(res.rps(s, best, lim))} req/s, "
+            f"{worst} {fnum(res.rps(s, worst, lim))} req/s"
+        )
         if BASELINE in present and best != BASELINE:
             text += f"; {best} is {fratio(res.speedup(s, best, lim))} {BASELINE}"
         small = res.limits[0]
@@ -82,36 +84,56 @@ def findings(res: Results) -> list[str]:
         fits = {m: res.fit(s, m) for m in present}
         fits = {m: f for m, f in fits.items() if f}
         if fits and res.is_remote(s):
-            out.append(f"**{s}, cost per row**: {UNKNOWN_REMOTE} (1/requests/s is not one request's server time).")
+            out.append(
+                f"**{s}, cost per row**: {UNKNOWN_REMOTE} (1/requests/s is not one request's server time)."
+            )
         elif fits:
-            costs = ", ".join(f"{m} {f.per_row_us:.1f}" if not f.unreliable else f"{m} fit unreliable ({f.unreliable})"
-                              for m, f in fits.items())
-            out.append(f"**{s}, cost per row** (µs, least squares over {', '.join(map(str, res.limits))} rows): {costs}.")
+            costs = ", ".join(
+                f"{m} {f.per_row_us:.1f}"
+                if not f.unreliable
+                else f"{m} fit unreliable ({f.unreliable})"
+                for m, f in fits.items()
+            )
+            out.append(
+                f"**{s}, cost per row** (µs, least squares over {', '.join(map(str, res.limits))} rows): {costs}."
+            )
     if "asgi" in res.servers and "wsgi" in res.servers:
         ratios = [res.paired_ratio(("asgi", m, lim), ("wsgi", m, lim)) for m in res.modes]
         ratios = [r for r in ratios if math.isfinite(r)]
         if ratios:
-            out.append(f"**asgi vs wsgi, {rows_label(lim)}**: asgi/wsgi requests/s ratio from "
-                       f"{min(ratios):.2f} to {max(ratios):.2f} across modes.")
+            out.append(
+                f"**asgi vs wsgi, {rows_label(lim)}**: asgi/wsgi requests/s ratio from "
+                f"{min(ratios):.2f} to {max(ratios):.2f} across modes."
+            )
     bad = res.untrustworthy
     if bad:
-        out.append(f"**Checks**: {len(bad)} of {len(res.rows)} runs failed their own checks (marked ⚠, listed below).")
+        out.append(
+            f"**Checks**: {len(bad)} of {len(res.rows)} runs failed their own checks (marked ⚠, listed below)."
+        )
     else:
-        out.append(f"**Checks**: all {len(res.rows)} runs passed their own checks (no failed request, "
-                   f"load generator below {LOADGEN_CPU_LIMIT:.0f}% CPU, enough requests).")
+        out.append(
+            f"**Checks**: all {len(res.rows)} runs passed their own checks (no failed request, "
+            f"load generator below {LOADGEN_CPU_LIMIT:.0f}% CPU, enough requests)."
+        )
     drift = {k: v for k, v in res.drift().items() if math.isfinite(v)}
     if drift:
         text = ", ".join(f"repeat {k} ran at {fratio(v)}" for k, v in drift.items())
-        out.append(f"**Drift**: {text} the speed of repeat 1 (median over all cells). Speed-ups are "
-                   "taken within each repeat, so they do not depend on it; absolute requests/s do.")
+        out.append(
+            f"**Drift**: {text} the speed of repeat 1 (median over all cells). Speed-ups are "
+            "taken within each repeat, so they do not depend on it; absolute requests/s do."
+        )
     cpu = [r.loadgen_cpu_pct for r in res.rows if math.isfinite(r.loadgen_cpu_pct)]
     srv = [r.server_cpu_pct for r in res.rows if math.isfinite(r.server_cpu_pct)]
     if cpu and srv:
-        out.append(f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
-                   f"server: {min(srv):.0f}–{max(srv):.0f}%.")
+        out.append(
+            f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
+            f"server: {min(srv):.0f}–{max(srv):.0f}%."
+        )
     elif cpu and res.target:
-        out.append(f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
-                   f"the target's CPU: {UNKNOWN_REMOTE}.")
+        out.append(
+            f"Load generator CPU per run: {min(cpu):.0f}–{max(cpu):.0f}% of a core; "
+            f"the target's CPU: {UNKNOWN_REMOTE}."
+        )
     return out
 
 
@@ -121,15 +143,33 @@ def target_lines(res: Results) -> list[str]:
     if not target:
         return []
     names = ", ".join(f"`{n}`" for n in target.get("header_names") or [])
-    sent = f"headers sent with every request: {names} (values not recorded)" if names else "no extra header"
-    tls = ("TLS certificate not checked (--insecure)" if target.get("insecure") else "TLS certificate checked") \
-        if target["url"].startswith("https:") else "plain HTTP"
-    here = (" It listens on this machine, so its CPU cannot be told from other processes': the check "
-            "of other processes' CPU is off." if target.get("on_this_machine") else "")
-    return [f"**Target: `{target['url']}`**, a running deployment the runner did not start ({sent}; {tls}). "
-            f"What cannot be seen from outside is {UNKNOWN_REMOTE}: its CPU use, memory (RSS), processes and "
-            "machine; its ceiling too where it does not serve the floor diagnostics. The micro benchmark and the "
-            "instruction ladder measure this checkout in-process, not the target: they were not run." + here]
+    sent = (
+        f"headers sent with every request: {names} (values not recorded)"
+        if names
+        else "no extra header"
+    )
+    tls = (
+        (
+            "TLS certificate not checked (--insecure)"
+            if target.get("insecure")
+            else "TLS certificate checked"
+        )
+        if target["url"].startswith("https:")
+        else "plain HTTP"
+    )
+    here = (
+        " It listens on this machine, so its CPU cannot be told from other processes': the check "
+        "of other processes' CPU is off."
+        if target.get("on_this_machine")
+        else ""
+    )
+    return [
+        f"**Target: `{target['url']}`**, a running deployment the runner did not start ({sent}; {tls}). "
+        f"What cannot be seen from outside is {UNKNOWN_REMOTE}: its CPU use, memory (RSS), processes and "
+        "machine; its ceiling too where it does not serve the floor diagnostics. The micro benchmark and the "
+        "instruction ladder measure this checkout in-process, not the target: they were not run."
+        + here
+    ]
 
 
 def intro(res: Results) -> list[str]:
@@ -140,19 +180,34 @@ def intro(res: Results) -> list[str]:
         lines.append(f"Request: `GET {meta['request']}`, the same for every mode.")
     docs = meta.get("documents")
     if docs:
-        sizes = ", ".join(f"{rows_label(int(k))} {fbytes(int(v))}" for k, v in sorted(docs.items(), key=lambda kv: int(kv[0])))
-        lines.append(f"Before measuring, every mode answered a byte-identical document at each limit ({sizes})"
-                     + (f", except that {instants_note(res).strip()}" if instants_note(res) else "."))
+        sizes = ", ".join(
+            f"{rows_label(int(k))} {fbytes(int(v))}"
+            for k, v in sorted(docs.items(), key=lambda kv: int(kv[0]))
+        )
+        lines.append(
+            f"Before measuring, every mode answered a byte-identical document at each limit ({sizes})"
+            + (f", except that {instants_note(res).strip()}" if instants_note(res) else ".")
+        )
     if meta.get("load"):
         lines.append(f"Load: {meta['load']}; {meta.get('cpu_layout', '')}.")
     workers = sorted({r.workers for r in res.rows if r.workers is not None})
     if workers:
-        lines.append(f"Server processes: {', '.join(map(str, workers))} per server (--workers; the `workers` column "
-                     "of results.csv)" + (f"; the server shared CPU {', '.join(map(str, meta['shared_cpus']))} with "
-                                          "the load generator" if meta.get("shared_cpus") else "") + ".")
+        lines.append(
+            f"Server processes: {', '.join(map(str, workers))} per server (--workers; the `workers` column "
+            "of results.csv)"
+            + (
+                f"; the server shared CPU {', '.join(map(str, meta['shared_cpus']))} with "
+                "the load generator"
+                if meta.get("shared_cpus")
+                else ""
+            )
+            + "."
+        )
     if meta.get("load_workers"):
-        lines.append(f"Locust workers: {', '.join(meta['load_workers'])} (their requests and CPU: "
-                     "\"Load generator workers\" below).")
+        lines.append(
+            f"Locust workers: {', '.join(meta['load_workers'])} (their requests and CPU: "
+            '"Load generator workers" below).'
+        )
     if meta.get("started_at"):
         elapsed = meta.get("elapsed_s")
         took = f", {len(res.rows)} runs in {elapsed / 60:.1f} min overall" if elapsed else ""
@@ -162,10 +217,15 @@ def intro(res: Results) -> list[str]:
 
 def method_notes(res: Results) -> list[str]:
     """How the figures were measured, with the thresholds the runner applied."""
-    remote = [] if not res.target else [
-        f"The target ({res.target['url']}) is not one process on one pinned CPU of this machine: its processes, "
-        "cores and the network in between are unknown, so its requests/s is the deployment's as a whole, and "
-        f"*fixed ms* and *µs/row* (fitted to one request's server time) are {UNKNOWN_REMOTE}."]
+    remote = (
+        []
+        if not res.target
+        else [
+            f"The target ({res.target['url']}) is not one process on one pinned CPU of this machine: its processes, "
+            "cores and the network in between are unknown, so its requests/s is the deployment's as a whole, and "
+            f"*fixed ms* and *µs/row* (fitted to one request's server time) are {UNKNOWN_REMOTE}."
+        ]
+    )
     return [
         "Requests/s counts the requests completed in the measured window divided by its length "
         f"(a window is extended, up to {MAX_WINDOW_FACTOR}x, until {MIN_REQUESTS} requests completed; the seed "
@@ -195,35 +255,71 @@ def sections(res: Results) -> list[Section]:
     out = [Section("Goals", [goals_table(res), goals_note])]
     frameworks = frameworks_table(res)
     if frameworks:
-        out.append(Section(f"Frameworks and servers at {rows_label(res.chart_limit)}", [frameworks, what_to_pick(res)]))
-    out += [Section("At a glance", findings(res), bullets=True),
-           Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")])]
+        out.append(
+            Section(
+                f"Frameworks and servers at {rows_label(res.chart_limit)}",
+                [frameworks, what_to_pick(res)],
+            )
+        )
+    out += [
+        Section("At a glance", findings(res), bullets=True),
+        Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")]),
+    ]
     ceiling = ceiling_table(res)
-    unknown = [f"The ceiling of {s} is {why}." for s in res.servers if (why := res.ceiling_unknown(s))
-               and not any(math.isfinite(res.ceiling(s, lim)[0]) for lim in res.limits_on(s))]
-    out.append(Section("% of ceiling", [*([ceiling] if ceiling else []), *unknown] if ceiling or unknown else
-                       ["The floor diagnostics were not measured (--no-floor): no ceiling."]))
+    unknown = [
+        f"The ceiling of {s} is {why}."
+        for s in res.servers
+        if (why := res.ceiling_unknown(s))
+        and not any(math.isfinite(res.ceiling(s, lim)[0]) for lim in res.limits_on(s))
+    ]
+    out.append(
+        Section(
+            "% of ceiling",
+            [*([ceiling] if ceiling else []), *unknown]
+            if ceiling or unknown
+            else ["The floor diagnostics were not measured (--no-floor): no ceiling."],
+        )
+    )
     speedup = speedup_table(res)
-    out.append(Section("Speed-up over " + BASELINE, [speedup or f"{BASELINE} was not run: no speed-up."]))
+    out.append(
+        Section("Speed-up over " + BASELINE, [speedup or f"{BASELINE} was not run: no speed-up."])
+    )
     pairs = server_ratio_tables(res)
     if pairs:
         out.append(Section("Server against server", pairs))
-    out.append(Section(f"Latency and time split at {rows_label(res.chart_limit)}",
-                       [*(latency_table(res, s) for s in res.servers), Chart("latency"), Chart("breakdown")]))
+    out.append(
+        Section(
+            f"Latency and time split at {rows_label(res.chart_limit)}",
+            [*(latency_table(res, s) for s in res.servers), Chart("latency"), Chart("breakdown")],
+        )
+    )
     ladder = instructions_table(res)
     if ladder:
         table, notes = ladder
         differences = differences_table(res)
-        out.append(Section("Instructions per request", [table, *notes, Chart("instructions"),
-                                                        *([differences] if differences else [])]))
+        out.append(
+            Section(
+                "Instructions per request",
+                [table, *notes, Chart("instructions"), *([differences] if differences else [])],
+            )
+        )
     else:
-        out.append(Section("Instructions per request", [
-            "Not counted: the instruction ladder counts this checkout's views in-process, not the target's."
-            if res.target else "Not counted in this run (valgrind missing, or --no-instructions): see the run's log."]))
+        out.append(
+            Section(
+                "Instructions per request",
+                [
+                    "Not counted: the instruction ladder counts this checkout's views in-process, not the target's."
+                    if res.target
+                    else "Not counted in this run (valgrind missing, or --no-instructions): see the run's log."
+                ],
+            )
+        )
     wrk = loadgen_table(res)
     if wrk:
         out.append(Section("Locust and wrk", [wrk]))
-    elif res.target and (reason := wrk_skip_reason(res.target["url"], bool(res.target.get("insecure")))):
+    elif res.target and (
+        reason := wrk_skip_reason(res.target["url"], bool(res.target.get("insecure")))
+    ):
         out.append(Section("Locust and wrk", [f"Not run: {reason}."]))
     micro = micro_table(res)
     if micro:
@@ -255,8 +351,11 @@ def render_markdown(res: Results) -> str:
                 parts += [item, ""]
         if parts[-1] != "":
             parts.append("")
-    parts += ["Files: `results.csv` (one row per run), `report.html` (charts, links to Locust's report "
-              "of every run, when kept), `micro.txt`, `logs/`.", ""]
+    parts += [
+        "Files: `results.csv` (one row per run), `report.html` (charts, links to Locust's report "
+        "of every run, when kept), `micro.txt`, `logs/`.",
+        "",
+    ]
     return "\n".join(parts)
 
 
@@ -290,24 +389,37 @@ def locust_links(res: Results) -> str:
             for lim in res.limits:
                 c = res.cell(server, mode, lim)
                 links = [
-                    f'<a href="{html.escape(r.locust_report)}">r{r.repeat}</a>' if r.locust_report else f"r{r.repeat}"
+                    f'<a href="{html.escape(r.locust_report)}">r{r.repeat}</a>'
+                    if r.locust_report
+                    else f"r{r.repeat}"
                     for r in (c.rows if c else [])
                 ]
                 cells.append(f"<td>{' '.join(links) or '-'}</td>")
-            rows.append(f'<tr><td class="l">{html.escape(server)}</td><td class="l">{html.escape(mode)}</td>{"".join(cells)}</tr>')
+            rows.append(
+                f'<tr><td class="l">{html.escape(server)}</td><td class="l">{html.escape(mode)}</td>{"".join(cells)}</tr>'
+            )
     head = "".join(f"<th>{rows_label(lim)}</th>" for lim in res.limits)
-    return (f'<table class="runs"><thead><tr><th class="l">server</th><th class="l">mode</th>{head}</tr></thead>'
-            f"<tbody>{''.join(rows)}</tbody></table>")
+    return (
+        f'<table class="runs"><thead><tr><th class="l">server</th><th class="l">mode</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def render_html(res: Results, charts: dict[str, str] | None = None) -> str:
     """report.html: the sections with their charts embedded, and links to Locust's per-run reports."""
     if charts is None:
-        charts = {"rps": chart_rps(res), "latency": chart_latency(res), "breakdown": chart_breakdown(res),
-                  "instructions": chart_instructions(res)}
-    alt = {"rps": "requests/s against rows per mode", "latency": "latency percentiles per mode",
-           "breakdown": "stacked db/serialize/render time per mode",
-           "instructions": "instructions per request against rows per mode, beside requests/s"}
+        charts = {
+            "rps": chart_rps(res),
+            "latency": chart_latency(res),
+            "breakdown": chart_breakdown(res),
+            "instructions": chart_instructions(res),
+        }
+    alt = {
+        "rps": "requests/s against rows per mode",
+        "latency": "latency percentiles per mode",
+        "breakdown": "stacked db/serialize/render time per mode",
+        "instructions": "instructions per request against rows per mode, beside requests/s",
+    }
     body = [f"<h1>{html.escape(TITLE)}</h1>"]
     body += [f"<p>{_md_inline(line)}</p>" for line in intro(res)]
     for section in sections(res):
@@ -318,7 +430,9 @@ def render_html(res: Results, charts: dict[str, str] | None = None) -> str:
                 body.append(html_table(item))
             elif isinstance(item, Chart):
                 if charts.get(item.name):
-                    body.append(f'<img alt="{alt[item.name]}" src="data:image/png;base64,{charts[item.name]}">')
+                    body.append(
+                        f'<img alt="{alt[item.name]}" src="data:image/png;base64,{charts[item.name]}">'
+                    )
             elif section.bullets:
                 bullets.append(f"<li>{_md_inline(item)}</li>")
             else:
@@ -330,10 +444,14 @@ def render_html(res: Results, charts: dict[str, str] | None = None) -> str:
         body.append(locust_links(res))
     else:
         body.append("<p>Not kept in this run (<code>--locust-html</code> keeps one per run).</p>")
-    body.append('<p>Data: <a href="results.csv">results.csv</a>, <a href="report.md">report.md</a>, '
-                '<a href="micro.txt">micro.txt</a>.</p>')
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>candlebench report</title>'
-            f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n")
+    body.append(
+        '<p>Data: <a href="results.csv">results.csv</a>, <a href="report.md">report.md</a>, '
+        '<a href="micro.txt">micro.txt</a>.</p>'
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>candlebench report</title>'
+        f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>\n"
+    )
 
 
 def summary_text(res: Results) -> str:
@@ -349,17 +467,25 @@ def summary_text(res: Results) -> str:
             row.insert(columns, s)
         blocks.append(f"{res.server_label(server)}: requests/s, median of repeats\n{text_table(t)}")
     bad = res.untrustworthy
-    footer = (f"⚠ {len(bad)} of {len(res.rows)} runs failed their own checks (see report.md)" if bad
-              else f"all {len(res.rows)} runs passed their own checks")
+    footer = (
+        f"⚠ {len(bad)} of {len(res.rows)} runs failed their own checks (see report.md)"
+        if bad
+        else f"all {len(res.rows)} runs passed their own checks"
+    )
     lines, marks = [], set()
     for server in res.servers:
         top, which = res.ceiling(server, lim)
         if math.isfinite(top):
-            pcts = ", ".join(f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%" for m in res.modes_on(server)
-                             if math.isfinite(res.pct_of_ceiling(server, m, lim)))
+            pcts = ", ".join(
+                f"{m} {res.pct_of_ceiling(server, m, lim):.0f}%"
+                for m in res.modes_on(server)
+                if math.isfinite(res.pct_of_ceiling(server, m, lim))
+            )
             mark = ceiling_mark(res, server, lim)
             marks.add(mark.strip())
-            lines.append(f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}){mark}; % of ceiling: {pcts}")
+            lines.append(
+                f"{server} ceiling @{lim}: {fnum(top)} req/s ({which}){mark}; % of ceiling: {pcts}"
+            )
         elif why := res.ceiling_unknown(server):
             lines.append(f"{server} ceiling @{lim}: {why}")
     lines += [legend for mark, legend in CEILING_MARKS.items() if mark in marks]
@@ -368,8 +494,11 @@ def summary_text(res: Results) -> str:
     if wrk:
         ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
     frameworks = frameworks_table(res)
-    pick = (f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
-            if frameworks else "")
+    pick = (
+        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
+        if frameworks
+        else ""
+    )
     return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + goals_text(res)
 
 
@@ -383,7 +512,9 @@ CEILING_MARKS = {
 def goals_text(res: Results) -> str:
     """The goals' lines as printed at the end of a run."""
     results, note = evaluate_goals(res)
-    return "\n".join([f"Goals at {GOAL_ROWS} rows:", *(f"  {r.line}" for r in results), f"  ({note})"])
+    return "\n".join(
+        [f"Goals at {GOAL_ROWS} rows:", *(f"  {r.line}" for r in results), f"  ({note})"]
+    )
 
 
 def write_reports(directory: Path) -> str:
@@ -395,17 +526,23 @@ def write_reports(directory: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m loadtest report",
-                                     description="(Re)write report.md and report.html of a results folder from its "
-                                     "recorded results (results.csv, meta.json); nothing is measured.")
-    parser.add_argument("results_dir", metavar="RESULTS_DIR", type=Path, help="a folder a run wrote")
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtest report",
+        description="(Re)write report.md and report.html of a results folder from its "
+        "recorded results (results.csv, meta.json); nothing is measured.",
+    )
+    parser.add_argument(
+        "results_dir", metavar="RESULTS_DIR", type=Path, help="a folder a run wrote"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not (args.results_dir / "results.csv").is_file():
-        print(f"python -m loadtest report: {args.results_dir} holds no results.csv", file=sys.stderr)
+        print(
+            f"python -m loadtest report: {args.results_dir} holds no results.csv", file=sys.stderr
+        )
         return EXIT_REFUSED
     print(write_reports(args.results_dir))
     return EXIT_OK

@@ -1,5 +1,6 @@
 """The results schema (results.csv): the runner writes its rows through it, the report reads them
 back and groups them into cells (server x mode x limit over repeats)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,10 +12,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
 
-from loadtest.report.unknowns import UNKNOWN_REMOTE
 from loadtest.fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
-from loadtest.stats import PHASES
+from loadtest.report.unknowns import UNKNOWN_REMOTE
 from loadtest.request import DIAGNOSTICS
+from loadtest.stats import PHASES
 
 BASELINE = "drf-validated"
 CHART_ROWS = 1000  # the case study's row count; the largest limit stands in when absent
@@ -38,7 +39,9 @@ class Row:
     p99_ms: float = math.nan
     failures: int = 0
     bytes: int = 0
-    timing_ms: dict[str, float] = field(default_factory=dict)  # Server-Timing means: db, serialize, render
+    timing_ms: dict[str, float] = field(
+        default_factory=dict
+    )  # Server-Timing means: db, serialize, render
     server_rss_mb: float = math.nan
     trustworthy: bool = True
     note: str = ""
@@ -51,7 +54,9 @@ class Row:
     db_cpu_pct: float = math.nan
     other_cpu_pct: float = math.nan
     locust_report: str = ""
-    workers: int | None = 1  # server processes started to serve requests (--workers; None: a remote target's, unknown)
+    workers: int | None = (
+        1  # server processes started to serve requests (--workers; None: a remote target's, unknown)
+    )
     # Server processes that used at least SERVING_CPU_PCT of a core during the window.
     serving_processes: int | None = 0  # None: a remote target's, unknown
     # Per Locust worker ("host#index", distributed mode): requests it made in the window, and
@@ -64,18 +69,50 @@ class Row:
 # report also use; later additions at the end, so older files still load). Each Row field
 # is one column, except timing_ms, which is one column per Server-Timing phase.
 COLUMNS: list[str] = [
-    "server", "mode", "limit", "repeat", "rps", "p50_ms", "p95_ms", "p99_ms", "failures", "bytes",
-    *(f"{p}_ms" for p in PHASES), "server_rss_mb", "trustworthy", "note",
-    "requests", "duration_s", "mean_ms", "max_ms", "server_cpu_pct", "loadgen_cpu_pct",
-    "db_cpu_pct", "other_cpu_pct", "locust_report", "workers", "serving_processes",
-    "worker_requests", "worker_cpu_pct",
+    "server",
+    "mode",
+    "limit",
+    "repeat",
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "failures",
+    "bytes",
+    *(f"{p}_ms" for p in PHASES),
+    "server_rss_mb",
+    "trustworthy",
+    "note",
+    "requests",
+    "duration_s",
+    "mean_ms",
+    "max_ms",
+    "server_cpu_pct",
+    "loadgen_cpu_pct",
+    "db_cpu_pct",
+    "other_cpu_pct",
+    "locust_report",
+    "workers",
+    "serving_processes",
+    "worker_requests",
+    "worker_cpu_pct",
 ]
 # The per-worker columns: `label=value` pairs separated by `;`.
 PER_WORKER = {"worker_requests": int, "worker_cpu_pct": float}
 # Decimal places written for the float columns.
 _DIGITS: dict[str, int] = {
-    "rps": 2, "p50_ms": 3, "p95_ms": 3, "p99_ms": 3, **{f"{p}_ms": 4 for p in PHASES}, "server_rss_mb": 1,
-    "duration_s": 3, "mean_ms": 3, "max_ms": 3, "server_cpu_pct": 0, "loadgen_cpu_pct": 0, "db_cpu_pct": 0,
+    "rps": 2,
+    "p50_ms": 3,
+    "p95_ms": 3,
+    "p99_ms": 3,
+    **{f"{p}_ms": 4 for p in PHASES},
+    "server_rss_mb": 1,
+    "duration_s": 3,
+    "mean_ms": 3,
+    "max_ms": 3,
+    "server_cpu_pct": 0,
+    "loadgen_cpu_pct": 0,
+    "db_cpu_pct": 0,
     "other_cpu_pct": 0,
 }
 _TYPES = {f.name: f.type for f in fields(Row)}
@@ -98,7 +135,9 @@ def _cell(value: float, digits: int) -> str:
 
 
 def _pairs_cell(values: dict[str, float]) -> str:
-    return ";".join(f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+    return ";".join(
+        f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
 
 
 def _pairs(text: str, kind: type) -> dict:
@@ -136,7 +175,9 @@ def from_csv(cells: dict[str, str]) -> Row:
 
     Files written before failed requests were left out of `rps` counted them as served: a
     row with failures gets its rps from the successful requests over its window."""
-    values: dict = {"timing_ms": {p: v for p in PHASES if math.isfinite(v := _float(cells.get(f"{p}_ms")))}}
+    values: dict = {
+        "timing_ms": {p: v for p in PHASES if math.isfinite(v := _float(cells.get(f"{p}_ms")))}
+    }
     for name in COLUMNS:
         if name not in _TYPES or name not in cells:
             continue
@@ -309,15 +350,23 @@ class Results:
         if c is None:
             return ""
         if self.is_remote(server):
-            return ("of unknown saturation (remote target: its CPU is not visible from here), so possibly a "
-                    "lower bound")
+            return (
+                "of unknown saturation (remote target: its CPU is not visible from here), so possibly a "
+                "lower bound"
+            )
         # Several server processes: their CPU summed, as a share of their cores.
-        srv, lg = c.median("server_cpu_pct") / max(1, c.rows[0].workers), c.median("loadgen_cpu_pct")
+        srv, lg = (
+            c.median("server_cpu_pct") / max(1, c.rows[0].workers),
+            c.median("loadgen_cpu_pct"),
+        )
         if not math.isfinite(srv) or srv >= SATURATED_CPU_PCT:
             return ""
         cores = "its core" if c.rows[0].workers == 1 else f"its {c.rows[0].workers} cores"
-        return (f"lower bound: the server used {srv:.0f}% of {cores}, the load generator {lg:.0f}% of its own"
-                if math.isfinite(lg) else f"lower bound: the server used {srv:.0f}% of {cores}")
+        return (
+            f"lower bound: the server used {srv:.0f}% of {cores}, the load generator {lg:.0f}% of its own"
+            if math.isfinite(lg)
+            else f"lower bound: the server used {srv:.0f}% of {cores}"
+        )
 
     def pct_of_ceiling(self, server: str, mode: str, limit: int) -> float:
         """A mode's median requests/s as a percentage of the ceiling's median."""
@@ -349,14 +398,20 @@ class Results:
 
     def modes_on(self, server: str) -> list[str]:
         """The modes measured on `server`, in report order."""
-        return [m for m in self.modes if any(key[0] == server and key[1] == m for key in self.cells)]
+        return [
+            m for m in self.modes if any(key[0] == server and key[1] == m for key in self.cells)
+        ]
 
     def limits_on(self, server: str) -> list[int]:
         return sorted({key[2] for key in self.cells if key[0] == server})
 
     def validates(self, mode: str) -> bool:
         """Whether `mode` checks every row against the response schema (the registry's flag)."""
-        return any(e.get("validates") for e in self.meta.get("plan", {}).get("registry") or [] if e["name"] == mode)
+        return any(
+            e.get("validates")
+            for e in self.meta.get("plan", {}).get("registry") or []
+            if e["name"] == mode
+        )
 
     def server_label(self, server: str) -> str:
         desc = self.meta.get("servers", {}).get(server)

@@ -1,4 +1,5 @@
 """The report's tables, as data (Table) with their Markdown, HTML and plain-text renderings."""
+
 from __future__ import annotations
 
 import html
@@ -6,13 +7,14 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from loadtest.report.unknowns import UNKNOWN_REMOTE
 from loadtest.fitting import LineFit, paired_median
-from loadtest.stats import PHASES
-from loadtest.run_checks import LOADGEN_CPU_LIMIT
+from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import BASELINE, SATURATED_CPU_PCT, Results
-from loadtest.report.goals import GOAL_ROWS, evaluate_goals
+from loadtest.report.unknowns import UNKNOWN_REMOTE
+from loadtest.run_checks import LOADGEN_CPU_LIMIT
+from loadtest.stats import PHASES
+
 
 @dataclass
 class Table:
@@ -29,7 +31,9 @@ def md_table(t: Table) -> str:
     if t.caption:
         out.append(t.caption + "\n")
     out.append("| " + " | ".join(t.headers) + " |")
-    out.append("|" + "".join(":---|" if i < t.align_left else "---:|" for i in range(len(t.headers))))
+    out.append(
+        "|" + "".join(":---|" if i < t.align_left else "---:|" for i in range(len(t.headers)))
+    )
     out.extend("| " + " | ".join(r) + " |" for r in t.rows)
     return "\n".join(out)
 
@@ -40,7 +44,8 @@ def html_table(t: Table) -> str:
 
     head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(t.headers))
     body = "".join(
-        "<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>" for r in t.rows
+        "<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+        for r in t.rows
     )
     caption = f"<caption>{html.escape(t.caption)}</caption>" if t.caption else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -50,7 +55,10 @@ def text_table(t: Table) -> str:
     widths = [max(len(h), *(len(r[i]) for r in t.rows)) for i, h in enumerate(t.headers)]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < t.align_left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i < t.align_left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        )
 
     return "\n".join([line(t.headers), line(["-" * w for w in widths]), *(line(r) for r in t.rows)])
 
@@ -100,11 +108,18 @@ def speedup_table(res: Results) -> Table | None:
     if not cols:
         return None
     headers = ["mode"] + [f"{s} @{lim}" for s, lim in cols]
-    body = [[mode] + [fratio(res.speedup(s, mode, lim)) for s, lim in cols] for mode in res.modes
-            if any(res.cell(s, mode, lim) for s, lim in cols)]
-    return Table(headers, body, f"Speed-up over {BASELINE}: requests/s ratio on the same server, "
-                 "within each repeat, median over repeats; - where the server does not serve the mode or it was "
-                 "not run there")
+    body = [
+        [mode] + [fratio(res.speedup(s, mode, lim)) for s, lim in cols]
+        for mode in res.modes
+        if any(res.cell(s, mode, lim) for s, lim in cols)
+    ]
+    return Table(
+        headers,
+        body,
+        f"Speed-up over {BASELINE}: requests/s ratio on the same server, "
+        "within each repeat, median over repeats; - where the server does not serve the mode or it was "
+        "not run there",
+    )
 
 
 # Server pairs compared mode by mode where both ran: what the interface, the handler and the
@@ -122,19 +137,38 @@ def server_ratio_table(res: Results, a: str, b: str, what: str = "") -> Table:
     """`a` over `b` per mode and limit; a dash where either server lacks the mode."""
     limits = [lim for lim in res.limits if lim in res.limits_on(a) and lim in res.limits_on(b)]
     headers = ["mode", *(rows_label(lim) for lim in limits)]
-    body = [[mode] + [fratio(res.paired_ratio((a, mode, lim), (b, mode, lim))) for lim in limits]
-            for mode in res.modes if mode in res.modes_on(a) or mode in res.modes_on(b)]
-    return Table(headers, body, f"{a} over {b}{f' ({what})' if what else ''}: requests/s ratio per mode, within each repeat, median over "
-                 "repeats; - where a server does not serve the mode or it was not run there")
+    body = [
+        [mode] + [fratio(res.paired_ratio((a, mode, lim), (b, mode, lim))) for lim in limits]
+        for mode in res.modes
+        if mode in res.modes_on(a) or mode in res.modes_on(b)
+    ]
+    return Table(
+        headers,
+        body,
+        f"{a} over {b}{f' ({what})' if what else ''}: requests/s ratio per mode, within each repeat, median over "
+        "repeats; - where a server does not serve the mode or it was not run there",
+    )
 
 
 def server_ratio_tables(res: Results) -> list[Table]:
-    return [server_ratio_table(res, a, b, what) for a, b, what in SERVER_PAIRS if a in res.servers and b in res.servers]
+    return [
+        server_ratio_table(res, a, b, what)
+        for a, b, what in SERVER_PAIRS
+        if a in res.servers and b in res.servers
+    ]
 
 
 def latency_table(res: Results, server: str) -> Table:
     lim = res.chart_limit
-    headers = ["mode", "p50 ms", "p95 ms", "p99 ms", *(f"{p} ms" for p in PHASES), "other ms", "1/rps ms"]
+    headers = [
+        "mode",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        *(f"{p} ms" for p in PHASES),
+        "other ms",
+        "1/rps ms",
+    ]
     body = []
     for mode in res.modes:
         c = res.cell(server, mode, lim)
@@ -143,17 +177,36 @@ def latency_table(res: Results, server: str) -> Table:
         service = 1000 / c.rps.median if c.rps.median else math.nan
         phases = [c.timing(p) for p in PHASES]
         other = service - sum(p for p in phases if math.isfinite(p))
-        server_time = [UNKNOWN_REMOTE] * 2 if res.is_remote(server) else \
-            [fnum(other) if other >= 0 else "<0", fnum(service)]
-        body.append([mode, fnum(c.median("p50_ms")), fnum(c.median("p95_ms")), fnum(c.median("p99_ms")),
-                     *(fnum(p) for p in phases), *server_time])
-    remote = (" The target's processes and cores are unknown (remote target), so 1/rps is not one request's "
-              "server time there: other and 1/rps are unknown." if res.is_remote(server) else "")
-    return Table(headers, body, f"{server} at {rows_label(lim)}: latency under load (median of repeats) and where "
-                 "one request's server time goes: Server-Timing means; 1/rps = the server's time per request; "
-                 "other = 1/rps − the three phases (server, middleware, HTTP). The phases are wall-clock "
-                 "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0."
-                 + remote)
+        server_time = (
+            [UNKNOWN_REMOTE] * 2
+            if res.is_remote(server)
+            else [fnum(other) if other >= 0 else "<0", fnum(service)]
+        )
+        body.append(
+            [
+                mode,
+                fnum(c.median("p50_ms")),
+                fnum(c.median("p95_ms")),
+                fnum(c.median("p99_ms")),
+                *(fnum(p) for p in phases),
+                *server_time,
+            ]
+        )
+    remote = (
+        " The target's processes and cores are unknown (remote target), so 1/rps is not one request's "
+        "server time there: other and 1/rps are unknown."
+        if res.is_remote(server)
+        else ""
+    )
+    return Table(
+        headers,
+        body,
+        f"{server} at {rows_label(lim)}: latency under load (median of repeats) and where "
+        "one request's server time goes: Server-Timing means; 1/rps = the server's time per request; "
+        "other = 1/rps − the three phases (server, middleware, HTTP). The phases are wall-clock "
+        "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0."
+        + remote,
+    )
 
 
 def micro_table(res: Results) -> Table | None:
@@ -174,21 +227,48 @@ def micro_table(res: Results) -> Table | None:
             r = by.get((mode, lim))
             cells.append(f"{fnum(r['ms'])} ms" if r else "-")
         f = fits.get(mode)
-        cells += fit_cells(LineFit(f["fixed_ms"], f["per_row_us"], f.get("r2", math.nan), 0, f.get("unreliable", "")))\
-            if f else ["-", "-"]
+        cells += (
+            fit_cells(
+                LineFit(
+                    f["fixed_ms"],
+                    f["per_row_us"],
+                    f.get("r2", math.nan),
+                    0,
+                    f.get("unreliable", ""),
+                )
+            )
+            if f
+            else ["-", "-"]
+        )
         body.append(cells)
-    for label, key in (("database alone: fetch the rows", "rows_ms"),
-                       ("database alone: it writes the JSON", "json_ms")):
+    for label, key in (
+        ("database alone: fetch the rows", "rows_ms"),
+        ("database alone: it writes the JSON", "json_ms"),
+    ):
         if alone:
-            body.append([label, *(f"{fnum(alone[lim][key])} ms" if lim in alone else "-" for lim in limits),
-                         "-", "-"])
+            body.append(
+                [
+                    label,
+                    *(f"{fnum(alone[lim][key])} ms" if lim in alone else "-" for lim in limits),
+                    "-",
+                    "-",
+                ]
+            )
     differ = [str(lim) for lim, a in alone.items() if not a.get("json_same_document", True)]
-    return Table(headers, body, "In-process micro benchmark: the view alone (no HTTP server), ms per request, "
-                 "best of 3 batches; least-squares fixed cost and per-row cost. The database alone: raw's "
-                 "query compiled once, executed and its rows fetched into Python; or the database writing the "
-                 "same document itself and handing over one string"
-                 + (f". ⚠ At {', '.join(differ)} rows the database's JSON had other values than raw's document "
-                    "(SQLite's json_object keeps 15 significant digits)" if differ else ""))
+    return Table(
+        headers,
+        body,
+        "In-process micro benchmark: the view alone (no HTTP server), ms per request, "
+        "best of 3 batches; least-squares fixed cost and per-row cost. The database alone: raw's "
+        "query compiled once, executed and its rows fetched into Python; or the database writing the "
+        "same document itself and handing over one string"
+        + (
+            f". ⚠ At {', '.join(differ)} rows the database's JSON had other values than raw's document "
+            "(SQLite's json_object keeps 15 significant digits)"
+            if differ
+            else ""
+        ),
+    )
 
 
 def untrustworthy_table(res: Results) -> Table | None:
@@ -196,9 +276,12 @@ def untrustworthy_table(res: Results) -> Table | None:
     if not bad:
         return None
     body = [[r.server, r.mode, str(r.limit), str(r.repeat), fnum(r.rps), r.note] for r in bad]
-    return Table(["server", "mode", "limit", "repeat", "req/s", "why"], body,
-                 "Runs that failed their own checks (shown with ⚠ above; their numbers are not to be trusted)",
-                 align_left=6)
+    return Table(
+        ["server", "mode", "limit", "repeat", "req/s", "why"],
+        body,
+        "Runs that failed their own checks (shown with ⚠ above; their numbers are not to be trusted)",
+        align_left=6,
+    )
 
 
 def load_workers_table(res: Results) -> Table | None:
@@ -213,28 +296,43 @@ def load_workers_table(res: Results) -> Table | None:
         cpu = [r.worker_cpu_pct[label] for r in rows if label in r.worker_cpu_pct]
         saturated = sum(1 for v in cpu if v >= LOADGEN_CPU_LIMIT)
         share = [r.worker_requests[label] / r.requests for r in rows if r.requests]
-        body.append([
-            label, str(len(rows)), fnum(sum(r.worker_requests[label] for r in rows)),
-            f"{100 * min(share):.0f}–{100 * max(share):.0f}%" if share else "-",
-            f"{min(cpu):.0f}–{max(cpu):.0f}%" if cpu else "-",
-            f"⚠ {saturated} run(s)" if saturated else "no",
-        ])
-    return Table(["worker", "runs", "requests", "share of a run's requests", "CPU per run", "saturated"], body,
-                 "Locust workers (host#index): the requests each made in the measured windows and the CPU it "
-                 f"used, % of one core by its own reading; a worker at {LOADGEN_CPU_LIMIT:.0f}% or more marks "
-                 "the run ⚠ (the load generator, not the server, may have set its pace)", align_left=1)
+        body.append(
+            [
+                label,
+                str(len(rows)),
+                fnum(sum(r.worker_requests[label] for r in rows)),
+                f"{100 * min(share):.0f}–{100 * max(share):.0f}%" if share else "-",
+                f"{min(cpu):.0f}–{max(cpu):.0f}%" if cpu else "-",
+                f"⚠ {saturated} run(s)" if saturated else "no",
+            ]
+        )
+    return Table(
+        ["worker", "runs", "requests", "share of a run's requests", "CPU per run", "saturated"],
+        body,
+        "Locust workers (host#index): the requests each made in the measured windows and the CPU it "
+        f"used, % of one core by its own reading; a worker at {LOADGEN_CPU_LIMIT:.0f}% or more marks "
+        "the run ⚠ (the load generator, not the server, may have set its pace)",
+        align_left=1,
+    )
 
 
 def machine_table(res: Results) -> Table:
     m = res.meta.get("machine", {})
     db = res.meta.get("database", {})
     rows = [
-        ["CPU", f"{m.get('cpu_model', '?')}, {m.get('cpus_online', '?')} online, {m.get('cpus_usable', '?')} usable"],
+        [
+            "CPU",
+            f"{m.get('cpu_model', '?')}, {m.get('cpus_online', '?')} online, {m.get('cpus_usable', '?')} usable",
+        ],
         ["memory", f"{m.get('memory_gib', '?')} GiB"],
         ["OS", m.get("os", "?")],
         ["Python", m.get("python", "?")],
-        ["database", f"the target's: {UNKNOWN_REMOTE}" if res.target else
-         f"{db.get('vendor', '?')} {db.get('db_version', '')} ({db.get('engine', '?')})".strip()],
+        [
+            "database",
+            f"the target's: {UNKNOWN_REMOTE}"
+            if res.target
+            else f"{db.get('vendor', '?')} {db.get('db_version', '')} ({db.get('engine', '?')})".strip(),
+        ],
         ["CPU pinning", res.meta.get("cpu_layout", "?")],
         ["server processes", str(res.meta.get("server_workers", 1))],
     ]
@@ -243,9 +341,16 @@ def machine_table(res: Results) -> Table:
     rows += [[name, version] for name, version in m.get("versions", {}).items()]
     if not res.target:
         return Table(["", ""], rows, "Machine and versions", align_left=2)
-    rows.insert(0, ["target", f"{res.target['url']}: its machine, CPUs, memory and versions {UNKNOWN_REMOTE}"])
-    return Table(["", ""], rows, "Machines and versions: the load generator's (this checkout's), and the target",
-                 align_left=2)
+    rows.insert(
+        0,
+        ["target", f"{res.target['url']}: its machine, CPUs, memory and versions {UNKNOWN_REMOTE}"],
+    )
+    return Table(
+        ["", ""],
+        rows,
+        "Machines and versions: the load generator's (this checkout's), and the target",
+        align_left=2,
+    )
 
 
 # -- ceiling, goals, memory ------------------------------------------------------------
@@ -253,7 +358,12 @@ def ceiling_table(res: Results) -> Table | None:
     """Every mode's requests/s as a % of the ceiling on the same server at the same limit."""
     if not res.diagnostics:
         return None
-    cols = [(s, lim) for s in res.servers for lim in res.limits_on(s) if math.isfinite(res.ceiling(s, lim)[0])]
+    cols = [
+        (s, lim)
+        for s in res.servers
+        for lim in res.limits_on(s)
+        if math.isfinite(res.ceiling(s, lim)[0])
+    ]
     headers = ["", *(f"{s} @{lim}" for s, lim in cols)]
     body = []
     for d in res.diagnostics:
@@ -262,8 +372,10 @@ def ceiling_table(res: Results) -> Table | None:
             c = res.cell(s, d, lim)
             row.append("-" if c is None else fnum(c.rps.median) + ("" if c.trustworthy else " ⚠"))
         body.append(row)
-    body.append(["ceiling = the higher one"] + [(res.ceiling(s, lim)[1] or "-") + ceiling_mark(res, s, lim)
-                                                for s, lim in cols])
+    body.append(
+        ["ceiling = the higher one"]
+        + [(res.ceiling(s, lim)[1] or "-") + ceiling_mark(res, s, lim) for s, lim in cols]
+    )
     for mode in (m for m in res.modes if any(res.cell(s, m, lim) for s, lim in cols)):
         row = [mode]
         for s, lim in cols:
@@ -272,18 +384,27 @@ def ceiling_table(res: Results) -> Table | None:
             flag = "" if c is None or c.trustworthy else " ⚠"
             row.append(f"{pct:.0f}%{flag}" if math.isfinite(pct) else "-")
         body.append(row)
-    return Table(headers, body, "% of ceiling: a mode's median requests/s over the ceiling's median on the same "
-                 "server at the same limit. The ceiling is the higher of the diagnostics floor (sync view) and "
-                 "floor-async (async view), which answer the same bytes from memory without a query: what "
-                 "Django plus that server reach for that response size. ↓ = the server used less than "
-                 f"{SATURATED_CPU_PCT:.0f}% of its core during that ceiling run (median), so something else "
-                 "(usually the load generator) limited it: that ceiling is a lower bound and its % of ceiling "
-                 "an upper bound." + (" ? = a remote target: its CPU is unknown, so whether it was saturated (and "
-                                      "the ceiling more than a lower bound) is unknown." if res.target else ""))
+    return Table(
+        headers,
+        body,
+        "% of ceiling: a mode's median requests/s over the ceiling's median on the same "
+        "server at the same limit. The ceiling is the higher of the diagnostics floor (sync view) and "
+        "floor-async (async view), which answer the same bytes from memory without a query: what "
+        "Django plus that server reach for that response size. ↓ = the server used less than "
+        f"{SATURATED_CPU_PCT:.0f}% of its core during that ceiling run (median), so something else "
+        "(usually the load generator) limited it: that ceiling is a lower bound and its % of ceiling "
+        "an upper bound."
+        + (
+            " ? = a remote target: its CPU is unknown, so whether it was saturated (and "
+            "the ceiling more than a lower bound) is unknown."
+            if res.target
+            else ""
+        ),
+    )
 
 
 def ceiling_mark(res: Results, server: str, limit: int) -> str:
-    """ ↓ after a ceiling that is a lower bound, ? after a remote target's (its CPU is unknown)."""
+    """↓ after a ceiling that is a lower bound, ? after a remote target's (its CPU is unknown)."""
     if not res.ceiling_limited_by(server, limit):
         return ""
     return " ?" if res.is_remote(server) else " ↓"
@@ -298,7 +419,9 @@ def rss_table(res: Results) -> Table:
         cells = [mode if mode in res.modes else f"{mode} (diagnostic)"]
         for s in res.servers:
             c = res.cell(s, mode, lim)
-            values = [r.server_rss_mb for r in c.rows if math.isfinite(r.server_rss_mb)] if c else []
+            values = (
+                [r.server_rss_mb for r in c.rows if math.isfinite(r.server_rss_mb)] if c else []
+            )
             if c and res.is_remote(s):
                 cells.append(UNKNOWN_REMOTE)
             elif not values:
@@ -308,9 +431,15 @@ def rss_table(res: Results) -> Table:
             else:
                 cells.append(f"{fnum(max(values), 1)} (min {fnum(min(values), 1)})")
         body.append(cells)
-    missing = "" if lim == largest else f" ({largest} rows were not run; the largest limit stands in)"
-    return Table(headers, body, f"Peak RSS at {rows_label(lim)} per mode per server{missing}: the highest peak "
-                 "over the repeats (min over repeats in brackets when they differ), all server processes summed")
+    missing = (
+        "" if lim == largest else f" ({largest} rows were not run; the largest limit stands in)"
+    )
+    return Table(
+        headers,
+        body,
+        f"Peak RSS at {rows_label(lim)} per mode per server{missing}: the highest peak "
+        "over the repeats (min over repeats in brackets when they differ), all server processes summed",
+    )
 
 
 RSS_CAVEAT = (
@@ -325,15 +454,25 @@ RSS_CAVEAT = (
 )
 
 
-
 def goals_table(res: Results) -> Table:
     """The goals' status and figures (the evaluation is loadtest/report/goals.py)."""
     results, _ = evaluate_goals(res)
-    body = [[r.key, r.status.upper() if r.status != "not measured" else "not measured", r.wants, r.figures]
-            for r in results]
-    return Table(["target", "status", "goal", "figures"], body,
-                 f"The goals at {GOAL_ROWS} rows, medians of repeats (ratios within each repeat, "
-                 "then the median); checked by the runner, not by a unit test", align_left=4)
+    body = [
+        [
+            r.key,
+            r.status.upper() if r.status != "not measured" else "not measured",
+            r.wants,
+            r.figures,
+        ]
+        for r in results
+    ]
+    return Table(
+        ["target", "status", "goal", "figures"],
+        body,
+        f"The goals at {GOAL_ROWS} rows, medians of repeats (ratios within each repeat, "
+        "then the median); checked by the runner, not by a unit test",
+        align_left=4,
+    )
 
 
 # An instruction count differing by less than this is no difference (two runs agree within 1%).
@@ -372,21 +511,43 @@ def differences_table(res: Results) -> Table | None:
         modes.sort(key=lambda m: res.rps(server, m, lim))
         for slow, fast in zip(modes, modes[1:]):
             rps_ratio = res.paired_ratio((server, fast, lim), (server, slow, lim))
-            noise = max(res.cell(server, fast, lim).rps.half_range_pct, res.cell(server, slow, lim).rps.half_range_pct)
+            noise = max(
+                res.cell(server, fast, lim).rps.half_range_pct,
+                res.cell(server, slow, lim).rps.half_range_pct,
+            )
             counts = ladder.counts if ladder else {}
             n_fast, n_slow = counts.get(fast, {}).get(lim), counts.get(slow, {}).get(lim)
             instr = n_slow / n_fast if n_fast and n_slow else math.nan
-            body.append([server, fast, slow, fratio(rps_ratio), f"±{noise:.0f}%",
-                         fratio(instr) if math.isfinite(instr) else "not counted",
-                         difference_verdict(rps_ratio, noise, instr)])
+            body.append(
+                [
+                    server,
+                    fast,
+                    slow,
+                    fratio(rps_ratio),
+                    f"±{noise:.0f}%",
+                    fratio(instr) if math.isfinite(instr) else "not counted",
+                    difference_verdict(rps_ratio, noise, instr),
+                ]
+            )
     if not body:
         return None
-    return Table(["server", "faster", "slower", "requests/s ratio", "repeat spread", "instructions ratio", "verdict"],
-                 body, f"Which differences are real, at {rows_label(lim)}: each mode against the next faster one "
-                 "(requests/s ratio within each repeat, then the median; repeat spread: the larger of the two cells' "
-                 "± half range; instructions ratio: the slower mode's instructions per request over the faster "
-                 f"one's; a count differing by less than {INSTRUCTION_DIFFERENCE_PCT:g}% is no difference)",
-                 align_left=3)
+    return Table(
+        [
+            "server",
+            "faster",
+            "slower",
+            "requests/s ratio",
+            "repeat spread",
+            "instructions ratio",
+            "verdict",
+        ],
+        body,
+        f"Which differences are real, at {rows_label(lim)}: each mode against the next faster one "
+        "(requests/s ratio within each repeat, then the median; repeat spread: the larger of the two cells' "
+        "± half range; instructions ratio: the slower mode's instructions per request over the faster "
+        f"one's; a count differing by less than {INSTRUCTION_DIFFERENCE_PCT:g}% is no difference)",
+        align_left=3,
+    )
 
 
 def difference_verdict(rps_ratio: float, noise_pct: float, instructions_ratio: float) -> str:
@@ -400,8 +561,11 @@ def difference_verdict(rps_ratio: float, noise_pct: float, instructions_ratio: f
     if outside:
         if not counted:
             return "real (outside the spread)"
-        return "real (outside the spread), instructions agree" if backed else \
-            "real (outside the spread), not in the instructions: the server or the load around the view"
+        return (
+            "real (outside the spread), instructions agree"
+            if backed
+            else "real (outside the spread), not in the instructions: the server or the load around the view"
+        )
     if backed:
         return "inside the noise, but real: backed by the instruction counts"
     return "noise" if counted else "inside the noise (no instruction count to tell)"
@@ -414,7 +578,9 @@ DIFFERENCE_PCT = 10.0
 def locust_over_wrk(locust_by_repeat: dict[int, float], cell: dict) -> float:
     """Locust/wrk of a wrk.json cell: the median of each repeat's ratio where both measured it
     (older files, without repeats: the ratio of the medians); NaN when there is none."""
-    paired = paired_median(locust_by_repeat, {r["repeat"]: r["rps"] for r in cell.get("runs", []) if "repeat" in r})
+    paired = paired_median(
+        locust_by_repeat, {r["repeat"]: r["rps"] for r in cell.get("runs", []) if "repeat" in r}
+    )
     if math.isfinite(paired):
         return paired
     if not cell.get("wrk_rps") or not locust_by_repeat:
@@ -438,12 +604,29 @@ def loadgen_table(res: Results) -> Table | None:
         elif not math.isfinite(r):
             flag = "-"
         else:
-            flag = f"⚠ differ by {abs(r - 1) * 100:.0f}%" if abs(r - 1) * 100 > DIFFERENCE_PCT else "ok"
-        body.append([c["server"], c["mode"], rows_label(c["limit"]), fnum(locust), fnum(c["wrk_rps"]),
-                     "-" if not math.isfinite(r) else f"{r:.2f}", flag])
-    return Table(["server", "mode", "rows", "Locust req/s", "wrk req/s", "Locust/wrk", ""], body,
-                 "The headline cells measured with a second load generator, wrk (C, one thread, as many keep-alive "
-                 "connections as Locust's users, pinned to the same CPU) right after Locust's run of the cell in "
-                 "every repeat: medians of repeats, and Locust/wrk the median of each repeat's ratio. "
-                 f"⚠ when the two differ by more than {DIFFERENCE_PCT:g}%: then the load generator, not only the "
-                 "server, is in the figure (loadtest/README.md, \"Locust and wrk\")", align_left=3)
+            flag = (
+                f"⚠ differ by {abs(r - 1) * 100:.0f}%"
+                if abs(r - 1) * 100 > DIFFERENCE_PCT
+                else "ok"
+            )
+        body.append(
+            [
+                c["server"],
+                c["mode"],
+                rows_label(c["limit"]),
+                fnum(locust),
+                fnum(c["wrk_rps"]),
+                "-" if not math.isfinite(r) else f"{r:.2f}",
+                flag,
+            ]
+        )
+    return Table(
+        ["server", "mode", "rows", "Locust req/s", "wrk req/s", "Locust/wrk", ""],
+        body,
+        "The headline cells measured with a second load generator, wrk (C, one thread, as many keep-alive "
+        "connections as Locust's users, pinned to the same CPU) right after Locust's run of the cell in "
+        "every repeat: medians of repeats, and Locust/wrk the median of each repeat's ratio. "
+        f"⚠ when the two differ by more than {DIFFERENCE_PCT:g}%: then the load generator, not only the "
+        'server, is in the figure (loadtest/README.md, "Locust and wrk")',
+        align_left=3,
+    )

@@ -1,5 +1,6 @@
 """HTTP checks on a started server before it is measured (and after an overload): DEBUG off, same
 document from every mode (and every server), still answering."""
+
 from __future__ import annotations
 
 import http.client
@@ -28,7 +29,9 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def fetch(url: str, timeout: float = 60, options: RequestOptions | None = None) -> tuple[int, Message, bytes]:
+def fetch(
+    url: str, timeout: float = 60, options: RequestOptions | None = None
+) -> tuple[int, Message, bytes]:
     """(status, headers (case-insensitive), body), for error statuses and redirects too (never
     followed); `options`: the target's headers and TLS checking (checked without it too)."""
     options = options or RequestOptions()
@@ -47,8 +50,10 @@ def refuse_redirect(url: str, status: int, headers: Message) -> None:
     """A 3xx answer as one CheckError line: the runner follows no redirect (it would carry the
     headers elsewhere), the final URL is the one to measure."""
     if 300 <= status < 400:
-        raise CheckError(f"{url} redirects to {headers.get('Location') or '(no Location)'}; "
-                         "pass the final URL as --target")
+        raise CheckError(
+            f"{url} redirects to {headers.get('Location') or '(no Location)'}; "
+            "pass the final URL as --target"
+        )
 
 
 def check_server_debug_off(base_url: str, options: RequestOptions | None = None) -> None:
@@ -68,8 +73,12 @@ def check_server_debug_off(base_url: str, options: RequestOptions | None = None)
 def as_instants(body: bytes) -> object:
     """A document parsed, each row's time as an instant (so `Z` and `+00:00` compare equal)."""
     document = json.loads(body)
-    return {**document, "data": [{**row, "basetm": datetime.fromisoformat(row["basetm"])}
-                                 for row in document["data"]]}
+    return {
+        **document,
+        "data": [
+            {**row, "basetm": datetime.fromisoformat(row["basetm"])} for row in document["data"]
+        ],
+    }
 
 
 def same_document(a: bytes, b: bytes, compare: str) -> bool:
@@ -77,8 +86,13 @@ def same_document(a: bytes, b: bytes, compare: str) -> bool:
     return a == b if compare == BYTES else as_instants(a) == as_instants(b)
 
 
-def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
-                    options: RequestOptions | None = None) -> dict[tuple[str, int], bytes]:
+def fetch_documents(
+    base_url: str,
+    modes: list[str],
+    limits: list[int],
+    path_for: Callable[[str, int], str],
+    options: RequestOptions | None = None,
+) -> dict[tuple[str, int], bytes]:
     """Every mode's body at every limit: each must answer 200, JSON, with a Server-Timing
     header and `limit` rows. `path_for(mode, limit)` builds the request path."""
     bodies: dict[tuple[str, int], bytes] = {}
@@ -90,7 +104,9 @@ def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for
             if status != 200:
                 raise CheckError(f"{mode} limit={limit}: HTTP {status}: {body[:300]!r}")
             if not headers.get("Content-Type", "").startswith("application/json"):
-                raise CheckError(f"{mode} limit={limit}: Content-Type {headers.get('Content-Type')!r}")
+                raise CheckError(
+                    f"{mode} limit={limit}: Content-Type {headers.get('Content-Type')!r}"
+                )
             if "Server-Timing" not in headers:
                 raise CheckError(f"{mode} limit={limit}: no Server-Timing header")
             rows = len(json.loads(body)["data"])
@@ -103,9 +119,15 @@ def fetch_documents(base_url: str, modes: list[str], limits: list[int], path_for
     return bodies
 
 
-def check_documents_agree(base_url: str, endpoints_at: dict[int, list[str]], path_for: Callable[[str, int], str],
-                          compare: str, options: RequestOptions | None = None, who: str = "",
-                          reference: dict[int, tuple[str, bytes]] | None = None) -> dict[tuple[str, int], bytes]:
+def check_documents_agree(
+    base_url: str,
+    endpoints_at: dict[int, list[str]],
+    path_for: Callable[[str, int], str],
+    compare: str,
+    options: RequestOptions | None = None,
+    who: str = "",
+    reference: dict[int, tuple[str, bytes]] | None = None,
+) -> dict[tuple[str, int], bytes]:
     """Every endpoint's body at each limit (see fetch_documents), each the same document as the
     first endpoint's, byte for byte or as instants (`compare`); CheckError (starting with `who`)
     naming those that differ. `reference` (limit -> (name, body)), shared by several servers:
@@ -118,16 +140,25 @@ def check_documents_agree(base_url: str, endpoints_at: dict[int, list[str]], pat
             name, expected = endpoints[0], first
         else:
             name, expected = reference.setdefault(limit, (f"{who} {endpoints[0]}", first))
-        differing = [m for m in endpoints if not same_document(bodies[(m, limit)], expected, compare)]
+        differing = [
+            m for m in endpoints if not same_document(bodies[(m, limit)], expected, compare)
+        ]
         if differing:
             detail = ", ".join(f"{m} ({len(bodies[(m, limit)])} B)" for m in differing)
-            raise CheckError(f"{who + ' ' if who else ''}limit={limit}: {detail} answered a different document than "
-                             f"{name} ({len(expected)} B); the comparison would not be fair")
+            raise CheckError(
+                f"{who + ' ' if who else ''}limit={limit}: {detail} answered a different document than "
+                f"{name} ({len(expected)} B); the comparison would not be fair"
+            )
     return bodies
 
 
-def check_same_document(base_url: str, modes: list[str], limits: list[int], path_for: Callable[[str, int], str],
-                        compare: str = BYTES) -> dict[tuple[str, int], int]:
+def check_same_document(
+    base_url: str,
+    modes: list[str],
+    limits: list[int],
+    path_for: Callable[[str, int], str],
+    compare: str = BYTES,
+) -> dict[tuple[str, int], int]:
     """Every mode must answer the first mode's document at each limit (see check_documents_agree).
     Returns each body's size (the load generator checks every response's length against it)."""
     bodies = check_documents_agree(base_url, dict.fromkeys(limits, modes), path_for, compare)
@@ -145,6 +176,7 @@ def answers_modes(base_url: str, timeout: float = 5.0) -> bool:
 
 # -- a target the runner did not start (--target) ---------------------------------------------
 
+
 @contextmanager
 def explained_http_errors(base_url: str) -> Iterator[None]:
     """A failed connection to the target as one CheckError line: an untrusted certificate
@@ -154,20 +186,28 @@ def explained_http_errors(base_url: str) -> Iterator[None]:
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, ssl.SSLCertVerificationError):
-            raise CheckError(f"{base_url}: its TLS certificate is not trusted ({reason.verify_message}); fix the "
-                             "certificate or the CA bundle (SSL_CERT_FILE), or pass --insecure to skip "
-                             "certificate checks") from None
+            raise CheckError(
+                f"{base_url}: its TLS certificate is not trusted ({reason.verify_message}); fix the "
+                "certificate or the CA bundle (SSL_CERT_FILE), or pass --insecure to skip "
+                "certificate checks"
+            ) from None
         if isinstance(reason, ssl.SSLError):
-            raise CheckError(f"{base_url}: TLS failed ({reason.reason or reason}); is it an https server?") from None
+            raise CheckError(
+                f"{base_url}: TLS failed ({reason.reason or reason}); is it an https server?"
+            ) from None
         raise CheckError(f"{base_url} cannot be reached: {reason}") from None
     except OSError as exc:  # a dropped connection, a timeout
         raise CheckError(f"{base_url}: {type(exc).__name__}: {exc}") from None
     except http.client.HTTPException as exc:  # a port that does not speak HTTP
-        raise CheckError(f"{base_url} does not answer as an HTTP server ({type(exc).__name__}: "
-                         f"{str(exc)[:200]!r})") from None
+        raise CheckError(
+            f"{base_url} does not answer as an HTTP server ({type(exc).__name__}: "
+            f"{str(exc)[:200]!r})"
+        ) from None
     except (ValueError, LookupError, TypeError) as exc:  # a body that is not candlebench's document
-        raise CheckError(f"{base_url} answered a candle request with something else than candlebench's JSON "
-                         f"document ({type(exc).__name__}: {exc})") from None
+        raise CheckError(
+            f"{base_url} answered a candle request with something else than candlebench's JSON "
+            f"document ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def target_modes_document(base_url: str, options: RequestOptions) -> dict:
@@ -176,25 +216,44 @@ def target_modes_document(base_url: str, options: RequestOptions) -> dict:
     status, headers, body = fetch(base_url + MODES_PATH, timeout=30, options=options)
     refuse_redirect(base_url + MODES_PATH, status, headers)
     content_type = headers.get("Content-Type", "")
-    hint = " (an auth proxy? send its credentials with --header NAME:VALUE)" if status in (401, 403, 407) else ""
+    hint = (
+        " (an auth proxy? send its credentials with --header NAME:VALUE)"
+        if status in (401, 403, 407)
+        else ""
+    )
     try:
-        document = json.loads(body) if status == 200 and content_type.startswith("application/json") else None
+        document = (
+            json.loads(body)
+            if status == 200 and content_type.startswith("application/json")
+            else None
+        )
         names = [e["name"] for e in document["modes"]] if isinstance(document, dict) else None
         names = names and [*names, *(e["name"] for e in document.get("diagnostics") or [])]
     except (ValueError, TypeError, KeyError):
         names = None
     if not names or not all(isinstance(n, str) for n in names):
-        raise CheckError(f"{base_url} is not a candlebench server: GET {MODES_PATH} answered {status} "
-                         f"{content_type or 'without a Content-Type'}, not the JSON list of its modes{hint}")
+        raise CheckError(
+            f"{base_url} is not a candlebench server: GET {MODES_PATH} answered {status} "
+            f"{content_type or 'without a Content-Type'}, not the JSON list of its modes{hint}"
+        )
     return document
 
 
-def check_target_documents(base_url: str, endpoints_at: dict[int, list[str]], path_for: Callable[[str, int], str],
-                           options: RequestOptions) -> tuple[dict[tuple[str, int], int], str]:
+def check_target_documents(
+    base_url: str,
+    endpoints_at: dict[int, list[str]],
+    path_for: Callable[[str, int], str],
+    options: RequestOptions,
+) -> tuple[dict[tuple[str, int], int], str]:
     """Every endpoint of the target at each limit must answer the first one's document: byte
     for byte, or else (the FastAPI reference's orjson mode writes +00:00 for Z) as parsed JSON
     with times as instants. Returns each body's size and how they compared (BYTES, INSTANTS)."""
-    bodies = check_documents_agree(base_url, endpoints_at, path_for, INSTANTS, options, who=base_url)
-    identical = all(bodies[(m, limit)] == bodies[(endpoints[0], limit)]
-                    for limit, endpoints in endpoints_at.items() for m in endpoints)
+    bodies = check_documents_agree(
+        base_url, endpoints_at, path_for, INSTANTS, options, who=base_url
+    )
+    identical = all(
+        bodies[(m, limit)] == bodies[(endpoints[0], limit)]
+        for limit, endpoints in endpoints_at.items()
+        for m in endpoints
+    )
     return {key: len(body) for key, body in bodies.items()}, BYTES if identical else INSTANTS

@@ -1,5 +1,6 @@
 """Preparing a database for a measurement: manage.py migrate and seed, and throwaway databases
 (a temporary SQLite file or a PostgreSQL database created and dropped) so nobody's data is touched."""
+
 from __future__ import annotations
 
 import subprocess
@@ -24,7 +25,9 @@ def manage(env: dict[str, str], *args: str, timeout: float = 900) -> str:
         timeout=timeout,
     )
     if result.returncode != 0:
-        raise CheckError(f"manage.py {' '.join(args)} failed:\n{(result.stdout + result.stderr).strip()[-3000:]}")
+        raise CheckError(
+            f"manage.py {' '.join(args)} failed:\n{(result.stdout + result.stderr).strip()[-3000:]}"
+        )
     return result.stdout.strip()
 
 
@@ -34,7 +37,10 @@ def prepare_database(env: dict[str, str]) -> list[str]:
     migrate = manage(env, "migrate", "--no-input")
     applied = sum(1 for line in migrate.splitlines() if line.strip().startswith("Applying"))
     lines = [f"migrate: {applied} migration(s) applied" if applied else "migrate: up to date"]
-    lines += [f"seed_candles --if-empty: {line.strip()}" for line in manage(env, "seed_candles", "--if-empty").splitlines()]
+    lines += [
+        f"seed_candles --if-empty: {line.strip()}"
+        for line in manage(env, "seed_candles", "--if-empty").splitlines()
+    ]
     return lines
 
 
@@ -61,8 +67,12 @@ def _pg_admin(url: str):
 
     parts = urlsplit(url)
     return psycopg.connect(
-        host=parts.hostname or None, port=parts.port or None, user=parts.username or None,
-        password=parts.password or None, dbname="postgres", autocommit=True,
+        host=parts.hostname or None,
+        port=parts.port or None,
+        user=parts.username or None,
+        password=parts.password or None,
+        dbname="postgres",
+        autocommit=True,
     )
 
 
@@ -71,7 +81,9 @@ def drop_postgres_database(url: str, name: str) -> None:
     from psycopg import sql
 
     with _pg_admin(url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 def create_postgres_database(url: str, name: str) -> str:

@@ -1,6 +1,7 @@
 """A running deployment the runner measures but did not start (`--target URL`): its address,
 what every request to it carries (an auth proxy's headers, TLS checking), and a stand-in for
 the server process whose CPU, memory and processes cannot be seen from here."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -28,8 +29,10 @@ def parse_header(text: str) -> tuple[str, str]:
     name, colon, value = text.partition(":")
     name, value = name.strip(), value.strip()
     if not colon:
-        raise ValueError("--header: expected NAME:VALUE, found no ':' (the argument is not echoed: it may hold "
-                         "a secret)")
+        raise ValueError(
+            "--header: expected NAME:VALUE, found no ':' (the argument is not echoed: it may hold "
+            "a secret)"
+        )
     if not name:
         raise ValueError("--header: expected NAME:VALUE, the name is empty")
     if not _TOKEN.match(name):
@@ -59,8 +62,10 @@ def check_target_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"--target {url}: expected http(s)://HOST[:PORT][/PATH]")
     if parts.username or parts.password:
-        raise ValueError(f"--target {parts.scheme}://...@{parts.hostname}: credentials in the URL would be "
-                         "written to the report; send them with --header Authorization:...")
+        raise ValueError(
+            f"--target {parts.scheme}://...@{parts.hostname}: credentials in the URL would be "
+            "written to the report; send them with --header Authorization:..."
+        )
     if parts.query or parts.fragment:
         raise ValueError(f"--target {url}: a base URL has no query or fragment")
     try:
@@ -113,9 +118,12 @@ class RequestOptions:
 
 def this_machines_addresses() -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Every address of this machine's network interfaces (zone ids dropped)."""
-    return {ipaddress.ip_address(a.address.split("%")[0])
-            for addresses in psutil.net_if_addrs().values() for a in addresses
-            if a.family in (socket.AF_INET, socket.AF_INET6)}
+    return {
+        ipaddress.ip_address(a.address.split("%")[0])
+        for addresses in psutil.net_if_addrs().values()
+        for a in addresses
+        if a.family in (socket.AF_INET, socket.AF_INET6)
+    }
 
 
 def on_this_machine(url: str) -> bool:
@@ -123,21 +131,33 @@ def on_this_machine(url: str) -> bool:
     interfaces' addresses, or the unspecified address (0.0.0.0, ::: connects here)."""
     host = urlsplit(url).hostname or ""
     try:
-        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)}
+        addresses = {
+            ipaddress.ip_address(info[4][0].split("%")[0])
+            for info in socket.getaddrinfo(host, None)
+        }
     except OSError:
         return False
     mine = this_machines_addresses()
-    return bool(addresses) and all(a.is_loopback or a.is_unspecified or a in mine for a in addresses)
+    return bool(addresses) and all(
+        a.is_loopback or a.is_unspecified or a in mine for a in addresses
+    )
 
 
 def target_registry(modes_document: dict) -> list[dict]:
     """The target's GET /api/modes as the plan's registry entries (report order: its own):
     every mode and diagnostic it lists, served by TARGET. Whether Django serves a mode is
     not known from outside (None)."""
-    return [{"name": e["name"], "servers": [TARGET], "django": None, "diagnostic": diagnostic,
-             "validates": bool(e.get("validates"))}
-            for key, diagnostic in (("modes", False), ("diagnostics", True))
-            for e in modes_document.get(key) or []]
+    return [
+        {
+            "name": e["name"],
+            "servers": [TARGET],
+            "django": None,
+            "diagnostic": diagnostic,
+            "validates": bool(e.get("validates")),
+        }
+        for key, diagnostic in (("modes", False), ("diagnostics", True))
+        for e in modes_document.get(key) or []
+    ]
 
 
 class RemoteCpuProbe:

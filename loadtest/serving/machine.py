@@ -1,12 +1,25 @@
 """The machine and software a run measured, for the report."""
+
 from __future__ import annotations
 
 import os
 import platform
 from importlib import metadata
 
-PACKAGES = ("Django", "djangorestframework", "django-ninja", "pydantic", "orjson", "uvicorn",
-            "uvicorn-worker", "uvloop", "httptools", "gunicorn", "locust", "psycopg")
+PACKAGES = (
+    "Django",
+    "djangorestframework",
+    "django-ninja",
+    "pydantic",
+    "orjson",
+    "uvicorn",
+    "uvicorn-worker",
+    "uvloop",
+    "httptools",
+    "gunicorn",
+    "locust",
+    "psycopg",
+)
 
 
 def cpu_model() -> str:
@@ -34,7 +47,9 @@ def machine_info() -> dict:
     return {
         "cpu_model": cpu_model(),
         "cpus_online": os.cpu_count() or 1,
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+        "cpus_usable": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else (os.cpu_count() or 1),
         "memory_gib": round(_memory_bytes() / 2**30, 1),
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",

@@ -2,6 +2,7 @@
 SERVERS which kind each server runs, `--modes` filters within each chosen server, and a
 server's own modes (bolt's, FastAPI's: modes no Django view serves) run whenever that server
 is chosen."""
+
 from __future__ import annotations
 
 from loadtest.cli import CheckError
@@ -14,9 +15,16 @@ def registry_entries() -> list[dict]:
     whether Django serves it."""
     from candles.api.registry import registered_modes
 
-    return [{"name": m.name, "servers": sorted(s.name for s in SERVERS.values() if s.app_kind in m.kinds),
-             "django": m.view is not None, "diagnostic": m.diagnostic, "validates": m.validates}
-            for m in registered_modes()]
+    return [
+        {
+            "name": m.name,
+            "servers": sorted(s.name for s in SERVERS.values() if s.app_kind in m.kinds),
+            "django": m.view is not None,
+            "diagnostic": m.diagnostic,
+            "validates": m.validates,
+        }
+        for m in registered_modes()
+    ]
 
 
 class ModeMap:
@@ -39,9 +47,13 @@ class ModeMap:
         """--modes names only modes some server serves (one line, before anything starts)."""
         unknown = [m for m in requested if m not in self.modes]
         if unknown:
-            raise CheckError(f"unknown mode(s): {', '.join(unknown)} (the project has {', '.join(self.modes)})")
+            raise CheckError(
+                f"unknown mode(s): {', '.join(unknown)} (the project has {', '.join(self.modes)})"
+            )
 
-    def modes_on(self, server: str, requested: list[str] | None, served: list[str] | None = None) -> list[str]:
+    def modes_on(
+        self, server: str, requested: list[str] | None, served: list[str] | None = None
+    ) -> list[str]:
         """The modes `server` runs, in report order: those of `requested` (None: all) it serves;
         a server of its own modes runs all of them when `requested` names none. `served`: what
         the started server lists at GET /api/modes, when known."""
@@ -55,5 +67,7 @@ class ModeMap:
         """A chosen server that runs Django's URLconf must serve one of the requested modes."""
         for server in servers:
             if not self.modes_on(server, requested):
-                raise CheckError(f"{server} serves none of the modes asked for ({', '.join(requested or [])}); "
-                                 f"it serves {', '.join(self.served_by(server))}")
+                raise CheckError(
+                    f"{server} serves none of the modes asked for ({', '.join(requested or [])}); "
+                    f"it serves {', '.join(self.served_by(server))}"
+                )

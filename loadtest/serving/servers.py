@@ -1,5 +1,6 @@
 """The servers the runner compares (one entry each: name, description, command) and how a
 started one is watched and stopped."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,6 @@ import psutil
 from candles.api.registry import ServerKind
 from loadtest.cli import PROJECT_ROOT, CheckError
 
-
-
 # uvicorn's production options. --limit-concurrency sheds overload: past this many open
 # connections *or* request tasks a new request gets an immediate 503 instead of waiting in an
 # unbounded queue. A keep-alive connection can hold two tasks at once (Django still finishing
@@ -41,30 +40,72 @@ STOCK_ASGI_APP = "candleproject.asgi_stock:application"
 FASTAPI_APP = "loadtest.reference.fastapi_app:app"
 
 
-def uvicorn_command(host: str, port: int, *, app: str, limit_concurrency: int, workers: int = 1) -> list[str]:
+def uvicorn_command(
+    host: str, port: int, *, app: str, limit_concurrency: int, workers: int = 1
+) -> list[str]:
     """uvicorn with the production options and `workers` processes; `limit_concurrency` (per
     process) 0 turns shedding off."""
     return [
-        sys.executable, "-m", "uvicorn", app,
-        "--host", host, "--port", str(port),
-        "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
-        "--no-access-log", "--log-level", "warning", "--lifespan", "off",
-        "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", str(UVICORN_GRACEFUL_SECONDS),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+        "--timeout-keep-alive",
+        "5",
+        "--timeout-graceful-shutdown",
+        str(UVICORN_GRACEFUL_SECONDS),
         *(["--limit-concurrency", str(limit_concurrency)] if limit_concurrency else []),
     ]
 
 
-def gunicorn_command(host: str, port: int, *, app: str, worker_class: str, workers: int = 1) -> list[str]:
+def gunicorn_command(
+    host: str, port: int, *, app: str, worker_class: str, workers: int = 1
+) -> list[str]:
     """gunicorn reads the project's gunicorn.conf.py (the production settings) from the working
     directory; the command line sets the address, `workers` worker processes, and turns worker
     recycling (max_requests) off, so that a restart cannot fall into a measured window."""
-    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--max-requests", "0",
-            "--log-level", "warning", "--worker-class", worker_class, app]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--max-requests",
+        "0",
+        "--log-level",
+        "warning",
+        "--worker-class",
+        worker_class,
+        app,
+    ]
 
 
-def granian_command(host: str, port: int, *, interface: str, app: str, workers: int = 1,
-                    backpressure: int | None = None) -> list[str]:
+def granian_command(
+    host: str,
+    port: int,
+    *,
+    interface: str,
+    app: str,
+    workers: int = 1,
+    backpressure: int | None = None,
+) -> list[str]:
     """granian (Rust HTTP server) with `workers` processes of one single-threaded runtime each.
 
     --interface is always given (granian's default is RSGI); --blocking-threads 1 runs the
@@ -75,9 +116,25 @@ def granian_command(host: str, port: int, *, interface: str, app: str, workers: 
     requests at once per worker (default: the backlog) a connection waits to be accepted.
     """
     command = [
-        sys.executable, "-m", "granian", "--interface", interface, app,
-        "--host", host, "--port", str(port), "--workers", str(workers),
-        "--blocking-threads", "1", "--runtime-mode", "st", "--no-ws", "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        interface,
+        app,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        "1",
+        "--runtime-mode",
+        "st",
+        "--no-ws",
+        "--log-level",
+        "warning",
     ]
     if interface.startswith("asgi"):
         command += ["--loop", "uvloop"]
@@ -91,9 +148,19 @@ def bolt_command(host: str, port: int, *, workers: int = 1, threads: int = 1) ->
     threads each, no reload, no admin. It reads DATABASE_URL and runs from the project's root;
     its settings (candleproject/bolt_settings.py) add django_bolt and name the API in BOLT_API."""
     return [
-        sys.executable, "manage.py", "runbolt", "--settings", "candleproject.bolt_settings",
-        "--host", host, "--port", str(port),
-        "--processes", str(workers), "--workers", str(threads),
+        sys.executable,
+        "manage.py",
+        "runbolt",
+        "--settings",
+        "candleproject.bolt_settings",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--processes",
+        str(workers),
+        "--workers",
+        str(threads),
         "--no-admin",
     ]
 
@@ -142,7 +209,11 @@ class ServerSpec:
     @property
     def label(self) -> str:
         """Its description, saying how many processes serve when that is not the one it names."""
-        return self.description if self.workers == 1 else f"{self.description}; run with {self.workers} processes"
+        return (
+            self.description
+            if self.workers == 1
+            else f"{self.description}; run with {self.workers} processes"
+        )
 
     def with_options(self, **options: object) -> ServerSpec:
         """The same server with some command options replaced (e.g. limit_concurrency)."""
@@ -158,35 +229,87 @@ ASGI_CEILING = ("floor", "floor-async")
 SERVERS: dict[str, ServerSpec] = {
     spec.name: spec
     for spec in (
-        ServerSpec("asgi", "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)",
-                   uvicorn_command, {"app": PROJECT_ASGI_APP, **UVICORN}, every_limit=True, ceiling=ASGI_CEILING,
-                   overload=SHEDS, event_loop=True, app_kind=ServerKind.DJANGO),
-        ServerSpec("wsgi", "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling",
-                   gunicorn_command, {"app": PROJECT_WSGI_APP, "worker_class": "sync"}, every_limit=True, startup_s=5.0,
-                   overload=QUEUES_GUNICORN, app_kind=ServerKind.DJANGO),
+        ServerSpec(
+            "asgi",
+            "uvicorn, 1 process, uvloop + httptools, no access log (the case study's set-up)",
+            uvicorn_command,
+            {"app": PROJECT_ASGI_APP, **UVICORN},
+            every_limit=True,
+            ceiling=ASGI_CEILING,
+            overload=SHEDS,
+            event_loop=True,
+            app_kind=ServerKind.DJANGO,
+        ),
+        ServerSpec(
+            "wsgi",
+            "gunicorn, 1 sync worker, gunicorn.conf.py without worker recycling",
+            gunicorn_command,
+            {"app": PROJECT_WSGI_APP, "worker_class": "sync"},
+            every_limit=True,
+            startup_s=5.0,
+            overload=QUEUES_GUNICORN,
+            app_kind=ServerKind.DJANGO,
+        ),
         # uvicorn.workers is deprecated in uvicorn 0.54; the worker lives in uvicorn-worker.
-        ServerSpec("asgi-gunicorn", "gunicorn, 1 uvicorn_worker.UvicornWorker (uvloop + httptools), "
-                   "gunicorn.conf.py without worker recycling",
-                   gunicorn_command, {"app": PROJECT_ASGI_APP, "worker_class": "uvicorn_worker.UvicornWorker"},
-                   ceiling=ASGI_CEILING, overload=SHEDS.replace("uvicorn", "uvicorn's worker"), event_loop=True,
-                   app_kind=ServerKind.DJANGO),
-        ServerSpec("asgi-stock", "uvicorn as asgi, serving stock Django (its own ASGIHandler, MIDDLEWARE for "
-                   "every path: a thread per request)",
-                   uvicorn_command, {"app": STOCK_ASGI_APP, **UVICORN}, ceiling=ASGI_CEILING, overload=SHEDS, event_loop=True,
-                   app_kind=ServerKind.DJANGO),
-        ServerSpec("granian-wsgi", "granian --interface wsgi, 1 worker, 1 blocking thread, single-threaded runtime",
-                   granian_command, {"interface": "wsgi", "app": PROJECT_WSGI_APP}, overload=QUEUES_GRANIAN,
-                   app_kind=ServerKind.DJANGO),
-        ServerSpec("granian-asgi", "granian --interface asginl, 1 worker, 1 blocking thread, uvloop",
-                   granian_command, {"interface": "asginl", "app": PROJECT_ASGI_APP}, ceiling=ASGI_CEILING,
-                   overload=QUEUES_GRANIAN, event_loop=True, app_kind=ServerKind.DJANGO),
-        ServerSpec("fastapi", "the case study's FastAPI app (loadtest/reference) under uvicorn as asgi",
-                   uvicorn_command, {"app": FASTAPI_APP, **UVICORN}, same_document=INSTANTS, overload=SHEDS, event_loop=True,
-                   app_kind=ServerKind.FASTAPI),
-        ServerSpec("bolt", "django-bolt's runbolt (Rust HTTP server), 1 process, 1 worker thread",
-                   bolt_command, {"threads": 1}, startup_s=3.5,
-                   overload="runbolt (Actix): not characterised here yet; the spike table shows it",
-                   app_kind=ServerKind.BOLT),
+        ServerSpec(
+            "asgi-gunicorn",
+            "gunicorn, 1 uvicorn_worker.UvicornWorker (uvloop + httptools), "
+            "gunicorn.conf.py without worker recycling",
+            gunicorn_command,
+            {"app": PROJECT_ASGI_APP, "worker_class": "uvicorn_worker.UvicornWorker"},
+            ceiling=ASGI_CEILING,
+            overload=SHEDS.replace("uvicorn", "uvicorn's worker"),
+            event_loop=True,
+            app_kind=ServerKind.DJANGO,
+        ),
+        ServerSpec(
+            "asgi-stock",
+            "uvicorn as asgi, serving stock Django (its own ASGIHandler, MIDDLEWARE for "
+            "every path: a thread per request)",
+            uvicorn_command,
+            {"app": STOCK_ASGI_APP, **UVICORN},
+            ceiling=ASGI_CEILING,
+            overload=SHEDS,
+            event_loop=True,
+            app_kind=ServerKind.DJANGO,
+        ),
+        ServerSpec(
+            "granian-wsgi",
+            "granian --interface wsgi, 1 worker, 1 blocking thread, single-threaded runtime",
+            granian_command,
+            {"interface": "wsgi", "app": PROJECT_WSGI_APP},
+            overload=QUEUES_GRANIAN,
+            app_kind=ServerKind.DJANGO,
+        ),
+        ServerSpec(
+            "granian-asgi",
+            "granian --interface asginl, 1 worker, 1 blocking thread, uvloop",
+            granian_command,
+            {"interface": "asginl", "app": PROJECT_ASGI_APP},
+            ceiling=ASGI_CEILING,
+            overload=QUEUES_GRANIAN,
+            event_loop=True,
+            app_kind=ServerKind.DJANGO,
+        ),
+        ServerSpec(
+            "fastapi",
+            "the case study's FastAPI app (loadtest/reference) under uvicorn as asgi",
+            uvicorn_command,
+            {"app": FASTAPI_APP, **UVICORN},
+            same_document=INSTANTS,
+            overload=SHEDS,
+            event_loop=True,
+            app_kind=ServerKind.FASTAPI,
+        ),
+        ServerSpec(
+            "bolt",
+            "django-bolt's runbolt (Rust HTTP server), 1 process, 1 worker thread",
+            bolt_command,
+            {"threads": 1},
+            startup_s=3.5,
+            overload="runbolt (Actix): not characterised here yet; the spike table shows it",
+            app_kind=ServerKind.BOLT,
+        ),
     )
 }
 
@@ -211,8 +334,14 @@ def pin_to(cpus: set[int] | None):
 class ServerProcess:
     """One running server: a process tree pinned to the server CPU(s)."""
 
-    def __init__(self, spec: ServerSpec, env: dict[str, str], cpus: set[int] | None, log_path: Path,
-                 host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        spec: ServerSpec,
+        env: dict[str, str],
+        cpus: set[int] | None,
+        log_path: Path,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.spec = spec
         self.host = host
         self.port = free_port(host)
@@ -351,7 +480,9 @@ class ServerProcess:
                 pass
         return sorted(cpus)
 
-    def wait_idle(self, timeout: float = 10.0, interval: float = 0.05, threshold: float = 0.1) -> float:
+    def wait_idle(
+        self, timeout: float = 10.0, interval: float = 0.05, threshold: float = 0.1
+    ) -> float:
         """Wait until the server uses less than `threshold` of a CPU (requests left over
         from a stopped run are done). Returns the seconds waited."""
         started = time.monotonic()
@@ -369,8 +500,11 @@ class ServerProcess:
         count = 0
         for p in self.processes():
             try:
-                count += sum(1 for c in p.net_connections("tcp")
-                             if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port)
+                count += sum(
+                    1
+                    for c in p.net_connections("tcp")
+                    if c.status == psutil.CONN_ESTABLISHED and c.laddr and c.laddr.port == self.port
+                )
             except psutil.Error:
                 continue
         return count
@@ -458,11 +592,15 @@ class CpuProbe:
             return 0
         (t0, first), (t1, last) = self._edges
         seconds = max(t1 - t0, 1e-9)
-        return sum(1 for pid, cpu in last.items() if (cpu - first.get(pid, 0.0)) / seconds * 100 >= min_pct)
+        return sum(
+            1 for pid, cpu in last.items() if (cpu - first.get(pid, 0.0)) / seconds * 100 >= min_pct
+        )
 
 
 def refuse_unknown_servers(servers: list[str]) -> None:
     """One line naming the servers there are."""
     unknown = [s for s in servers if s not in SERVERS]
     if unknown:
-        raise CheckError(f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})")
+        raise CheckError(
+            f"unknown server(s): {', '.join(unknown)} (choose from {', '.join(SERVERS)})"
+        )

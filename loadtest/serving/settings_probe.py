@@ -1,4 +1,5 @@
 """The project's settings as the servers will see them, read in a subprocess before anything starts."""
+
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import sys
 
 from loadtest.cli import CheckError
 from loadtest.serving.servers import PROJECT_ROOT
+
 
 def mode_names(modes_document: dict) -> list[str]:
     """The names in a GET /api/modes document ({"modes": [{"name", ...}]}; other fields ignored)."""
@@ -55,8 +57,9 @@ def refuse_unreachable_database(settings_info: dict) -> None:
 
 def is_local_postgres(settings_info: dict) -> bool:
     host = settings_info.get("host", "")
-    return settings_info.get("vendor") == "postgresql" and (host in ("", "localhost", "127.0.0.1", "::1")
-                                                              or host.startswith("/"))
+    return settings_info.get("vendor") == "postgresql" and (
+        host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
+    )
 
 
 def settings_in_process() -> dict:

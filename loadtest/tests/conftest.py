@@ -1,4 +1,5 @@
 """The servers' environment on a throwaway database, for the tests that start real servers."""
+
 import os
 import subprocess
 import sys
@@ -27,13 +28,34 @@ def bench_env(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_DEBUG"}
     env["DJANGO_SETTINGS_MODULE"] = "candleproject.settings"
     url = os.environ.get("DATABASE_URL", "")
-    with throwaway_database(url, _throwaway_name(url), tmp_path_factory.mktemp("bench-db")) as db_url:
+    with throwaway_database(
+        url, _throwaway_name(url), tmp_path_factory.mktemp("bench-db")
+    ) as db_url:
         env["DATABASE_URL"] = db_url
         # The runner's own `seed_candles --if-empty` then leaves this small seed alone.
-        for args in (["migrate", "--no-input"],
-                     ["seed_candles", "--exchange", "upbit", "--market", "KRW", "--asset", "BTC",
-                      "--count", "300", "--intervals", "1m"]):
-            done = subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT, env=env,
-                                  capture_output=True, text=True, timeout=120)
+        for args in (
+            ["migrate", "--no-input"],
+            [
+                "seed_candles",
+                "--exchange",
+                "upbit",
+                "--market",
+                "KRW",
+                "--asset",
+                "BTC",
+                "--count",
+                "300",
+                "--intervals",
+                "1m",
+            ],
+        ):
+            done = subprocess.run(
+                [sys.executable, "manage.py", *args],
+                cwd=PROJECT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
         yield env

@@ -3,6 +3,7 @@
 Servers are separate processes: they see only committed rows (use transactional fixtures)
 and reach the test database through DATABASE_URL, never the developer's database.
 """
+
 import contextlib
 import json
 import os
@@ -49,14 +50,23 @@ def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
     context = ssl._create_unverified_context() if url.startswith("https:") else None
     try:
         with urllib.request.urlopen(url, timeout=30, context=context) as response:
-            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
+            )
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
 
 
 @contextlib.contextmanager
-def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
-                   timeout: float = 60.0, scheme: str = "http", **env_overrides: str) -> Iterator[str]:
+def running_server(
+    command: Callable[[str, int], list[str]],
+    log_dir: Path,
+    timeout: float = 60.0,
+    scheme: str = "http",
+    **env_overrides: str,
+) -> Iterator[str]:
     """Start `command(host, port)` on a free port (environment: server_env(**env_overrides))
     and yield its base URL (`scheme`: https for a server with a certificate) once /api/modes
     answers; stop the whole process group afterwards."""
@@ -64,14 +74,23 @@ def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
     env = server_env(**env_overrides)
     log_path = log_dir / "server.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command("127.0.0.1", port), cwd=PROJECT_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command("127.0.0.1", port),
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base_url = f"{scheme}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"the server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"the server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
             try:
                 status, _headers, body = http_get(base_url + "/api/modes")
                 if status == 200 and json.loads(body)["modes"]:
@@ -79,7 +98,9 @@ def running_server(command: Callable[[str, int], list[str]], log_dir: Path,
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not answer in {timeout:.0f}s:\n{log_path.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"the server did not answer in {timeout:.0f}s:\n{log_path.read_text()[-3000:]}"
+                )
             time.sleep(0.1)
         yield base_url
     finally:
@@ -107,11 +128,34 @@ def serving_in_thread(handler: Callable[..., BaseHTTPRequestHandler]) -> Iterato
 
 
 # One short run of the runner: one server, one mode, one limit, no extras (about 15 s).
-SHORT_RUN = ("--servers", "wsgi", "--modes", "raw", "--limits", "100", "--repeats", "1", "--duration", "1",
-             "--warmup", "0.3", "--no-micro", "--no-instructions", "--no-floor")
+SHORT_RUN = (
+    "--servers",
+    "wsgi",
+    "--modes",
+    "raw",
+    "--limits",
+    "100",
+    "--repeats",
+    "1",
+    "--duration",
+    "1",
+    "--warmup",
+    "0.3",
+    "--no-micro",
+    "--no-instructions",
+    "--no-floor",
+)
 
 
-def run_loadtest(env: dict[str, str], *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def run_loadtest(
+    env: dict[str, str], *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess:
     """`python -m loadtest ARGS` from the project's root, its output captured."""
-    return subprocess.run([sys.executable, "-m", "loadtest", *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "loadtest", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

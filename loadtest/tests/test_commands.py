@@ -13,29 +13,41 @@ from loadtest.tests.live_servers import PROJECT_ROOT
 
 def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, COLUMNS="200")  # argparse wraps help at the terminal's width
-    return subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_help_lists_every_command_with_one_line():
     result = run("-m", "loadtest", "--help")
     assert result.returncode == 0, result.stderr
     for name, command in COMMANDS.items():
-        line = next(line for line in result.stdout.splitlines() if line.strip().startswith(name + " "))
+        line = next(
+            line for line in result.stdout.splitlines() if line.strip().startswith(name + " ")
+        )
         assert line.split(None, 1)[1].strip() == command.summary
     assert set(COMMANDS) == {"bench", "spike", "soak", "worker", "micro", "tablesize", "report"}
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_each_command_has_its_own_help(name):
-    result = run("-m", "loadtest", name, "--help")  # a process of its own: the load commands patch with gevent
+    result = run(
+        "-m", "loadtest", name, "--help"
+    )  # a process of its own: the load commands patch with gevent
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: python -m loadtest {name}")
 
 
 def test_a_bare_option_runs_bench():
     assert "COMMAND" in run("-m", "loadtest", "--help").stdout
-    bench = run("-m", "loadtest", "--modes", "raw", "--help")  # bench's own help: the option is bench's
+    bench = run(
+        "-m", "loadtest", "--modes", "raw", "--help"
+    )  # bench's own help: the option is bench's
     assert bench.returncode == 0 and bench.stdout.startswith("usage: python -m loadtest bench")
 
 
@@ -58,8 +70,18 @@ print("gevent" in sys.modules, "locust" in sys.modules, file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("name,patched", [("micro", False), ("tablesize", False), ("report", False),
-                                          ("bench", True), ("spike", True), ("soak", True), ("worker", True)])
+@pytest.mark.parametrize(
+    "name,patched",
+    [
+        ("micro", False),
+        ("tablesize", False),
+        ("report", False),
+        ("bench", True),
+        ("spike", True),
+        ("soak", True),
+        ("worker", True),
+    ],
+)
 def test_only_the_load_commands_import_locust(name, patched):
     result = run("-c", PROBE.format(name=name))
     assert result.stderr.strip().splitlines()[-1] == f"{patched} {patched}"

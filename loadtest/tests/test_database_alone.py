@@ -1,4 +1,5 @@
 """The database-alone timings: the document the database writes is raw's document."""
+
 from datetime import UTC, datetime
 
 import orjson
@@ -14,7 +15,8 @@ from loadtest.inprocess import database_alone
 def test_the_database_writes_raw_s_document(sample_candles, client, limit):
     raw = client.get(f"/api/raw/candle/upbit/KRW/BTC?interval=1m&limit={limit}").content
     q_sql, params, alias = database_alone.document_sql(
-        CandleQuery("upbit", "KRW", "BTC", "1m", limit))
+        CandleQuery("upbit", "KRW", "BTC", "1m", limit)
+    )
     with connection.cursor() as cursor:
         cursor.execute(q_sql, params)
         body = cursor.fetchone()[0].encode()
@@ -30,24 +32,56 @@ def test_measure_times_both_and_compares_the_document(sample_candles):
 
 
 def test_sub_second_times_and_an_empty_series(empty_pair):
-    Candle.objects.create(pair=empty_pair, interval="1m", basetm=datetime(2023, 8, 24, 0, 0, 0, 500, tzinfo=UTC),
-                          o=2.0, h=2.5, l=1.0, c=2.0, v=1e-7)
-    Candle.objects.create(pair=empty_pair, interval="1m", basetm=datetime(2023, 8, 24, tzinfo=UTC),
-                          o=2.0, h=2.5, l=1.0, c=2.0, v=3.0)
+    Candle.objects.create(
+        pair=empty_pair,
+        interval="1m",
+        basetm=datetime(2023, 8, 24, 0, 0, 0, 500, tzinfo=UTC),
+        o=2.0,
+        h=2.5,
+        l=1.0,
+        c=2.0,
+        v=1e-7,
+    )
+    Candle.objects.create(
+        pair=empty_pair,
+        interval="1m",
+        basetm=datetime(2023, 8, 24, tzinfo=UTC),
+        o=2.0,
+        h=2.5,
+        l=1.0,
+        c=2.0,
+        v=3.0,
+    )
     # As text, "...00.000500Z" sorts before "...00Z": the order must come from the times.
-    for interval, expected in (("1m", ["2023-08-24T00:00:00Z", "2023-08-24T00:00:00.000500Z"]), ("5m", [])):
-        sql, params, _ = database_alone.document_sql(CandleQuery("upbit", "KRW", "BTC", interval, 10))
+    for interval, expected in (
+        ("1m", ["2023-08-24T00:00:00Z", "2023-08-24T00:00:00.000500Z"]),
+        ("5m", []),
+    ):
+        sql, params, _ = database_alone.document_sql(
+            CandleQuery("upbit", "KRW", "BTC", interval, 10)
+        )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             data = orjson.loads(cursor.fetchone()[0])["data"]
         assert [row["basetm"] for row in data] == expected  # oldest first, by time
-        assert all(row["v"] in (1e-7, 3.0) and list(row) == ["basetm", "o", "h", "l", "c", "v"] for row in data)
+        assert all(
+            row["v"] in (1e-7, 3.0) and list(row) == ["basetm", "o", "h", "l", "c", "v"]
+            for row in data
+        )
 
 
 def test_a_document_with_other_values_is_recorded_not_hidden(empty_pair):
     # 0.1 + 0.2 needs 17 significant digits; SQLite 3.40's json_object writes 15 (0.3).
-    Candle.objects.create(pair=empty_pair, interval="1m", basetm=datetime(2023, 8, 24, tzinfo=UTC),
-                          o=0.1 + 0.2, h=1.0, l=0.1, c=0.5, v=1.0)
+    Candle.objects.create(
+        pair=empty_pair,
+        interval="1m",
+        basetm=datetime(2023, 8, 24, tzinfo=UTC),
+        o=0.1 + 0.2,
+        h=1.0,
+        l=0.1,
+        c=0.5,
+        v=1.0,
+    )
     got = database_alone.measure(1, "upbit/KRW/BTC", "1m", min_time=0.01)
     sqlite_rounds = connection.vendor == "sqlite" and not _sqlite_json_round_trips()
     assert got.json_same_document is not sqlite_rounds

@@ -1,10 +1,10 @@
 """The Django servers beside asgi and wsgi (loadtest.serving.servers), started for real: the project's documents
 and error bodies, byte for byte, whatever server runs the project's code."""
+
 import orjson
 import pytest
 
 from loadtest.serving.servers import SERVERS
-
 from loadtest.tests.live_servers import http_get, running_server
 
 pytestmark = [pytest.mark.live, pytest.mark.database]
@@ -20,7 +20,9 @@ def test_server_answers_as_the_project_does(server, committed_sample_candles, cl
         expected = client.get(known, {"interval": "1m", "limit": "1000"})
         assert status == 200 and expected.status_code == 200
         assert body == expected.content and len(orjson.loads(body)["data"]) == 1000
-        assert headers["content-type"] == "application/json" and "db;dur=" in headers["server-timing"]
+        assert (
+            headers["content-type"] == "application/json" and "db;dur=" in headers["server-timing"]
+        )
 
         status, _headers, body = http_get(f"{base_url}{known}?interval=1m&limit=1441")
         expected = client.get(known, {"interval": "1m", "limit": "1441"})

@@ -1,4 +1,5 @@
 """Per-row cost fitting and the aggregation over repeats."""
+
 import math
 
 import pytest
@@ -69,14 +70,19 @@ NOISY = {1: 1000 / 2.3, 100: 1000 / 8.4, 1000: 1000 / 58.5, 1440: 1000 / 175.479
 def test_a_negative_fixed_cost_is_a_fit_unreliable_with_its_reason():
     fit = fit_row_cost(NOISY)
     assert fit.fixed_ms == pytest.approx(-6.53, abs=1e-6)
-    assert fit.unreliable == "negative fixed cost (-6.53 ms): noise at the large limits moved the line"
+    assert (
+        fit.unreliable == "negative fixed cost (-6.53 ms): noise at the large limits moved the line"
+    )
 
 
 def test_a_fit_whose_points_stray_more_than_the_rows_effect_is_unreliable():
     # ~2 ms per request at every size: the rows' effect (0.07 ms) is smaller than the scatter.
     fit = fit_row_cost({1: 1000 / 2.0, 100: 1000 / 2.6, 1000: 1000 / 2.2, 1440: 1000 / 2.4})
     assert fit.fixed_ms > 0 and fit.per_row_us > 0
-    assert fit.unreliable.startswith("the points stray up to ") and "more than the rows' effect" in fit.unreliable
+    assert (
+        fit.unreliable.startswith("the points stray up to ")
+        and "more than the rows' effect" in fit.unreliable
+    )
 
 
 def test_a_negative_per_row_cost_and_two_limits_are_unreliable():
@@ -88,4 +94,6 @@ def test_a_clean_fit_is_shown():
     # The README's drf-validated under asgi (medians of 3 repeats).
     fit = fit_row_cost({1: 446.0, 100: 119.0, 1000: 17.1, 1440: 11.4})
     assert fit.unreliable == ""
-    assert fit.fixed_ms == pytest.approx(2.03, abs=0.01) and fit.per_row_us == pytest.approx(58.5, abs=0.1)
+    assert fit.fixed_ms == pytest.approx(2.03, abs=0.01) and fit.per_row_us == pytest.approx(
+        58.5, abs=0.1
+    )

@@ -1,26 +1,57 @@
 """The ceiling (floor diagnostics), the goals' evaluation and the memory table, on
 synthetic recorded rows. The goals themselves are checked by the runner on real runs;
 here only the logic that judges them is tested."""
+
 import math
 
 import pytest
 
 from loadtest.report import render, tables
-from loadtest.report.results import Results, Row
 from loadtest.report.goals import evaluate_goals
+from loadtest.report.results import Results, Row
 
 
-def row(server, mode, limit, repeat, rps, trustworthy=True, rss=100.0, server_cpu=99.0, loadgen_cpu=50.0):
-    return Row(server=server, mode=mode, limit=limit, repeat=repeat, rps=rps, p50_ms=1.0, p95_ms=2.0, p99_ms=3.0,
-               failures=0, bytes=1000, timing_ms={}, server_rss_mb=rss, trustworthy=trustworthy,
-               note="" if trustworthy else "other processes used 80% of a CPU",
-               server_cpu_pct=server_cpu, loadgen_cpu_pct=loadgen_cpu)
+def row(
+    server, mode, limit, repeat, rps, trustworthy=True, rss=100.0, server_cpu=99.0, loadgen_cpu=50.0
+):
+    return Row(
+        server=server,
+        mode=mode,
+        limit=limit,
+        repeat=repeat,
+        rps=rps,
+        p50_ms=1.0,
+        p95_ms=2.0,
+        p99_ms=3.0,
+        failures=0,
+        bytes=1000,
+        timing_ms={},
+        server_rss_mb=rss,
+        trustworthy=trustworthy,
+        note="" if trustworthy else "other processes used 80% of a CPU",
+        server_cpu_pct=server_cpu,
+        loadgen_cpu_pct=loadgen_cpu,
+    )
 
 
 # requests/s at 1000 rows per server and endpoint, for two repeats (the second 10% slower).
 MET = {
-    "wsgi": {"drf-validated": 10, "drf": 20, "orjson": 150, "raw": 250, "floor": 400, "floor-async": 300},
-    "asgi": {"drf-validated": 9, "drf": 18, "orjson": 210, "raw": 220, "floor": 350, "floor-async": 420},
+    "wsgi": {
+        "drf-validated": 10,
+        "drf": 20,
+        "orjson": 150,
+        "raw": 250,
+        "floor": 400,
+        "floor-async": 300,
+    },
+    "asgi": {
+        "drf-validated": 9,
+        "drf": 18,
+        "orjson": 210,
+        "raw": 220,
+        "floor": 350,
+        "floor-async": 420,
+    },
 }
 
 
@@ -31,14 +62,22 @@ def results(table=MET, limits=(1000,), repeats=2, untrusted=(), extra=()):
             for server, modes in table.items():
                 for mode, rps in modes.items():
                     bad = (server, mode, k) in untrusted
-                    rows.append(row(server, mode, lim, k, rps * (1 - 0.1 * (k - 1)) * (1000 / lim), not bad))
+                    rows.append(
+                        row(server, mode, lim, k, rps * (1 - 0.1 * (k - 1)) * (1000 / lim), not bad)
+                    )
     rows += list(extra)
     plan = {"modes": ["drf-validated", "drf", "orjson", "raw"], "servers": list(table)}
     return Results(rows, {"plan": plan, "database": {"max_limit": 1440}, "micro": MICRO})
 
 
 # The micro benchmark's database alone at 1000 rows: 1 ms to fetch the rows (the G4 estimate).
-ALONE = {"limit": 1000, "rows_ms": 1.0, "json_ms": 2.0, "json_same_document": True, "json_same_bytes": True}
+ALONE = {
+    "limit": 1000,
+    "rows_ms": 1.0,
+    "json_ms": 2.0,
+    "json_same_document": True,
+    "json_same_bytes": True,
+}
 MICRO = {"rows": [], "database": "sqlite", "database_alone": [ALONE]}
 
 
@@ -52,9 +91,9 @@ def test_diagnostics_are_not_modes():
     assert res.modes == ["drf-validated", "drf", "orjson", "raw"]
     assert res.diagnostics == ["floor", "floor-async"]
     md = render.render_markdown(res)
-    speed = md[md.index("## Speed-up"):md.index("## Server against server")]
+    speed = md[md.index("## Speed-up") : md.index("## Server against server")]
     assert "floor" not in speed
-    requests = md[md.index("## Requests/s"):md.index("## % of ceiling")]
+    requests = md[md.index("## Requests/s") : md.index("## % of ceiling")]
     assert "| floor" not in requests
 
 
@@ -73,7 +112,9 @@ def test_ceiling_is_the_higher_diagnostic_and_says_which():
 
 
 def test_no_ceiling_without_floor_runs():
-    table = {s: {m: v for m, v in modes.items() if not m.startswith("floor")} for s, modes in MET.items()}
+    table = {
+        s: {m: v for m, v in modes.items() if not m.startswith("floor")} for s, modes in MET.items()
+    }
     res = results(table)
     assert tables.ceiling_table(res) is None
     assert "were not measured (--no-floor)" in render.render_markdown(res)
@@ -89,11 +130,15 @@ def test_all_goals_met_with_their_figures():
     assert [got[k].status for k in list(got)[:5]] == ["met"] * 5
     assert "raw/drf ×12.5" in got["G1"].figures and "raw/drf-validated ×25.0" in got["G1"].figures
     assert "orjson 84%, raw 88% of wsgi raw" in got["G2"].figures
-    assert got["G2"].figures.endswith("The same orjson mode under asgi is 140% of itself under wsgi.")
+    assert got["G2"].figures.endswith(
+        "The same orjson mode under asgi is 140% of itself under wsgi."
+    )
     assert "asgi 399 req/s (floor-async), wsgi 380 req/s (floor): 105%" in got["G3"].figures
     # G4: 1 / (2.63 ms for the ceiling's request + 1.00 ms for the rows) = 275 req/s.
-    assert ("best mode raw 238 req/s, ceiling 380 req/s (floor): 62% of the ceiling. Database-bound estimate "
-            "275 req/s: 86% of it (needs 60%).") in got["G4 wsgi"].figures
+    assert (
+        "best mode raw 238 req/s, ceiling 380 req/s (floor): 62% of the ceiling. Database-bound estimate "
+        "275 req/s: 86% of it (needs 60%)."
+    ) in got["G4 wsgi"].figures
     # The modes and servers of issues 11 and 12 were not run here.
     assert got["G5"].figures == "Not run: raw-msgspec @1000 on any server."
     assert got["G7"].figures == "Not run: fastapi fastapi-orjson @1000."
@@ -114,35 +159,63 @@ VALIDATES = {"drf-validated", "msgspec", "raw-msgspec", "fastapi-model"}
 
 def test_issue_11_and_12_goals_on_the_same_server_and_across_frameworks():
     res = results(NEW)
-    registry = [{"name": m, "validates": m in VALIDATES} for m in ("drf-validated", "drf", "orjson", "msgspec", "raw",
-                                                                    "raw-msgspec", "fastapi-model", "fastapi-orjson")]
+    registry = [
+        {"name": m, "validates": m in VALIDATES}
+        for m in (
+            "drf-validated",
+            "drf",
+            "orjson",
+            "msgspec",
+            "raw",
+            "raw-msgspec",
+            "fastapi-model",
+            "fastapi-orjson",
+        )
+    ]
     res = Results(res.rows, {**res.meta, "plan": {**res.meta["plan"], "registry": registry}})
     got, _ = by_key(res)
-    assert got["G5 wsgi"].status == "met" and "raw 238 req/s: ×0.92 (needs ×0.85)" in got["G5 wsgi"].figures
+    assert (
+        got["G5 wsgi"].status == "met"
+        and "raw 238 req/s: ×0.92 (needs ×0.85)" in got["G5 wsgi"].figures
+    )
     assert got["G5 asgi"].status == "not met" and "raw 209 req/s: ×0.68" in got["G5 asgi"].figures
     assert "G5 asgi-stock" not in got  # raw-msgspec was not run there
     assert got["G6 asgi"].status == "met" and "×0.90 (needs ×0.85)" in got["G6 asgi"].figures
     assert "×21.1 (needs ×5)" in got["G6 asgi"].figures
     assert got["G7"].status == "met"
-    assert got["G7"].figures == "raw on wsgi 238 req/s, fastapi-orjson 142 req/s: ×1.67 (needs ×1.2)."
+    assert (
+        got["G7"].figures == "raw on wsgi 238 req/s, fastapi-orjson 142 req/s: ×1.67 (needs ×1.2)."
+    )
     # The best validated mode served by Django: raw-msgspec under wsgi (not fastapi-model itself).
-    assert got["G8"].figures.startswith("raw-msgspec on wsgi 218 req/s, fastapi-model 57.0 req/s: ×3.83")
+    assert got["G8"].figures.startswith(
+        "raw-msgspec on wsgi 218 req/s, fastapi-model 57.0 req/s: ×3.83"
+    )
     assert got["G9"].status == "met" and "×1.57 (needs ×1.5)" in got["G9"].figures
     md = render.render_markdown(res)
-    frameworks = md[md.index("## Frameworks and servers at 1000 rows"):md.index("## At a glance")]
-    assert "| fastapi | fastapi-model | yes | 57.0 | 238 (floor) | 24% | 74 → ~12 req/s with response_model |" \
+    frameworks = md[md.index("## Frameworks and servers at 1000 rows") : md.index("## At a glance")]
+    assert (
+        "| fastapi | fastapi-model | yes | 57.0 | 238 (floor) | 24% | 74 → ~12 req/s with response_model |"
         in frameworks
+    )
     # Fastest first; what to pick, from the run's numbers.
-    assert frameworks.index("| wsgi | raw |") < frameworks.index("| asgi | raw |") < frameworks.index("| fastapi |")
+    assert (
+        frameworks.index("| wsgi | raw |")
+        < frameworks.index("| asgi | raw |")
+        < frameworks.index("| fastapi |")
+    )
     assert "Fastest without validation at 1000 rows: raw on wsgi, 238 req/s." in frameworks
-    assert "Fastest with every row validated: raw-msgspec on wsgi, 218 req/s (×0.92 the fastest unvalidated)." \
+    assert (
+        "Fastest with every row validated: raw-msgspec on wsgi, 218 req/s (×0.92 the fastest unvalidated)."
         in frameworks
-    assert "For large responses (1000 rows) the server changes raw from 133 req/s (asgi-stock) to 238 (wsgi)" \
+    )
+    assert (
+        "For large responses (1000 rows) the server changes raw from 133 req/s (asgi-stock) to 238 (wsgi)"
         in frameworks
+    )
     # Tables against drf-validated or across servers show a dash where a server lacks a mode.
-    speed = md[md.index("## Speed-up"):md.index("## Server against server")]
+    speed = md[md.index("## Speed-up") : md.index("## Server against server")]
     assert "fastapi" not in speed  # it has no drf-validated
-    pairs = md[md.index("## Server against server"):md.index("## Latency")]
+    pairs = md[md.index("## Server against server") : md.index("## Latency")]
     assert "asgi over asgi-stock" in pairs and "| drf | - |" in pairs
 
 
@@ -172,7 +245,9 @@ def test_untrustworthy_rows_are_left_out_and_said_so():
     got, _ = by_key(res)
     assert got["G1"].status == got["G2"].status == "not measured"
     assert got["G1"].figures == "No trustworthy run: wsgi raw @1000."
-    assert got["G4 wsgi"].status == "not met"  # the best trustworthy mode is then orjson: 142 of 275 (52%)
+    assert (
+        got["G4 wsgi"].status == "not met"
+    )  # the best trustworthy mode is then orjson: 142 of 275 (52%)
     assert "best mode orjson" in got["G4 wsgi"].figures
 
 
@@ -214,13 +289,19 @@ def test_a_ceiling_the_server_did_not_saturate_is_a_lower_bound():
     res = results()
     assert res.ceiling_limited_by("wsgi", 1000) == ""
     # The wsgi floor runs with the server at 75% of its core and Locust at 88% of its own.
-    rows = [r if (r.server, r.mode) != ("wsgi", "floor") else
-            row("wsgi", "floor", 1000, r.repeat, r.rps, server_cpu=75.0, loadgen_cpu=88.0) for r in res.rows]
+    rows = [
+        r
+        if (r.server, r.mode) != ("wsgi", "floor")
+        else row("wsgi", "floor", 1000, r.repeat, r.rps, server_cpu=75.0, loadgen_cpu=88.0)
+        for r in res.rows
+    ]
     res = Results(rows, res.meta)
     why = res.ceiling_limited_by("wsgi", 1000)
     assert why == "lower bound: the server used 75% of its core, the load generator 88% of its own"
     table = tables.ceiling_table(res)
-    assert {r[0]: r for r in table.rows}["ceiling = the higher one"][table.headers.index("wsgi @1000")] == "floor ↓"
+    assert {r[0]: r for r in table.rows}["ceiling = the higher one"][
+        table.headers.index("wsgi @1000")
+    ] == "floor ↓"
     got, _ = by_key(res)
     assert f"Caution, ceiling {why}." in got["G4 wsgi"].figures
     assert got["G3"].figures.endswith(f"Caution, wsgi {why}.")
@@ -233,33 +314,54 @@ def test_t4_estimates_how_far_the_database_alone_lets_any_mode_go():
     assert by_key(bare)[0]["G4 wsgi"].status == "not measured"  # no micro benchmark recorded
     assert "Estimate" not in by_key(bare)[0]["G4 wsgi"].figures
     # wsgi ceiling 380 req/s: 2.63 ms a request; fetching the rows 1.0 ms, the JSON 2.0 ms.
-    alone = {"limit": 1000, "rows_ms": 1.0, "json_ms": 2.0, "json_same_document": True, "json_same_bytes": True}
-    res = Results(res.rows, {**res.meta, "micro": {"rows": [], "database": "sqlite", "database_alone": [alone]}})
+    alone = {
+        "limit": 1000,
+        "rows_ms": 1.0,
+        "json_ms": 2.0,
+        "json_same_document": True,
+        "json_same_bytes": True,
+    }
+    res = Results(
+        res.rows,
+        {**res.meta, "micro": {"rows": [], "database": "sqlite", "database_alone": [alone]}},
+    )
     got = by_key(res)[0]
     assert got["G4 wsgi"].figures.endswith(
         "Estimate: in-process the database alone needs 1.00 ms to hand 1000 rows to Python (2.00 ms to write the "
         "JSON itself) against 2.63 ms for the ceiling's whole request; if these add up on one core, a mode that "
         "reads the rows reaches about 72% of the ceiling at best (275 req/s, the database-bound estimate), one that "
-        "has the database write the JSON 57%.")
+        "has the database write the JSON 57%."
+    )
     assert "Estimate" in got["G4 asgi"].figures
     table = tables.micro_table(res)
     assert ["database alone: fetch the rows", "1.00 ms", "-", "-"] in table.rows
     assert "⚠" not in table.caption
     # With a database server, the asgi event loop works while a query waits: no estimate there.
     differs = dict(alone, json_same_document=False)
-    res = Results(res.rows, {**res.meta, "micro": {"rows": [], "database": "postgresql", "database_alone": [differs]}})
+    res = Results(
+        res.rows,
+        {**res.meta, "micro": {"rows": [], "database": "postgresql", "database_alone": [differs]}},
+    )
     got = by_key(res)[0]
     assert "Estimate" not in got["G4 asgi"].figures
-    assert "(2.00 ms to write the JSON itself, a document with other values)" in got["G4 wsgi"].figures
+    assert (
+        "(2.00 ms to write the JSON itself, a document with other values)" in got["G4 wsgi"].figures
+    )
     assert "⚠ At 1000 rows the database's JSON had other values" in tables.micro_table(res).caption
 
 
 def test_t1_gives_the_fitted_costs_behind_its_ratios_from_three_limits():
     assert "Fitted" not in by_key(results())[0]["G1"].figures  # one limit: nothing to fit
-    assert "Fitted" not in by_key(results(limits=(100, 1000)))[0]["G1"].figures  # two points always fit a line
+    assert (
+        "Fitted" not in by_key(results(limits=(100, 1000)))[0]["G1"].figures
+    )  # two points always fit a line
     figures = by_key(results(limits=(1, 100, 1000)))[0]["G1"].figures
-    assert "Fitted cost per request: raw " in figures  # its fixed cost is 0 up to rounding: 0.00 or -0.00
-    assert figures.endswith("ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, drf-validated 0.00 ms + 105.3 µs/row.")
+    assert (
+        "Fitted cost per request: raw " in figures
+    )  # its fixed cost is 0 up to rounding: 0.00 or -0.00
+    assert figures.endswith(
+        "ms + 4.2 µs/row, drf 0.00 ms + 52.6 µs/row, drf-validated 0.00 ms + 105.3 µs/row."
+    )
 
 
 def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
@@ -269,7 +371,10 @@ def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
 
     assert [t.id for t in GOALS] == [f"G{i}" for i in range(1, 10)] and all(t.owner for t in GOALS)
     t1 = GOALS[0]
-    assert by_key(results())[0]["G1"].wants == "under wsgi at 1000 rows, raw >= 10x drf and >= 20x drf-validated"
+    assert (
+        by_key(results())[0]["G1"].wants
+        == "under wsgi at 1000 rows, raw >= 10x drf and >= 20x drf-validated"
+    )
     # Raise one threshold: the goal, the figures and the verdict change with it.
     stricter = dataclasses.replace(t1, thresholds={**t1.thresholds, "raw/drf": 15.0})
     (result,), _ = evaluate_goals(results(), goals=(stricter,))

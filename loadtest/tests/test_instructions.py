@@ -3,6 +3,7 @@
 The counting tests run valgrind (Debian's `valgrind`; .ci/run installs it). Where it is
 missing they are skipped, saying why; with CANDLEBENCH_REQUIRE_TOOLS=1 (CI) that is an error.
 """
+
 import json
 import os
 import re
@@ -17,7 +18,6 @@ import pytest
 
 from loadtest.inprocess import micro
 from loadtest.inprocess.callgrind import ClientRequests
-from loadtest.tests.live_servers import server_env
 from loadtest.inprocess.instructions import (
     BASELINE,
     count_in_this_process,
@@ -27,17 +27,32 @@ from loadtest.inprocess.instructions import (
     unavailable_reason,
 )
 from loadtest.report.ladder import Ladder, fit_instructions, ladder_markdown
+from loadtest.tests.live_servers import server_env
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 def ladder(database: str = "sqlite") -> Ladder:
     counts = {
-        "drf": {1: 5_000_000 + 200_000, 100: 5_000_000 + 200_000 * 100, 1000: 5_000_000 + 200_000 * 1000},
-        "raw": {1: 4_000_000 + 20_000, 100: 4_000_000 + 20_000 * 100, 1000: 4_000_000 + 20_000 * 1000},
+        "drf": {
+            1: 5_000_000 + 200_000,
+            100: 5_000_000 + 200_000 * 100,
+            1000: 5_000_000 + 200_000 * 1000,
+        },
+        "raw": {
+            1: 4_000_000 + 20_000,
+            100: 4_000_000 + 20_000 * 100,
+            1000: 4_000_000 + 20_000 * 1000,
+        },
     }
-    return Ladder(counts=counts, fits={m: fit_instructions(by) for m, by in counts.items()}, base="drf",
-                  database=database, seconds=1.0, calls={1: 6, 100: 2, 1000: 1})
+    return Ladder(
+        counts=counts,
+        fits={m: fit_instructions(by) for m, by in counts.items()},
+        base="drf",
+        database=database,
+        seconds=1.0,
+        calls={1: 6, 100: 2, 1000: 1},
+    )
 
 
 def test_fit_of_a_straight_line():
@@ -71,7 +86,10 @@ def test_counts_per_request_less_the_empty_call():
         **{dump_name(BASELINE, i, 1, True): n for i, n in enumerate((250_000, 190_000, 189_000))},
     }
     counts = per_request(dumps, ["drf", "orjson"], [1, 1000])
-    assert counts == {"drf": {1: 5_000_000, 1000: 200_000_000}, "orjson": {1: 4_000_000, 1000: 40_000_000}}
+    assert counts == {
+        "drf": {1: 5_000_000, 1000: 200_000_000},
+        "orjson": {1: 4_000_000, 1000: 40_000_000},
+    }
     del dumps[dump_name("orjson", 1000, 1, True)]
     with pytest.raises(RuntimeError, match="no count for orjson at 1000 rows"):
         per_request(dumps, ["drf", "orjson"], [1, 1000])
@@ -92,8 +110,12 @@ def test_markdown_table():
     lines = md.splitlines()
     table = [line for line in lines if line.startswith("|")]
     assert table[0] == "| mode | 1 row | 100 rows | 1000 rows | fixed | per row |"
-    assert table[2] == "| drf | 5.20 M (×1.00) | 25.0 M (×1.00) | 205 M (×1.00) | 5.00 M | 200,000 |"
-    assert table[3] == "| raw | 4.02 M (×1.29) | 6.00 M (×4.17) | 24.0 M (×8.54) | 4.00 M | 20,000 |"
+    assert (
+        table[2] == "| drf | 5.20 M (×1.00) | 25.0 M (×1.00) | 205 M (×1.00) | 5.00 M | 200,000 |"
+    )
+    assert (
+        table[3] == "| raw | 4.02 M (×1.29) | 6.00 M (×4.17) | 24.0 M (×8.54) | 4.00 M | 20,000 |"
+    )
     assert "only the client side is counted" in md  # PostgreSQL: the server's work is not in it
     assert "only the client side" not in ladder_markdown(ladder("sqlite"))
 
@@ -109,7 +131,9 @@ def test_markdown_never_prints_an_impossible_fit():
     assert not re.search(r"-\d", md)  # the negative figure itself is nowhere
 
 
-@pytest.mark.skipif(os.uname().machine != "x86_64", reason="client requests are wired up for x86-64 only")
+@pytest.mark.skipif(
+    os.uname().machine != "x86_64", reason="client requests are wired up for x86-64 only"
+)
 def test_client_requests_are_harmless_outside_valgrind():
     requests = ClientRequests()
     assert not requests.running_on_valgrind()
@@ -142,8 +166,10 @@ def counted_env(valgrind, committed_sample_candles) -> dict[str, str]:
 @contextmanager
 def busy_loop(cpu: int):
     """A process spinning on `cpu`; yields it, to read how much CPU it took."""
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                               preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"],
+        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+    )
     try:
         yield psutil.Process(spinner.pid)
     finally:
@@ -156,9 +182,23 @@ def test_two_counts_agree_within_1_percent_also_with_the_other_core_busy(counted
     modes, limit = ["drf", "raw"], 100
     out = tmp_path / "instructions.json"
     first = subprocess.run(
-        [sys.executable, "-m", "loadtest.inprocess.micro", "--instructions", "--modes", ",".join(modes),
-         "--limits", str(limit), "--json", str(out)],
-        cwd=PROJECT, env=counted_env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "loadtest.inprocess.micro",
+            "--instructions",
+            "--modes",
+            ",".join(modes),
+            "--limits",
+            str(limit),
+            "--json",
+            str(out),
+        ],
+        cwd=PROJECT,
+        env=counted_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert first.returncode == 0, first.stderr[-3000:]
     assert "| drf | " in first.stdout and "| raw | " in first.stdout
@@ -195,12 +235,19 @@ def test_the_split_ladder_deals_the_modes_to_one_process_per_cpu_set_and_joins_t
 
     def fake(modes, limits, *, pair, interval, env, cpus, timeout):
         calls.append((list(modes), cpus))
-        counts = {m: {lim: float(10 * (i + 1) * lim) for lim in limits} for i, m in enumerate(modes)}
-        return Ladder(counts=counts, fits={}, base=modes[0], database="sqlite", seconds=1.0, calls=one.calls)
+        counts = {
+            m: {lim: float(10 * (i + 1) * lim) for lim in limits} for i, m in enumerate(modes)
+        }
+        return Ladder(
+            counts=counts, fits={}, base=modes[0], database="sqlite", seconds=1.0, calls=one.calls
+        )
 
     monkeypatch.setattr(instructions, "instruction_ladder", fake)
     joined = instructions.instruction_ladder_split(["a", "b", "c"], [1, 1000], [{0}, {1}])
     assert sorted(calls, key=lambda c: sorted(c[1])) == [(["a", "c"], {0}), (["b"], {1})]
     assert joined.modes == ["a", "b", "c"] and joined.base == "a"
-    assert joined.counts["c"] == {1: 20.0, 1000: 20_000.0} and joined.counts["b"] == {1: 10.0, 1000: 10_000.0}
+    assert joined.counts["c"] == {1: 20.0, 1000: 20_000.0} and joined.counts["b"] == {
+        1: 10.0,
+        1000: 10_000.0,
+    }
     assert set(joined.fits) == {"a", "b", "c"}

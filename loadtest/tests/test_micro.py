@@ -1,4 +1,5 @@
 """The micro benchmark's fit and tables (its timing loop runs in the end-to-end test)."""
+
 import pytest
 
 from loadtest.inprocess.micro import MicroRow, fits, format_table
@@ -9,8 +10,17 @@ def rows():
     for mode, fixed, per_row in (("drf", 1.0, 0.030), ("raw", 0.5, 0.002)):
         for limit in (1, 100, 1000):
             ms = fixed + per_row * limit
-            out.append(MicroRow(mode, limit, ms, ms * 1000 / limit, 50, 118 * limit,
-                                {"db": 0.4, "serialize": ms / 2, "render": 0.1}))
+            out.append(
+                MicroRow(
+                    mode,
+                    limit,
+                    ms,
+                    ms * 1000 / limit,
+                    50,
+                    118 * limit,
+                    {"db": 0.4, "serialize": ms / 2, "render": 0.1},
+                )
+            )
     return out
 
 

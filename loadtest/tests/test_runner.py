@@ -1,12 +1,14 @@
 """The runner's plan, its per-run checks and its bookkeeping (no server, no Locust)."""
+
 import math
 import os
 from types import SimpleNamespace
 
 import pytest
 
-from loadtest import plan as plan_module
+from candles.api.registry import django_modes
 from loadtest import bench, session
+from loadtest import plan as plan_module
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.run_checks import untrustworthy_reasons
 from loadtest.serving.modes import registry_entries
@@ -14,9 +16,17 @@ from loadtest.serving.servers import SERVERS
 from loadtest.serving.settings_probe import is_local_postgres, refuse_debug
 from loadtest.stats import summarize
 
-from candles.api.registry import django_modes
-
-DJANGO = ["drf-validated", "drf", "drf-orjson", "ninja", "json", "orjson", "msgspec", "raw", "raw-msgspec"]
+DJANGO = [
+    "drf-validated",
+    "drf",
+    "drf-orjson",
+    "ninja",
+    "json",
+    "orjson",
+    "msgspec",
+    "raw",
+    "raw-msgspec",
+]
 
 
 def plan_for(argv, max_limit=1440):
@@ -25,7 +35,15 @@ def plan_for(argv, max_limit=1440):
 
 def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
     plan = plan_for([])
-    assert plan.servers == ["asgi", "wsgi", "asgi-stock", "granian-wsgi", "granian-asgi", "fastapi", "bolt"]
+    assert plan.servers == [
+        "asgi",
+        "wsgi",
+        "asgi-stock",
+        "granian-wsgi",
+        "granian-asgi",
+        "fastapi",
+        "bolt",
+    ]
     assert plan.limits == [1, 100, 1000]
     assert plan.profile == "steady" and plan.users == 16
     cells = {(s, lim): plan.endpoints_on(s, lim) for s in plan.servers for lim in plan.limits_on(s)}
@@ -68,7 +86,11 @@ def test_modes_filter_within_each_server_and_own_modes_always_run():
     plan = plan_for(["--modes", "raw,bolt", "--servers", "asgi,fastapi,bolt", "--no-floor"])
     assert plan.endpoints_on("asgi") == ["raw"]
     assert plan.endpoints_on("bolt") == ["bolt"]  # --modes names one of its modes
-    assert plan.endpoints_on("fastapi") == ["fastapi-model", "fastapi-dict", "fastapi-orjson"]  # it names none
+    assert plan.endpoints_on("fastapi") == [
+        "fastapi-model",
+        "fastapi-dict",
+        "fastapi-orjson",
+    ]  # it names none
     # Explicit --limits: every server at every limit.
     plan = plan_for(["--servers", "fastapi,bolt", "--limits", "1,1000"])
     assert plan.limits_on("fastapi") == plan.limits_on("bolt") == [1, 1000]
@@ -80,8 +102,19 @@ def test_a_django_server_without_any_mode_asked_for_is_refused():
 
 
 def test_runs_are_interleaved_repeat_limit_server_mode():
-    plan = plan_for(["--modes", "raw,drf", "--limits", "1000,1", "--repeats", "2", "--no-floor",
-                     "--servers", "asgi,wsgi"])
+    plan = plan_for(
+        [
+            "--modes",
+            "raw,drf",
+            "--limits",
+            "1000,1",
+            "--repeats",
+            "2",
+            "--no-floor",
+            "--servers",
+            "asgi,wsgi",
+        ]
+    )
     assert plan.modes == ["drf", "raw"]  # report order, whatever the option's order
     assert plan.diagnostics == []
     runs = plan.runs()
@@ -105,8 +138,14 @@ def test_seed_profile_defaults_to_the_case_studys_60_users():
 
 @pytest.mark.parametrize(
     "argv",
-    [["--modes", "nope"], ["--servers", "iis"], ["--limits", "0"], ["--limits", "1441"], ["--repeats", "0"],
-     ["--modes", "floor"]],
+    [
+        ["--modes", "nope"],
+        ["--servers", "iis"],
+        ["--limits", "0"],
+        ["--limits", "1441"],
+        ["--repeats", "0"],
+        ["--modes", "floor"],
+    ],
 )
 def test_bad_options_are_refused(argv):
     with pytest.raises(CheckError):
@@ -120,8 +159,15 @@ def test_debug_on_is_refused():
 
 
 def measurement(**kw):
-    base = {"locust_cpu_warning": False, "loadgen_cpu_pct": 40.0, "other_cpu_pct": 2.0, "warmup_complete": True,
-            "warmup_s": 0.6, "notes": [], "busiest": ""}
+    base = {
+        "locust_cpu_warning": False,
+        "loadgen_cpu_pct": 40.0,
+        "other_cpu_pct": 2.0,
+        "warmup_complete": True,
+        "warmup_s": 0.6,
+        "notes": [],
+        "busiest": "",
+    }
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -180,12 +226,22 @@ def test_number_formatting_in_the_csv():
 
 
 def test_floor_diagnostics_run_after_the_modes_at_every_server_and_limit():
-    plan = plan_for(["--modes", "raw", "--limits", "1000", "--repeats", "2", "--servers", "asgi,wsgi"])
+    plan = plan_for(
+        ["--modes", "raw", "--limits", "1000", "--repeats", "2", "--servers", "asgi,wsgi"]
+    )
     assert plan.modes == ["raw"] and plan.endpoints_on("asgi") == ["raw", "floor", "floor-async"]
     runs = plan.runs()
-    assert runs[:3] == [(1, 1000, "asgi", "raw"), (1, 1000, "asgi", "floor"), (1, 1000, "asgi", "floor-async")]
+    assert runs[:3] == [
+        (1, 1000, "asgi", "raw"),
+        (1, 1000, "asgi", "floor"),
+        (1, 1000, "asgi", "floor-async"),
+    ]
     # Backwards in the second repeat, like the modes; wsgi measures only the sync floor.
-    assert runs[5:8] == [(2, 1000, "wsgi", "floor"), (2, 1000, "wsgi", "raw"), (2, 1000, "asgi", "floor-async")]
+    assert runs[5:8] == [
+        (2, 1000, "wsgi", "floor"),
+        (2, 1000, "wsgi", "raw"),
+        (2, 1000, "asgi", "floor-async"),
+    ]
     assert len(runs) == 5 * 2
 
 
@@ -196,30 +252,47 @@ def test_every_command_names_its_results_directory_alike(tmp_path):
     from loadtest.cli import create_results_dir
 
     started = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
-    assert create_results_dir(None, started, root=tmp_path) == tmp_path.resolve() / "20261125-010203"
-    assert create_results_dir(None, started, "soak", root=tmp_path) == tmp_path.resolve() / "20261125-010203-soak"
+    assert (
+        create_results_dir(None, started, root=tmp_path) == tmp_path.resolve() / "20261125-010203"
+    )
+    assert (
+        create_results_dir(None, started, "soak", root=tmp_path)
+        == tmp_path.resolve() / "20261125-010203-soak"
+    )
     assert create_results_dir(tmp_path / "mine", started, "spike") == (tmp_path / "mine").resolve()
     for parser in (bench.build_parser(), spike.build_parser(), soak.build_parser()):
-        args = parser.parse_args(["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x", "--force"])
-        assert (args.pair, args.interval, str(args.out), args.force) == ("binance/USDT/ETH", "5m", "x", True)
+        args = parser.parse_args(
+            ["--pair", "binance/USDT/ETH", "--interval", "5m", "--out", "x", "--force"]
+        )
+        assert (args.pair, args.interval, str(args.out), args.force) == (
+            "binance/USDT/ETH",
+            "5m",
+            "x",
+            True,
+        )
     assert "<timestamp>-soak" in soak.build_parser().format_help()
 
 
 def test_unknown_mode_is_refused_in_one_line():
-    with pytest.raises(CheckError, match=r"^unknown mode\(s\): nope \(the project has drf-validated, .*, bolt, "):
+    with pytest.raises(
+        CheckError, match=r"^unknown mode\(s\): nope \(the project has drf-validated, .*, bolt, "
+    ):
         plan_for(["--modes", "raw,nope"])
 
 
 def test_the_probe_reads_a_projects_own_mode_from_its_settings(monkeypatch):
     """The registry the runner plans from is the servers' (DJANGO_SETTINGS_MODULE's), own modes included."""
-    from loadtest.session import server_env
     from loadtest.serving.settings_probe import probe_settings
+    from loadtest.session import server_env
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "candles.tests.own_mode_settings")
     monkeypatch.delenv("DJANGO_DEBUG", raising=False)
     registry = probe_settings(server_env())["registry"]
-    plan = bench.make_plan(bench.build_parser().parse_args(["--modes", "orm-tuples", "--servers", "wsgi"]),
-                            registry, 1440)
+    plan = bench.make_plan(
+        bench.build_parser().parse_args(["--modes", "orm-tuples", "--servers", "wsgi"]),
+        registry,
+        1440,
+    )
     assert plan.endpoints_on("wsgi", 1000) == ["orm-tuples", "floor"]
 
 
@@ -234,7 +307,9 @@ def test_limits_are_checked_against_the_apis_own_maximum():
     assert plan_for(["--limits", "1000"], 1000).limits == [1000]
 
 
-def test_the_instruction_ladder_is_skipped_with_a_clear_line_without_valgrind(monkeypatch, tmp_path, capsys):
+def test_the_instruction_ladder_is_skipped_with_a_clear_line_without_valgrind(
+    monkeypatch, tmp_path, capsys
+):
     from loadtest import bench
     from loadtest.inprocess import instructions
 

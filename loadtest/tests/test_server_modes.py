@@ -1,10 +1,11 @@
 """The runner's servers and the mode registry's kinds of server agree: a server running a kind
 the registry does not know would serve no mode, a kind no server runs would leave its modes
 unmeasured, and a diagnostic the runner does not know would never be measured."""
+
 from candles.api.registry import ServerKind, registered_modes
+from loadtest.request import DIAGNOSTICS
 from loadtest.serving.modes import registry_entries
 from loadtest.serving.servers import SERVERS
-from loadtest.request import DIAGNOSTICS
 
 KINDS = set(ServerKind)
 
@@ -19,7 +20,11 @@ def test_every_kind_of_server_is_run_by_some_server():
 
 
 def test_every_mode_is_served_by_a_known_kind():
-    unknown = {m.name: sorted(m.kinds - KINDS) for m in registered_modes() if not m.kinds or m.kinds - KINDS}
+    unknown = {
+        m.name: sorted(m.kinds - KINDS)
+        for m in registered_modes()
+        if not m.kinds or m.kinds - KINDS
+    }
     assert unknown == {}
 
 
@@ -33,4 +38,4 @@ def test_each_server_serves_the_modes_of_the_kind_it_runs():
 
 
 def test_the_runners_diagnostics_are_the_registrys():
-    assert DIAGNOSTICS == tuple(m.name for m in registered_modes() if m.diagnostic)
+    assert tuple(m.name for m in registered_modes() if m.diagnostic) == DIAGNOSTICS

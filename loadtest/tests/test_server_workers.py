@@ -1,5 +1,6 @@
 """--workers N: every server kind's command gets its processes flag, the CPU layout gives the server
 CPUs 0..N-1 and says when it shares one with Locust, and one real run serves from N processes."""
+
 import csv
 import json
 import os
@@ -13,8 +14,12 @@ from loadtest.serving.servers import SERVERS
 from loadtest.tests.live_servers import SHORT_RUN, run_loadtest
 
 # The flag each server kind takes for its number of processes.
-PROCESSES_FLAG = {"uvicorn_command": "--workers", "gunicorn_command": "--workers", "granian_command": "--workers",
-                  "bolt_command": "--processes"}
+PROCESSES_FLAG = {
+    "uvicorn_command": "--workers",
+    "gunicorn_command": "--workers",
+    "granian_command": "--workers",
+    "bolt_command": "--processes",
+}
 
 
 def flag_value(command: list[str], flag: str) -> str:
@@ -29,7 +34,11 @@ def test_every_server_kind_starts_as_many_processes_as_asked(name):
     assert flag_value(spec.command("127.0.0.1", 8123), flag) == "1"
     three = spec.with_workers(3)
     assert flag_value(three.command("127.0.0.1", 8123), flag) == "3"
-    assert three.workers == 3 and "run with 3 processes" in three.label and spec.label == spec.description
+    assert (
+        three.workers == 3
+        and "run with 3 processes" in three.label
+        and spec.label == spec.description
+    )
     if name == "bolt":  # runbolt's --workers are threads per process: still one
         assert flag_value(three.command("127.0.0.1", 8123), "--workers") == "1"
     with pytest.raises(ValueError):
@@ -42,14 +51,20 @@ def test_the_server_takes_the_first_cpus_and_the_report_says_when_it_shares_locu
     assert (one.server, one.loadgen, one.shared) == ({0}, {1}, set())
     two = session.cpu_layout(1, 2)
     assert (two.server, two.loadgen, two.shared) == ({0, 1}, {1}, {1})
-    assert two.text.startswith("server (2 worker processes) pinned to CPUs 0, 1, Locust (1 process) to CPU 1")
+    assert two.text.startswith(
+        "server (2 worker processes) pinned to CPUs 0, 1, Locust (1 process) to CPU 1"
+    )
     assert "shares CPU 1 with the load generator" in two.text
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
     four = session.cpu_layout(2, 4)
     assert (four.server, four.loadgen, four.shared) == ({0, 1, 2, 3}, {4, 5}, set())
     assert "shares" not in four.text
     many = session.cpu_layout(1, 8)
-    assert many.server == {0, 1, 2, 3, 4, 5} and many.loadgen == {5} and "8 server processes share 6 CPUs" in many.text
+    assert (
+        many.server == {0, 1, 2, 3, 4, 5}
+        and many.loadgen == {5}
+        and "8 server processes share 6 CPUs" in many.text
+    )
 
 
 def test_workers_below_one_are_refused_in_one_line(capsys):
@@ -70,11 +85,23 @@ def test_the_workers_and_serving_processes_columns_survive_the_csv():
 
 def test_a_ceiling_is_judged_against_all_the_servers_cores():
     """Two processes at 120% of a core together used 60% of their two cores: not saturated."""
-    rows = [Row("wsgi", "floor", 1000, 1, rps=900.0, workers=2, server_cpu_pct=120.0, loadgen_cpu_pct=95.0),
-            Row("wsgi", "raw", 1000, 1, rps=500.0, workers=2, server_cpu_pct=190.0)]
+    rows = [
+        Row(
+            "wsgi",
+            "floor",
+            1000,
+            1,
+            rps=900.0,
+            workers=2,
+            server_cpu_pct=120.0,
+            loadgen_cpu_pct=95.0,
+        ),
+        Row("wsgi", "raw", 1000, 1, rps=500.0, workers=2, server_cpu_pct=190.0),
+    ]
     res = Results(rows)
-    assert res.ceiling_limited_by("wsgi", 1000) == ("lower bound: the server used 60% of its 2 cores, the load "
-                                                   "generator 95% of its own")
+    assert res.ceiling_limited_by("wsgi", 1000) == (
+        "lower bound: the server used 60% of its 2 cores, the load generator 95% of its own"
+    )
     rows[0].server_cpu_pct = 190.0
     assert Results(rows).ceiling_limited_by("wsgi", 1000) == ""
 

@@ -1,5 +1,6 @@
 """The session: the load generator is pinned to its CPUs before anything is measured; a
 server's memory is read from its live processes only."""
+
 import os
 import subprocess
 import sys
@@ -10,8 +11,15 @@ import pytest
 from loadtest import session as session_module
 from loadtest.serving.servers import SERVERS, ServerProcess
 
-SETTINGS = {"debug": False, "db_error": "", "vendor": "sqlite", "db_version": "3", "database": "x",
-            "modes": ["raw"], "max_limit": 1440}
+SETTINGS = {
+    "debug": False,
+    "db_error": "",
+    "vendor": "sqlite",
+    "db_version": "3",
+    "database": "x",
+    "modes": ["raw"],
+    "max_limit": 1440,
+}
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to pin apart")
@@ -29,7 +37,9 @@ def test_opening_a_session_pins_this_process_to_the_load_generator_cpus(monkeypa
 def test_a_refused_setting_stops_the_session_before_anything_starts(monkeypatch):
     from loadtest.cli import CheckError
 
-    monkeypatch.setattr(session_module, "probe_settings", lambda env: dict(SETTINGS, db_error="OperationalError: x"))
+    monkeypatch.setattr(
+        session_module, "probe_settings", lambda env: dict(SETTINGS, db_error="OperationalError: x")
+    )
     before = os.sched_getaffinity(0)
     try:
         with pytest.raises(CheckError, match="cannot connect to the database"):
@@ -44,8 +54,12 @@ def test_rss_skips_a_process_that_exited_and_lets_other_errors_through(tmp_path,
     gone.wait()
     me = psutil.Process()
     dead = psutil.Process.__new__(psutil.Process)
-    monkeypatch.setattr(dead, "memory_info", lambda: (_ for _ in ()).throw(psutil.NoSuchProcess(gone.pid)),
-                        raising=False)
+    monkeypatch.setattr(
+        dead,
+        "memory_info",
+        lambda: (_ for _ in ()).throw(psutil.NoSuchProcess(gone.pid)),
+        raising=False,
+    )
     monkeypatch.setattr(server, "processes", lambda: [me, dead], raising=False)
     assert server.rss_mb() == pytest.approx(me.memory_info().rss / 2**20, rel=0.2)
 

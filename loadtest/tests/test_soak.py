@@ -1,19 +1,22 @@
 """The soak test: its verdict on recorded inputs, and one short real run."""
-import pytest
+
 import csv
 import json
 import math
 import subprocess
 import sys
 
-from loadtest.soak import soak_verdict
+import pytest
 
 from loadtest.serving.servers import PROJECT_ROOT as PROJECT
+from loadtest.soak import soak_verdict
 
 
 def series(rss, step=5.0, failures=0):
-    return [{"t_s": step * (i + 1), "rss_mb": v, "requests": 100, "failures": failures if i == 0 else 0}
-            for i, v in enumerate(rss)]
+    return [
+        {"t_s": step * (i + 1), "rss_mb": v, "requests": 100, "failures": failures if i == 0 else 0}
+        for i, v in enumerate(rss)
+    ]
 
 
 def test_flat_memory_passes_and_warmup_growth_is_ignored():
@@ -21,7 +24,9 @@ def test_flat_memory_passes_and_warmup_growth_is_ignored():
     rss = [60, 80, 95, 99, 100, 100, 100, 100, 100, 100, 100, 100] + [101, 100, 102] * 20
     r = soak_verdict(series(rss), {}, warmup_s=60)
     assert r.passed, r.reasons
-    assert math.isclose(r.rss_start_mb, 301 / 3) and math.isclose(r.rss_end_mb, 101)  # means of 3 samples
+    assert math.isclose(r.rss_start_mb, 301 / 3) and math.isclose(
+        r.rss_end_mb, 101
+    )  # means of 3 samples
     assert 0 < r.growth_pct < 1
     assert r.rss_peak_mb == 102 and r.requests == 100 * len(rss)
 
@@ -34,7 +39,9 @@ def test_growth_of_ten_percent_fails():
 
 
 def test_failures_fail():
-    r = soak_verdict(series([100] * 20, failures=3), {"HTTP 500": 2, "ConnectionResetError": 1}, warmup_s=10)
+    r = soak_verdict(
+        series([100] * 20, failures=3), {"HTTP 500": 2, "ConnectionResetError": 1}, warmup_s=10
+    )
     assert not r.passed
     assert r.reasons == ["3 failed request(s): HTTP 500 x2, ConnectionResetError x1"]
 
@@ -51,21 +58,48 @@ def test_soak_end_to_end(bench_env, tmp_path):
     limit is lifted here, and the growth verdict is tested on synthetic samples above."""
     out = tmp_path / "soak"
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest", "soak", "--minutes", "0.2", "--sample-seconds", "1", "--limit", "100",
-         "--max-growth", "1000", "--out", str(out)],
-        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "loadtest",
+            "soak",
+            "--minutes",
+            "0.2",
+            "--sample-seconds",
+            "1",
+            "--limit",
+            "100",
+            "--max-growth",
+            "1000",
+            "--out",
+            str(out),
+        ],
+        cwd=PROJECT,
+        env=bench_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     rows = list(csv.DictReader((out / "soak.csv").open()))
     assert {r["mode"] for r in rows} == {"drf", "raw"} and len(rows) >= 10
-    assert all(r["failures"] == "0" and float(r["rss_mb"]) > 10 and int(r["requests"]) > 0 for r in rows)
+    assert all(
+        r["failures"] == "0" and float(r["rss_mb"]) > 10 and int(r["requests"]) > 0 for r in rows
+    )
     md = (out / "soak.md").read_text()
     assert "verdict: PASS" in md and "| drf |" in md and "| raw |" in md
     # The verdict in meta.json is the verdict over the series soak.csv holds.
     meta = json.loads((out / "meta.json").read_text())
-    series = [{"t_s": float(r["t_s"]), "rss_mb": float(r["rss_mb"]), "requests": int(r["requests"]),
-               "failures": int(r["failures"])} for r in rows]
+    series = [
+        {
+            "t_s": float(r["t_s"]),
+            "rss_mb": float(r["rss_mb"]),
+            "requests": int(r["requests"]),
+            "failures": int(r["failures"]),
+        }
+        for r in rows
+    ]
     again = soak_verdict(series, {}, meta["warmup_s"], max_growth_pct=1000)
     assert meta["result"]["passed"] is True and meta["result"]["requests"] == again.requests
     assert math.isclose(meta["result"]["growth_pct"], again.growth_pct)

@@ -1,4 +1,5 @@
 """The spike test: its shape, its verdict on recorded inputs, and one short real run."""
+
 import csv
 import math
 import subprocess
@@ -7,10 +8,9 @@ import sys
 import pytest
 
 from loadtest.overload import classify
+from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 from loadtest.serving.servers import SERVERS
 from loadtest.spike import SpikePlan, spike_verdict, timeline
-
-from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 
 PLAN = SpikePlan(users=200, baseline_users=16, baseline_s=5, spawn_s=1, hold_s=10, recovery_s=10)
 
@@ -33,10 +33,14 @@ def test_shape_user_counts_over_time():
 
 def test_shape_is_a_locust_load_test_shape():
     # In a subprocess: Locust must be imported first (gevent), which pytest's process is not.
-    code = ("import locust; from locust import LoadTestShape; from loadtest.spike import SpikePlan, spike_shape; "
-            "s = spike_shape(SpikePlan()); assert isinstance(s, LoadTestShape); "
-            "assert s.tick() == (16, 16.0) and 'baseline' in s.phase_started; print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    code = (
+        "import locust; from locust import LoadTestShape; from loadtest.spike import SpikePlan, spike_shape; "
+        "s = spike_shape(SpikePlan()); assert isinstance(s, LoadTestShape); "
+        "assert s.tick() == (16, 16.0) and 'baseline' in s.phase_started; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
@@ -65,9 +69,13 @@ def test_classify():
 
 
 def test_verdict_pass_with_shedding():
-    records = (steady(1000, 1005, 20) + steady(1005, 1016, 150, 0.02)
-               + [rec(1005 + (i + 1) * 0.01, 1, 503, "HTTP 503") for i in range(500)]
-               + steady(1016, 1018, 80) + steady(1018, 1026, 22))
+    records = (
+        steady(1000, 1005, 20)
+        + steady(1005, 1016, 150, 0.02)
+        + [rec(1005 + (i + 1) * 0.01, 1, 503, "HTTP 503") for i in range(500)]
+        + steady(1016, 1018, 80)
+        + steady(1018, 1026, 22)
+    )
     r = spike_verdict(records, PHASES, END, factor=1.5, settle_s=2)
     assert r.passed, r.reasons
     assert r.baseline_p50_ms == 20 and r.recovery_p50_ms == 22
@@ -78,13 +86,22 @@ def test_verdict_pass_with_shedding():
 
 
 def test_verdict_fails_on_other_errors_slow_recovery_and_dead_server():
-    records = (steady(1000, 1005, 20) + steady(1005, 1016, 150)
-               + [rec(1010, 30000, 0, "ConnectionResetError"), rec(1011, 5, 500, "HTTP 500")]
-               + steady(1016, 1026, 40))
-    r = spike_verdict(records, PHASES, END, factor=1.5, settle_s=2, server_ok_after=False, worker_replaced=True)
+    records = (
+        steady(1000, 1005, 20)
+        + steady(1005, 1016, 150)
+        + [rec(1010, 30000, 0, "ConnectionResetError"), rec(1011, 5, 500, "HTTP 500")]
+        + steady(1016, 1026, 40)
+    )
+    r = spike_verdict(
+        records, PHASES, END, factor=1.5, settle_s=2, server_ok_after=False, worker_replaced=True
+    )
     assert not r.passed
     text = " | ".join(r.reasons)
-    assert "2 request(s) neither 200 nor 503" in text and "ConnectionResetError" in text and "HTTP 500" in text
+    assert (
+        "2 request(s) neither 200 nor 503" in text
+        and "ConnectionResetError" in text
+        and "HTTP 500" in text
+    )
     assert "recovery p50 40.0 ms > 1.5 x baseline p50 20.0 ms" in text
     assert "did not answer" in text and "died or was replaced" in text
     assert math.isnan(r.recovered_after_s)
@@ -108,7 +125,9 @@ def test_uvicorn_command_sheds_overload():
     # Twice the seed profile's 60 users: a keep-alive connection can hold two request tasks.
     assert cmd[cmd.index("--limit-concurrency") + 1] == "200"
     assert "--timeout-graceful-shutdown" in cmd
-    assert "--limit-concurrency" not in SERVERS["asgi"].with_options(limit_concurrency=0).command("h", 1)
+    assert "--limit-concurrency" not in SERVERS["asgi"].with_options(limit_concurrency=0).command(
+        "h", 1
+    )
 
 
 @pytest.mark.live
@@ -116,11 +135,41 @@ def test_spike_end_to_end(bench_env, tmp_path):
     """A short real spike: uvicorn with a low concurrency limit must shed with 503 and recover."""
     out = tmp_path / "spike"
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest", "spike", "--servers", "asgi", "--modes", "raw", "--users", "30",
-         "--limit-concurrency", "20", "--baseline-users", "4", "--baseline-seconds", "2", "--hold", "1",
-         "--recovery-seconds", "3", "--settle", "1", "--recovery-factor", "3", "--limit", "100",
-         "--out", str(out)],
-        cwd=PROJECT, env=bench_env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "loadtest",
+            "spike",
+            "--servers",
+            "asgi",
+            "--modes",
+            "raw",
+            "--users",
+            "30",
+            "--limit-concurrency",
+            "20",
+            "--baseline-users",
+            "4",
+            "--baseline-seconds",
+            "2",
+            "--hold",
+            "1",
+            "--recovery-seconds",
+            "3",
+            "--settle",
+            "1",
+            "--recovery-factor",
+            "3",
+            "--limit",
+            "100",
+            "--out",
+            str(out),
+        ],
+        cwd=PROJECT,
+        env=bench_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

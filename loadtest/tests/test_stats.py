@@ -1,12 +1,28 @@
 """Result parsing: Server-Timing headers, percentiles, measurement windows, run summaries."""
+
 import math
 
 import pytest
 
-from loadtest.stats import Collector, TimingSummary, parse_server_timing, percentile, span, summarize, window
+from loadtest.stats import (
+    Collector,
+    TimingSummary,
+    parse_server_timing,
+    percentile,
+    span,
+    summarize,
+    window,
+)
 
 
-def sample(end, rt=10.0, ok=True, nbytes=100, timing="db;dur=1.0, serialize;dur=2.0, render;dur=0.5", name="raw limit=1"):
+def sample(
+    end,
+    rt=10.0,
+    ok=True,
+    nbytes=100,
+    timing="db;dur=1.0, serialize;dur=2.0, render;dur=0.5",
+    name="raw limit=1",
+):
     return (end - rt / 1000, end, rt, ok, nbytes, timing, name)
 
 
@@ -113,7 +129,9 @@ def test_collector_records_merges_and_drains():
 def test_timing_summary_table_for_runs_by_hand():
     summary = TimingSummary()
     summary.add([sample(1.0, name="drf limit=10"), sample(1.1, name="drf limit=10", ok=False)])
-    summary.add([sample(1.2, name="drf limit=10", timing="db;dur=3, serialize;dur=4, render;dur=1.5")])
+    summary.add(
+        [sample(1.2, name="drf limit=10", timing="db;dur=3, serialize;dur=4, render;dur=1.5")]
+    )
     table = summary.table()
     line = next(line for line in table.splitlines() if line.startswith("drf limit=10"))
     assert line.split() == ["drf", "limit=10", "3", "1", "2.000", "3.000", "1.000"]
@@ -123,7 +141,12 @@ def test_timing_summary_clear_starts_afresh():
     from loadtest.stats import TimingSummary
 
     summary = TimingSummary()
-    summary.add([(0.0, 1.0, 5.0, True, 10, "db;dur=2", "raw limit=1"), (0.0, 1.0, 5.0, False, 0, "", "raw limit=1")])
+    summary.add(
+        [
+            (0.0, 1.0, 5.0, True, 10, "db;dur=2", "raw limit=1"),
+            (0.0, 1.0, 5.0, False, 0, "", "raw limit=1"),
+        ]
+    )
     assert summary.counts == {"raw limit=1": 2} and summary.failures == {"raw limit=1": 1}
     summary.clear()
     assert (summary.counts, summary.failures, summary.sums) == ({}, {}, {})

@@ -1,4 +1,5 @@
 """loadtest.inprocess.tablesize: its arithmetic, its arguments, its exit code, and a tiny run on throwaway SQLite files."""
+
 import json
 import os
 import subprocess
@@ -8,8 +9,8 @@ import pytest
 
 from candles.api.params import MAX_LIMIT
 from candles.random_walk import DEFAULT_PAIRS
-from loadtest.inprocess import tablesize
 from loadtest.cli import EXIT_FAILED, CheckError
+from loadtest.inprocess import tablesize
 from loadtest.serving.database import engine_of, with_database
 from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 
@@ -42,7 +43,9 @@ def test_verdict_within_20_percent():
 def test_a_verdict_on_too_little_data_says_so():
     steady = {"same:raw": [2.0, 2.0, 2.0]}
     assert tablesize.too_little_data(steady, {"same:raw": [2.1, 2.2, 2.0]}) == ""
-    assert tablesize.too_little_data({"same:raw": [2.0]}, {"same:raw": [2.1]}).startswith("only 1 round(s)")
+    assert tablesize.too_little_data({"same:raw": [2.0]}, {"same:raw": [2.1]}).startswith(
+        "only 1 round(s)"
+    )
     # Rounds on both sides of the 20% line: the median's side is the noise's choice.
     doubt = tablesize.too_little_data(steady, {"same:raw": [2.1, 2.6, 2.2]})
     assert doubt.startswith("rounds disagree about the 20% line") and "same:raw 1.05..1.30" in doubt
@@ -57,19 +60,29 @@ def test_engine_and_database_names():
     assert engine_of("postgresql://u:p@h/db") == "postgresql"
     with pytest.raises(ValueError):
         engine_of("mysql://h/db")
-    assert (with_database("postgres://postgres:pw@127.0.0.1:5432/candlebench?sslmode=disable",
-                                    "candlebench_tbl_big")
-            == "postgres://postgres:pw@127.0.0.1:5432/candlebench_tbl_big?sslmode=disable")
+    assert (
+        with_database(
+            "postgres://postgres:pw@127.0.0.1:5432/candlebench?sslmode=disable",
+            "candlebench_tbl_big",
+        )
+        == "postgres://postgres:pw@127.0.0.1:5432/candlebench_tbl_big?sslmode=disable"
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--small", "5000", "--big", "5000"], "--small must be smaller than --big"),
-    (["--small", "0"], "must be positive"),
-    (["--limit", "2000"], f"--limit must be within 1..{MAX_LIMIT}"),
-    (["--rounds", "0"], "--rounds must be >= 1"),
-    (["--min-time", "0"], "--min-time > 0"),
-    (["--json", "/proc/forbidden/t.json"], "--json /proc/forbidden/t.json: its folder cannot be created"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--small", "5000", "--big", "5000"], "--small must be smaller than --big"),
+        (["--small", "0"], "must be positive"),
+        (["--limit", "2000"], f"--limit must be within 1..{MAX_LIMIT}"),
+        (["--rounds", "0"], "--rounds must be >= 1"),
+        (["--min-time", "0"], "--min-time > 0"),
+        (
+            ["--json", "/proc/forbidden/t.json"],
+            "--json /proc/forbidden/t.json: its folder cannot be created",
+        ),
+    ],
+)
 def test_bad_arguments_are_refused(argv, message):
     with pytest.raises(CheckError, match=message):
         tablesize.check_args(tablesize.build_parser().parse_args(argv), MAX_LIMIT)
@@ -77,7 +90,12 @@ def test_bad_arguments_are_refused(argv, message):
 
 def test_defaults():
     args = tablesize.build_parser().parse_args([])
-    assert (args.big, args.small, args.limit, args.modes) == (5_000_000, 10_000, 1000, ["raw", "drf"])
+    assert (args.big, args.small, args.limit, args.modes) == (
+        5_000_000,
+        10_000,
+        1000,
+        ["raw", "drf"],
+    )
 
 
 def test_a_tiny_run_on_sqlite(tmp_path):
@@ -85,9 +103,29 @@ def test_a_tiny_run_on_sqlite(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DJANGO_DEBUG")}
     out = tmp_path / "tablesize.json"
     result = subprocess.run(
-        [sys.executable, "-m", "loadtest.inprocess.tablesize", "--big", "3000", "--small", "1500", "--limit", "100",
-         "--rounds", "1", "--min-time", "0.05", "--json", str(out)],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=180, check=False,
+        [
+            sys.executable,
+            "-m",
+            "loadtest.inprocess.tablesize",
+            "--big",
+            "3000",
+            "--small",
+            "1500",
+            "--limit",
+            "100",
+            "--rounds",
+            "1",
+            "--min-time",
+            "0.05",
+            "--json",
+            str(out),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     data = json.loads(out.read_text())
     # One round is too little data for a verdict: it says so, and exits 1 whatever the ratios.
@@ -108,9 +146,23 @@ def test_a_verdict_not_within_exits_1(tmp_path, monkeypatch):
     monkeypatch.delenv("DJANGO_DEBUG", raising=False)
 
     def not_within(small_ms, big_ms, tolerance=tablesize.TOLERANCE):
-        return tablesize.TableSizeVerdict({m: 1 + 2 * tolerance for m in small_ms}, within=False)
+        return tablesize.TableSizeVerdict(dict.fromkeys(small_ms, 1 + 2 * tolerance), within=False)
 
     monkeypatch.setattr(tablesize, "compare_table_sizes", not_within)
-    code = tablesize.main(["--big", "3000", "--small", "1500", "--limit", "100", "--rounds", "1",
-                           "--min-time", "0.02", "--modes", "raw"])
+    code = tablesize.main(
+        [
+            "--big",
+            "3000",
+            "--small",
+            "1500",
+            "--limit",
+            "100",
+            "--rounds",
+            "1",
+            "--min-time",
+            "0.02",
+            "--modes",
+            "raw",
+        ]
+    )
     assert code == EXIT_FAILED

@@ -1,4 +1,5 @@
 """wrk as the second load generator: its output read, the headline cells, the report's Locust/wrk table."""
+
 import math
 import shutil
 
@@ -34,22 +35,38 @@ def test_wrk_output_counts_successful_requests_only():
 
 def test_headline_cells_are_raw_and_drf_at_1000_rows_on_each_server():
     served = {"asgi": ["drf", "raw", "orjson"], "bolt": ["raw"]}
-    assert wrk.headline_cells(["asgi", "bolt"], served.get, [1, 1000]) == [("asgi", "raw"), ("asgi", "drf"), ("bolt", "raw")]
+    assert wrk.headline_cells(["asgi", "bolt"], served.get, [1, 1000]) == [
+        ("asgi", "raw"),
+        ("asgi", "drf"),
+        ("bolt", "raw"),
+    ]
     assert wrk.headline_cells(["asgi"], served.get, [1, 100]) == []
 
 
 def test_the_report_prints_locust_over_wrk_and_flags_a_gap_over_ten_percent():
-    rows = [results.Row(server="asgi", mode=m, limit=1000, repeat=1, rps=v) for m, v in (("raw", 180.0), ("drf", 33.0))]
-    meta = {"wrk": [{"server": "asgi", "mode": "raw", "limit": 1000, "wrk_rps": 225.0, "runs": []},
-                    {"server": "asgi", "mode": "drf", "limit": 1000, "wrk_rps": 34.0, "runs": []}]}
+    rows = [
+        results.Row(server="asgi", mode=m, limit=1000, repeat=1, rps=v)
+        for m, v in (("raw", 180.0), ("drf", 33.0))
+    ]
+    meta = {
+        "wrk": [
+            {"server": "asgi", "mode": "raw", "limit": 1000, "wrk_rps": 225.0, "runs": []},
+            {"server": "asgi", "mode": "drf", "limit": 1000, "wrk_rps": 34.0, "runs": []},
+        ]
+    }
     res = Results(rows, meta)
     table = loadgen_table(res)
     assert [r[5:] for r in table.rows] == [["0.80", "⚠ differ by 20%"], ["0.97", "ok"]]
-    assert "Locust/wrk" in render.summary_text(res) and "## Locust and wrk" in render.render_markdown(res)
+    assert "Locust/wrk" in render.summary_text(
+        res
+    ) and "## Locust and wrk" in render.render_markdown(res)
     assert loadgen_table(Results(rows)) is None
     # Every wrk request failed (e.g. timed out): said so, no ratio.
     meta["wrk"][1]["wrk_rps"] = 0.0
-    assert loadgen_table(Results(rows, meta)).rows[1][5:] == ["-", "⚠ wrk got no successful response (see wrk.json)"]
+    assert loadgen_table(Results(rows, meta)).rows[1][5:] == [
+        "-",
+        "⚠ wrk got no successful response (see wrk.json)",
+    ]
 
 
 def test_the_check_estimates_a_warm_up_a_window_and_a_second_per_cell_and_repeat():
@@ -63,7 +80,10 @@ def test_locust_over_wrk_is_taken_within_each_repeat():
     locust = {1: 100.0, 2: 60.0, 3: 90.0}
     assert locust_over_wrk(locust, {"wrk_rps": 100.0, "runs": runs}) == 1.0  # 1.0, 1.0, 0.9
     # The ratio of the medians would read 90/100.
-    rows = [results.Row(server="wsgi", mode="raw", limit=1000, repeat=r, rps=v) for r, v in locust.items()]
+    rows = [
+        results.Row(server="wsgi", mode="raw", limit=1000, repeat=r, rps=v)
+        for r, v in locust.items()
+    ]
     cell = {"server": "wsgi", "mode": "raw", "limit": 1000, "wrk_rps": 100.0, "runs": runs}
     assert loadgen_table(Results(rows, {"wrk": [cell]})).rows[0][5:] == ["1.00", "ok"]
     # A wrk.json from before the pairing (runs without repeats): the ratio of the medians.
@@ -83,8 +103,20 @@ def test_wrk_measures_a_running_server(bench_env, require_tool):
     from loadtest.serving.servers import PROJECT_ROOT, free_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "candleproject.asgi:application", "--port", str(port),
-                               "--log-level", "warning"], cwd=PROJECT_ROOT, env=bench_env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "candleproject.asgi:application",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=PROJECT_ROOT,
+        env=bench_env,
+    )
     try:
         url = f"http://127.0.0.1:{port}/api/modes"
         for _ in range(100):
@@ -98,8 +130,12 @@ def test_wrk_measures_a_running_server(bench_env, require_tool):
         for repeat in (1, 2):
             check.measure("asgi", "raw", repeat, url)
         [cell] = check.results()
-        assert [r["repeat"] for r in cell["runs"]] == [1, 2] and all(r["errors"] == 0 for r in cell["runs"])
-        assert cell["wrk_rps"] > 0 and math.isclose(cell["wrk_rps"], sum(r["rps"] for r in cell["runs"]) / 2)
+        assert [r["repeat"] for r in cell["runs"]] == [1, 2] and all(
+            r["errors"] == 0 for r in cell["runs"]
+        )
+        assert cell["wrk_rps"] > 0 and math.isclose(
+            cell["wrk_rps"], sum(r["rps"] for r in cell["runs"]) / 2
+        )
     finally:
         server.terminate()
         server.wait(10)
@@ -149,11 +185,18 @@ def test_a_hung_wrk_is_reported_without_its_command_line(monkeypatch):
 
 def test_the_report_of_an_https_target_without_insecure_says_why_wrk_did_not_run():
     rows = [results.Row(server="target", mode="raw", limit=1000, repeat=1, rps=180.0)]
-    target = {"name": "target", "url": "https://staging.example.com", "header_names": ["Authorization"],
-              "insecure": False}
+    target = {
+        "name": "target",
+        "url": "https://staging.example.com",
+        "header_names": ["Authorization"],
+        "insecure": False,
+    }
     md = render.render_markdown(Results(rows, {"target": target}))
-    section = md[md.index("## Locust and wrk"):]
-    assert section.split("\n\n")[1].startswith("Not run: wrk checks no TLS certificate") and "--insecure" in section
+    section = md[md.index("## Locust and wrk") :]
+    assert (
+        section.split("\n\n")[1].startswith("Not run: wrk checks no TLS certificate")
+        and "--insecure" in section
+    )
     # With --insecure it may run (here it did not: no section), and over plain HTTP nothing is said.
     for other in ({**target, "insecure": True}, {**target, "url": "http://staging.example.com"}):
         assert "## Locust and wrk" not in render.render_markdown(Results(rows, {"target": other}))

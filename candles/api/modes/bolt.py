@@ -16,6 +16,7 @@ on the worker thread; with `-> Response` it calls the sync handler on its event 
 Django refuses any query (SynchronousOnlyOperation). So `floor`, which sends the bytes as
 stored, declares the schema too.
 """
+
 import logging
 import re
 from collections.abc import Callable
@@ -49,7 +50,9 @@ CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 
 def as_bolt_response(response: HttpResponse) -> Response:
     """A Django response of errors.py (status, headers, JSON body) as bolt's own Response."""
-    return Response(response.content, status_code=response.status_code, headers=dict(response.items()))
+    return Response(
+        response.content, status_code=response.status_code, headers=dict(response.items())
+    )
 
 
 def format_error(error: BoltError, request: Request) -> Response:
@@ -92,7 +95,11 @@ def floor_answer(q: CandleQuery, timing: ServerTiming) -> bytes:
 
 
 def candle_answer(
-    request: Request, exchange: str, market: str, asset: str, body: Callable[[CandleQuery, ServerTiming], bytes]
+    request: Request,
+    exchange: str,
+    market: str,
+    asset: str,
+    body: Callable[[CandleQuery, ServerTiming], bytes],
 ) -> Response:
     """The shared parameters and errors around a mode's body, Server-Timing on the answer."""
     try:
@@ -147,4 +154,6 @@ _paths = tuple(dict.fromkeys(path for _, path, _, _ in api._routes))
 for _path in _paths:
     api.options(_path)(refuse_options)
 # The routes' paths as patterns, for format_error's 405.
-SERVED_PATHS = tuple(re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path))) for path in _paths)
+SERVED_PATHS = tuple(
+    re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path))) for path in _paths
+)

@@ -5,6 +5,7 @@ The model serializer every DRF mode renders and the response schema (`CandleOut`
 (DRF's own request, negotiation, rendering and exception handling) whose get() follows the
 shared pipeline of endpoint.py.
 """
+
 from datetime import datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ class CandleOut(serializers.Serializer):
     basetm = AwareDateTimeField()
     o = serializers.FloatField()
     h = serializers.FloatField()
-    l = serializers.FloatField()  # noqa: E741
+    l = serializers.FloatField()
     c = serializers.FloatField()
     v = serializers.FloatField(min_value=0)
 

@@ -6,6 +6,7 @@ and do no serialization. What is left is the cost of Django plus the server: the
 mode could reach on that server at that response size. `floor` is a sync view like most
 modes; `floor-async` is its async twin, the ceiling for the async `orjson` mode.
 """
+
 from asgiref.sync import sync_to_async
 from django.http import HttpResponse
 

@@ -3,6 +3,7 @@
 `raw-msgspec` the raw cursor's rows (validated output from raw's path). django-bolt's
 handlers (bolt.py) send the same Structs.
 """
+
 import sys
 from datetime import datetime
 from typing import Annotated
@@ -32,7 +33,7 @@ class CandleOut(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     basetm: AwareDatetime
     o: Finite
     h: Finite
-    l: Finite  # noqa: E741
+    l: Finite
     c: Finite
     v: Volume
 

@@ -4,6 +4,7 @@
 validated against CandleDocument, ninja's renderer), mounted by the URLconf like every
 mode's view; its handler follows the shared pipeline of endpoint.py.
 """
+
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -30,7 +31,7 @@ class CandleOut(Schema):
     basetm: pydantic.AwareDatetime
     o: Finite
     h: Finite
-    l: Finite  # noqa: E741
+    l: Finite
     c: Finite
     v: Volume
 
@@ -49,7 +50,9 @@ class TimedNinjaAPI(NinjaAPI):
     def get_content_type(self) -> str:
         return "application/json"
 
-    def create_response(self, request: HttpRequest, data: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+    def create_response(
+        self, request: HttpRequest, data: Any, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         timing: ServerTiming | None = getattr(request, "server_timing", None)
         if timing is None:
             return super().create_response(request, data, *args, **kwargs)
@@ -82,7 +85,9 @@ def invalid_row(request: HttpRequest, exc: pydantic.ValidationError) -> HttpResp
     return invalid_response(str(error["loc"][-1]), error["msg"]).response()
 
 
-@api.api_operation(ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleDocument, url_name="candles")
+@api.api_operation(
+    ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleDocument, url_name="candles"
+)
 def candles(request: HttpRequest, exchange: str, market: str, asset: str) -> dict[str, Any]:
     q, request.server_timing = begin(request, exchange, market, asset)
     rows = candle_instances(q, request.server_timing)

@@ -1,4 +1,5 @@
 """Modes without a serializer framework or validation: json, orjson (async) and raw."""
+
 from django.http import HttpResponse, JsonResponse
 
 from ...selectors import CandleQuery, fetch_raw_rows

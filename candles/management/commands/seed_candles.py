@@ -1,4 +1,5 @@
 """Seed deterministic synthetic candles (candles.random_walk, stored by services.candles_seed)."""
+
 from __future__ import annotations
 
 import time
