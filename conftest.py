@@ -12,11 +12,13 @@ from django.test import TransactionTestCase
 from candles.models import Exchange, Pair
 
 # Fixtures that give a test the database: such a test is marked `database`.
+# (Not django_db_blocker: pytest-django's autouse fixtures give it to every test.)
 DATABASE_FIXTURES = {
     "db",
     "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
     "django_db_setup",
-    "django_db_blocker",
     "live_server",
 }
 
