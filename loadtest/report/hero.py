@@ -143,7 +143,7 @@ def _attr(value: object) -> str:
 
 def _text(x: float, y: float, text: str, **attrs: object) -> str:
     extra = "".join(f' {k.rstrip("_").replace("_", "-")}="{_attr(v)}"' for k, v in attrs.items())
-    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{html.escape(text)}</text>'
+    return f'<text x="{x:.1f}" y="{y:.1f}"{extra}>{html.escape(text, quote=False)}</text>'
 
 
 def run_line(res: Results) -> str:
@@ -171,8 +171,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     lim = plain.chart_limit
     repeats = max(b.repeats for b in bars)
     with_capacity = any(b.capacity for b in bars)
-    labels = [f"{b.mode} · {b.server}" for b in bars]
-    label_w = max(len(t) for t in labels) * CHAR_PX + 34
+    label_w = max(len(f"{b.mode} · {b.server}") for b in bars) * CHAR_PX + 34
     capacity_w = 170 if with_capacity else 0
     value_w = 110
     x0, x1 = label_w, WIDTH - value_w - capacity_w
@@ -245,7 +244,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
             text_anchor="middle",
         )
     )
-    for i, (bar, label) in enumerate(zip(bars, labels)):
+    for i, bar in enumerate(bars):
         y = top + i * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
         mid = y + BAR_HEIGHT / 2
         fill = VALIDATED_FILL if bar.validated else UNVALIDATED_FILL
