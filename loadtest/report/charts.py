@@ -93,7 +93,8 @@ def _packed_axes(groups: list[tuple[str, int]], panel_height: float = 3.4):
     width = FIGURE_WIDTH * max(units, BARS_PER_ROW // 2) / max(units, BARS_PER_ROW)
     fig = plt.figure(figsize=(width, panel_height * len(rows) + 1.0), layout="constrained")
     outer = fig.add_gridspec(len(rows), 1)
-    axes, first_of_row = [], []
+    axes: list = []
+    first_of_row: list[int] = []
     for r, row in enumerate(rows):
         widths = [max(n, 2) for _, n in row]
         spare = max(units, BARS_PER_ROW // 2) - sum(widths)
@@ -214,7 +215,7 @@ def chart_latency(res: Results) -> str:
     behind = f"{users} users" if users else "the users"
     fig.suptitle(
         f"Closed loop at {rows_label(lim)}: time in the queue behind {behind} (p50, p95, p99),\n"
-        "not the latency of a server offered a chosen rate",
+        "not the latency of a server offered a chosen rate; each panel on its own scale",
     )
     _figure_legend(fig, axes)
     return _png(fig)
@@ -228,7 +229,12 @@ def chart_breakdown(res: Results) -> str:
         (s, len(ms))
         for s in res.servers
         if (ms := _modes_at(res, s, lim))
-        and any(math.isfinite(res.cell(s, m, lim).timing(p)) for m in ms for p in PHASES)  # type: ignore[union-attr]
+        and any(
+            math.isfinite(c.timing(p))
+            for m in ms
+            if (c := res.cell(s, m, lim)) is not None
+            for p in PHASES
+        )
     ]
     if not groups:
         return ""
@@ -287,7 +293,7 @@ def chart_breakdown(res: Results) -> str:
         axes[i].set_ylabel("server time per request, ms")
     fig.suptitle(
         f"Where one request's server time goes at {rows_label(lim)}: Server-Timing phases,\n"
-        "and 1/requests/s, the server time per request of one process"
+        "and 1/requests/s, the server time per request of one process; each panel on its own scale"
     )
     _figure_legend(fig, axes)
     return _png(fig)

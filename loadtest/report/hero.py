@@ -87,7 +87,7 @@ def hero_bars(res: Results, capacity: Mapping[tuple[str, str], str] | None = Non
 
 def _number(text: str | None) -> float:
     try:
-        return float(text) if text not in (None, "") else math.nan
+        return float(text) if text else math.nan
     except ValueError:
         return math.nan
 
@@ -184,7 +184,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
 
     top = 78  # title and legend above the bars
     plot_h = ROW_HEIGHT * len(bars)
-    height = top + plot_h + 92
+    height = top + plot_h + 100
     out = [
         f'<svg class="hero" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="100%" role="img" font-family="{_attr(FONT)}" font-size="13" fill="#222" '
@@ -215,7 +215,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
             _text(
                 WIDTH - 8,
                 top - 6,
-                f"capacity at p99 ≤ {SLO_MS:.0f} ms",
+                f"capacity at p99 ≤ {SLO_MS:.0f} ms (– not swept)",
                 text_anchor="end",
                 font_weight=600,
             )
@@ -295,6 +295,12 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
             out.append(
                 _text(WIDTH - 8, mid + 4.5, bar.capacity, text_anchor="end", class_="capacity")
             )
+        elif with_capacity:  # not swept
+            out.append(
+                _text(
+                    WIDTH - 8, mid + 4.5, "–", text_anchor="end", fill="#999", class_="no-capacity"
+                )
+            )
         out.append("</g>")
     notes = []
     if any(b.reference for b in bars):
@@ -303,7 +309,8 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
         notes.append("⚠ a repeat failed its own checks (the verdict counts passing runs only)")
     if plain is not res:
         notes.append("compressed responses left out")
-    notes.append(run_line(res))
-    out.append(_text(12, top + plot_h + 64, "   ·   ".join(notes), fill="#555", font_size=12))
+    lines = ["  ·  ".join(notes), run_line(res)] if notes else [run_line(res)]
+    for k, line in enumerate(lines):
+        out.append(_text(12, top + plot_h + 64 + 18 * k, line, fill="#555", font_size=12))
     out.append("</svg>")
     return "\n".join(out)

@@ -152,6 +152,8 @@ def test_capacity_is_shown_beside_its_bar_when_given(res):
     row = next(g for g in root.iter(f"{SVG}g") if g.get("data-rank") == "2")
     assert [t.text for t in row.iter(f"{SVG}text") if t.get("class") == "capacity"] == ["240 req/s"]
     assert "capacity at p99 ≤ 100 ms" in svg
+    # The bars of cells not swept say so.
+    assert [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "no-capacity"] == ["–"] * 3
     assert "capacity" not in hero.hero_svg(res)
 
 
