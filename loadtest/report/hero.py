@@ -203,12 +203,14 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     ]
     # The legend: two entries.
     legend_y = 46
+    validated = "validated: every row checked against the project's response schema"
+    second = 40 + len(validated) * CHAR_PX + 30
     out += [
         f'<rect class="legend" x="12" y="{legend_y}" width="22" height="13" fill="{VALIDATED_FILL}"/>',
-        _text(40, legend_y + 11, "validated: every row checked against the response schema"),
-        f'<rect class="legend" x="440" y="{legend_y}" width="22" height="13" '
+        _text(40, legend_y + 11, validated),
+        f'<rect class="legend" x="{second:.1f}" y="{legend_y}" width="22" height="13" '
         f'fill="{UNVALIDATED_FILL}" stroke="#dd8a2e"/>',
-        _text(468, legend_y + 11, "not validated"),
+        _text(second + 28, legend_y + 11, "not validated"),
     ]
     if with_capacity:
         out.append(
