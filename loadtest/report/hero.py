@@ -26,6 +26,7 @@ MIN_SERVED = 0.97  # a rate counts only if at least this share of it was served
 
 VALIDATED_FILL = "#2563a8"
 UNVALIDATED_FILL = "url(#hero-unvalidated)"
+UNKNOWN_FILL = "#9a9a9a"  # a run whose meta.json does not record which modes validate
 WIDTH = 1100
 ROW_HEIGHT = 26
 BAR_HEIGHT = 17
@@ -43,7 +44,7 @@ class HeroBar:
     low: float
     high: float
     repeats: int
-    validated: bool
+    validated: bool | None  # None: not recorded (a meta.json without the registry)
     reference: bool
     trustworthy: bool
     capacity: str = ""
@@ -64,6 +65,7 @@ def hero_bars(res: Results, capacity: Mapping[tuple[str, str], str] | None = Non
     if plain is None:
         return []
     lim = plain.chart_limit
+    recorded = bool(plain.meta.get("plan", {}).get("registry"))
     bars = []
     for server, mode, rps in ranked(plain, lim):
         cell = plain.cell(server, mode, lim)
@@ -76,7 +78,7 @@ def hero_bars(res: Results, capacity: Mapping[tuple[str, str], str] | None = Non
                 low=cell.rps.low,
                 high=cell.rps.high,
                 repeats=cell.rps.n,
-                validated=plain.validates(mode),
+                validated=plain.validates(mode) if recorded else None,
                 reference=server == REFERENCE_SERVER,
                 trustworthy=cell.trustworthy,
                 capacity=(capacity or {}).get((server, mode), ""),
@@ -163,7 +165,8 @@ def run_line(res: Results) -> str:
 
 
 def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None) -> str:
-    """The hero chart as a standalone SVG element ("" when nothing was measured)."""
+    """The hero chart as a standalone SVG element, WIDTH px wide at its own size (the report's
+    CSS fits it to the page); "" when nothing was measured."""
     bars = hero_bars(res, capacity)
     if not bars:
         return ""
@@ -175,7 +178,11 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     capacity_w = 170 if with_capacity else 0
     value_w = 110
     x0, x1 = label_w, WIDTH - value_w - capacity_w
-    top_value = max(max(b.high for b in bars if math.isfinite(b.high)), max(b.rps for b in bars))
+    top_value = max(
+        max((b.high for b in bars if math.isfinite(b.high)), default=0.0),
+        max(b.rps for b in bars),
+        1.0,
+    )
     step = _nice_step(top_value)
     axis_max = math.ceil(top_value / step) * step
 
@@ -187,7 +194,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     height = top + plot_h + 100
     out = [
         f'<svg class="hero" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
-        f'width="100%" role="img" font-family="{_attr(FONT)}" font-size="13" fill="#222" '
+        f'width="{WIDTH}" height="{height}" role="img" font-family="{_attr(FONT)}" font-size="13" fill="#222" '
         f'aria-label="requests/s at {rows_label(lim)} for every server and mode, fastest first">',
         '<defs><pattern id="hero-unvalidated" patternUnits="userSpaceOnUse" width="7" height="7" '
         'patternTransform="rotate(45)"><rect width="7" height="7" fill="#f6c27f"/>'
@@ -201,17 +208,28 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
             font_weight=600,
         ),
     ]
-    # The legend: two entries.
+    # The legend: two entries (one when the run did not record which modes validate).
     legend_y = 46
     validated = "validated: every row checked against the project's response schema"
     second = 40 + len(validated) * CHAR_PX + 30
-    out += [
-        f'<rect class="legend" x="12" y="{legend_y}" width="22" height="13" fill="{VALIDATED_FILL}"/>',
-        _text(40, legend_y + 11, validated),
-        f'<rect class="legend" x="{second:.1f}" y="{legend_y}" width="22" height="13" '
-        f'fill="{UNVALIDATED_FILL}" stroke="#dd8a2e"/>',
-        _text(second + 28, legend_y + 11, "not validated"),
-    ]
+    out += (
+        [
+            f'<rect class="legend" x="12" y="{legend_y}" width="22" height="13" '
+            f'fill="{VALIDATED_FILL}"/>',
+            _text(40, legend_y + 11, validated),
+            f'<rect class="legend" x="{second:.1f}" y="{legend_y}" width="22" height="13" '
+            f'fill="{UNVALIDATED_FILL}" stroke="#dd8a2e"/>',
+            _text(second + 28, legend_y + 11, "not validated"),
+        ]
+        if any(b.validated is not None for b in bars)
+        else [
+            f'<rect class="legend" x="12" y="{legend_y}" width="22" height="13" '
+            f'fill="{UNKNOWN_FILL}"/>',
+            _text(
+                40, legend_y + 11, "which modes validate is not recorded in this run's meta.json"
+            ),
+        ]
+    )
     if with_capacity:
         out.append(
             _text(
@@ -249,11 +267,12 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     for i, bar in enumerate(bars):
         y = top + i * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
         mid = y + BAR_HEIGHT / 2
-        fill = VALIDATED_FILL if bar.validated else UNVALIDATED_FILL
+        fill = {True: VALIDATED_FILL, False: UNVALIDATED_FILL, None: UNKNOWN_FILL}[bar.validated]
+        validation = {True: "yes", False: "no", None: "unknown"}[bar.validated]
         tip = (
             f"{bar.mode} on {bar.server}: {fnum(bar.rps)} req/s"
             + (f" (repeats {fnum(bar.low)}–{fnum(bar.high)})" if bar.repeats > 1 else "")
-            + ("; validated" if bar.validated else "; not validated")
+            + {True: "; validated", False: "; not validated", None: ""}[bar.validated]
             + ("" if bar.trustworthy else "; a run failed its checks")
         )
         out.append(f'<g class="row" data-rank="{i + 1}">')
@@ -270,7 +289,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
             f'<rect class="bar" x="{x0:.1f}" y="{y:.1f}" width="{x(bar.rps) - x0:.1f}" '
             f'height="{BAR_HEIGHT}" fill="{fill}" data-server="{_attr(bar.server)}" '
             f'data-mode="{_attr(bar.mode)}" data-rps="{bar.rps:.2f}" '
-            f'data-validated="{"yes" if bar.validated else "no"}" '
+            f'data-validated="{validation}" '
             f'data-reference="{"yes" if bar.reference else "no"}">'
             f"<title>{html.escape(tip)}</title></rect>"
         )

@@ -387,7 +387,7 @@ caption{text-align:left;font-weight:600;padding:.3em 0}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
 th.l,td.l{text-align:left}thead th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
 img{max-width:100%;margin:.5em 0 1.5em}code{background:#f3f3f3;padding:0 .2em}
-figure.hero{margin:.8em 0 1.5em}figure.hero svg{display:block;max-width:100%;height:auto}
+figure.hero{margin:.8em 0 1.5em}figure.hero svg{display:block;width:100%;height:auto}
 .runs td{font-size:.85em}
 """
 

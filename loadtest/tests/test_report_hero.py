@@ -85,6 +85,13 @@ def test_the_hero_tells_validated_from_unvalidated_and_marks_the_case_study(res)
     assert "the case study's FastAPI app (server fastapi)" in svg
 
 
+def test_a_run_that_did_not_record_which_modes_validate_claims_neither(res):
+    svg = hero.hero_svg(Results(res.rows))  # no meta.json: no registry
+    assert {b["data-validated"] for b in bars_of(svg)} == {"unknown"}
+    assert {b["fill"] for b in bars_of(svg)} == {hero.UNKNOWN_FILL}
+    assert "not validated" not in svg and "is not recorded in this run's meta.json" in svg
+
+
 def test_the_hero_draws_the_spread_of_repeats_as_whiskers(res):
     root = parse(hero.hero_svg(res))
     whiskers = {
