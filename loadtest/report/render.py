@@ -4,10 +4,13 @@ from the sections in report order. `python -m loadtest report DIR` regenerates t
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import math
+import os
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from loadtest.cli import EXIT_OK, EXIT_REFUSED
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
+from loadtest.report.hero import hero_svg, read_capacity, uncompressed
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
 from loadtest.report.results import BASELINE, Results
 from loadtest.report.tables import (
@@ -172,10 +176,16 @@ def target_lines(res: Results) -> list[str]:
     ]
 
 
+def partial_line(res: Results) -> list[str]:
+    """The warning that leads the report when the run was stopped before its end."""
+    partial = res.meta.get("partial")
+    return [f"**Partial run: {partial}.**"] if partial else []
+
+
 def intro(res: Results) -> list[str]:
+    """What was run: the target, the request, the documents, the load, the processes, when."""
     meta = res.meta
-    lines = [f"**Partial run: {meta['partial']}.**"] if meta.get("partial") else []
-    lines += target_lines(res)
+    lines = target_lines(res)
     if meta.get("request"):
         lines.append(f"Request: `GET {meta['request']}`, the same for every mode.")
     docs = meta.get("documents")
@@ -250,17 +260,18 @@ def method_notes(res: Results) -> list[str]:
 
 
 def sections(res: Results) -> list[Section]:
-    """The report's sections in order."""
-    _, goals_note = evaluate_goals(res)
-    out = [Section("Goals", [goals_table(res), goals_note])]
+    """The report's sections in order: the answer (the verdict and the hero chart) first."""
+    out = [Section("What to pick", [what_to_pick(res), Chart("hero")])]
+    run = intro(res)
+    if run:
+        out.append(Section("The run", run))
     frameworks = frameworks_table(res)
     if frameworks:
         out.append(
-            Section(
-                f"Frameworks and servers at {rows_label(res.chart_limit)}",
-                [frameworks, what_to_pick(res)],
-            )
+            Section(f"Frameworks and servers at {rows_label(res.chart_limit)}", [frameworks])
         )
+    _, goals_note = evaluate_goals(res)
+    out.append(Section("Goals", [goals_table(res), goals_note]))
     out += [
         Section("At a glance", findings(res), bullets=True),
         Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")]),
@@ -335,16 +346,25 @@ def sections(res: Results) -> list[Section]:
     return out
 
 
-def render_markdown(res: Results) -> str:
-    """report.md (charts are only named: they live in report.html)."""
-    parts = [f"# {TITLE}", "", *intro(res), ""]
+def render_markdown(res: Results, chart_files: Mapping[str, str] | None = None) -> str:
+    """report.md; a chart is an image link when `chart_files` has its path (relative to the
+    report), else only named (it lives in report.html)."""
+    parts = [f"# {TITLE}", ""]
+    if partial_line(res):
+        parts += [*partial_line(res), ""]
     for section in sections(res):
         parts += [f"## {section.heading}", ""]
         for item in section.items:
             if isinstance(item, Table):
                 parts += [md_table(item), ""]
             elif isinstance(item, Chart):
-                parts += [f"(chart in report.html: {item.name})", ""]
+                path = (chart_files or {}).get(item.name)
+                parts += [
+                    f"![{CHART_ALT[item.name]}]({path})"
+                    if path
+                    else f"(chart in report.html: {item.name})",
+                    "",
+                ]
             elif section.bullets:
                 parts.append(f"- {item}")
             else:
@@ -367,6 +387,7 @@ caption{text-align:left;font-weight:600;padding:.3em 0}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
 th.l,td.l{text-align:left}thead th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
 img{max-width:100%;margin:.5em 0 1.5em}code{background:#f3f3f3;padding:0 .2em}
+figure.hero{margin:.8em 0 1.5em}figure.hero svg{display:block;width:100%;height:auto}
 .runs td{font-size:.85em}
 """
 
@@ -405,33 +426,67 @@ def locust_links(res: Results) -> str:
     )
 
 
-def render_html(res: Results, charts: dict[str, str] | None = None) -> str:
+# What each chart shows, as its alternative text; the hero is SVG, the others PNG.
+CHART_ALT = {
+    "hero": "requests/s at the chart limit for every server and mode, fastest first",
+    "rps": "requests/s against rows per response, per server and mode",
+    "latency": "closed-loop response time percentiles per mode: time in the queue behind the users",
+    "breakdown": "stacked db/serialize/render time per mode",
+    "instructions": "instructions per request against rows per response, per mode",
+}
+
+
+def draw_charts(
+    res: Results, capacity: Mapping[tuple[str, str], str] | None = None
+) -> dict[str, str]:
+    """Every chart by name: the hero as SVG markup, the others as base64 PNG; "" for a chart
+    with no data in this run (left out of the report)."""
+    return {
+        "hero": hero_svg(res, capacity),
+        "rps": chart_rps(res),
+        "latency": chart_latency(res),
+        "breakdown": chart_breakdown(res),
+        "instructions": chart_instructions(res),
+    }
+
+
+def write_chart_files(charts: Mapping[str, str], into: Path) -> dict[str, Path]:
+    """The drawn charts as files in `into` (hero.svg, NAME.png), replacing files of those names;
+    returns their paths by chart name."""
+    into.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, chart in charts.items():
+        if not chart:
+            continue
+        if name == "hero":
+            path = into / "hero.svg"
+            path.write_text(chart + "\n")
+        else:
+            path = into / f"{name}.png"
+            path.write_bytes(base64.b64decode(chart))
+        written[name] = path
+    return written
+
+
+def render_html(res: Results, charts: Mapping[str, str] | None = None) -> str:
     """report.html: the sections with their charts embedded, and links to Locust's per-run reports."""
     if charts is None:
-        charts = {
-            "rps": chart_rps(res),
-            "latency": chart_latency(res),
-            "breakdown": chart_breakdown(res),
-            "instructions": chart_instructions(res),
-        }
-    alt = {
-        "rps": "requests/s against rows per mode",
-        "latency": "latency percentiles per mode",
-        "breakdown": "stacked db/serialize/render time per mode",
-        "instructions": "instructions per request against rows per mode, beside requests/s",
-    }
+        charts = draw_charts(res)
     body = [f"<h1>{html.escape(TITLE)}</h1>"]
-    body += [f"<p>{_md_inline(line)}</p>" for line in intro(res)]
+    body += [f"<p>{_md_inline(line)}</p>" for line in partial_line(res)]
     for section in sections(res):
         body.append(f"<h2>{html.escape(section.heading)}</h2>")
         bullets = []
         for item in section.items:
             if isinstance(item, Table):
                 body.append(html_table(item))
+            elif isinstance(item, Chart) and item.name == "hero":
+                if charts.get(item.name):
+                    body.append(f'<figure class="hero">{charts[item.name]}</figure>')
             elif isinstance(item, Chart):
                 if charts.get(item.name):
                     body.append(
-                        f'<img alt="{alt[item.name]}" src="data:image/png;base64,{charts[item.name]}">'
+                        f'<img alt="{CHART_ALT[item.name]}" src="data:image/png;base64,{charts[item.name]}">'
                     )
             elif section.bullets:
                 bullets.append(f"<li>{_md_inline(item)}</li>")
@@ -517,11 +572,18 @@ def goals_text(res: Results) -> str:
     )
 
 
-def write_reports(directory: Path) -> str:
-    """Write report.md and report.html into `directory`; return the summary table text."""
+def write_reports(directory: Path, charts_dir: Path | None = None) -> str:
+    """Write report.md and report.html into `directory` (and the charts as files into
+    `charts_dir` when given); return the summary table text."""
     res = Results.load(directory)
-    (directory / "report.md").write_text(render_markdown(res))
-    (directory / "report.html").write_text(render_html(res))
+    capacity = read_capacity(directory, (uncompressed(res) or res).chart_limit)
+    charts = draw_charts(res, capacity)
+    files = write_chart_files(charts, charts_dir) if charts_dir is not None else {}
+    links = {
+        name: Path(os.path.relpath(path, directory)).as_posix() for name, path in files.items()
+    }
+    (directory / "report.md").write_text(render_markdown(res, links))
+    (directory / "report.html").write_text(render_html(res, charts))
     return summary_text(res)
 
 
@@ -534,6 +596,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "results_dir", metavar="RESULTS_DIR", type=Path, help="a folder a run wrote"
     )
+    parser.add_argument(
+        "--charts",
+        metavar="DIR",
+        type=Path,
+        help="also write the charts as files into DIR (made if missing; files of the same name "
+        "are replaced): hero.svg, the headline chart, and rps.png, latency.png, breakdown.png, "
+        "instructions.png for those this run has data for; report.md then shows them as images. "
+        "Default: not written (report.html embeds every chart)",
+    )
     return parser
 
 
@@ -544,5 +615,7 @@ def main(argv: list[str] | None = None) -> int:
             f"python -m loadtest report: {args.results_dir} holds no results.csv", file=sys.stderr
         )
         return EXIT_REFUSED
-    print(write_reports(args.results_dir))
+    print(write_reports(args.results_dir, args.charts))
+    if args.charts is not None:
+        print(f"charts: {args.charts}")
     return EXIT_OK

@@ -63,6 +63,8 @@ class Row:
     # its CPU use in % of one core.
     worker_requests: dict[str, int] = field(default_factory=dict)
     worker_cpu_pct: dict[str, float] = field(default_factory=dict)
+    # The response's content coding ("none": uncompressed); read when results.csv has the column.
+    compression: str = "none"
 
 
 # The columns of results.csv in their order (the first, then what the checks and the
@@ -196,6 +198,8 @@ def from_csv(cells: dict[str, str]) -> Row:
             values[name] = _float(text)
         else:
             values[name] = text
+    # Until the writer has the column, it is read here (older files: "none").
+    values.setdefault("compression", cells.get("compression") or "none")
     row = Row(**values)
     if row.failures and row.requests and math.isfinite(row.duration_s) and row.duration_s > 0:
         row.rps = max(0, row.requests - row.failures) / row.duration_s

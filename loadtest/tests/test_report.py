@@ -332,7 +332,7 @@ def test_the_instruction_ladder_is_shown_beside_requests_per_second_and_tells_re
     )
     assert "SQLite runs inside the process" in md
     html_text = render.render_html(res)
-    assert 'alt="instructions per request against rows per mode' in html_text
+    assert 'alt="instructions per request against rows per response' in html_text
 
 
 def test_instructions_json_is_loaded_with_the_results(tmp_path):

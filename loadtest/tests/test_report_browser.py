@@ -1,0 +1,93 @@
+"""report.html in headless Chromium: it opens with its answer (the verdict, then the hero chart,
+before any table), and the hero has one bar per row of the frameworks table.
+
+Skipped, saying so, when Chromium or chromedriver cannot be found; with
+CANDLEBENCH_REQUIRE_TOOLS=1 that is an error instead (as in candles' browser test)."""
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from candles.tests.test_admin_browser import CHROME_ARGS, INSTALL_TIP, find_binary
+from loadtest.report import render
+
+pytestmark = pytest.mark.browser
+
+FIXTURE = Path(__file__).parent / "fixtures" / "frameworks"
+WIDTH = 1280  # a laptop's width: the report must read at it
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    """A headless Chromium WebDriver, WIDTH pixels wide."""
+    binary = find_binary("CHROMIUM_BIN", "chromium", "chromium-browser")
+    driver_binary = find_binary("CHROMEDRIVER_BIN", "chromedriver")
+    if not (binary and driver_binary):
+        reason = f"no chromium or chromedriver binary found; {INSTALL_TIP}"
+        if os.environ.get("CANDLEBENCH_REQUIRE_TOOLS") == "1":
+            raise RuntimeError(f"CANDLEBENCH_REQUIRE_TOOLS=1 but {reason}")
+        warnings.warn(f"browser test skipped: {reason}", stacklevel=1)
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
+    driver = webdriver.Chrome(service=Service(driver_binary), options=options)
+    try:
+        driver.set_window_size(WIDTH, 1000)
+        yield driver
+    finally:
+        driver.quit()
+
+
+# Where each part of the page is, in document order and on screen.
+LAYOUT_JS = """
+const verdict = [...document.querySelectorAll('h2')].find(h => h.textContent === 'What to pick')
+  .nextElementSibling;
+const hero = document.querySelector('svg.hero');
+const firstTable = document.querySelector('table');
+const frameworks = [...document.querySelectorAll('table')]
+  .find(t => t.caption && t.caption.textContent.startsWith('Frameworks and servers at'));
+const before = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+return {
+  verdict: verdict.textContent,
+  verdictBeforeHero: before(verdict, hero),
+  heroBeforeTable: before(hero, firstTable),
+  verdictTop: verdict.getBoundingClientRect().top,
+  heroTop: hero.getBoundingClientRect().top,
+  heroBottom: hero.getBoundingClientRect().bottom,
+  heroWidth: hero.getBoundingClientRect().width,
+  tableTop: firstTable.getBoundingClientRect().top,
+  bars: [...hero.querySelectorAll('rect.bar')].map(r => [
+    r.dataset.server, r.dataset.mode, r.getBoundingClientRect().width]),
+  rows: [...frameworks.tBodies[0].rows].map(r => [r.cells[0].textContent, r.cells[1].textContent]),
+};
+"""
+
+
+def test_the_report_opens_with_the_verdict_and_a_hero_bar_per_frameworks_row(chromium, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("results.csv", "meta.json"):
+        shutil.copy(FIXTURE / name, run / name)
+    render.write_reports(run)
+    chromium.get((run / "report.html").as_uri())
+    page = chromium.execute_script(LAYOUT_JS)
+
+    assert page["verdict"].startswith("Fastest without validation at 1000 rows")
+    assert page["verdictBeforeHero"] and page["heroBeforeTable"]
+    assert page["verdictTop"] < page["heroTop"] < page["heroBottom"] <= page["tableTop"]
+    # The hero fills the page's width at 1,280 px (its text at about its own size).
+    assert page["heroWidth"] > 0.8 * 1100
+    assert [bar[:2] for bar in page["bars"]] == page["rows"] and len(page["rows"]) == 15
+    widths = [bar[2] for bar in page["bars"]]
+    assert widths == sorted(widths, reverse=True) and widths[-1] > 0
+    screenshot = tmp_path / "report.png"
+    assert chromium.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
