@@ -57,8 +57,11 @@ def chart_rps(res: Results) -> str:
     fig, axes = _per_server_axes(res, sharey=True)
     for ax, server in zip(axes, res.servers):
         for mode in res.modes_on(server):
-            cells = [(lim, res.cell(server, mode, lim)) for lim in res.limits]
-            cells = [(lim, c) for lim, c in cells if c and math.isfinite(c.rps.median)]
+            cells = [
+                (lim, c)
+                for lim in res.limits
+                if (c := res.cell(server, mode, lim)) is not None and math.isfinite(c.rps.median)
+            ]
             if not cells:
                 continue
             xs = [lim for lim, _ in cells]
@@ -100,11 +103,12 @@ def chart_latency(res: Results) -> str:
     fig, axes = _per_server_axes(res)
     width = 0.27
     for ax, server in zip(axes, res.servers):
-        modes = [m for m in res.modes if res.cell(server, m, lim)]
+        cells = {m: c for m in res.modes if (c := res.cell(server, m, lim)) is not None}
+        modes = list(cells)
         for j, (attr, label) in enumerate(
             (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))
         ):
-            values = [res.cell(server, m, lim).median(attr) for m in modes]
+            values = [cells[m].median(attr) for m in modes]
             ax.bar([i + (j - 1) * width for i in range(len(modes))], values, width, label=label)
         ax.set_xticks(range(len(modes)))
         ax.set_xticklabels(modes, rotation=35, ha="right", fontsize=8)
@@ -122,18 +126,16 @@ def chart_breakdown(res: Results) -> str:
     parts = [*PHASES, "other"]
     colors = {"db": "#4c72b0", "serialize": "#dd8452", "render": "#55a868", "other": "#b0b0b0"}
     for ax, server in zip(axes, res.servers):
-        modes = [m for m in res.modes if res.cell(server, m, lim)]
-        services = [
-            1000 / c.rps.median if (c := res.cell(server, m, lim)).rps.median else math.nan
-            for m in modes
-        ]
+        cells = {m: c for m in res.modes if (c := res.cell(server, m, lim)) is not None}
+        modes = list(cells)
+        services = [1000 / c.rps.median if c.rps.median else math.nan for c in cells.values()]
         bottoms = [0.0] * len(modes)
         for part in parts:
             values = []
             for m, service in zip(modes, services):
-                c = res.cell(server, m, lim)
+                c = cells[m]
                 if part == "other":
-                    known = sum(v for p in PHASES if math.isfinite(v := c.timing(p)))
+                    known = sum(t for p in PHASES if math.isfinite(t := c.timing(p)))
                     values.append(max(0.0, service - known) if math.isfinite(service) else 0.0)
                 else:
                     v = c.timing(part)
