@@ -5,8 +5,8 @@ replaces asgiref's single thread for thread-sensitive calls with bolt's ORM thre
 which would change how the project's ASGI handler runs the API under uvicorn.
 """
 
-from .settings import *  # noqa: F403
+from .settings import *  # noqa: F403 - the project's settings, django_bolt added below
 
-INSTALLED_APPS = [*INSTALLED_APPS, "django_bolt"]  # noqa: F405
+INSTALLED_APPS = [*INSTALLED_APPS, "django_bolt"]  # noqa: F405 - from the settings above
 # The API runbolt serves, named here rather than left to bolt's autodiscovery of `<app>.api`.
 BOLT_API = ["candles.api.modes.bolt:api"]

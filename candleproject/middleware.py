@@ -7,6 +7,9 @@ run inline on the event loop. Sessions, CSRF, auth and messages serve the admin 
 API is public and read-only, and every API view is CSRF-exempt anyway.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, security
@@ -17,6 +20,8 @@ from candles.api.errors import database_unavailable, is_api
 
 class InlineAsyncMixin:
     """For middleware whose hooks never block (no DB, no I/O): no thread hop under ASGI."""
+
+    get_response: Callable[..., Any]  # the middleware's (MiddlewareMixin's): async under ASGI
 
     async def __acall__(self, request):
         response = self.process_request(request) if hasattr(self, "process_request") else None

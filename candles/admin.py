@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
@@ -34,6 +34,7 @@ class CappedCountPaginator(Paginator):
     filters and the date hierarchy narrow the list further.
     """
 
+    object_list: QuerySet[Any]  # the changelist's queryset: count runs in the database
     cap = 100_000
     more = False  # set by count: True when the rows go on past the cap
 
@@ -61,23 +62,26 @@ class SummarizedDeleteMixin:
     itself is cheap (Django fast-deletes candles with one DELETE ... WHERE pair_id IN).
     """
 
+    model: type[Model]  # the ModelAdmin's (admin.ModelAdmin comes after the mixin)
+
     def cascades(self, objs: QuerySet) -> Sequence[QuerySet]:
         return ()
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[list, dict, set, list]:
-        model = self.model  # type: ignore[attr-defined]
+        model = self.model
         queryset = (
             objs
             if isinstance(objs, QuerySet)
-            else model.objects.filter(pk__in=[o.pk for o in objs])
+            else model._default_manager.filter(pk__in=[o.pk for o in objs])
         )
         shown = list(queryset[:DELETE_LISTED])
         listed: list[Any] = [f"{capfirst(model._meta.verbose_name)}: {obj}" for obj in shown]
         total = queryset.count()
         if total > len(shown):
             listed.append(f"... and {total - len(shown)} more")
-        model_count: dict[str, int] = {model._meta.verbose_name_plural: total}
-        perms_needed: set[str] = set()
+        # Verbose names, lazy translations as in Django's own get_deleted_objects.
+        model_count: dict[Any, int] = {model._meta.verbose_name_plural: total}
+        perms_needed: set[Any] = set()
         for related in (queryset, *self.cascades(queryset)):
             opts = related.model._meta
             count = total if related is queryset else related.count()

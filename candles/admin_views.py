@@ -32,6 +32,8 @@ GENERATE_PERMS = ("candles.add_candle", "candles.add_pair", "candles.add_exchang
 UPLOAD_PERM = "candles.add_candle"
 REPLACE_PERMS = ("candles.add_candle", "candles.change_candle", "candles.delete_candle")
 PAIRS_LISTED = 20
+# The request attribute that carries the page's upload limiter from the view to the page.
+_LIMITER_ATTRIBUTE = "_candles_upload_limiter"
 
 
 class UploadLimitHandler(FileUploadHandler):
@@ -215,7 +217,7 @@ def _page(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:
             ):
                 return response
         elif action == "upload":
-            limiter: UploadLimitHandler | None = getattr(request, "_candles_upload_limiter", None)
+            limiter: UploadLimitHandler | None = getattr(request, _LIMITER_ATTRIBUTE, None)
             upload_form = UploadForm(
                 request.POST,
                 request.FILES,
@@ -264,8 +266,9 @@ def load_sample_data_view(model_admin: ModelAdmin) -> Callable[[HttpRequest], Ht
     def view(request: HttpRequest) -> HttpResponse:
         if request.method == "POST":
             limiter = UploadLimitHandler(request, settings.CANDLES_UPLOAD_MAX_BYTES)
-            request.upload_handlers.insert(0, limiter)
-            request._candles_upload_limiter = limiter
+            # Django's setter refuses once the upload has been read (no handler can apply).
+            request.upload_handlers = [limiter, *request.upload_handlers]
+            setattr(request, _LIMITER_ATTRIBUTE, limiter)
         return protected(request)
 
     return view

@@ -26,8 +26,8 @@ def _symbol_field(name: str, required: bool) -> forms.CharField:
     )
 
 
-def _clean_symbol(form: forms.Form, name: str) -> str:
-    value = form.cleaned_data.get(name, "")
+def _clean_symbol(cleaned_data: dict[str, Any], name: str) -> str:
+    value = cleaned_data.get(name, "")
     if not value:
         return value
     try:
@@ -39,14 +39,16 @@ def _clean_symbol(form: forms.Form, name: str) -> str:
 class SymbolFieldsMixin:
     """exchange, market and asset cleaned alike in both forms."""
 
+    cleaned_data: dict[str, Any]  # the form's (forms.Form comes after the mixin)
+
     def clean_exchange(self) -> str:
-        return _clean_symbol(self, "exchange")
+        return _clean_symbol(self.cleaned_data, "exchange")
 
     def clean_market(self) -> str:
-        return _clean_symbol(self, "market")
+        return _clean_symbol(self.cleaned_data, "market")
 
     def clean_asset(self) -> str:
-        return _clean_symbol(self, "asset")
+        return _clean_symbol(self.cleaned_data, "asset")
 
 
 class GenerateForm(SymbolFieldsMixin, forms.Form):
@@ -150,7 +152,8 @@ class UploadForm(SymbolFieldsMixin, forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         pair: Pair | None = data.get("pair")
         names = [data.get(name, "") for name in SYMBOL_MAX_LENGTHS]
         if any(name in self.errors for name in SYMBOL_MAX_LENGTHS):

@@ -111,10 +111,18 @@ class Candle(models.Model):
 # the generator and the CSV parser produce and the bulk writers store.
 CandleRow = tuple[datetime, float, float, float, float, float]
 
+
+def _max_length(model: type[models.Model], name: str) -> int:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.CharField) or field.max_length is None:
+        raise TypeError(f"{model.__name__}.{name} must be a CharField with a max_length")
+    return field.max_length
+
+
 SYMBOL_MAX_LENGTHS: dict[str, int] = {
-    "exchange": Exchange._meta.get_field("name").max_length,
-    "market": Pair._meta.get_field("market").max_length,
-    "asset": Pair._meta.get_field("asset").max_length,
+    "exchange": _max_length(Exchange, "name"),
+    "market": _max_length(Pair, "market"),
+    "asset": _max_length(Pair, "asset"),
 }
 
 

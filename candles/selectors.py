@@ -55,9 +55,10 @@ class SqliteDocumentTime(Func):
     ('YYYY-MM-DD HH:MM:SS', plus '.ffffff' when there are microseconds): orjson's OPT_UTC_Z
     spelling with a space for the 'T' and no 'Z'. Reading that text skips the sqlite3
     converter, which parsed every row into a datetime for orjson to format again. An
-    expression column has no declared type, so no converter runs on it. Only valid for what Django itself writes in UTC (raw_sql checks the
-    connection's time zone); text written by SQL, such as SQLite's own CURRENT_TIMESTAMP or
-    Django's Now() ('.fff' milliseconds), would be passed on as stored.
+    expression column has no declared type, so no converter runs on it. Only valid for what
+    Django itself writes in UTC (raw_sql checks the connection's time zone); text written by
+    SQL, such as SQLite's own CURRENT_TIMESTAMP or Django's Now() ('.fff' milliseconds), would
+    be passed on as stored.
     """
 
     template = "(replace(%(expressions)s, ' ', 'T') || 'Z')"

@@ -256,15 +256,17 @@ def _candle_counts(*, pair: Pair, intervals: Iterable[str]) -> dict[str, int]:
 
 
 # --- bulk writers ------------------------------------------------------------------------
-# Both skip model instances: bulk_create spent most of its time building them. The backend's own datetime adapter stores basetm exactly as the ORM
-# would (naive UTC text on SQLite, timestamptz on PostgreSQL).
+# Both skip model instances: bulk_create spent most of its time building them. The backend's own
+# datetime adapter stores basetm exactly as the ORM would (naive UTC text on SQLite, timestamptz
+# on PostgreSQL).
 
 _INSERT_FIELDS = ("pair", "interval", *CANDLE_FIELDS)
 
 
 def _table_and_columns() -> tuple[str, str]:
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(Candle._meta.get_field(name).column) for name in _INSERT_FIELDS)
+    column = {f.name: f.column for f in Candle._meta.concrete_fields}
+    columns = ", ".join(qn(column[name]) for name in _INSERT_FIELDS)
     return qn(Candle._meta.db_table), columns
 
 

@@ -382,7 +382,7 @@ def start_servers(
     return sizes
 
 
-def machine_quiet_pct(servers: list[ServerProcess], seconds: float = 1.0) -> float:
+def machine_quiet_pct(servers: list[ServerProcess | RemoteServer], seconds: float = 1.0) -> float:
     """CPU used by other processes over `seconds` while nothing is measured (% of a core)."""
     me = psutil.Process()
 
@@ -396,7 +396,7 @@ def machine_quiet_pct(servers: list[ServerProcess], seconds: float = 1.0) -> flo
     return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / seconds * 100
 
 
-def check_machine_quiet(servers: list[ServerProcess], meta: dict) -> None:
+def check_machine_quiet(servers: list[ServerProcess | RemoteServer], meta: dict) -> None:
     """Warn (and record) when other processes keep the machine busy before the first run."""
     quiet = machine_quiet_pct(servers)
     meta["busy_before_pct"] = round(quiet, 1)
@@ -498,7 +498,7 @@ def measure_all(
             server = servers[name]
             if not server.alive():
                 raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
-            row, m = measure_one(
+            row, _ = measure_one(
                 loadgen,
                 plan,
                 server,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import socket
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from loadtest.cli import CheckError, parse_int_list
 from loadtest.load.wrk import headline_cells
@@ -15,10 +16,21 @@ from loadtest.serving.deployment import TARGET
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
 
+
+class Preset(TypedDict):
+    """A session's defaults: servers and limits as their options write them."""
+
+    servers: str
+    limits: str
+    duration: float
+    warmup: float
+    repeats: int
+
+
 # `make bench`: every chosen server at GOAL_ROWS with its modes and its ceiling (the other
 # Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
 # LADDER_MODES (three limits for their per-row fit). Measured budget in loadtest/README.md.
-QUICK = {
+QUICK: Preset = {
     "servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt",
     "limits": "1,100,1000",
     "duration": 1.5,
@@ -28,7 +40,7 @@ QUICK = {
 LADDER_MODES = ("drf-validated", "raw")
 SIDE_MODES = ("raw",)
 # `make bench-full`: the whole matrix: every server, every mode, every limit, every diagnostic.
-FULL = {
+FULL: Preset = {
     "servers": ",".join(SERVERS),
     "limits": ",".join(map(str, DEFAULT_LIMITS)),
     "duration": 5.0,
@@ -275,7 +287,7 @@ def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
 
 def plan_from_options(
     args: argparse.Namespace,
-    preset: dict,
+    preset: Preset,
     modes: ModeMap,
     limits: list[int],
     diagnostics: list[str],

@@ -340,7 +340,8 @@ def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
                 if r.failure_kinds
                 else ""
             ),
-            f"- RSS after warm-up ({r.warmup_s:.0f} s): {fmt(r.rss_start_mb)} MiB; at the end: {fmt(r.rss_end_mb)} MiB; "
+            f"- RSS after warm-up ({r.warmup_s:.0f} s): {fmt(r.rss_start_mb)} MiB; "
+            f"at the end: {fmt(r.rss_end_mb)} MiB; "
             f"growth {fmt(r.growth_pct)}% (limit {r.max_growth_pct:g}%); peak {fmt(r.rss_peak_mb)} MiB",
             f"- server answered /api/modes at the end: {'yes' if r.server_ok_after else 'no'}",
             f"- verdict: {verdict}",

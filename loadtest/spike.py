@@ -375,9 +375,9 @@ def summary_table(rows: list[dict]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r['server']:<6} {r['mode']:<6} {r['baseline_p50_ms']:>9} {r['spike_p50_ms']:>10} {r['spike_p99_ms']:>10} "
-            f"{r['spike_503_pct']:>6} {r['failures']:>8} {r['recovery_p50_ms']:>10} {r['recovery_ratio']:>6} "
-            f"{r['verdict']:>7}"
+            f"{r['server']:<6} {r['mode']:<6} {r['baseline_p50_ms']:>9} {r['spike_p50_ms']:>10} "
+            f"{r['spike_p99_ms']:>10} {r['spike_503_pct']:>6} {r['failures']:>8} "
+            f"{r['recovery_p50_ms']:>10} {r['recovery_ratio']:>6} {r['verdict']:>7}"
         )
     return "\n".join(lines)
 
@@ -544,8 +544,9 @@ def run(args: argparse.Namespace) -> int:
             try:
                 for mode in expect_bytes:
                     log(
-                        f"{name} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> {plan.users} users in "
-                        f"{plan.spawn_s:g} s, hold {plan.hold_s:g} s -> {plan.baseline_users} users {plan.recovery_s:g} s ..."
+                        f"{name} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> "
+                        f"{plan.users} users in {plan.spawn_s:g} s, hold {plan.hold_s:g} s -> "
+                        f"{plan.baseline_users} users {plan.recovery_s:g} s ..."
                     )
                     pids = server.pids()
                     records, phases, end, cpu, rss = run_spike(

@@ -159,9 +159,9 @@ class Collector:
     def extend(self, samples: Iterable[Sequence], source: str = "") -> None:
         """Add samples of another process (they arrive as lists), tagged with `source` when given."""
         if source:
-            self.samples.extend((*s[:7], source) for s in samples)  # type: ignore[misc]
+            self.samples.extend((*s[:7], source) for s in samples)
         else:
-            self.samples.extend(tuple(s) for s in samples)  # type: ignore[misc]
+            self.samples.extend(tuple(s) for s in samples)
 
     def drain(self) -> list[Sample]:
         samples, self.samples = self.samples, []

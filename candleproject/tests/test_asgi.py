@@ -65,7 +65,7 @@ async def test_sync_code_runs_on_one_long_lived_thread_not_one_per_request(
 @pytest.mark.django_db(transaction=True)
 def test_the_api_chain_keeps_the_host_check_and_the_admin_keeps_csrf():
     assert wsgi_request("/api/modes")[0] == 200
-    status, headers, body = wsgi_request("/api/modes", host="evil.example")
+    status, headers, _ = wsgi_request("/api/modes", host="evil.example")
     assert status == 400 and lower(headers)["content-type"] == "application/json"
     # The admin's chain: a login form with a CSRF cookie, and a POST without a token refused.
     status, headers, _body = wsgi_request("/admin/login/")

@@ -9,7 +9,7 @@ run the same steps inside their framework's view and error handling.
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from inspect import iscoroutinefunction
-from typing import TypeVar
+from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -22,7 +22,8 @@ from .timing import ServerTiming
 
 SyncBody = Callable[[CandleQuery, ServerTiming], HttpResponse]
 AsyncBody = Callable[[CandleQuery, ServerTiming], Awaitable[HttpResponse]]
-Rows = TypeVar("Rows", bound=list)
+# A Django view: an async one returns an awaitable of its response.
+View = Callable[..., HttpResponse | Awaitable[HttpResponse]]
 
 
 def begin(
@@ -33,7 +34,7 @@ def begin(
     return parse_candle_query(exchange, market, asset, request.GET), ServerTiming()
 
 
-def fetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+def fetched[Rows: list](rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
     """The selector's rows, once an empty answer has been told apart from an unknown pair
     (checked only then: a 404); the time so far is the database's."""
     if not rows and not pair_exists(q):
@@ -42,7 +43,7 @@ def fetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
     return rows
 
 
-async def afetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+async def afetched[Rows: list](rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
     """`fetched` for async views."""
     if not rows and not await apair_exists(q):
         raise pair_not_found()
@@ -73,9 +74,10 @@ def candle_instances(q: CandleQuery, timing: ServerTiming) -> list[Candle]:
     return candles
 
 
-def candle_endpoint(body: SyncBody | AsyncBody) -> Callable[..., HttpResponse]:
+def candle_endpoint(body: SyncBody | AsyncBody) -> View:
     """Wrap a mode body into a Django view (async when the body is a coroutine function)."""
     if iscoroutinefunction(body):
+        async_body = cast(AsyncBody, body)
 
         @wraps(body)
         async def async_view(
@@ -83,17 +85,19 @@ def candle_endpoint(body: SyncBody | AsyncBody) -> Callable[..., HttpResponse]:
         ) -> HttpResponse:
             try:
                 q, timing = begin(request, exchange, market, asset)
-                return timing.apply(await body(q, timing))
+                return timing.apply(await async_body(q, timing))
             except ApiError as exc:
                 return exc.response()
 
         return csrf_exempt(async_view)
 
+    sync_body = cast(SyncBody, body)  # not a coroutine function
+
     @wraps(body)
     def sync_view(request: HttpRequest, exchange: str, market: str, asset: str) -> HttpResponse:
         try:
             q, timing = begin(request, exchange, market, asset)
-            return timing.apply(body(q, timing))
+            return timing.apply(sync_body(q, timing))
         except ApiError as exc:
             return exc.response()
 

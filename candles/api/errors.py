@@ -89,7 +89,7 @@ def method_not_allowed(method: str) -> ApiError:
 
 def check_method(request: HttpRequest) -> None:
     if request.method not in ALLOWED_METHODS:
-        raise method_not_allowed(request.method)
+        raise method_not_allowed(request.method or "(none)")
 
 
 def is_api(request: HttpRequest) -> bool:

@@ -25,6 +25,6 @@ class ServerTiming:
     def header(self) -> str:
         return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in self.parts.items())
 
-    def apply(self, response: HttpResponseBase) -> HttpResponseBase:
+    def apply[R: HttpResponseBase](self, response: R) -> R:
         response["Server-Timing"] = self.header()
         return response

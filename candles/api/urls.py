@@ -14,7 +14,8 @@ urlpatterns = [
     path("modes", list_modes, name="modes"),
     path("openapi.json", openapi_json, name="openapi"),
     *(
-        path(f"{mode.name}/{CANDLE_PATH}", import_string(mode.view), name=url_name(mode.name))
+        path(f"{mode.name}/{CANDLE_PATH}", import_string(view), name=url_name(mode.name))
         for mode in django_modes(diagnostics=True)
+        if (view := mode.view)  # every one has a view: it is what django_modes selects
     ),
 ]

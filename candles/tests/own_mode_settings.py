@@ -3,7 +3,7 @@
 DJANGO_SETTINGS_MODULE=candles.tests.own_mode_settings
 """
 
-from candleproject.settings import *  # noqa: F403
+from candleproject.settings import *  # noqa: F403 - the project's settings, plus the mode below
 from candles.api.registry import Mode
 
 CANDLEBENCH_EXTRA_MODES = [

@@ -258,29 +258,31 @@ def postgres_outage(tmp_path: Path) -> Iterator[tuple[str, Callable[[bool], None
 
 def test_database_down_is_a_503_with_retry_after_and_recovers(server, tmp_path):
     outage = sqlite_outage if connection.vendor == "sqlite" else postgres_outage
-    with outage(tmp_path) as (database, down):
-        # Ready once /api/modes answers: no query yet (SQLite keeps an open file usable).
-        with running_server(
+    # Ready once /api/modes answers: no query yet (SQLite keeps an open file usable).
+    with (
+        outage(tmp_path) as (database, down),
+        running_server(
             bolt_command, tmp_path, DATABASE_URL=database, DATABASE_POOL_TIMEOUT="0.5"
-        ) as base_url:
-            bolt = Bolt(base_url)
-            down(True)
-            for mode in VALIDATED:
-                for _ in range(2):  # a connection that broke or cannot open, then the next one
-                    status, headers, body = bolt.request(
-                        url(SAMPLE.format(mode=mode), "interval=1m&limit=5")
-                    )
-                    assert (status, headers["retry-after"]) == (503, str(DB_RETRY_AFTER_SECONDS)), (
-                        mode,
-                        body,
-                    )
-                    assert orjson.loads(body)["error"] == "service_unavailable"
-            down(False)
-            path = url(SAMPLE.format(mode="bolt-raw"), "interval=1m&limit=5")
-            deadline = time.monotonic() + 20  # a pool waits a little before it reconnects
-            while (status := bolt.request(path)[0]) == 503 and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert status == 200
+        ) as base_url,
+    ):
+        bolt = Bolt(base_url)
+        down(True)
+        for mode in VALIDATED:
+            for _ in range(2):  # a connection that broke or cannot open, then the next one
+                status, headers, body = bolt.request(
+                    url(SAMPLE.format(mode=mode), "interval=1m&limit=5")
+                )
+                assert (status, headers["retry-after"]) == (503, str(DB_RETRY_AFTER_SECONDS)), (
+                    mode,
+                    body,
+                )
+                assert orjson.loads(body)["error"] == "service_unavailable"
+        down(False)
+        path = url(SAMPLE.format(mode="bolt-raw"), "interval=1m&limit=5")
+        deadline = time.monotonic() + 20  # a pool waits a little before it reconnects
+        while (status := bolt.request(path)[0]) == 503 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert status == 200
 
 
 def test_the_floor_reads_the_database_once_per_query(server):

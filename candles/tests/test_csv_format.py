@@ -98,7 +98,8 @@ def test_bad_times(cell, expected):
 
 
 def test_duplicate_times_are_refused_even_when_written_differently():
-    lines = good_lines(3) + [
+    lines = [
+        *good_lines(3),
         "2023-08-23T09:01:00+09:00,1,2,0.5,1.5,3",
         millis(T0) + ",1,2,0.5,1.5,3",
     ]
@@ -287,7 +288,7 @@ def test_very_long_lines_are_refused_without_parsing_them():
 
 def test_broken_quotes_are_reported():
     error = only_error(
-        csv_bytes(good_lines(1) + [f'"{iso(T0 + timedelta(minutes=1))}"x,1,2,0.5,1.5,3'])
+        csv_bytes([*good_lines(1), f'"{iso(T0 + timedelta(minutes=1))}"x,1,2,0.5,1.5,3'])
     )
     assert error.line == 3
     assert "malformed CSV" in error.reason

@@ -237,7 +237,7 @@ def test_command_max_bytes_missing_file_and_bad_names(tmp_path: Path):
     path.write_bytes(csv_bytes(good_lines(20)))
     with pytest.raises(CommandError, match="rejected"):
         run_command(str(path), *PAIR_ARGS, "--interval", "1m", "--max-bytes", "100")
-    with pytest.raises(CommandError, match="cannot read .*missing.csv: No such file"):
+    with pytest.raises(CommandError, match=r"cannot read .*missing\.csv: No such file"):
         run_command(str(tmp_path / "missing.csv"), *PAIR_ARGS, "--interval", "1m")
     with pytest.raises(CommandError, match="exchange 'a b' may contain only"):
         run_command(
@@ -253,7 +253,7 @@ def test_command_max_bytes_missing_file_and_bad_names(tmp_path: Path):
 def test_command_refuses_a_size_limit_that_is_not_positive(tmp_path: Path, max_bytes: str):
     path = tmp_path / "candles.csv"
     path.write_bytes(csv_bytes(good_lines(2)))
-    with pytest.raises(CommandError, match="^--max-bytes must be a positive number of bytes$"):
+    with pytest.raises(CommandError, match=r"^--max-bytes must be a positive number of bytes$"):
         run_command(str(path), *PAIR_ARGS, "--interval", "1m", "--max-bytes", max_bytes)
     assert not Candle.objects.exists()
 

@@ -1,5 +1,6 @@
 """The random walk that generates sample candles (candles/random_walk.py) and its rollups."""
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -33,7 +34,7 @@ def test_generator_shape_and_default_prices() -> None:
     rows = minutes(300)
     assert [r[0] for r in rows] == [START + timedelta(minutes=i) for i in range(300)]
     assert all(r[0].utcoffset() == timedelta(0) for r in rows)
-    assert all(cur[1] == prev[4] for prev, cur in zip(rows, rows[1:]))  # open = previous close
+    assert all(cur[1] == prev[4] for prev, cur in itertools.pairwise(rows))  # open = previous close
     assert rows[0][1] == 35_000_000
     assert minutes(1, pair=("binance", "USDT", "BTC"))[0][1] == 26_000
     assert minutes(1, pair=("upbit", "KRW", "ETH"))[0][1] == 2_300_000
@@ -41,7 +42,7 @@ def test_generator_shape_and_default_prices() -> None:
     assert generate_minutes(START, 1, 42, *PAIR, start_price=123.456)[0][1] == 123.46
 
 
-@pytest.mark.parametrize("pair", DEFAULT_PAIRS + [("x", "EUR", "DOGE")])
+@pytest.mark.parametrize("pair", [*DEFAULT_PAIRS, ("x", "EUR", "DOGE")])
 def test_ohlc_invariants_and_rounding(pair: tuple[str, str, str]) -> None:
     for _, o, h, l, c, v in minutes(5000, pair=pair):
         assert l <= min(o, c) <= max(o, c) <= h

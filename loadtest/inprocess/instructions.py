@@ -8,8 +8,9 @@ between a zero and a named dump (callgrind.py). str hashes are seeded (PYTHONHAS
 the objects alive after the warm-up are frozen out of the garbage collector (gc.freeze), so
 a collection before each cell is cheap and the same in every run.
 
-`instruction_ladder` runs it and returns a `Ladder` (loadtest.report.ladder, which renders it). By hand: `python -m loadtest micro --instructions`. `python -m
-loadtest.inprocess.instructions` is the process valgrind runs, not a command for people.
+`instruction_ladder` runs it and returns a `Ladder` (loadtest.report.ladder, which renders it).
+By hand: `python -m loadtest micro --instructions`. `python -m loadtest.inprocess.instructions`
+is the process valgrind runs, not a command for people.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.inprocess.callgrind import ClientRequests, callgrind_command, read_dumps
@@ -52,7 +54,10 @@ def unavailable_reason() -> str | None:
     if shutil.which("valgrind") is None:
         return "valgrind is not installed (Debian: apt-get install valgrind; .ci/run installs it)"
     if sys.platform != "linux" or os.uname().machine != "x86_64":
-        return f"callgrind's client requests are wired up for Linux x86-64 only, not {sys.platform} {os.uname().machine}"
+        return (
+            "callgrind's client requests are wired up for Linux x86-64 only, not "
+            f"{sys.platform} {os.uname().machine}"
+        )
     return None
 
 
@@ -187,11 +192,11 @@ def per_request(
     cells = {}
     empty: dict[str, list[int]] = {"sync": [], "async": []}
     for name, count in dumps.items():
-        mode, limit, calls, kind = name.rsplit(" ", 3)
-        if mode == BASELINE:
+        dump_mode, limit_text, calls_text, kind = name.rsplit(" ", 3)
+        if dump_mode == BASELINE:
             empty[kind].append(count)
         else:
-            cells[mode, int(limit)] = (count, int(calls), kind)
+            cells[dump_mode, int(limit_text)] = (count, int(calls_text), kind)
     counts: dict[str, dict[int, float]] = {}
     for mode in modes:
         counts[mode] = {}
@@ -234,7 +239,7 @@ def print_ladder(
 
 # -- the counted process (run under valgrind) ----------------------------------------------
 def _call_batch(
-    call: Callable[[], object], is_async: bool, n: int, loop: asyncio.AbstractEventLoop
+    call: Callable[[], Any], is_async: bool, n: int, loop: asyncio.AbstractEventLoop
 ) -> list:
     """n calls in a row; the responses are kept, so freeing them is not counted."""
     if is_async:

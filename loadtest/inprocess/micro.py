@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.fitting import fit_line, fit_problem
@@ -56,8 +57,17 @@ def run_micro(
     return rows
 
 
-def fits(rows: list[MicroRow]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
+class ModeFit(TypedDict):
+    """A mode's fitted cost per request; `unreliable` says why it cannot be shown ('' if it can)."""
+
+    fixed_ms: float
+    per_row_us: float
+    r2: float
+    unreliable: str
+
+
+def fits(rows: list[MicroRow]) -> dict[str, ModeFit]:
+    out: dict[str, ModeFit] = {}
     for mode in dict.fromkeys(r.mode for r in rows):
         points = [(r.limit, r.ms) for r in rows if r.mode == mode]
         if len({x for x, _ in points}) < 2:
@@ -73,7 +83,7 @@ def fits(rows: list[MicroRow]) -> dict[str, dict[str, float]]:
     return out
 
 
-def format_table(rows: list[MicroRow], fitted: dict[str, dict[str, float]]) -> str:
+def format_table(rows: list[MicroRow], fitted: dict[str, ModeFit]) -> str:
     """A fixed-width table: one line per mode, ms per request [µs per row] per limit."""
     modes = list(dict.fromkeys(r.mode for r in rows))
     limits = sorted({r.limit for r in rows})

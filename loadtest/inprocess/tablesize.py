@@ -14,7 +14,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from loadtest.cli import (
@@ -44,7 +44,7 @@ class SeedShape:
 
     pairs: int
     rows_per_minute: float
-    start: object  # datetime
+    start: datetime
     max_limit: int
 
 
@@ -235,9 +235,9 @@ def run(args: argparse.Namespace) -> int:
         ).isoformat()
         paths = {}
         for m in args.modes:
-            latest = candle_path(m, args.limit, args.pair, DEFAULT_INTERVAL)
-            paths[f"same:{m}"] = f"{latest}&before={before}"
-            paths[f"latest:{m}"] = latest
+            newest = candle_path(m, args.limit, args.pair, DEFAULT_INTERVAL)
+            paths[f"same:{m}"] = f"{newest}&before={before}"
+            paths[f"latest:{m}"] = newest
         payload = json.dumps({"paths": paths, "min_time": args.min_time})
         samples: dict[str, dict[str, list[float]]] = {"small": {}, "big": {}}
         info: dict[str, dict] = {}

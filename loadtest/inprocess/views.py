@@ -10,6 +10,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from loadtest.stats import parse_server_timing
 
@@ -28,8 +29,9 @@ def setup_django() -> None:
         )
 
 
-def view_caller(path: str) -> tuple[Callable[[], object], bool]:
-    """A zero-argument function doing one request; and whether it is a coroutine."""
+def view_caller(path: str) -> tuple[Callable[[], Any], bool]:
+    """A zero-argument function doing one request; and whether it is a coroutine (then it
+    returns an awaitable of the response, else the response)."""
     from django.test import RequestFactory
     from django.urls import resolve
 

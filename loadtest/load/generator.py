@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import gevent
 import psutil
@@ -21,7 +23,7 @@ from locust import events
 from locust.argument_parser import get_parser
 from locust.env import Environment
 from locust.html import get_html_report
-from locust.runners import STATE_MISSING, MasterRunner
+from locust.runners import STATE_MISSING, LocalRunner, MasterRunner
 from locust.stats import stats_history
 
 from loadtest import locustfile
@@ -87,6 +89,18 @@ class Measurement:
     busiest: str = ""
 
 
+class ManagedEnvironment(Environment):
+    """Locust's Environment driven by LoadGenerator: the locustfile sees candlebench_managed and
+    leaves the samples to it; its message handlers fill the flush acknowledgements ((token,
+    worker id)) and the workers' reports (by worker id)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.candlebench_managed = True
+        self.candlebench_flush_acks: list[tuple[str, str]] = []
+        self.candlebench_worker_reports: dict[str, dict[str, Any]] = {}
+
+
 class LoadGenerator:
     """One Locust Environment for a session: point it at a server, set what users request, measure.
 
@@ -114,7 +128,7 @@ class LoadGenerator:
         # Every user's headers and TLS checking (the locustfile's --header, --insecure; sent to workers too).
         request = request or RequestOptions()
         vars(self.options).update(header=request.header_lines(), insecure=request.insecure)
-        self.env = Environment(
+        self.env = ManagedEnvironment(
             user_classes=[locustfile.CandleUser],
             events=events,
             host=host,
@@ -122,10 +136,9 @@ class LoadGenerator:
             locustfile=str(Path(locustfile.__file__).relative_to(PROJECT_ROOT)),
             stop_timeout=0,
         )
-        self.env.candlebench_managed = True
-        self.env.candlebench_flush_acks = []
-        self.env.candlebench_worker_reports = {}
-        self.workers, self._worker_logs = [], []
+        self.runner: MasterRunner | LocalRunner
+        self.workers: list[subprocess.Popen] = []
+        self._worker_logs: list[IO[bytes]] = []
         self._roster: list[str] = []  # the ids of the workers measuring, as they connected
         if expect_workers:
             bind_host, port = master_bind or ("127.0.0.1", free_port())
@@ -152,10 +165,17 @@ class LoadGenerator:
         self._boot_id = locustfile.boot_id()
 
     # -- distributed mode -------------------------------------------------------------
+    @property
+    def master(self) -> MasterRunner:
+        """The runner, in distributed mode: the master of the Locust workers."""
+        if not isinstance(self.runner, MasterRunner):
+            raise RuntimeError("this LoadGenerator has no Locust workers (not distributed)")
+        return self.runner
+
     def _wait_for_workers(self, address: str, timeout: float) -> None:
         """Wait until the expected workers are ready; refuse (CheckError) to measure with fewer."""
         deadline = time.monotonic() + timeout
-        while len(self.runner.clients.ready) < self.expected:
+        while len(self.master.clients.ready) < self.expected:
             exited = [w.pid for w in self.workers if w.poll() is not None]
             if exited or time.monotonic() > deadline:
                 why = (
@@ -164,7 +184,7 @@ class LoadGenerator:
                     else f"within {timeout:.0f} s"
                 )
                 raise CheckError(
-                    f"only {len(self.runner.clients.ready)} of {self.expected} Locust workers connected to the "
+                    f"only {len(self.master.clients.ready)} of {self.expected} Locust workers connected to the "
                     f"master at {address} ({why}); refusing to measure with fewer"
                     + (
                         ""
@@ -174,17 +194,17 @@ class LoadGenerator:
                     )
                 )
             gevent.sleep(0.1)
-        self._roster = [c.id for c in self.runner.clients.ready]
+        self._roster = [c.id for c in self.master.clients.ready]
 
     def worker_label(self, client_id: str) -> str:
         """A worker as reports name it: its host name and Locust's index of it (host#0, host#1, ...)."""
-        return f"{client_id.rsplit('_', 1)[0]}#{self.runner.get_worker_index(client_id)}"
+        return f"{client_id.rsplit('_', 1)[0]}#{self.master.get_worker_index(client_id)}"
 
     def worker_labels(self) -> list[str]:
         return [self.worker_label(i) for i in self._roster]
 
     def _present(self) -> set[str]:
-        return {c.id for c in self.runner.clients.values() if c.state != STATE_MISSING}
+        return {c.id for c in self.master.clients.values() if c.state != STATE_MISSING}
 
     def _check_workers(self) -> None:
         """Stop the session (CheckError) when a worker of the roster went missing or quit:
@@ -201,7 +221,7 @@ class LoadGenerator:
         """Before spawning: every worker of the roster ready again (after a stop a worker leaves
         the master's list until it reports ready), else CheckError."""
         deadline = time.monotonic() + timeout
-        while not {c.id for c in self.runner.clients.ready}.issuperset(self._roster):
+        while not {c.id for c in self.master.clients.ready}.issuperset(self._roster):
             if time.monotonic() > deadline:
                 self._check_workers()
                 raise CheckError(
@@ -212,11 +232,16 @@ class LoadGenerator:
     def _flush_workers(self, timeout: float = 10.0) -> None:
         """Ask every worker for the samples it holds (and its CPU reading); wait for all answers."""
         token = f"{time.time():.6f}"
-        acks: list = self.env.candlebench_flush_acks
+        acks = self.env.candlebench_flush_acks
         acks.clear()
         # To each worker by id: just after a stop a worker is briefly off the master's list.
         for client_id in self._roster:
-            self.runner.send_message(locustfile.FLUSH_MESSAGE, token, client_id=client_id)
+            # The workers echo the token as sent.
+            self.master.send_message(
+                locustfile.FLUSH_MESSAGE,
+                token,  # type: ignore[arg-type]  # Locust annotates dict, sends any msgpack value
+                client_id=client_id,
+            )
         deadline = time.monotonic() + timeout
         while not {node for t, node in acks if t == token}.issuperset(self._roster):
             if time.monotonic() > deadline:

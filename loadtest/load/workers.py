@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from loadtest.cli import (
     EXIT_INTERRUPTED,
@@ -48,14 +49,16 @@ def start_locust_workers(
     count: int,
     cpus: set[int] | None = None,
     log_dir: Path | None = None,
-) -> tuple[list[subprocess.Popen], list]:
+) -> tuple[list[subprocess.Popen], list[IO[bytes]]]:
     """`count` worker processes (pinned to `cpus`, output to log_dir/locust-worker-<i>.log, else
     to this process's own); the processes and the open log files, for the caller to close."""
-    workers, logs = [], []
+    workers: list[subprocess.Popen] = []
+    logs: list[IO[bytes]] = []
     if log_dir:  # against a --target no server made it
         log_dir.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        out = open(log_dir / f"locust-worker-{i}.log", "ab") if log_dir else None
+        path = log_dir / f"locust-worker-{i}.log" if log_dir else None
+        out = open(path, "ab") if path else None  # noqa: SIM115 - stop_locust_workers closes it
         if out:
             logs.append(out)
         workers.append(
@@ -72,7 +75,9 @@ def start_locust_workers(
     return workers, logs
 
 
-def stop_locust_workers(workers: list[subprocess.Popen], logs: list, timeout: float = 10.0) -> None:
+def stop_locust_workers(
+    workers: list[subprocess.Popen], logs: list[IO[bytes]], timeout: float = 10.0
+) -> None:
     """Terminate the workers still running (killed after `timeout`) and close their logs."""
     for w in workers:
         if w.poll() is None:

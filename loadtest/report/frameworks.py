@@ -52,7 +52,7 @@ def frameworks_table(res: Results) -> Table | None:
                 s,
                 m,
                 "yes" if res.validates(m) else "no",
-                fnum(rps) + ("" if c.trustworthy else " ⚠"),
+                fnum(rps) + ("" if c is not None and c.trustworthy else " ⚠"),
                 f"{fnum(top)} ({which})" if math.isfinite(top) else missing,
                 f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else missing,
                 CASE_STUDY.get(m, ""),

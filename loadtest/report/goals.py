@@ -120,8 +120,8 @@ def _missing(res: Results, trusted: Results | None, needed: list[tuple[str, str,
 def fitted_costs(res: Results, server: str, modes: tuple[str, ...]) -> str:
     """The fitted fixed and per-row costs behind a ratio: a cost per request that every mode
     pays alike (HTTP, the server, Django, building the query) narrows a per-row ratio."""
-    fits = {m: res.fit(server, m) for m in modes}
-    if any(f is None for f in fits.values()):
+    fits = {m: fit for m in modes if (fit := res.fit(server, m)) is not None}
+    if len(fits) < len(modes):
         return ""
     if unreliable := [f"{m}: {f.unreliable}" for m, f in fits.items() if f.unreliable]:
         return f" Fitted cost per request: fit unreliable ({'; '.join(unreliable)})."
@@ -137,7 +137,7 @@ def _g1(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     modes = ("raw", "drf", "drf-validated")
     wants = f"under wsgi at {rows} rows, raw >= {times(need_drf)} drf and >= {times(need_validated)} drf-validated"
     miss = _missing(res, t, [("wsgi", m, rows) for m in modes])
-    if miss:
+    if miss or t is None:  # when t is None, miss says why
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     a = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf", rows))
     b = t.paired_ratio(("wsgi", "raw", rows), ("wsgi", "drf-validated", rows))
@@ -161,7 +161,7 @@ def _g2(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     miss = _missing(
         res, t, [("asgi", "orjson", rows), ("asgi", "raw", rows), ("wsgi", "raw", rows)]
     )
-    if miss:
+    if miss or t is None:  # when t is None, miss says why
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     a = t.paired_ratio(("asgi", "orjson", rows), ("wsgi", "raw", rows))
     b = t.paired_ratio(("asgi", "raw", rows), ("wsgi", "raw", rows))
@@ -190,7 +190,7 @@ def _g3(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     wants = f"the asgi ceiling (floor) at {rows} rows >= {share(need)} of the wsgi ceiling"
     ca, wa = t.ceiling("asgi", rows) if t else (math.nan, "")
     cw, ww = t.ceiling("wsgi", rows) if t else (math.nan, "")
-    if not (math.isfinite(ca) and math.isfinite(cw)):
+    if t is None or not (math.isfinite(ca) and math.isfinite(cw)):
         miss = _missing(
             res,
             t,
@@ -227,8 +227,8 @@ def _g4(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
             f"on {s} at {rows} rows, the best mode >= {share(need)} of the database-bound estimate"
         )
         top, which = t.ceiling(s, rows) if t else (math.nan, "")
-        modes = [m for m in (t.modes_on(s) if t else []) if math.isfinite(t.rps(s, m, rows))]
-        if not math.isfinite(top) or not modes:
+        modes = [m for m in t.modes_on(s) if math.isfinite(t.rps(s, m, rows))] if t else []
+        if t is None or not math.isfinite(top) or not modes:
             ran = [(s, d, rows) for d in DIAGNOSTICS if res.cell(s, d, rows) is not None]
             unknown = res.ceiling_unknown(s)
             no_ceiling = f"ceiling {unknown}" if unknown else "no ceiling measured (not run)"
@@ -293,7 +293,7 @@ def _same_server_ratio(
     for s in servers:
         wants = f"on {s} at {rows} rows, {mode} {wants_parts}"
         miss = _missing(res, t, [(s, mode, rows), *((s, m, rows) for m in others.values())])
-        if miss:
+        if miss or t is None:  # when t is None, miss says why
             out.append(GoalResult(f"{goal.id} {s}", wants, "not measured", miss.capitalize() + "."))
             continue
         ratios = {k: t.paired_ratio((s, mode, rows), (s, m, rows)) for k, m in others.items()}
@@ -400,7 +400,7 @@ def _g9(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     need = goal.thresholds["asgi/asgi-stock raw"]
     wants = f"raw at {rows} rows under asgi >= {times(need)} raw under asgi-stock (the project's handler against stock)"
     miss = _missing(res, t, [("asgi", "raw", rows), ("asgi-stock", "raw", rows)])
-    if miss:
+    if miss or t is None:  # when t is None, miss says why
         return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
     r = t.paired_ratio(("asgi", "raw", rows), ("asgi-stock", "raw", rows))
     ceilings = ", ".join(

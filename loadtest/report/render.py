@@ -85,8 +85,7 @@ def findings(res: Results) -> list[str]:
         if small != lim and BASELINE in present and math.isfinite(res.speedup(s, best, small)):
             text += f" (at {rows_label(small)}: {fratio(res.speedup(s, best, small))})"
         out.append(text + ".")
-        fits = {m: res.fit(s, m) for m in present}
-        fits = {m: f for m, f in fits.items() if f}
+        fits = {m: f for m in present if (f := res.fit(s, m)) is not None}
         if fits and res.is_remote(s):
             out.append(
                 f"**{s}, cost per row**: {UNKNOWN_REMOTE} (1/requests/s is not one request's server time)."
@@ -380,7 +379,8 @@ def render_markdown(res: Results, chart_files: Mapping[str, str] | None = None) 
 
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;
+padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 table{border-collapse:collapse;margin:.8em 0 1.4em;font-size:.9em}
 caption{text-align:left;font-weight:600;padding:.3em 0}
@@ -417,7 +417,8 @@ def locust_links(res: Results) -> str:
                 ]
                 cells.append(f"<td>{' '.join(links) or '-'}</td>")
             rows.append(
-                f'<tr><td class="l">{html.escape(server)}</td><td class="l">{html.escape(mode)}</td>{"".join(cells)}</tr>'
+                f'<tr><td class="l">{html.escape(server)}</td>'
+                f'<td class="l">{html.escape(mode)}</td>{"".join(cells)}</tr>'
             )
     head = "".join(f"<th>{rows_label(lim)}</th>" for lim in res.limits)
     return (

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from loadtest.fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
 from loadtest.report.unknowns import UNKNOWN_REMOTE
@@ -122,7 +122,7 @@ _TYPES = {f.name: f.type for f in fields(Row)}
 
 def _float(value: str | None) -> float:
     try:
-        return float(value) if value not in (None, "") else math.nan
+        return float(value) if value else math.nan
     except ValueError:
         return math.nan
 
@@ -158,7 +158,8 @@ def to_csv(row: Row) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in COLUMNS:
         phase = name[:-3] if name.endswith("_ms") and name[:-3] in PHASES else None
-        value = row.timing_ms.get(phase, math.nan) if phase else getattr(row, name)
+        # A column's value: a float, an int, a str, a bool or a dict (PER_WORKER), by column.
+        value: Any = row.timing_ms.get(phase, math.nan) if phase else getattr(row, name)
         if name in _DIGITS:
             out[name] = _cell(value, _DIGITS[name])
         elif name in PER_WORKER:
@@ -358,14 +359,17 @@ class Results:
                 "of unknown saturation (remote target: its CPU is not visible from here), so possibly a "
                 "lower bound"
             )
+        workers = c.rows[0].workers
+        if workers is None:  # an empty workers cell: the share of its cores cannot be told
+            return "of unknown saturation (its number of server processes is not recorded), so possibly a lower bound"
         # Several server processes: their CPU summed, as a share of their cores.
         srv, lg = (
-            c.median("server_cpu_pct") / max(1, c.rows[0].workers),
+            c.median("server_cpu_pct") / max(1, workers),
             c.median("loadgen_cpu_pct"),
         )
         if not math.isfinite(srv) or srv >= SATURATED_CPU_PCT:
             return ""
-        cores = "its core" if c.rows[0].workers == 1 else f"its {c.rows[0].workers} cores"
+        cores = "its core" if workers == 1 else f"its {workers} cores"
         return (
             f"lower bound: the server used {srv:.0f}% of {cores}, the load generator {lg:.0f}% of its own"
             if math.isfinite(lg)

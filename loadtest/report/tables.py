@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import statistics
 from dataclasses import dataclass
@@ -507,14 +508,15 @@ def differences_table(res: Results) -> Table | None:
     lim = res.chart_limit
     body = []
     for server in res.servers:
-        modes = [m for m in res.modes if math.isfinite(res.rps(server, m, lim))]
-        modes.sort(key=lambda m: res.rps(server, m, lim))
-        for slow, fast in zip(modes, modes[1:]):
+        cells = {
+            m: c
+            for m in res.modes
+            if (c := res.cell(server, m, lim)) is not None and math.isfinite(c.rps.median)
+        }
+        modes = sorted(cells, key=lambda m: cells[m].rps.median)
+        for slow, fast in itertools.pairwise(modes):
             rps_ratio = res.paired_ratio((server, fast, lim), (server, slow, lim))
-            noise = max(
-                res.cell(server, fast, lim).rps.half_range_pct,
-                res.cell(server, slow, lim).rps.half_range_pct,
-            )
+            noise = max(cells[fast].rps.half_range_pct, cells[slow].rps.half_range_pct)
             counts = ladder.counts if ladder else {}
             n_fast, n_slow = counts.get(fast, {}).get(lim), counts.get(slow, {}).get(lim)
             instr = n_slow / n_fast if n_fast and n_slow else math.nan

@@ -36,7 +36,7 @@ def fetch(
     followed); `options`: the target's headers and TLS checking (checked without it too)."""
     options = options or RequestOptions()
     request = urllib.request.Request(url, headers=options.headers)
-    handlers = [_NoRedirects()]
+    handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
     if url.startswith("https:"):
         handlers.append(urllib.request.HTTPSHandler(context=options.ssl_context()))
     try:
@@ -221,17 +221,16 @@ def target_modes_document(base_url: str, options: RequestOptions) -> dict:
         if status in (401, 403, 407)
         else ""
     )
+    document, names = None, None
     try:
-        document = (
-            json.loads(body)
-            if status == 200 and content_type.startswith("application/json")
-            else None
-        )
-        names = [e["name"] for e in document["modes"]] if isinstance(document, dict) else None
-        names = names and [*names, *(e["name"] for e in document.get("diagnostics") or [])]
+        if status == 200 and content_type.startswith("application/json"):
+            document = json.loads(body)
+        if isinstance(document, dict):
+            names = [e["name"] for e in document["modes"]]
+            names = names and [*names, *(e["name"] for e in document.get("diagnostics") or [])]
     except (ValueError, TypeError, KeyError):
         names = None
-    if not names or not all(isinstance(n, str) for n in names):
+    if not isinstance(document, dict) or not names or not all(isinstance(n, str) for n in names):
         raise CheckError(
             f"{base_url} is not a candlebench server: GET {MODES_PATH} answered {status} "
             f"{content_type or 'without a Content-Type'}, not the JSON list of its modes{hint}"

@@ -69,7 +69,7 @@ def check_target_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError(f"--target {url}: a base URL has no query or fragment")
     try:
-        parts.port
+        _ = parts.port  # read for its check: urllib raises ValueError for a bad port
     except ValueError:
         raise ValueError(f"--target {url}: the port is not a number in 1..65535") from None
     return url.rstrip("/")
@@ -132,8 +132,9 @@ def on_this_machine(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     try:
         addresses = {
-            ipaddress.ip_address(info[4][0].split("%")[0])
+            ipaddress.ip_address(address.split("%")[0])
             for info in socket.getaddrinfo(host, None)
+            if isinstance(address := info[4][0], str)  # an IP address (not another family's)
         }
     except OSError:
         return False

@@ -3,6 +3,7 @@ started one is watched and stopped."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -347,7 +348,7 @@ class ServerProcess:
         self.port = free_port(host)
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(log_path, "ab")
+        self._log = open(log_path, "ab")  # noqa: SIM115 - the server writes it; stop() closes it
         self.proc = subprocess.Popen(
             spec.command(host, self.port),
             cwd=PROJECT_ROOT,
@@ -474,10 +475,8 @@ class ServerProcess:
     def affinity(self) -> list[int]:
         cpus: set[int] = set()
         for p in self.processes():
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess, AttributeError):
                 cpus.update(p.cpu_affinity())
-            except (psutil.NoSuchProcess, AttributeError):
-                pass
         return sorted(cpus)
 
     def wait_idle(
@@ -519,17 +518,13 @@ class ServerProcess:
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.alive():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 self.proc.wait(5)
         self._log.close()
 

@@ -14,7 +14,7 @@ from loadtest.inprocess import database_alone
 @pytest.mark.parametrize("limit", [1, 100, 1440])
 def test_the_database_writes_raw_s_document(sample_candles, client, limit):
     raw = client.get(f"/api/raw/candle/upbit/KRW/BTC?interval=1m&limit={limit}").content
-    q_sql, params, alias = database_alone.document_sql(
+    q_sql, params, _alias = database_alone.document_sql(
         CandleQuery("upbit", "KRW", "BTC", "1m", limit)
     )
     with connection.cursor() as cursor:

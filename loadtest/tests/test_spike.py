@@ -114,7 +114,7 @@ def test_verdict_needs_requests_in_every_window():
 
 
 def test_timeline_buckets():
-    records = steady(1000, 1003, 10, 0.5) + [rec(1001.5, 1, 503, "HTTP 503")]
+    records = [*steady(1000, 1003, 10, 0.5), rec(1001.5, 1, 503, "HTTP 503")]
     rows = timeline(records, 1000, 1003, PLAN)
     assert [r["ok"] for r in rows] == [2, 2, 2]
     assert rows[1]["shed"] == 1 and rows[0]["planned_users"] == 16

@@ -1,4 +1,5 @@
-"""loadtest.inprocess.tablesize: its arithmetic, its arguments, its exit code, and a tiny run on throwaway SQLite files."""
+"""loadtest.inprocess.tablesize: its arithmetic, its arguments, its exit code, and a tiny run on
+throwaway SQLite files."""
 
 import json
 import os

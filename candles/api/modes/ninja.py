@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import pydantic
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern
 from ninja import NinjaAPI, Schema
 from ninja.renderers import JSONRenderer
 
@@ -20,6 +21,8 @@ from ..timing import ServerTiming
 # Every method reaches the handler so the shared check answers 405 like the other modes
 # (ninja's own answer is a plain-text 405).
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# The request attribute that carries the operation's ServerTiming to create_response.
+_TIMING_ATTRIBUTE = "server_timing"
 
 Finite = Annotated[float, pydantic.Field(allow_inf_nan=False)]
 Volume = Annotated[float, pydantic.Field(ge=0, allow_inf_nan=False)]
@@ -53,7 +56,7 @@ class TimedNinjaAPI(NinjaAPI):
     def create_response(
         self, request: HttpRequest, data: Any, *args: Any, **kwargs: Any
     ) -> HttpResponse:
-        timing: ServerTiming | None = getattr(request, "server_timing", None)
+        timing: ServerTiming | None = getattr(request, _TIMING_ATTRIBUTE, None)
         if timing is None:
             return super().create_response(request, data, *args, **kwargs)
         timing.lap("serialize")
@@ -89,15 +92,18 @@ def invalid_row(request: HttpRequest, exc: pydantic.ValidationError) -> HttpResp
     ALL_METHODS, "/candle/{exchange}/{market}/{asset}", response=CandleDocument, url_name="candles"
 )
 def candles(request: HttpRequest, exchange: str, market: str, asset: str) -> dict[str, Any]:
-    q, request.server_timing = begin(request, exchange, market, asset)
-    rows = candle_instances(q, request.server_timing)
+    q, timing = begin(request, exchange, market, asset)
+    setattr(request, _TIMING_ATTRIBUTE, timing)
+    rows = candle_instances(q, timing)
     return {"data": rows}
 
 
 def _operation_view() -> Callable[..., HttpResponse]:
     """The candle operation's view out of ninja's URL patterns."""
-    patterns = api.urls[0]
-    return next(pattern.callback for pattern in patterns if pattern.name == "candles")
+    for pattern in api.urls[0]:
+        if isinstance(pattern, URLPattern) and pattern.name == "candles":
+            return pattern.callback
+    raise LookupError("ninja's URL patterns have no 'candles' operation")
 
 
 ninja = _operation_view()
