@@ -15,7 +15,9 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 
 def markdown_files(root: Path = PROJECT_ROOT) -> list[Path]:
     """The documents a reader of the repository follows links in."""
-    return sorted([root / "README.md", root / "loadtest" / "README.md", *(root / "docs").rglob("*.md")])
+    return sorted(
+        [root / "README.md", root / "loadtest" / "README.md", *(root / "docs").rglob("*.md")]
+    )
 
 
 def github_anchor(heading: str) -> str:
