@@ -39,12 +39,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP) ## build .venv from requirements*.txt (again when they change)
 
-lint: venv ## ruff (lint and format check), mypy, import contracts and the import-cycle check
+lint: venv ## ruff (lint and format check), mypy, import contracts, import cycles, the docs' links
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 	$(PY) tools/import_cycles.py
+	$(PY) tools/doc_links.py
 
 fmt: venv ## ruff: fix what it can, then format
 	$(PY) -m ruff check --fix .

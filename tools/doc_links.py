@@ -74,7 +74,9 @@ def broken_links(files: list[Path]) -> list[str]:
             if not destination.exists():
                 problems.append(f"{where} (no such file)")
             elif fragment and destination.suffix == ".md" and fragment not in anchors(destination):
-                problems.append(f"{where} (no heading #{fragment} in {destination.name})")
+                problems.append(
+                    f"{where} (no heading #{fragment} in {destination.relative_to(PROJECT_ROOT)})"
+                )
     return problems
 
 

@@ -33,7 +33,7 @@ def test_broken_links_are_named(tmp_path: Path, monkeypatch):
     assert problems == [
         "README.md:1: docs/chart.svg (no such file)",
         "README.md:2: docs/c.md (no such file)",
-        "README.md:2: docs/b.md#there (no heading #there in b.md)",
+        "README.md:2: docs/b.md#there (no heading #there in docs/b.md)",
         "README.md:2: #b-section (no heading #b-section in README.md)",
     ]
 
