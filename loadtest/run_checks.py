@@ -39,6 +39,17 @@ def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[
     reasons = []
     if stats.failures:
         reasons.append(f"{stats.failures} failed request(s)")
+    if stats.requests < MIN_REQUESTS:
+        reasons.append(f"only {stats.requests} requests measured")
+    if len(stats.body_sizes) > 1:
+        reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
+    return reasons + measurement_reasons(measurement)
+
+
+def measurement_reasons(measurement: MeasuredWindow) -> list[str]:
+    """Why a window cannot be trusted whatever was measured in it: the load generator or other
+    processes short of CPU, a warm-up that did not end, the generator's own notes."""
+    reasons = []
     if measurement.locust_cpu_warning:
         reasons.append("Locust CPU warning")
     if measurement.loadgen_cpu_pct >= LOADGEN_CPU_LIMIT:
@@ -46,11 +57,6 @@ def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[
         reasons.append(f"load generator at {measurement.loadgen_cpu_pct:.0f}% CPU{where}")
     if measurement.other_cpu_pct > OTHER_CPU_LIMIT:
         reasons.append(f"other processes used {measurement.other_cpu_pct:.0f}% of a CPU")
-    if stats.requests < MIN_REQUESTS:
-        reasons.append(f"only {stats.requests} requests measured")
     if not measurement.warmup_complete:
         reasons.append(f"warm-up incomplete after {measurement.warmup_s:.1f} s")
-    if len(stats.body_sizes) > 1:
-        reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
-    reasons.extend(measurement.notes)
-    return reasons
+    return [*reasons, *measurement.notes]
