@@ -56,7 +56,13 @@ from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
 from loadtest.serving.settings_probe import is_local_postgres
 from loadtest.session import CpuLayout, open_session, target_cpu_layout
-from loadtest.sweep import FRACTIONS, GENERATOR_RPS_PER_PROCESS, SweepOptions, sweep_cell
+from loadtest.sweep import (
+    FRACTIONS,
+    GENERATOR_RPS_PER_PROCESS,
+    SweepOptions,
+    generator_refusal,
+    sweep_cell,
+)
 
 
 def parse_float_list(text: str) -> list[float]:
@@ -74,20 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     p.add_argument(
-        "--servers", type=parse_name_list, default=["wsgi"], help=f"of {', '.join(SERVERS)}"
+        "--servers", type=parse_name_list, default="wsgi", help=f"of {', '.join(SERVERS)}"
     )
+    p.add_argument("--modes", type=parse_name_list, default="raw,drf", help="comma-separated modes")
     p.add_argument(
-        "--modes", type=parse_name_list, default=["raw", "drf"], help="comma-separated modes"
-    )
-    p.add_argument(
-        "--limits", type=parse_int_list, default=[1000], help="comma-separated row counts"
+        "--limits", type=parse_int_list, default="1000", help="comma-separated row counts"
     )
     p.add_argument(
         "--rates",
         type=parse_float_list,
         metavar="R1,R2,...",
         help="offered requests/s for every cell (skips finding the closed-loop maximum; default: "
-        f"{', '.join(f'{f:.0%}' for f in FRACTIONS)} of it)",
+        f"{', '.join(f'{f * 100:g}%%' for f in FRACTIONS)} of it; see --fractions)",
+    )
+    p.add_argument(
+        "--fractions",
+        type=parse_float_list,
+        default=",".join(f"{f:g}" for f in FRACTIONS),
+        metavar="F1,F2,...",
+        help="without --rates: the offered rates as fractions of each cell's closed-loop maximum",
     )
     p.add_argument(
         "--arrivals",
@@ -131,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help=f"Locust processes sharing the rate (one generates ~{GENERATOR_RPS_PER_PROCESS:.0f} req/s)",
+    )
+    p.add_argument(
+        "--max-rps-per-process",
+        type=float,
+        default=GENERATOR_RPS_PER_PROCESS,
+        metavar="RPS",
+        help="requests/s one Locust process is trusted to generate (measured on the reference "
+        "machine; loadtest/README.md says how to measure yours): a higher rate is refused",
     )
     p.add_argument(
         "--expect-workers",
@@ -180,12 +199,11 @@ def check_args(args: argparse.Namespace) -> tuple[str, RequestOptions]:
     if args.processes < 1 or min(args.limits) < 1:
         raise CheckError("--processes and every limit must be >= 1")
     processes = args.expect_workers or args.processes
-    too_fast = [r for r in args.rates or [] if r > processes * GENERATOR_RPS_PER_PROCESS]
+    too_fast = [r for r in args.rates or [] if r > processes * args.max_rps_per_process]
     if too_fast:
         raise CheckError(
-            f"{', '.join(f'{r:g}' for r in too_fast)} requests/s is more than {processes} Locust "
-            f"process(es) generate (~{GENERATOR_RPS_PER_PROCESS:.0f}/s each, measured): add "
-            "--processes N or --expect-workers N on cores of their own"
+            generator_refusal(max(too_fast), processes, args.max_rps_per_process)
+            + ": add --processes N or --expect-workers N on cores of their own"
         )
     try:
         return server_host, RequestOptions(parse_headers(args.header), args.insecure)
@@ -202,6 +220,7 @@ def sweep_options(args: argparse.Namespace) -> SweepOptions:
         warmup=args.warmup,
         connections=args.connections,
         pool=args.pool,
+        max_rps_per_process=args.max_rps_per_process,
     )
 
 
@@ -303,6 +322,7 @@ def sweep_one(
         sweep_options(args),
         lambda: server.cpu_probe(local_postgres),
         rates=args.rates,
+        fractions=args.fractions,
         on_row=writer.write,
         log=log,
     )
@@ -319,7 +339,7 @@ def capacity_meta(
         "slo_ms": args.slo_ms,
         "arrivals": args.arrivals,
         "rates": args.rates,
-        "fractions": None if args.rates else list(FRACTIONS),
+        "fractions": None if args.rates else args.fractions,
         "duration_s": args.duration,
         "max_window_s": args.max_window,
         "warmup_s": args.warmup,

@@ -42,6 +42,15 @@ class SweepOptions:
     connections: int = 64
     pool: int = 2000
     straggler_timeout: float = 30.0
+    max_rps_per_process: float = GENERATOR_RPS_PER_PROCESS
+
+
+def generator_refusal(rate: float, processes: int, per_process: float) -> str:
+    """Why `rate` is not offered with `processes` Locust processes of `per_process` each."""
+    return (
+        f"{rate:g} requests/s is more than {processes} Locust process(es) generate "
+        f"(~{per_process:g}/s each, measured)"
+    )
 
 
 def window_for(rate: float, options: SweepOptions) -> float:
@@ -172,14 +181,10 @@ def sweep_cell(
             return []
         rates = rates_from(closed, fractions)
     rows = []
-    ceiling = loadgen.processes() * GENERATOR_RPS_PER_PROCESS
     for rate in sorted(rates):
-        if rate > ceiling:
-            log(
-                f"{label}: {rate:g} req/s not offered: more than {loadgen.processes()} Locust "
-                f"process(es) generate (~{GENERATOR_RPS_PER_PROCESS:.0f}/s each); add --processes "
-                "or --expect-workers"
-            )
+        if rate > loadgen.processes() * options.max_rps_per_process:
+            refusal = generator_refusal(rate, loadgen.processes(), options.max_rps_per_process)
+            log(f"{label}: not offered: {refusal}; add --processes or --expect-workers")
             continue
         row = measure_rate(loadgen, server, request, rate, options, probe_for(), closed)
         on_row(row)
