@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -40,9 +41,11 @@ from loadtest.plan import (
     make_plan,
     make_target_plan,
 )
+from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, CapacityWriter
+from loadtest.report.capacity_report import write_capacity_report
 from loadtest.report.goals import GOAL_ROWS
 from loadtest.report.render import write_reports
-from loadtest.report.results import ResultsWriter, Row
+from loadtest.report.results import Results, ResultsWriter, Row, load_rows
 from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
 from loadtest.request import DIAGNOSTICS, candle_path
 from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
@@ -76,6 +79,7 @@ from loadtest.serving.servers import (
 from loadtest.serving.settings_probe import is_local_postgres
 from loadtest.session import Session, open_session, target_cpu_layout
 from loadtest.stats import summarize
+from loadtest.sweep import rates_from, sweep_cell
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--locust-html",
         action="store_true",
         help="keep Locust's HTML report of every run (~1 MB each)",
+    )
+    p.add_argument(
+        "--no-capacity",
+        action="store_true",
+        help="skip the open-loop sweeps after the runs (capacity at p99 <= "
+        f"{DEFAULT_SLO_MS:g} ms of the cells plan.py names; capacity.csv, capacity.md)",
     )
     p.add_argument(
         "--no-floor",
@@ -584,12 +594,60 @@ def measure_with_wrk(
     return True
 
 
+def sweep_capacity(
+    plan: Plan,
+    servers: dict[str, ServerProcess | RemoteServer],
+    loadgen,
+    sizes: dict[tuple[str, str, int], int],
+    out: Path,
+    local_postgres: bool,
+) -> None:
+    """The plan's open-loop sweeps into capacity.csv: each cell's rates are fractions of its
+    closed-loop median over this session's repeats (loadtest/sweep.py)."""
+    if not plan.sweeps:
+        return
+    from loadtest.load.generator import CandleRequest
+
+    measured = Results(load_rows(out / "results.csv"))
+    log(
+        f"open-loop sweeps at {GOAL_ROWS} rows (capacity at p99 <= "
+        f"{plan.sweep_options.slo_ms:g} ms): {', '.join(f'{s} {m}' for s, m, _ in plan.sweeps)}"
+    )
+    with open(out / CAPACITY_CSV, "w", newline="") as f:
+        writer = CapacityWriter(f)
+        for name, mode, fractions in plan.sweeps:
+            closed = measured.rps(name, mode, GOAL_ROWS)
+            if not closed > 0:
+                log(f"{name} {mode}: no closed-loop requests/s to sweep from; not swept")
+                continue
+            server = servers[name]
+            loadgen.point_at(server.base_url)
+            request = CandleRequest(
+                mode, GOAL_ROWS, plan.pair, plan.interval, sizes[(name, mode, GOAL_ROWS)]
+            )
+            sweep_cell(
+                loadgen,
+                server,
+                request,
+                plan.sweep_options,
+                partial(server.cpu_probe, local_postgres),
+                rates=rates_from(closed, fractions),
+                on_row=writer.write,
+                log=log,
+                closed_loop_rps=closed,
+            )
+
+
 def write_outputs(out: Path, meta: dict, t_start: float) -> None:
     """meta.json, the reports, the latest link; prints the summary."""
     meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     summary = write_reports(out)
+    if (out / CAPACITY_CSV).is_file():
+        summary += "\n\n" + write_capacity_report(
+            out, [f"Swept open-loop after the runs of {out.name}."]
+        )
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     if not update_latest(out):
@@ -765,10 +823,8 @@ def measure_session(
     try:
         sizes = start(servers)
         check_machine_quiet(list(servers.values()), meta)
-        from loadtest.load.generator import (  # imports Locust (gevent)
-            LoadGenerator,
-            interrupt_main_greenlet_only,
-        )
+        from loadtest.load.generator import interrupt_main_greenlet_only  # imports Locust
+        from loadtest.load.open_loop import OpenLoopGenerator
 
         interrupt_main_greenlet_only()
         if plan.expect_workers:
@@ -778,7 +834,7 @@ def measure_session(
                 f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
                 f"host: python -m loadtest worker --master {reach}:{bind_port}"
             )
-        loadgen = LoadGenerator(
+        loadgen = OpenLoopGenerator(
             host,
             args.processes,
             loadgen_cpus,
@@ -801,6 +857,7 @@ def measure_session(
             args.locust_html,
             wrk_check(plan, servers, loadgen_cpus, request),
         )
+        sweep_capacity(plan, servers, loadgen, sizes, out, local_postgres)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -28,13 +28,8 @@ from loadtest.cli import (
 )
 from loadtest.overload import start_checked_server
 from loadtest.plan import check_load_options
-from loadtest.report.capacity import (
-    CAPACITY_CSV,
-    DEFAULT_SLO_MS,
-    SERVED_PCT,
-    CapacityWriter,
-    write_capacity_report,
-)
+from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, CapacityWriter
+from loadtest.report.capacity_report import write_capacity_report
 from loadtest.request import candle_path
 from loadtest.serving.checks import (
     check_server_debug_off,

@@ -60,3 +60,17 @@ def measurement_reasons(measurement: MeasuredWindow) -> list[str]:
     if not measurement.warmup_complete:
         reasons.append(f"warm-up incomplete after {measurement.warmup_s:.1f} s")
     return [*reasons, *measurement.notes]
+
+
+# Little's law in a closed loop of N users without wait: N = requests/s x mean latency, when every
+# user always has a request at the server. A shortfall is time the users spent outside a request
+# (the load generator itself); past this share, plus the window's edges (up to N requests
+# straddle each), the run did not keep N requests at the server.
+LITTLES_LAW_TOLERANCE = 0.10
+
+
+def littles_law(users: int, rps: float, mean_ms: float, requests: int) -> tuple[float, float]:
+    """(requests/s x mean latency / users, the tolerance of that ratio around 1 for a window of
+    `requests` requests: LITTLES_LAW_TOLERANCE plus users / requests for its edges)."""
+    edges = users / requests if requests else float("inf")
+    return rps * mean_ms / 1000 / users, LITTLES_LAW_TOLERANCE + edges

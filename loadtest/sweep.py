@@ -165,11 +165,13 @@ def sweep_cell(
     fractions: Sequence[float] = FRACTIONS,
     on_row: Callable[[CapacityRow], None] = lambda row: None,
     log: Callable[[str], None] = print,
+    closed_loop_rps: float = math.nan,
 ) -> list[CapacityRow]:
-    """Sweep one cell: the closed-loop maximum (unless `rates` are given), then each rate in
-    ascending order; `on_row` gets every row as soon as it is measured. A rate the generator
-    cannot produce is left out, with a line saying why."""
-    closed = math.nan
+    """Sweep one cell: the closed-loop maximum (unless `rates` are given, then
+    `closed_loop_rps` is recorded as it), then each rate in ascending order; `on_row` gets every
+    row as soon as it is measured. A rate the generator cannot produce is left out, with a line
+    saying why."""
+    closed = closed_loop_rps
     label = f"{server.name} {request.mode} limit={request.limit}"
     if rates is None:
         server.wait_disconnected()

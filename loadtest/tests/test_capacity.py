@@ -17,8 +17,8 @@ from loadtest.report.capacity import (
     capacities,
     capacity_from_folder,
     load_capacity,
-    write_capacity_report,
 )
+from loadtest.report.capacity_report import write_capacity_report
 from loadtest.sweep import SweepOptions, rates_from, sweep_cell, window_for
 
 
