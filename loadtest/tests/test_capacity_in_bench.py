@@ -109,3 +109,34 @@ def test_runs_off_littles_law_are_listed_and_the_rest_counted():
     assert isinstance(table, Table) and [r[7] for r in table.rows] == ["-25%"]
     seed = Results([row(400, 30.0)], {"plan": {"users": 60, "profile": "seed"}})
     assert littles_law_items(seed)[0].startswith("Not checked")
+
+
+def test_bench_sweeps_its_cells_from_their_closed_loop_medians(tmp_path, monkeypatch):
+    """The plan's sweeps after the runs: rates are fractions of the session's own median."""
+    import sys
+    from types import ModuleType, SimpleNamespace
+
+    from loadtest.report.capacity import load_capacity
+    from loadtest.report.results import ResultsWriter
+    from loadtest.tests.test_capacity import StandInGenerator, StandInServer
+
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        ResultsWriter(f).write_all(
+            Row("wsgi", "raw", 1000, r, rps=rps, requests=600)
+            for r, rps in ((1, 390.0), (2, 400.0), (3, 410.0))
+        )
+    # The load generator's module imports Locust, which patches with gevent: not in this process.
+    generator = ModuleType("loadtest.load.generator")
+    generator.CandleRequest = lambda mode, limit, *rest: SimpleNamespace(mode=mode, limit=limit)
+    monkeypatch.setitem(sys.modules, "loadtest.load.generator", generator)
+    plan = plan_for(["--servers", "wsgi", "--modes", "raw", "--limits", "1000"])
+    loadgen = StandInGenerator()
+    server = StandInServer()
+    server.base_url, server.cpu_probe = "http://127.0.0.1:1", lambda local_postgres: None
+    loadgen.point_at = lambda url: None
+    bench.sweep_capacity(
+        plan, {"wsgi": server}, loadgen, {("wsgi", "raw", 1000): 100}, tmp_path, False
+    )
+    assert loadgen.calls == [("open", 200.0), ("open", 340.0), ("open", 420.0)]
+    rows = load_capacity(tmp_path / CAPACITY_CSV)
+    assert [r.closed_loop_rps for r in rows] == [400.0] * 3

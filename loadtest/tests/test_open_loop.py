@@ -17,6 +17,7 @@ import pytest
 
 from loadtest.report.capacity import CapacityRow, load_capacity
 from loadtest.serving.servers import PROJECT_ROOT, SERVERS, ServerProcess, pin_to
+from loadtest.sweep import rates_from
 from loadtest.tests.live_servers import run_loadtest
 
 pytestmark = pytest.mark.live
@@ -200,3 +201,80 @@ def test_an_md1_servers_mean_wait_at_half_load_is_queueing_theorys(fixed_service
     ((rho, measured, predicted),) = measured_waits(rows)
     print(f"\nM/D/1 at rho {rho:.2f}: mean wait {measured:.2f} ms, predicted {predicted:.2f} ms")
     assert 0.5 * predicted <= measured <= 1.8 * predicted
+
+
+ISSUE_COLUMNS = (
+    "server,mode,limit,arrivals,offered_rps,achieved_rps,dropped,requests,p50_ms,p90_ms,"
+    "p95_ms,p99_ms,max_ms,trustworthy,note"
+)
+
+
+def test_the_capacity_command_sweeps_a_server_it_starts_from_its_closed_loop_maximum(
+    bench_env, tmp_path
+):
+    out = tmp_path / "cap"
+    result = run_loadtest(
+        bench_env,
+        "capacity",
+        "--servers",
+        "wsgi",
+        "--modes",
+        "raw",
+        "--limits",
+        "100",
+        "--fractions",
+        "0.25,1.05",
+        "--duration",
+        "2",
+        "--max-window",
+        "2",
+        "--warmup",
+        "0.5",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (out / "capacity.csv").read_text().startswith(ISSUE_COLUMNS + ",")
+    rows = load_capacity(out / "capacity.csv")
+    closed = rows[0].closed_loop_rps
+    assert closed > 0 and [r.offered_rps for r in rows] == rates_from(closed, (0.25, 1.05))
+    assert all(r.server == "wsgi" and r.arrivals == "poisson" and r.window_s == 2 for r in rows)
+    assert rows[0].requests > 0 and rows[0].p99_ms > 0
+    assert "closed-loop max" in result.stdout and "capacity at p99 ≤ 100 ms" in result.stdout
+    for name in ("capacity.md", "capacity.html", "capacity.png", "meta.json"):
+        assert (out / name).is_file()
+
+
+def test_a_rate_is_split_over_local_locust_workers_and_their_arrivals_merged(bench_env, tmp_path):
+    """--processes 2: two Locust workers, each half the rate at its own phase; the master gets
+    every arrival of both (constant arrivals: exactly rate x window of them)."""
+    out = tmp_path / "split"
+    result = run_loadtest(
+        bench_env,
+        "capacity",
+        "--servers",
+        "wsgi",
+        "--modes",
+        "raw",
+        "--limits",
+        "10",
+        "--rates",
+        "100",
+        "--arrivals",
+        "constant",
+        "--duration",
+        "3",
+        "--max-window",
+        "3",
+        "--warmup",
+        "0.5",
+        "--processes",
+        "2",
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (row,) = load_capacity(out / "capacity.csv")
+    assert row.processes == 2 and row.arrivals == "constant"
+    assert row.requests + row.failed + row.dropped + row.unfinished == 300
+    assert row.generated_rps == 100
