@@ -19,12 +19,13 @@ from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
+    add_deployment_options,
+    add_load_host_options,
     add_target_options,
     command_main,
     create_results_dir,
     fmt_duration,
     log,
-    parse_host_port,
     parse_int_list,
     parse_name_list,
     quiet_interrupts,
@@ -51,22 +52,18 @@ from loadtest.request import DIAGNOSTICS, candle_path
 from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
 from loadtest.serving.checks import (
     check_documents_agree,
-    check_server_debug_off,
     check_target_documents,
     explained_http_errors,
-    target_modes_document,
 )
 from loadtest.serving.deployment import (
     TARGET,
     RemoteServer,
     RequestOptions,
     check_target_url,
-    on_this_machine,
     parse_headers,
     redact_header_values,
     target_registry,
 )
-from loadtest.serving.machine import machine_info
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import (
     BYTES,
@@ -77,7 +74,7 @@ from loadtest.serving.servers import (
     system_busy_seconds,
 )
 from loadtest.serving.settings_probe import is_local_postgres
-from loadtest.session import Session, open_session, target_cpu_layout
+from loadtest.session import Session, open_session, open_target
 from loadtest.stats import summarize
 from loadtest.sweep import rates_from, sweep_cell
 
@@ -147,29 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)",
     )
-    p.add_argument(
-        "--expect-workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="Locust distributed over other hosts: this process is the master of N workers, each "
-        "started with `python -m loadtest worker --master HOST:PORT`; waits for all N (--workers-wait) "
-        "and refuses to measure with fewer; a worker lost during a run stops the session",
-    )
-    p.add_argument(
-        "--master-bind",
-        type=parse_host_port,
-        metavar="HOST:PORT",
-        help="with --expect-workers: where the master listens for its workers, an address the load "
-        "hosts reach this machine at; the servers the runner starts listen on that host too",
-    )
-    p.add_argument(
-        "--workers-wait",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="with --expect-workers: how long to wait for the workers to connect",
-    )
+    add_load_host_options(p)
     p.add_argument(
         "--workers",
         type=int,
@@ -201,30 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)",
     )
-    deployment = p.add_argument_group(
-        "against a running deployment (starts no server; not with --servers)"
-    )
-    deployment.add_argument(
-        "--target",
-        metavar="URL",
-        help="measure the candlebench deployment at this base URL (http or https, e.g. "
-        "https://staging.example.com) instead of starting servers: its GET /api/modes decides "
-        "the modes; its CPU, memory and workers are reported as unknown; the micro benchmark "
-        "and the instruction ladder (this checkout, in-process) do not run",
-    )
-    deployment.add_argument(
-        "--header",
-        action="append",
-        metavar="NAME:VALUE",
-        help="with --target: send this header with every request, the load's and the checks' "
-        "(repeatable; e.g. 'Authorization:Bearer ...' for an auth proxy); results keep its name, "
-        "never its value",
-    )
-    deployment.add_argument(
-        "--insecure",
-        action="store_true",
-        help="with --target: do not check the TLS certificate (without it the checks and Locust "
-        "both check it)",
+    add_deployment_options(
+        p,
+        "its GET /api/modes decides the modes; its CPU, memory and workers are reported as "
+        "unknown; the micro benchmark and the instruction ladder (this checkout, in-process) do "
+        "not run",
     )
     return p
 
@@ -729,15 +685,9 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     asked for, one document) is checked before the results folder is made."""
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
-    here = on_this_machine(url)
-    layout = target_cpu_layout(args.processes, here)
-    machine = machine_info()  # the load generator's: the target's is not known
-    layout.pin_load_generator()
-    target = RemoteServer(url, here)
-    with explained_http_errors(url):
-        document = target_modes_document(url, request)
-        check_server_debug_off(url, request)
-    plan = make_target_plan(args, target_registry(document))
+    opened = open_target(url, args.processes, request)
+    layout, machine, target = opened.layout, opened.machine, opened.server
+    plan = make_target_plan(args, target_registry(opened.modes_document))
     endpoints_at = {lim: plan.endpoints_on(TARGET, lim) for lim in plan.limits_on(TARGET)}
     with explained_http_errors(url):
         sizes, compared = check_target_documents(
@@ -770,7 +720,7 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
             "url": url,
             "header_names": list(request.headers),
             "insecure": request.insecure,
-            "on_this_machine": here,
+            "on_this_machine": target.on_this_machine,
             "unknown_columns": list(UNKNOWN_COLUMNS),
         },
         "documents": {

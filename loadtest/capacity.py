@@ -16,12 +16,13 @@ from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
+    add_deployment_options,
+    add_load_host_options,
     add_target_options,
     command_main,
     create_results_dir,
     fmt_duration,
     log,
-    parse_host_port,
     parse_int_list,
     parse_name_list,
     quiet_interrupts,
@@ -32,25 +33,20 @@ from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, C
 from loadtest.report.capacity_report import write_capacity_report
 from loadtest.request import candle_path
 from loadtest.serving.checks import (
-    check_server_debug_off,
     check_target_documents,
     explained_http_errors,
-    target_modes_document,
 )
 from loadtest.serving.deployment import (
-    RemoteServer,
     RequestOptions,
     check_target_url,
-    on_this_machine,
     parse_headers,
     redact_header_values,
     target_registry,
 )
-from loadtest.serving.machine import machine_info
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
 from loadtest.serving.settings_probe import is_local_postgres
-from loadtest.session import CpuLayout, open_session, target_cpu_layout
+from loadtest.session import CpuLayout, open_session, open_target
 from loadtest.sweep import (
     FRACTIONS,
     GENERATOR_RPS_PER_PROCESS,
@@ -146,34 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests/s one Locust process is trusted to generate (measured on the reference "
         "machine; loadtest/README.md says how to measure yours): a higher rate is refused",
     )
-    p.add_argument(
-        "--expect-workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="Locust workers on other hosts (see bench)",
-    )
-    p.add_argument(
-        "--master-bind", type=parse_host_port, metavar="HOST:PORT", help="with --expect-workers"
-    )
-    p.add_argument(
-        "--workers-wait", type=float, default=120.0, metavar="SECONDS", help="with --expect-workers"
-    )
+    add_load_host_options(p)
     add_target_options(p, "capacity")
-    deployment = p.add_argument_group(
-        "against a running deployment (starts no server; not with --servers)"
-    )
-    deployment.add_argument(
-        "--target", metavar="URL", help="measure the candlebench deployment at this base URL"
-    )
-    deployment.add_argument(
-        "--header",
-        action="append",
-        metavar="NAME:VALUE",
-        help="with --target: send this header with every request (repeatable; results keep its name only)",
-    )
-    deployment.add_argument(
-        "--insecure", action="store_true", help="with --target: do not check the TLS certificate"
+    add_deployment_options(
+        p,
+        "--modes must be among those its GET /api/modes lists; its CPU is not known (left empty)",
     )
     return p
 
@@ -270,14 +243,9 @@ def run_against_target(
 ) -> int:
     """--target URL: the deployment's own modes and documents checked, then every cell swept."""
     url = check_target_url(args.target)
-    here = on_this_machine(url)
-    layout = target_cpu_layout(args.processes, here)
-    machine = machine_info()
-    layout.pin_load_generator()
-    with explained_http_errors(url):
-        document = target_modes_document(url, request)
-        check_server_debug_off(url, request)
-    served = ModeMap(target_registry(document))
+    opened = open_target(url, args.processes, request)
+    layout, target = opened.layout, opened.server
+    served = ModeMap(target_registry(opened.modes_document))
     missing = [m for m in args.modes if m not in served.modes]
     if missing:
         raise CheckError(
@@ -292,9 +260,12 @@ def run_against_target(
         )
     out = create_results_dir(args.out, started_at, "capacity", force=args.force)
     log(f"capacity: target {url}; {layout.text}; results in {out}")
-    meta = capacity_meta(args, started_at, layout.text, machine)
-    meta["target"] = {"url": url, "header_names": list(request.headers), "on_this_machine": here}
-    target = RemoteServer(url, here)
+    meta = capacity_meta(args, started_at, layout.text, opened.machine)
+    meta["target"] = {
+        "url": url,
+        "header_names": list(request.headers),
+        "on_this_machine": target.on_this_machine,
+    }
 
     def cells(loadgen, writer) -> None:
         for limit in args.limits:

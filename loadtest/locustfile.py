@@ -254,7 +254,7 @@ def _on_test_start(environment, **kwargs) -> None:
         return
     COLLECTOR.drain()
     SUMMARY.clear()
-    greenlets = [gevent.spawn(_fold_samples_forever)]
+    greenlets: list[gevent.Greenlet] = [gevent.spawn(_fold_samples_forever)]
     if _option(environment, "load_profile") == "seed":
         greenlets.append(gevent.spawn(_stop_when_users_done, environment))
     environment.candlebench_greenlets = greenlets

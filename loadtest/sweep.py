@@ -89,6 +89,33 @@ def measure_closed_loop(loadgen, request, probe) -> tuple[float, list[str]]:
     return stats.rps, untrustworthy_reasons(stats, m)
 
 
+# capacity.csv's columns that are the window's statistics, or the measurement's, by the same name.
+FROM_STATS = (
+    "achieved_rps",
+    "dropped",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "max_ms",
+    "generated_rps",
+    "served_pct",
+    "unfinished",
+    "window_s",
+    "mean_ms",
+    "slip_p99_ms",
+    "wait_p99_ms",
+)
+FROM_MEASUREMENT = (
+    "connections",
+    "pool",
+    "processes",
+    "loadgen_cpu_pct",
+    "server_cpu_pct",
+    "other_cpu_pct",
+)
+
+
 def measure_rate(
     loadgen, server, request, rate: float, options: SweepOptions, probe, closed_loop_rps: float
 ) -> CapacityRow:
@@ -126,32 +153,14 @@ def measure_rate(
         limit=request.limit,
         arrivals=options.arrivals,
         offered_rps=rate,
-        achieved_rps=stats.achieved_rps,
-        dropped=stats.dropped,
         requests=stats.ok,
-        p50_ms=stats.p50_ms,
-        p90_ms=stats.p90_ms,
-        p95_ms=stats.p95_ms,
-        p99_ms=stats.p99_ms,
-        max_ms=stats.max_ms,
+        failed=stats.failed + stats.shed,
         trustworthy=not reasons,
         note="; ".join([*reasons, *notes]),
         slo_ms=options.slo_ms,
-        generated_rps=stats.generated_rps,
-        served_pct=stats.served_pct,
-        failed=stats.failed + stats.shed,
-        unfinished=stats.unfinished,
-        window_s=stats.window_s,
-        mean_ms=stats.mean_ms,
-        slip_p99_ms=stats.slip_p99_ms,
-        wait_p99_ms=stats.wait_p99_ms,
         closed_loop_rps=closed_loop_rps,
-        connections=m.connections,
-        pool=m.pool,
-        processes=m.processes,
-        loadgen_cpu_pct=m.loadgen_cpu_pct,
-        server_cpu_pct=m.server_cpu_pct,
-        other_cpu_pct=m.other_cpu_pct,
+        **{name: getattr(stats, name) for name in FROM_STATS},
+        **{name: getattr(m, name) for name in FROM_MEASUREMENT},
     )
 
 

@@ -209,17 +209,32 @@ ISSUE_COLUMNS = (
 )
 
 
-def test_the_capacity_command_sweeps_a_server_it_starts_from_its_closed_loop_maximum(
-    bench_env, tmp_path
-):
-    out = tmp_path / "cap"
+def capacity_of_raw(env: dict[str, str], out: Path, *args: str):
+    """`python -m loadtest capacity` of raw under the gunicorn it starts, 0.5 s warm-ups."""
     result = run_loadtest(
-        bench_env,
+        env,
         "capacity",
         "--servers",
         "wsgi",
         "--modes",
         "raw",
+        "--warmup",
+        "0.5",
+        "--out",
+        str(out),
+        *args,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_the_capacity_command_sweeps_a_server_it_starts_from_its_closed_loop_maximum(
+    bench_env, tmp_path
+):
+    out = tmp_path / "cap"
+    result = capacity_of_raw(
+        bench_env,
+        out,
         "--limits",
         "100",
         "--fractions",
@@ -228,12 +243,7 @@ def test_the_capacity_command_sweeps_a_server_it_starts_from_its_closed_loop_max
         "2",
         "--max-window",
         "2",
-        "--warmup",
-        "0.5",
-        "--out",
-        str(out),
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (out / "capacity.csv").read_text().startswith(ISSUE_COLUMNS + ",")
     rows = load_capacity(out / "capacity.csv")
     closed = rows[0].closed_loop_rps
@@ -249,31 +259,12 @@ def test_a_rate_is_split_over_local_locust_workers_and_their_arrivals_merged(ben
     """--processes 2: two Locust workers, each half the rate at its own phase; the master gets
     every arrival of both (constant arrivals: exactly rate x window of them)."""
     out = tmp_path / "split"
-    result = run_loadtest(
+    capacity_of_raw(
         bench_env,
-        "capacity",
-        "--servers",
-        "wsgi",
-        "--modes",
-        "raw",
-        "--limits",
-        "10",
-        "--rates",
-        "100",
-        "--arrivals",
-        "constant",
-        "--duration",
-        "3",
-        "--max-window",
-        "3",
-        "--warmup",
-        "0.5",
-        "--processes",
-        "2",
-        "--out",
-        str(out),
+        out,
+        *("--limits", "10", "--rates", "100", "--arrivals", "constant"),
+        *("--duration", "3", "--max-window", "3", "--processes", "2"),
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (row,) = load_capacity(out / "capacity.csv")
     assert row.processes == 2 and row.arrivals == "constant"
     assert row.requests + row.failed + row.dropped + row.unfinished == 300
