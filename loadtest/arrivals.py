@@ -182,7 +182,8 @@ def summarize_arrivals(
     errors: dict[str, int] = {}
     for r in mine:
         if r[3] in (FAILED, SHED):
-            errors[r[8] or f"HTTP {r[4]}"] = errors.get(r[8] or f"HTTP {r[4]}", 0) + 1
+            kind = r[8] or f"HTTP {r[4]}"
+            errors[kind] = errors.get(kind, 0) + 1
     return ArrivalStats(
         offered_rps=offered_rps,
         window_s=t1 - t0,

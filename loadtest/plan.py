@@ -263,7 +263,7 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
     plan = plan_from_options(args, preset, modes, limits, diagnostics, cells)
-    if plan.profile == "steady" and not getattr(args, "no_capacity", False):
+    if plan.profile == "steady" and not args.no_capacity:
         window, longest, warmup = SWEEP_WINDOWS_S["full" if args.full else "quick"]
         plan.sweeps = [
             (s, m, fractions)

@@ -9,6 +9,7 @@ import io
 import math
 from pathlib import Path
 
+from loadtest.arrivals import ROUGH_P99_REQUESTS
 from loadtest.report.capacity import (
     CAPACITY_CSV,
     DEFAULT_SLO_MS,
@@ -55,7 +56,8 @@ def capacity_table(rows: list[CapacityRow]) -> Table:
         body,
         f"Capacity at the latency target: the highest offered rate (open loop) whose p99 stayed within "
         f"{slo} ms with nothing dropped and at least {SERVED_PCT:g}% of it served. ~ marks a rough p99 "
-        "(fewer than 1,000 answered requests behind it); ⚠ a deciding rate that failed its checks.",
+        f"(fewer than {ROUGH_P99_REQUESTS:,} answered requests behind it); ⚠ a deciding rate that "
+        "failed its checks.",
         align_left=3,
     )
 
