@@ -32,6 +32,20 @@ ArrivalRecord = (
     | tuple[float, float, float, str, int, int, float, float, str, str]
 )
 
+# Connections the generator opens at most, over all its processes. An arrival that finds them
+# all busy waits for one (the wait counts in its latency). 64 keeps every server the runner
+# starts out of its own overflow: gunicorn's accept backlog is 64 (gunicorn.conf.py; past it new
+# connections wait in SYN retries of 1-3 s), uvicorn sheds with a 503 past 200 connections
+# plus tasks (at most 2 x 64 here), granian's backlog is 1024. The queue forms here instead,
+# where it is timed.
+CONNECTIONS = 64
+# Arrivals waiting or in flight at most, over all processes; one more is dropped (counted, never
+# sent). An admitted arrival waits at most about POOL / (the server's rate): 2000 is 2 s at
+# 1,000 requests/s, so a drop happens only where latency is already 20x the default 100 ms
+# target, and a 105% rate over a 30 s window (a queue of 1.5 s of the server's work) fits.
+POOL = 2000
+# How long after the window's end to wait for its last arrivals to end (at most).
+STRAGGLER_TIMEOUT_S = 30.0
 # A p99 from fewer answered requests than this is rough: its 1% tail is a handful of requests.
 ROUGH_P99_REQUESTS = 1000
 # Slip beyond this share of the latency target at the 99th percentile makes a run untrustworthy:

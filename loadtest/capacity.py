@@ -11,7 +11,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtest.arrivals import ARRIVAL_KINDS, POISSON, ROUGH_P99_REQUESTS, slip_limit_ms
+from loadtest.arrivals import (
+    ARRIVAL_KINDS,
+    CONNECTIONS,
+    POISSON,
+    POOL,
+    ROUGH_P99_REQUESTS,
+    slip_limit_ms,
+)
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
@@ -118,14 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--connections",
         type=int,
-        default=64,
+        default=CONNECTIONS,
         help="connections the generator opens at most (all processes); arrivals beyond wait for one, "
         "timed (64 keeps gunicorn's accept backlog and uvicorn's --limit-concurrency from overflowing)",
     )
     p.add_argument(
         "--pool",
         type=int,
-        default=2000,
+        default=POOL,
         help="arrivals waiting or in flight at most (all processes); beyond it they are dropped, counted",
     )
     p.add_argument(

@@ -1,6 +1,6 @@
 """Open-loop runs on the session's Locust: one arrival-scheduling user per Locust process (the
 rate split over them), a measured window selected by intended arrival, every straggler of it
-waited for (loadtest/README.md, "Open-loop load").
+waited for (loadtest/README.md, "Open loop and capacity").
 
 Importing it imports Locust (through the load generator): import it where the load generator
 may be imported.
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import gevent
 
 from loadtest import locustfile
-from loadtest.arrivals import ArrivalRecord
+from loadtest.arrivals import CONNECTIONS, POOL, STRAGGLER_TIMEOUT_S, ArrivalRecord
 from loadtest.load.arrival_user import (
     ARRIVAL_LOG,
     MAX_CONNECTIONS,
@@ -25,20 +25,6 @@ from loadtest.load.arrival_user import (
 )
 from loadtest.load.generator import CandleRequest, LoadGenerator, Measurement
 
-# Connections the generator opens at most, over all its processes. An arrival that finds them
-# all busy waits for one (the wait counts in its latency). 64 keeps every server the runner
-# starts out of its own overflow: gunicorn's accept backlog is 64 (gunicorn.conf.py; past it new
-# connections wait in SYN retries of 1-3 s), uvicorn sheds with a 503 past 200 connections
-# plus tasks (at most 2 x 64 here), granian's backlog is 1024. The queue forms here instead,
-# where it is timed.
-CONNECTIONS = 64
-# Arrivals waiting or in flight at most, over all processes; one more is dropped (counted, never
-# sent). An admitted arrival waits at most about POOL / (the server's rate): 2000 is 2 s at
-# 1,000 requests/s, so a drop happens only where latency is already 20x the default 100 ms
-# target, and a 105% rate over a 30 s window (a queue of 1.5 s of the server's work) fits.
-POOL = 2000
-# How long after the window's end to wait for its last arrivals to end (at most).
-STRAGGLER_TIMEOUT_S = 30.0
 # From the call to the schedule's start: spawning the user (local) or every worker's (remote).
 LEAD_S = 0.2
 DISTRIBUTED_LEAD_S = 1.0

@@ -3,7 +3,8 @@ once): what the generator's own top rate is measured against. It answers /api/mo
 `raw`), the API's JSON 404 and every `/api/raw/candle/...?...&limit=N` with a document of N
 rows and a Server-Timing header, over keep-alive connections.
 
-python -m loadtest.tests.fake_target PORT
+python -m loadtest.tests.fake_target PORT [NAME:VALUE]   (then every request must carry that header,
+else 401: as behind an auth proxy)
 """
 
 import asyncio
@@ -16,6 +17,7 @@ import uvloop
 ROW = {"basetm": "2024-01-01T00:00:00Z", "o": 1.5, "h": 2.5, "l": 0.5, "c": 1.25, "v": 100.0}
 MODES = json.dumps({"modes": [{"name": "raw", "validates": False}], "diagnostics": []}).encode()
 _documents: dict[int, bytes] = {}
+REQUIRED = sys.argv[2].encode().lower().replace(b":", b": ", 1) if len(sys.argv) > 2 else b""
 
 
 def answer(status: str, body: bytes) -> bytes:
@@ -48,6 +50,9 @@ class Http(asyncio.Protocol):
         self.buffer += data
         while b"\r\n\r\n" in self.buffer:
             head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            if REQUIRED and REQUIRED not in head.lower().split(b"\r\n"):
+                self.transport.write(answer("401 Unauthorized", b'{"detail":"no key"}'))
+                continue
             self.transport.write(respond(head.split(b" ", 2)[1].decode()))
 
 

@@ -10,13 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from loadtest.report.capacity import CapacityRow, load_capacity
-from loadtest.serving.servers import PROJECT_ROOT, SERVERS, ServerProcess, pin_to
+from loadtest.serving.servers import PROJECT_ROOT, SERVERS, ServerProcess, free_port, pin_to
 from loadtest.sweep import rates_from
 from loadtest.tests.live_servers import run_loadtest
 
@@ -269,3 +270,46 @@ def test_a_rate_is_split_over_local_locust_workers_and_their_arrivals_merged(ben
     assert row.processes == 2 and row.arrivals == "constant"
     assert row.requests + row.failed + row.dropped + row.unfinished == 300
     assert row.generated_rps == 100
+
+
+@contextlib.contextmanager
+def fake_target(*required_header: str) -> Iterator[str]:
+    """loadtest/tests/fake_target.py on the server's CPU; its base URL once it answers."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtest.tests.fake_target", str(port), *required_header],
+        cwd=PROJECT_ROOT,
+        preexec_fn=pin_to(SERVER_CPUS),
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = dict([h.split(":", 1) for h in required_header])
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(urllib.request.Request(url + "/api/modes", headers=headers))
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_target_behind_an_auth_proxy_gets_the_header_with_every_open_loop_request(
+    bench_env, tmp_path
+):
+    run = ("--modes", "raw", "--limits", "1", "--rates", "50", "--arrivals", "constant")
+    window = ("--duration", "2", "--max-window", "2", "--warmup", "0.5")
+    with fake_target("X-Key:s3cret") as url:
+        refused = run_loadtest(
+            bench_env, "capacity", "--target", url, *run, "--out", str(tmp_path / "no")
+        )
+        (row,) = capacity(
+            bench_env, url, tmp_path / "key", "--header", "X-Key:s3cret", *run, *window
+        )
+    assert refused.returncode == 2 and "--header" in refused.stderr
+    assert not (tmp_path / "no").exists()
+    assert row.failed == 0 and row.requests == 100 and row.server == "target"
+    assert "s3cret" not in (tmp_path / "key" / "meta.json").read_text()
