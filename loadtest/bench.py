@@ -784,16 +784,7 @@ def measure_session(
                 f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
                 f"host: python -m loadtest worker --master {reach}:{bind_port}"
             )
-        loadgen = OpenLoopGenerator(
-            host,
-            args.processes,
-            loadgen_cpus,
-            out / "logs",
-            request,
-            expect_workers=plan.expect_workers,
-            master_bind=args.master_bind,
-            workers_wait_s=args.workers_wait,
-        )
+        loadgen = OpenLoopGenerator.from_options(host, args, loadgen_cpus, out / "logs", request)
         if loadgen.distributed:
             meta["load_workers"] = loadgen.worker_labels()
             log(f"Locust workers: {', '.join(meta['load_workers'])}")

@@ -332,16 +332,7 @@ def measure(
     from loadtest.load.open_loop import OpenLoopGenerator
 
     interrupt_main_greenlet_only()
-    loadgen = OpenLoopGenerator(
-        host,
-        args.processes,
-        layout.loadgen,
-        out / "logs",
-        request,
-        expect_workers=args.expect_workers,
-        master_bind=args.master_bind,
-        workers_wait_s=args.workers_wait,
-    )
+    loadgen = OpenLoopGenerator.from_options(host, args, layout.loadgen, out / "logs", request)
     interrupted = False
     try:
         with open(out / CAPACITY_CSV, "w", newline="") as f:

@@ -210,6 +210,6 @@ def sweep_cell(
         log(
             f"{label} {options.arrivals} {rate:>8g} req/s -> {row.achieved_rps:8.1f} served, "
             f"p50 {row.p50_ms:7.1f} p99 {rough}{row.p99_ms:7.1f} ms ({row.requests} requests), "
-            f"dropped {row.dropped}, {flag}" + (f": {row.note}" if row.note else "")
+            f"dropped {row.dropped}, {flag}" + (f" ({row.note})" if row.note else "")
         )
     return rows

@@ -8,9 +8,11 @@ may be imported.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import gevent
 
@@ -24,6 +26,7 @@ from loadtest.load.arrival_user import (
     split_over,
 )
 from loadtest.load.generator import CandleRequest, LoadGenerator, Measurement
+from loadtest.serving.deployment import RequestOptions
 
 # From the call to the schedule's start: spawning the user (local) or every worker's (remote).
 LEAD_S = 0.2
@@ -61,6 +64,28 @@ class OpenLoopMeasurement(Measurement):
 
 class OpenLoopGenerator(LoadGenerator):
     """The session's load generator, able to run open-loop windows as well as closed-loop ones."""
+
+    @classmethod
+    def from_options(
+        cls,
+        host: str,
+        options: argparse.Namespace,
+        cpus: set[int] | None,
+        log_dir: Path,
+        request: RequestOptions | None,
+    ) -> OpenLoopGenerator:
+        """As a command's options ask: --processes, or --expect-workers with --master-bind and
+        --workers-wait."""
+        return cls(
+            host,
+            options.processes,
+            cpus,
+            log_dir,
+            request,
+            expect_workers=options.expect_workers,
+            master_bind=options.master_bind,
+            workers_wait_s=options.workers_wait,
+        )
 
     def processes(self) -> int:
         """Locust processes that generate load (the workers, or this one)."""
