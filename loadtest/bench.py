@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import psutil
@@ -18,12 +19,13 @@ from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
+    add_deployment_options,
+    add_load_host_options,
     add_target_options,
     command_main,
     create_results_dir,
     fmt_duration,
     log,
-    parse_host_port,
     parse_int_list,
     parse_name_list,
     quiet_interrupts,
@@ -40,30 +42,28 @@ from loadtest.plan import (
     make_plan,
     make_target_plan,
 )
+from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, CapacityWriter
+from loadtest.report.capacity_report import write_capacity_report
 from loadtest.report.goals import GOAL_ROWS
 from loadtest.report.render import write_reports
-from loadtest.report.results import ResultsWriter, Row
+from loadtest.report.results import Results, ResultsWriter, Row, load_rows
 from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
 from loadtest.request import DIAGNOSTICS, candle_path
 from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
 from loadtest.serving.checks import (
     check_documents_agree,
-    check_server_debug_off,
     check_target_documents,
     explained_http_errors,
-    target_modes_document,
 )
 from loadtest.serving.deployment import (
     TARGET,
     RemoteServer,
     RequestOptions,
     check_target_url,
-    on_this_machine,
     parse_headers,
     redact_header_values,
     target_registry,
 )
-from loadtest.serving.machine import machine_info
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import (
     BYTES,
@@ -74,8 +74,9 @@ from loadtest.serving.servers import (
     system_busy_seconds,
 )
 from loadtest.serving.settings_probe import is_local_postgres
-from loadtest.session import Session, open_session, target_cpu_layout
+from loadtest.session import Session, open_session, open_target
 from loadtest.stats import summarize
+from loadtest.sweep import rates_from, sweep_cell
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,29 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="Locust processes; >1 runs Locust distributed (a master in this process plus N workers)",
     )
-    p.add_argument(
-        "--expect-workers",
-        type=int,
-        default=0,
-        metavar="N",
-        help="Locust distributed over other hosts: this process is the master of N workers, each "
-        "started with `python -m loadtest worker --master HOST:PORT`; waits for all N (--workers-wait) "
-        "and refuses to measure with fewer; a worker lost during a run stops the session",
-    )
-    p.add_argument(
-        "--master-bind",
-        type=parse_host_port,
-        metavar="HOST:PORT",
-        help="with --expect-workers: where the master listens for its workers, an address the load "
-        "hosts reach this machine at; the servers the runner starts listen on that host too",
-    )
-    p.add_argument(
-        "--workers-wait",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="with --expect-workers: how long to wait for the workers to connect",
-    )
+    add_load_host_options(p)
     p.add_argument(
         "--workers",
         type=int,
@@ -187,34 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep Locust's HTML report of every run (~1 MB each)",
     )
     p.add_argument(
+        "--no-capacity",
+        action="store_true",
+        help="skip the open-loop sweeps after the runs (capacity at p99 <= "
+        f"{DEFAULT_SLO_MS:g} ms of the cells plan.py names; capacity.csv, capacity.md)",
+    )
+    p.add_argument(
         "--no-floor",
         action="store_true",
         help=f"do not measure the diagnostics {', '.join(DIAGNOSTICS)} (the server's ceiling)",
     )
-    deployment = p.add_argument_group(
-        "against a running deployment (starts no server; not with --servers)"
-    )
-    deployment.add_argument(
-        "--target",
-        metavar="URL",
-        help="measure the candlebench deployment at this base URL (http or https, e.g. "
-        "https://staging.example.com) instead of starting servers: its GET /api/modes decides "
-        "the modes; its CPU, memory and workers are reported as unknown; the micro benchmark "
-        "and the instruction ladder (this checkout, in-process) do not run",
-    )
-    deployment.add_argument(
-        "--header",
-        action="append",
-        metavar="NAME:VALUE",
-        help="with --target: send this header with every request, the load's and the checks' "
-        "(repeatable; e.g. 'Authorization:Bearer ...' for an auth proxy); results keep its name, "
-        "never its value",
-    )
-    deployment.add_argument(
-        "--insecure",
-        action="store_true",
-        help="with --target: do not check the TLS certificate (without it the checks and Locust "
-        "both check it)",
+    add_deployment_options(
+        p,
+        "its GET /api/modes decides the modes; its CPU, memory and workers are reported as "
+        "unknown; the micro benchmark and the instruction ladder (this checkout, in-process) do "
+        "not run",
     )
     return p
 
@@ -584,12 +550,60 @@ def measure_with_wrk(
     return True
 
 
+def sweep_capacity(
+    plan: Plan,
+    servers: dict[str, ServerProcess | RemoteServer],
+    loadgen,
+    sizes: dict[tuple[str, str, int], int],
+    out: Path,
+    local_postgres: bool,
+) -> None:
+    """The plan's open-loop sweeps into capacity.csv: each cell's rates are fractions of its
+    closed-loop median over this session's repeats (loadtest/sweep.py)."""
+    if not plan.sweeps:
+        return
+    from loadtest.load.generator import CandleRequest
+
+    measured = Results(load_rows(out / "results.csv"))
+    log(
+        f"open-loop sweeps at {GOAL_ROWS} rows (capacity at p99 <= "
+        f"{plan.sweep_options.slo_ms:g} ms): {', '.join(f'{s} {m}' for s, m, _ in plan.sweeps)}"
+    )
+    with open(out / CAPACITY_CSV, "w", newline="") as f:
+        writer = CapacityWriter(f)
+        for name, mode, fractions in plan.sweeps:
+            closed = measured.rps(name, mode, GOAL_ROWS)
+            if not closed > 0:
+                log(f"{name} {mode}: no closed-loop requests/s to sweep from; not swept")
+                continue
+            server = servers[name]
+            loadgen.point_at(server.base_url)
+            request = CandleRequest(
+                mode, GOAL_ROWS, plan.pair, plan.interval, sizes[(name, mode, GOAL_ROWS)]
+            )
+            sweep_cell(
+                loadgen,
+                server,
+                request,
+                plan.sweep_options,
+                partial(server.cpu_probe, local_postgres),
+                rates=rates_from(closed, fractions),
+                on_row=writer.write,
+                log=log,
+                closed_loop_rps=closed,
+            )
+
+
 def write_outputs(out: Path, meta: dict, t_start: float) -> None:
     """meta.json, the reports, the latest link; prints the summary."""
     meta["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     summary = write_reports(out)
+    if (out / CAPACITY_CSV).is_file():
+        summary += "\n\n" + write_capacity_report(
+            out, [f"Swept open-loop after the runs of {out.name}."]
+        )
     meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
     if not update_latest(out):
@@ -671,15 +685,9 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     asked for, one document) is checked before the results folder is made."""
     t_start = time.monotonic()
     started_at = datetime.now(UTC)
-    here = on_this_machine(url)
-    layout = target_cpu_layout(args.processes, here)
-    machine = machine_info()  # the load generator's: the target's is not known
-    layout.pin_load_generator()
-    target = RemoteServer(url, here)
-    with explained_http_errors(url):
-        document = target_modes_document(url, request)
-        check_server_debug_off(url, request)
-    plan = make_target_plan(args, target_registry(document))
+    opened = open_target(url, args.processes, request)
+    layout, machine, target = opened.layout, opened.machine, opened.server
+    plan = make_target_plan(args, target_registry(opened.modes_document))
     endpoints_at = {lim: plan.endpoints_on(TARGET, lim) for lim in plan.limits_on(TARGET)}
     with explained_http_errors(url):
         sizes, compared = check_target_documents(
@@ -712,7 +720,7 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
             "url": url,
             "header_names": list(request.headers),
             "insecure": request.insecure,
-            "on_this_machine": here,
+            "on_this_machine": target.on_this_machine,
             "unknown_columns": list(UNKNOWN_COLUMNS),
         },
         "documents": {
@@ -765,10 +773,8 @@ def measure_session(
     try:
         sizes = start(servers)
         check_machine_quiet(list(servers.values()), meta)
-        from loadtest.load.generator import (  # imports Locust (gevent)
-            LoadGenerator,
-            interrupt_main_greenlet_only,
-        )
+        from loadtest.load.generator import interrupt_main_greenlet_only  # imports Locust
+        from loadtest.load.open_loop import OpenLoopGenerator
 
         interrupt_main_greenlet_only()
         if plan.expect_workers:
@@ -778,16 +784,7 @@ def measure_session(
                 f"waiting up to {args.workers_wait:g} s for {plan.expect_workers} Locust worker(s); on each load "
                 f"host: python -m loadtest worker --master {reach}:{bind_port}"
             )
-        loadgen = LoadGenerator(
-            host,
-            args.processes,
-            loadgen_cpus,
-            out / "logs",
-            request,
-            expect_workers=plan.expect_workers,
-            master_bind=args.master_bind,
-            workers_wait_s=args.workers_wait,
-        )
+        loadgen = OpenLoopGenerator.from_options(host, args, loadgen_cpus, out / "logs", request)
         if loadgen.distributed:
             meta["load_workers"] = loadgen.worker_labels()
             log(f"Locust workers: {', '.join(meta['load_workers'])}")
@@ -801,6 +798,7 @@ def measure_session(
             args.locust_html,
             wrk_check(plan, servers, loadgen_cpus, request),
         )
+        sweep_capacity(plan, servers, loadgen, sizes, out, local_postgres)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -112,6 +112,61 @@ def add_target_options(p: argparse.ArgumentParser, kind: str = "") -> None:
     )
 
 
+def add_load_host_options(p: argparse.ArgumentParser) -> None:
+    """--expect-workers, --master-bind and --workers-wait: Locust workers on other hosts."""
+    p.add_argument(
+        "--expect-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Locust distributed over other hosts: this process is the master of N workers, each "
+        "started with `python -m loadtest worker --master HOST:PORT`; waits for all N (--workers-wait) "
+        "and refuses to measure with fewer; a worker lost during a run stops the session",
+    )
+    p.add_argument(
+        "--master-bind",
+        type=parse_host_port,
+        metavar="HOST:PORT",
+        help="with --expect-workers: where the master listens for its workers, an address the load "
+        "hosts reach this machine at; the servers the runner starts listen on that host too",
+    )
+    p.add_argument(
+        "--workers-wait",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="with --expect-workers: how long to wait for the workers to connect",
+    )
+
+
+def add_deployment_options(p: argparse.ArgumentParser, what: str) -> None:
+    """--target, --header and --insecure: a running deployment instead of started servers;
+    `what` says which modes the command measures there and what it cannot."""
+    deployment = p.add_argument_group(
+        "against a running deployment (starts no server; not with --servers)"
+    )
+    deployment.add_argument(
+        "--target",
+        metavar="URL",
+        help="measure the candlebench deployment at this base URL (http or https, e.g. "
+        f"https://staging.example.com) instead of starting servers: {what}",
+    )
+    deployment.add_argument(
+        "--header",
+        action="append",
+        metavar="NAME:VALUE",
+        help="with --target: send this header with every request, the load's and the checks' "
+        "(repeatable; e.g. 'Authorization:Bearer ...' for an auth proxy); results keep its name, "
+        "never its value",
+    )
+    deployment.add_argument(
+        "--insecure",
+        action="store_true",
+        help="with --target: do not check the TLS certificate (without it the checks and Locust "
+        "both check it)",
+    )
+
+
 def default_results_name(started_at: datetime, kind: str = "") -> str:
     """<timestamp>[-kind]: how every command names a folder under loadtest/results/."""
     return started_at.strftime("%Y%m%d-%H%M%S") + (f"-{kind}" if kind else "")

@@ -29,6 +29,11 @@ COMMANDS: dict[str, Command] = {
     "soak": Command(
         "loadtest.soak", "steady load for minutes: memory, latency and errors over time", True
     ),
+    "capacity": Command(
+        "loadtest.capacity",
+        "open-loop load: latency against offered load, capacity at a p99 target",
+        True,
+    ),
     "worker": Command(
         "loadtest.load.workers",
         "Locust workers on a load host, for a bench with --expect-workers",

@@ -21,6 +21,7 @@ from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from loadtest.load.arrival_user import ARRIVAL_LOG, MAX_CONNECTIONS, run_arrivals
 from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name
 from loadtest.serving.deployment import parse_headers
 from loadtest.stats import Collector, TimingSummary
@@ -156,6 +157,17 @@ class CandleUser(FastHttpUser):
                 raise StopUser()
 
 
+class OpenLoopUser(CandleUser):
+    """One per Locust process under `python -m loadtest capacity`: requests start on a schedule
+    of arrivals, not when the last one returned (loadtest/load/arrival_user.py)."""
+
+    abstract = True  # never spawned by `locust -f`: the capacity command asks for it
+    concurrency = MAX_CONNECTIONS
+
+
+OpenLoopUser.tasks = [run_arrivals]  # instead of CandleUser's closed loop, not beside it
+
+
 @events.request.add_listener
 def _record(
     request_type, name, response_time, response_length, response=None, exception=None, **kwargs
@@ -191,11 +203,18 @@ def worker_report() -> dict:
 def _on_init(environment, **kwargs) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
+        if OpenLoopUser not in environment.user_classes:
+            environment.user_classes.append(OpenLoopUser)  # abstract: the master asks for it
 
         def flush(environment, msg, **kw) -> None:
             environment.runner.send_message(
                 SAMPLES_MESSAGE,
-                {"samples": COLLECTOR.drain(), "id": msg.data, "worker": worker_report()},
+                {
+                    "samples": COLLECTOR.drain(),
+                    "arrivals": ARRIVAL_LOG.drain(),
+                    "id": msg.data,
+                    "worker": worker_report(),
+                },
             )
 
         runner.register_message(FLUSH_MESSAGE, flush)
@@ -203,6 +222,7 @@ def _on_init(environment, **kwargs) -> None:
 
         def samples(environment, msg, **kw) -> None:
             COLLECTOR.extend(msg.data["samples"], source=msg.node_id)
+            ARRIVAL_LOG.extend(msg.data.get("arrivals", {}), source=msg.node_id)
             reports = getattr(environment, "candlebench_worker_reports", None)
             if reports is not None and "worker" in msg.data:
                 reports[msg.node_id] = msg.data["worker"]

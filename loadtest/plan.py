@@ -15,6 +15,7 @@ from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
 from loadtest.serving.deployment import TARGET
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
+from loadtest.sweep import FRACTIONS, SweepOptions
 
 
 class Preset(TypedDict):
@@ -47,6 +48,24 @@ FULL: Preset = {
     "warmup": 1.0,
     "repeats": 3,
 }
+# After its closed-loop runs, bench sweeps a few cells at GOAL_ROWS open-loop (their capacity at the
+# latency target, a column of the frameworks table): (server, mode, offered rates as fractions of
+# the cell's closed-loop median). `make bench`: the two fastest modes, validated and not, on one
+# server with three rates each, and a rough point or two for drf-validated (its p99 rests on a
+# hundred requests); each rate's window, longer up to its longest for a p99 of 1,000 requests,
+# after its warm-up (SWEEP_WINDOWS_S). --full: four modes on asgi and wsgi at every fraction.
+QUICK_SWEEPS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
+    ("wsgi", "raw", (0.5, 0.85, 1.05)),
+    ("wsgi", "msgspec", (0.5, 0.85, 1.05)),
+    ("wsgi", "drf-validated", (0.5, 0.85)),
+)
+FULL_SWEEPS = tuple(
+    (server, mode, FRACTIONS)
+    for server in ("asgi", "wsgi")
+    for mode in ("raw", "msgspec", "drf", "drf-validated")
+)
+# (window, longest window, warm-up) of each rate.
+SWEEP_WINDOWS_S = {"quick": (4.0, 6.0, 0.5), "full": (10.0, 30.0, 1.0)}
 # Seconds one run costs beyond warm-up and window: stopping the users, waiting for the server
 # to be idle, writing the row (measured here: 0.3-0.5 s).
 RUN_OVERHEAD_S = 0.45
@@ -75,6 +94,9 @@ class Plan:
     registry: list[dict] = field(default_factory=list)
     # What runs: per server, per limit, its modes then its diagnostics.
     cells: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+    # Open-loop sweeps after the runs: (server, mode, fractions) at GOAL_ROWS, and how.
+    sweeps: list[tuple[str, str, tuple[float, ...]]] = field(default_factory=list)
+    sweep_options: SweepOptions = field(default_factory=SweepOptions)
 
     def endpoints_on(self, server: str, limit: int | None = None) -> list[str]:
         """What `server` runs at `limit` (None: at any limit), modes first, in report order."""
@@ -113,8 +135,12 @@ class Plan:
         """Seconds the runs and the servers' start-up will take (a run: warm-up, window, overhead;
         the seed profile: about as long as a steady run)."""
         per_run = self.warmup + self.duration + RUN_OVERHEAD_S
-        return len(self.runs()) * per_run + sum(
-            SERVERS[s].startup_s for s in self.servers if s in SERVERS
+        # A rate: its warm-up, at most its longest window, ~1 s for its stragglers and checks.
+        per_rate = self.sweep_options.warmup + self.sweep_options.max_window + 1.0
+        return (
+            len(self.runs()) * per_run
+            + sum(len(fractions) for _, _, fractions in self.sweeps) * per_rate
+            + sum(SERVERS[s].startup_s for s in self.servers if s in SERVERS)
         )
 
     def describe_servers(self) -> str:
@@ -248,7 +274,16 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
-    return plan_from_options(args, preset, modes, limits, diagnostics, cells)
+    plan = plan_from_options(args, preset, modes, limits, diagnostics, cells)
+    if plan.profile == "steady" and not args.no_capacity:
+        window, longest, warmup = SWEEP_WINDOWS_S["full" if args.full else "quick"]
+        plan.sweeps = [
+            (s, m, fractions)
+            for s, m, fractions in (FULL_SWEEPS if args.full else QUICK_SWEEPS)
+            if m in cells.get(s, {}).get(GOAL_ROWS, [])
+        ]
+        plan.sweep_options = SweepOptions(duration=window, max_window=longest, warmup=warmup)
+    return plan
 
 
 def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:

@@ -39,6 +39,17 @@ def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[
     reasons = []
     if stats.failures:
         reasons.append(f"{stats.failures} failed request(s)")
+    if stats.requests < MIN_REQUESTS:
+        reasons.append(f"only {stats.requests} requests measured")
+    if len(stats.body_sizes) > 1:
+        reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
+    return reasons + measurement_reasons(measurement)
+
+
+def measurement_reasons(measurement: MeasuredWindow) -> list[str]:
+    """Why a window cannot be trusted whatever was measured in it: the load generator or other
+    processes short of CPU, a warm-up that did not end, the generator's own notes."""
+    reasons = []
     if measurement.locust_cpu_warning:
         reasons.append("Locust CPU warning")
     if measurement.loadgen_cpu_pct >= LOADGEN_CPU_LIMIT:
@@ -46,11 +57,20 @@ def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[
         reasons.append(f"load generator at {measurement.loadgen_cpu_pct:.0f}% CPU{where}")
     if measurement.other_cpu_pct > OTHER_CPU_LIMIT:
         reasons.append(f"other processes used {measurement.other_cpu_pct:.0f}% of a CPU")
-    if stats.requests < MIN_REQUESTS:
-        reasons.append(f"only {stats.requests} requests measured")
     if not measurement.warmup_complete:
         reasons.append(f"warm-up incomplete after {measurement.warmup_s:.1f} s")
-    if len(stats.body_sizes) > 1:
-        reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
-    reasons.extend(measurement.notes)
-    return reasons
+    return [*reasons, *measurement.notes]
+
+
+# Little's law in a closed loop of N users without wait: N = requests/s x mean latency, when every
+# user always has a request at the server. A shortfall is time the users spent outside a request
+# (the load generator itself); past this share, plus the window's edges (up to N requests
+# straddle each), the run did not keep N requests at the server.
+LITTLES_LAW_TOLERANCE = 0.10
+
+
+def littles_law(users: int, rps: float, mean_ms: float, requests: int) -> tuple[float, float]:
+    """(requests/s x mean latency / users, the tolerance of that ratio around 1 for a window of
+    `requests` requests: LITTLES_LAW_TOLERANCE plus users / requests for its edges)."""
+    edges = users / requests if requests else float("inf")
+    return rps * mean_ms / 1000 / users, LITTLES_LAW_TOLERANCE + edges

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest.cli import log
-from loadtest.serving.checks import check_server_debug_off
+from loadtest.serving.checks import (
+    check_server_debug_off,
+    explained_http_errors,
+    target_modes_document,
+)
 from loadtest.serving.database import prepare_database
+from loadtest.serving.deployment import RemoteServer, RequestOptions, on_this_machine
 from loadtest.serving.machine import machine_info
 from loadtest.serving.servers import ServerProcess, ServerSpec
 from loadtest.serving.settings_probe import (
@@ -172,3 +177,27 @@ def open_session(processes: int = 1, workers: int = 1, server_host: str = "127.0
     session = Session(env, settings, layout, machine, server_host)
     log(f"database: {session.database_text}; DEBUG off")
     return session
+
+
+@dataclass
+class Target:
+    """A running deployment to measure (--target): this machine's CPUs for Locust, the load
+    generator's machine, the stand-in for its server process and its GET /api/modes."""
+
+    layout: CpuLayout
+    machine: dict
+    server: RemoteServer
+    modes_document: dict
+
+
+def open_target(url: str, processes: int, request: RequestOptions) -> Target:
+    """Lay out this machine's CPUs for Locust and pin this process to them, then check over
+    HTTP that `url` answers as candlebench with DEBUG off (CheckError in one line if not)."""
+    here = on_this_machine(url)
+    layout = target_cpu_layout(processes, here)
+    machine = machine_info()  # the load generator's: the target's is not known
+    layout.pin_load_generator()
+    with explained_http_errors(url):
+        document = target_modes_document(url, request)
+        check_server_debug_off(url, request)
+    return Target(layout, machine, RemoteServer(url, here), document)

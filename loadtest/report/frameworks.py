@@ -37,6 +37,22 @@ def instants_note(res: Results) -> str:
     )
 
 
+def slo_ms(res: Results) -> float:
+    """The latency target of the run's open-loop sweep."""
+    return next(iter(res.capacity.values())).slo_ms
+
+
+def capacity_note(res: Results) -> str:
+    """What the capacity column is, when the run swept some cells open-loop."""
+    if not res.capacity:
+        return ""
+    return (
+        f" Capacity at p99 ≤ {fnum(slo_ms(res))} ms: the highest rate offered open-loop (requests "
+        "starting on a schedule, latency from when each should have started) that kept its p99 "
+        "within the target with nothing dropped; - where the run swept no rates (capacity.md)."
+    )
+
+
 def frameworks_table(res: Results) -> Table | None:
     lim = res.chart_limit
     rows = ranked(res, lim)
@@ -47,12 +63,14 @@ def frameworks_table(res: Results) -> Table | None:
         top, which = res.ceiling(s, lim)
         c = res.cell(s, m, lim)
         missing = UNKNOWN_REMOTE if res.ceiling_unknown(s) else "-"
+        capacity = res.capacity.get((s, m, lim))
         body.append(
             [
                 s,
                 m,
                 "yes" if res.validates(m) else "no",
                 fnum(rps) + ("" if c is not None and c.trustworthy else " ⚠"),
+                *([capacity.text if capacity else "-"] if res.capacity else []),
                 f"{fnum(top)} ({which})" if math.isfinite(top) else missing,
                 f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else missing,
                 CASE_STUDY.get(m, ""),
@@ -64,6 +82,7 @@ def frameworks_table(res: Results) -> Table | None:
             "mode",
             "validates",
             "req/s",
+            *([f"capacity at p99 ≤ {fnum(slo_ms(res))} ms"] if res.capacity else []),
             "its ceiling",
             "% of ceiling",
             "the case study measured",
@@ -72,6 +91,7 @@ def frameworks_table(res: Results) -> Table | None:
         f"Frameworks and servers at {rows_label(lim)}, fastest first: median requests/s, each "
         "server's own ceiling (its floor diagnostic) and the share of it. The last column quotes the "
         "case study's published figures for its FastAPI app, measured on its machine, not here."
+        + capacity_note(res)
         + instants_note(res),
         align_left=3,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from loadtest.cli import EXIT_OK, EXIT_REFUSED
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
+from loadtest.report.closed_loop import capacity_pointer, littles_law_items, queue_note
 from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.hero import hero_svg, read_capacity, uncompressed
@@ -297,12 +298,20 @@ def sections(res: Results) -> list[Section]:
     pairs = server_ratio_tables(res)
     if pairs:
         out.append(Section("Server against server", pairs))
+    queue = queue_note(res)
     out.append(
         Section(
             f"Latency and time split at {rows_label(res.chart_limit)}",
-            [*(latency_table(res, s) for s in res.servers), Chart("latency"), Chart("breakdown")],
+            [
+                *([queue] if queue else []),
+                *(latency_table(res, s) for s in res.servers),
+                Chart("latency"),
+                Chart("breakdown"),
+            ],
         )
     )
+    if res.capacity:
+        out.append(Section("Latency against offered load (open loop)", [capacity_pointer(res)]))
     ladder = instructions_table(res)
     if ladder:
         table, notes = ladder
@@ -336,6 +345,7 @@ def sections(res: Results) -> list[Section]:
         out.append(Section("Without the server: in-process micro benchmark", [micro]))
     bad = untrustworthy_table(res)
     out.append(Section("Measurement checks", [bad if bad else "Every run passed its checks."]))
+    out.append(Section("Little's law (closed loop)", littles_law_items(res)))
     workers = load_workers_table(res)
     if workers:
         out.append(Section("Load generator workers", [workers]))

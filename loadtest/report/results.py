@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from loadtest.fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
+from loadtest.report.capacity import Capacity, capacity_from_folder
 from loadtest.report.unknowns import UNKNOWN_REMOTE
 from loadtest.request import DIAGNOSTICS
 from loadtest.stats import PHASES
@@ -276,6 +277,8 @@ class Results:
         for r in rows:
             grouped[(r.server, r.mode, r.limit)].append(r)
         self.cells = {key: Cell(sorted(v, key=lambda r: r.repeat)) for key, v in grouped.items()}
+        # Capacity at the latency target of the cells an open-loop sweep measured (capacity.csv).
+        self.capacity: dict[tuple[str, str, int], Capacity] = {}
 
     @classmethod
     def load(cls, directory: Path) -> Results:
@@ -285,7 +288,9 @@ class Results:
             path = directory / f"{name}.json"
             if path.exists():
                 meta[name] = json.loads(path.read_text())
-        return cls(load_rows(directory / "results.csv"), meta)
+        results = cls(load_rows(directory / "results.csv"), meta)
+        results.capacity = capacity_from_folder(directory)
+        return results
 
     def cell(self, server: str, mode: str, limit: int) -> Cell | None:
         return self.cells.get((server, mode, limit))

@@ -31,7 +31,16 @@ def test_help_lists_every_command_with_one_line():
             line for line in result.stdout.splitlines() if line.strip().startswith(name + " ")
         )
         assert line.split(None, 1)[1].strip() == command.summary
-    assert set(COMMANDS) == {"bench", "spike", "soak", "worker", "micro", "tablesize", "report"}
+    assert set(COMMANDS) == {
+        "bench",
+        "spike",
+        "soak",
+        "capacity",
+        "worker",
+        "micro",
+        "tablesize",
+        "report",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

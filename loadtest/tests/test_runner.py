@@ -61,10 +61,10 @@ def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
     assert {lim for s, lim in cells if s not in ("asgi", "wsgi")} == {1000}
     runs = plan.runs()
     assert len(runs) == sum(map(len, cells.values())) * plan.repeats
-    # Budget of `make bench` (loadtest/README.md): the Locust runs and the servers' start-up
-    # under ~5.5 min, so that with the venv, seeding, micro and the instruction ladder it
-    # stays under 10 min on a fresh clone.
-    assert plan.estimate_s() < 5.5 * 60
+    # Budget of `make bench` (loadtest/README.md): the Locust runs, the open-loop sweeps and
+    # the servers' start-up under ~6.5 min, so that with the venv, seeding, micro, the
+    # instruction ladder and the wrk check it stays under 10 min on a fresh clone.
+    assert plan.estimate_s() < 6.5 * 60
 
 
 def test_the_estimate_counts_runs_and_server_start_up():
