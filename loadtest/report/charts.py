@@ -120,7 +120,13 @@ def chart_breakdown(res: Results) -> str:
     lim = res.chart_limit
     fig, axes = _per_server_axes(res)
     parts = [*PHASES, "other"]
-    colors = {"db": "#4c72b0", "serialize": "#dd8452", "render": "#55a868", "other": "#b0b0b0"}
+    colors = {
+        "db": "#4c72b0",
+        "serialize": "#dd8452",
+        "render": "#55a868",
+        "compress": "#8172b3",
+        "other": "#b0b0b0",
+    }
     for ax, server in zip(axes, res.servers):
         modes = [m for m in res.modes if res.cell(server, m, lim)]
         services = [

@@ -448,7 +448,7 @@ def evaluate_goals(
     elif bad:
         note = (
             f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
-            f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))})."
+            f"checks and were left out ({', '.join(sorted({f'{r.served_by} {r.mode}' for r in bad}))})."
         )
     else:
         note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
