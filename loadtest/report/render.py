@@ -13,6 +13,7 @@ from pathlib import Path
 
 from loadtest.cli import EXIT_OK, EXIT_REFUSED
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
+from loadtest.report.compression import compression_pick, compression_table
 from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
@@ -253,12 +254,21 @@ def sections(res: Results) -> list[Section]:
     """The report's sections in order."""
     _, goals_note = evaluate_goals(res)
     out = [Section("Goals", [goals_table(res), goals_note])]
-    frameworks = frameworks_table(res)
+    plain = res.without_compression() or res
+    frameworks = frameworks_table(plain)
     if frameworks:
         out.append(
             Section(
-                f"Frameworks and servers at {rows_label(res.chart_limit)}",
-                [frameworks, what_to_pick(res)],
+                f"Frameworks and servers at {rows_label(plain.chart_limit)}",
+                [frameworks, what_to_pick(plain)],
+            )
+        )
+    compression = compression_table(res)
+    if compression:
+        out.append(
+            Section(
+                "What compression costs",
+                [compression, "What to pick: " + compression_pick(res)],
             )
         )
     out += [
@@ -493,12 +503,19 @@ def summary_text(res: Results) -> str:
     wrk = loadgen_table(res)
     if wrk:
         ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
-    frameworks = frameworks_table(res)
+    plain = res.without_compression() or res
+    frameworks = frameworks_table(plain)
     pick = (
-        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
+        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(plain)}"
         if frameworks
         else ""
     )
+    compression = compression_table(res)
+    if compression:
+        pick += (
+            f"\n\n{compression.caption}\n{text_table(compression)}\n\n"
+            f"What to pick: {compression_pick(res)}"
+        )
     return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + goals_text(res)
 
 

@@ -390,6 +390,13 @@ class Results:
         top, _ = self.ceiling(server, limit)
         return 100 * ratio(self.rps(server, mode, limit), top)
 
+    def without_compression(self) -> Results | None:
+        """The same results from the runs without compression only (None when there is none)."""
+        rows = [r for r in self.rows if r.compression == NO_COMPRESSION]
+        if len(rows) == len(self.rows):
+            return self
+        return Results(rows, self.meta) if rows else None
+
     def trusted(self) -> Results | None:
         """The same results from trustworthy rows only (None when there is none)."""
         rows = [r for r in self.rows if r.trustworthy]

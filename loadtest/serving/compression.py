@@ -4,6 +4,8 @@ check that a server runs the setup it was started with (its GET /api/modes says 
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from candles.api.compression import (
     RECOMMENDED,
     SETUPS,
@@ -13,6 +15,7 @@ from candles.api.compression import (
 )
 from loadtest.cli import CheckError
 from loadtest.request import NO_COMPRESSION
+from loadtest.serving.checks import Document
 from loadtest.serving.deployment import RequestOptions
 from loadtest.serving.servers import SERVERS
 
@@ -91,3 +94,22 @@ def with_accept_encoding(options: RequestOptions | None, setup: str) -> RequestO
     options = options or RequestOptions()
     headers = {**options.headers, "Accept-Encoding": setup_named(setup).accept_encoding}
     return RequestOptions(headers, options.insecure)
+
+
+class ExpectedAnswer(TypedDict):
+    """The load's side of a checked answer (the load generator's CandleRequest fields)."""
+
+    expect_bytes: int
+    accept_encoding: str
+    size_slack: int
+
+
+def expected_answer(document: Document, compression: str) -> ExpectedAnswer:
+    """What the load generator's CandleRequest needs of a checked answer under `compression`:
+    the wire size, the Accept-Encoding to send, and how far the size may vary."""
+    setup = setup_named(compression)
+    return {
+        "expect_bytes": document.wire_bytes,
+        "accept_encoding": setup.accept_encoding,
+        "size_slack": setup.size_slack if document.content_encoding else 0,
+    }
