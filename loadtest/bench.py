@@ -323,14 +323,12 @@ COMPRESSED_LADDER_MODES = ("raw",)
 
 def compressed_variants(plan: Plan, modes: list[str]) -> list[str]:
     """`raw+<setup>` for every setup of the plan that compresses in a Django process."""
-    from candles.api.compression import Handling
-
     return [
         setup_label(mode, setup)
         for mode in COMPRESSED_LADDER_MODES
         if mode in modes
         for setup in plan.compression
-        if setup_named(setup).handling in (Handling.NEGOTIATED, Handling.DJANGO_GZIP)
+        if setup_named(setup).compresses_in_django
     ]
 
 

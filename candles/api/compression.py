@@ -108,6 +108,11 @@ class CompressionSetup:
     # Bytes by which one document's compressed size may differ between answers.
     size_slack: int = 0
 
+    @property
+    def compresses_in_django(self) -> bool:
+        """Compressed by a Django process's middleware (the project's or Django's own)."""
+        return self.handling in (Handling.NEGOTIATED, Handling.DJANGO_GZIP)
+
 
 # The recommended setup is chosen by measurement (loadtest/README.md, "Compression on the wire"):
 # on the 108,524-byte 1000-row document zstd-1 took 0.18 ms for 26,206 bytes (24%), br-1 0.30 ms
@@ -320,13 +325,14 @@ def compress_document(setup: CompressionSetup, body: bytes) -> bytes:
     """What `setup` sends for `body` to the client of its `accept_encoding`: the codec alone, as
     the micro benchmark times it (django-gzip: Django's own compress_string, padding included).
     `none` and bolt-native (compressed in bolt's Rust server) are not codecs of this process."""
+    if not setup.compresses_in_django:
+        raise ValueError(f"{setup.name} compresses nothing in this process")
     if setup.handling is Handling.DJANGO_GZIP:
         from django.utils.text import compress_string
 
         return compress_string(body, max_random_bytes=DJANGO_GZIP_RANDOM_BYTES)
     codec = choose_codec(setup.codecs, setup.accept_encoding)
-    if codec is None:
-        raise ValueError(f"{setup.name} compresses nothing in this process")
+    assert codec is not None, setup.name  # every negotiated setup answers its own clients
     return codec.compress(body)
 
 

@@ -53,13 +53,13 @@ def time_codecs(
     setups: list[str], limit: int, pair: str, interval: str, min_time: float
 ) -> list[CodecTiming]:
     """Every setup of `setups` that compresses in this process (not none, not bolt-native)."""
-    from candles.api.compression import Handling, compression_setup
+    from candles.api.compression import compression_setup
 
     body = document(limit, pair, interval)
     out = []
     for name in setups:
         setup = compression_setup(name)
-        if setup.handling not in (Handling.NEGOTIATED, Handling.DJANGO_GZIP):
+        if not setup.compresses_in_django:
             continue
         ms, size = time_codec(name, body, min_time)
         out.append(CodecTiming(name, setup.content_encoding, limit, len(body), size, ms))

@@ -60,6 +60,7 @@ def compressing_caller(
     """`call`, then what the `compression` setup's middleware does to its answer for that setup's
     clients: the project's compress_response (candles/api/compression.py, the middleware's one
     function), or Django's GZipMiddleware.process_response as shipped."""
+    from django.http import HttpResponse
     from django.middleware.gzip import GZipMiddleware
     from django.test import RequestFactory
 
@@ -73,7 +74,7 @@ def compressing_caller(
             return compress_response(response, setup.accept_encoding, setup.codecs)
 
     elif setup.handling is Handling.DJANGO_GZIP:
-        middleware = GZipMiddleware(lambda request: None)
+        middleware = GZipMiddleware(lambda request: HttpResponse())  # only its response hook runs
 
         def compress(response):
             return middleware.process_response(request, response)
@@ -83,7 +84,7 @@ def compressing_caller(
     if is_async:
 
         async def call_async():
-            return compress(await call())  # type: ignore[misc]
+            return compress(await call())
 
         return call_async
     return lambda: compress(call())

@@ -10,9 +10,9 @@ from locust.contrib.fasthttp import FastResponse
 class WireBodyResponse(FastResponse):
     """A FastResponse whose content is the body as received, whatever its Content-Encoding."""
 
-    def _content(self) -> bytes | None:
+    def _content(self) -> bytes:
         if self.headers is None or self._response is None:
-            return None
+            return b""  # no HTTP answer: Locust records the error, not a length
         body = self._response.read()
         self.release()
         return body
