@@ -34,6 +34,27 @@ from candles.api.compression import (
 from candles.api.registry import ServerKind
 
 AUTO = compression.AUTO_CODECS
+# Odd and hostile Accept-Encoding values a client may send, each owed a correct answer (the
+# chain and live tests send them to the real applications; all fit under gunicorn's 8190-byte
+# header line).
+ODD_ACCEPT_ENCODINGS = [
+    "zstd;q=abc",
+    "zstd;q=2",
+    "ZSTD",
+    "Zstd;Q=0.9, gzip;q=1",
+    "*;q=0",
+    "identity;q=0",
+    "*;q=0, identity;q=0",
+    "x-unknown, compress",
+    ",,,",
+    ";;;",
+    "zstd;" * 400,  # a long header: ignored past MAX_ACCEPT_ENCODING_CHARS
+    "gzip, deflate, br, zstd, " * 40 + "zstd",
+    "\t zstd \t",
+    "zstd;q=0.000",
+    "br;q=0.5, zstd;q=0.4",
+    "*",
+]
 DOCUMENT = orjson.dumps(
     {"data": [{"basetm": "2023-08-24T00:00:00Z", "o": 1.5 + i, "v": i} for i in range(200)]}
 )
