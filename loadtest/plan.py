@@ -273,7 +273,8 @@ def compression_cells(
 ) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
     """Every server's cells under each compression setup it runs, keyed by setup_label, each
     server followed by its setups; and the setups measured. --compression LIST: each server under
-    every setup of LIST its kind runs, with its cells (one that runs none of them is refused).
+    every setup of LIST its kind runs, with its cells (one that runs none of them is refused when
+    --servers names it, left out of the default servers).
     Without it: `none` everywhere, and on COMPRESSION_SERVER COMPRESSION_MODES at GOAL_ROWS under
     DEFAULT_COMPRESSION, unless --modes or --limits cut the plan themselves (--full: every limit)."""
     asked = getattr(args, "compression", None)
@@ -282,12 +283,16 @@ def compression_cells(
         refuse_unknown_setups(asked)
         for server, at in cells.items():
             runs = setups_on(server, asked)
-            if not runs:
+            if not runs and args.servers:  # asked for by name: refused; by default: left out
                 raise CheckError(
                     f"{server} runs none of the compression setups asked for ({', '.join(asked)}); "
                     f"it runs {', '.join(setups_on(server, [e['name'] for e in setup_entries()]))}"
                 )
             out |= {setup_label(server, setup): at for setup in runs}
+        if not out:
+            raise CheckError(
+                f"no server runs the compression setups asked for ({', '.join(asked)})"
+            )
         measured = [e["name"] for e in setup_entries() if e["name"] in asked]
         return out, measured
     for server, at in cells.items():

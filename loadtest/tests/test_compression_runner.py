@@ -69,6 +69,12 @@ def test_compression_list_starts_each_server_once_per_setup_it_runs():
     assert [c for c in plan.wrk_cells() if c[0] == "wsgi+zstd-1"] == [("wsgi+zstd-1", "raw")]
 
 
+def test_default_servers_that_run_none_of_the_setups_are_left_out():
+    plan = plan_for(["--compression", "zstd-1", "--modes", "raw", "--limits", "1000"])
+    assert "fastapi" not in " ".join(plan.servers) and "bolt" not in " ".join(plan.servers)
+    assert plan.servers[:2] == ["asgi+zstd-1", "wsgi+zstd-1"]
+
+
 def test_without_compression_options_cut_the_plan_to_none():
     plan = plan_for(["--modes", "raw", "--servers", "wsgi", "--limits", "1000"])
     assert plan.servers == ["wsgi"] and plan.compression == ["none"]
