@@ -10,3 +10,11 @@ from .settings import *  # noqa: F403 - the project's settings, django_bolt adde
 INSTALLED_APPS = [*INSTALLED_APPS, "django_bolt"]  # noqa: F405 - from the settings above
 # The API runbolt serves, named here rather than left to bolt's autodiscovery of `<app>.api`.
 BOLT_API = ["candles.api.modes.bolt:api"]
+# Compression is bolt's own with its defaults (brotli 5, gzip 6 fallback) under
+# CANDLEBENCH_COMPRESSION=bolt-native, and off otherwise: bolt's server never runs the project's.
+if CANDLEBENCH_COMPRESSION == "bolt-native":  # noqa: F405
+    from django_bolt import CompressionConfig
+
+    BOLT_COMPRESSION: object = CompressionConfig()
+else:
+    BOLT_COMPRESSION = False

@@ -10,11 +10,14 @@ API is public and read-only, and every API view is CSRF-exempt anyway.
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware import clickjacking, common, security
 from django.utils.deprecation import MiddlewareMixin
 
+from candles.api.compression import compress_response, compression_setup
 from candles.api.errors import database_unavailable, is_api
 
 
@@ -56,3 +59,22 @@ class ApiDatabaseErrorMiddleware(InlineAsyncMixin, MiddlewareMixin):
         if not is_api(request) or not isinstance(exception, (OperationalError, InterfaceError)):
             return None
         return database_unavailable().response()
+
+
+class CompressionMiddleware(InlineAsyncMixin, MiddlewareMixin):
+    """The project's negotiated compression of API answers (settings.CANDLEBENCH_COMPRESSION),
+    first in the chain so that it sees the finished answer; the shared compress_response, inline
+    under ASGI. Outside /api/ (the stock chain) it leaves answers alone."""
+
+    def __init__(self, get_response) -> None:
+        super().__init__(get_response)
+        self.codecs = compression_setup(settings.CANDLEBENCH_COMPRESSION).codecs
+        if not self.codecs:
+            raise MiddlewareNotUsed("the compression setup offers no codec")
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not is_api(request):
+            return response
+        return compress_response(response, request.META.get("HTTP_ACCEPT_ENCODING"), self.codecs)

@@ -10,6 +10,9 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from candles.api.compression import UnknownSetup, compression_middleware
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,7 +47,16 @@ INSTALLED_APPS = [
     "candles",
 ]
 
+# Compression of the API's answers, a setup of candles/api/compression.py (`none`, `django-gzip`,
+# `zstd-1`, ...): its middleware goes first in both chains, where a user puts GZipMiddleware.
+CANDLEBENCH_COMPRESSION = os.environ.get("CANDLEBENCH_COMPRESSION", "").strip() or "none"
+try:
+    COMPRESSION_MIDDLEWARE = compression_middleware(CANDLEBENCH_COMPRESSION)
+except UnknownSetup as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
 MIDDLEWARE = [
+    *COMPRESSION_MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -56,6 +68,7 @@ MIDDLEWARE = [
 # What /api/ requests run instead (candleproject.handlers): the same security headers and
 # host check, none of the admin's session/CSRF/auth/messages, no thread hop under ASGI.
 API_MIDDLEWARE = [
+    *COMPRESSION_MIDDLEWARE,
     "candleproject.middleware.SecurityMiddleware",
     "candleproject.middleware.CommonMiddleware",
     "candleproject.middleware.XFrameOptionsMiddleware",

@@ -48,12 +48,18 @@ from loadtest.report.goals import GOAL_ROWS
 from loadtest.report.render import write_reports
 from loadtest.report.results import Results, ResultsWriter, Row, load_rows
 from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
-from loadtest.request import DIAGNOSTICS, candle_path
+from loadtest.request import DIAGNOSTICS, candle_path, setup_label, split_setup_label
 from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
 from loadtest.serving.checks import (
+    Document,
     check_documents_agree,
     check_target_documents,
     explained_http_errors,
+)
+from loadtest.serving.compression import (
+    expected_answer,
+    setup_named,
+    with_accept_encoding,
 )
 from loadtest.serving.deployment import (
     TARGET,
@@ -134,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"--full {FULL['repeats']})",
     )
     p.add_argument(
+        "--compression",
+        type=parse_name_list,
+        metavar="LIST",
+        help="compression setups (candles/api/compression.py: none, django-gzip, zstd-1, br-1, "
+        "gzip-1, auto, bolt-native): every server is started once under each setup of LIST it "
+        "runs, with the matching Accept-Encoding on every request (default: none, and on wsgi "
+        "raw, msgspec and drf at 1000 rows under django-gzip and the recommended setup too; "
+        "--target: the setup its /api/modes names)",
+    )
+    p.add_argument(
         "--full",
         action="store_true",
         help="the whole matrix: all servers at every limit, every ceiling diagnostic, longer runs",
@@ -202,11 +218,16 @@ def check_target_options(args: argparse.Namespace) -> tuple[str, RequestOptions]
         )
     check_load_options(args, target=True)
     try:
-        return check_target_url(args.target), RequestOptions(
-            parse_headers(args.header), args.insecure
-        )
+        options = RequestOptions(parse_headers(args.header), args.insecure)
+        url = check_target_url(args.target)
     except ValueError as exc:
         raise CheckError(str(exc)) from None
+    if any(name.lower() == "accept-encoding" for name in options.headers):
+        raise CheckError(
+            "--header Accept-Encoding: the runner sends the Accept-Encoding of the target's "
+            "compression setup itself"
+        )
+    return url, options
 
 
 # -- the steps of a session, in order ---------------------------------------------------------
@@ -233,6 +254,8 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
             plan.pair,
             "--interval",
             plan.interval,
+            "--compression",
+            ",".join(plan.compression),
             "--json",
             str(out / "micro.json"),
             "--quiet",
@@ -258,6 +281,22 @@ INSTRUCTION_LIMITS = (1, 100, 1000, 1440)
 INSTRUCTIONS_ESTIMATE_S = 60.0
 
 
+# The fast modes the ladder also counts under each compression setup of the plan, so that the
+# codec's share of a request is visible without the noise of timing.
+COMPRESSED_LADDER_MODES = ("raw",)
+
+
+def compressed_variants(plan: Plan, modes: list[str]) -> list[str]:
+    """`raw+<setup>` for every setup of the plan that compresses in a Django process."""
+    return [
+        setup_label(mode, setup)
+        for mode in COMPRESSED_LADDER_MODES
+        if mode in modes
+        for setup in plan.compression
+        if setup_named(setup).compresses_in_django
+    ]
+
+
 def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
     """The instruction ladder (loadtest/instructions.py) of the plan's modes, saved as
     instructions.json; None, with a line saying why, when valgrind cannot run here. Before the
@@ -274,6 +313,7 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
     if not modes:
         log("instruction ladder skipped: no mode of this plan has a Django view")
         return None
+    modes += compressed_variants(plan, modes)
     limits = [lim for lim in INSTRUCTION_LIMITS if lim <= session.settings["max_limit"]]
     cpu_sets = (
         [session.layout.server, session.layout.loadgen]
@@ -302,17 +342,20 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
 
 def start_servers(
     plan: Plan, session: Session, out: Path, meta: dict, servers: dict[str, ServerProcess]
-) -> dict[tuple[str, str, int], int]:
-    """Start every planned server (into `servers`, so the caller stops them), learn the modes
-    each serves, and check that they all answer one document per limit: byte-identical, or
-    for a server whose spec says INSTANTS (the FastAPI reference) equal as parsed JSON with
-    times compared as instants. Returns each (server, endpoint, limit)'s body size."""
+) -> dict[tuple[str, str, int], Document]:
+    """Start every planned server under each of its compression setups (into `servers` by
+    setup_label, so the caller stops them), learn the modes each serves, and check that they all
+    answer one document per limit once decoded (each in its setup's coding, asked for with its
+    Accept-Encoding): byte-identical, or for a server whose spec says INSTANTS (the FastAPI
+    reference) equal as parsed JSON with times compared as instants. Returns each (server,
+    endpoint, limit)'s answer (its wire size is what the load expects)."""
     reference: dict[int, tuple[str, bytes]] = {}
-    sizes: dict[tuple[str, str, int], int] = {}
+    sizes: dict[tuple[str, str, int], Document] = {}
     # Byte-exact servers first: their bodies are the reference the others are compared with.
-    for name in sorted(plan.servers, key=lambda n: SERVERS[n].same_document != BYTES):
-        spec = SERVERS[name].with_workers(plan.workers)
-        server, served = session.start_server(spec, out)
+    for name in sorted(plan.servers, key=lambda n: same_document(n) != BYTES):
+        base, compression = split_setup_label(name)
+        spec = SERVERS[base].with_workers(plan.workers)
+        server, served = session.start_server(spec, out, compression)
         servers[name] = server
         modes = plan.modes_on(name)
         missing = [m for m in modes if m not in served]
@@ -322,15 +365,17 @@ def start_servers(
             )
         # The diagnostics too: the ceiling must be measured with the real answer's bytes.
         endpoints_at = {lim: plan.endpoints_on(name, lim) for lim in plan.limits_on(name)}
-        bodies = check_documents_agree(
+        documents = check_documents_agree(
             server.base_url,
             endpoints_at,
             lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
             spec.same_document,
+            with_accept_encoding(None, compression),
             who=name,
             reference=reference,
+            content_encoding=setup_named(compression).content_encoding,
         )
-        sizes.update({(name, m, lim): len(body) for (m, lim), body in bodies.items()})
+        sizes.update({(name, m, lim): document for (m, lim), document in documents.items()})
         meta.setdefault("server_affinity", {})[name] = server.affinity()
         diagnostics = [d for d in plan.endpoints_on(name) if d in DIAGNOSTICS]
         also = f" (and {', '.join(diagnostics)})" if diagnostics else ""
@@ -339,13 +384,29 @@ def start_servers(
             if spec.same_document == BYTES
             else "the same document as parsed JSON with times as instants"
         )
+        under = f" under {compression}" if name != base else ""
         log(
-            f"{name}: {spec.label} on {server.host}:{server.port}, CPU(s) {server.affinity()}, up in "
-            f"{server.started_s:.1f} s; {len(modes)} modes{also} answer {how}"
+            f"{name}: {spec.label}{under} on {server.host}:{server.port}, CPU(s) {server.affinity()}, "
+            f"up in {server.started_s:.1f} s; {len(modes)} modes{also} answer {how}"
         )
     meta["documents"] = {str(lim): len(body) for lim, (_, body) in sorted(reference.items())}
-    meta["document_equality"] = {name: SERVERS[name].same_document for name in plan.servers}
+    meta["document_equality"] = {name: same_document(name) for name in plan.servers}
     return sizes
+
+
+def same_document(label: str) -> str:
+    """How a planned server's documents compare with the others' (its spec's BYTES or INSTANTS)."""
+    return SERVERS[split_setup_label(label)[0]].same_document
+
+
+def server_labels(plan: Plan) -> dict[str, str]:
+    """meta.json's `servers`: each planned server's description, with its compression setup."""
+    out = {}
+    for label in plan.servers:
+        base, compression = split_setup_label(label)
+        text = SERVERS[base].with_workers(plan.workers).label
+        out[label] = text if label == base else f"{text}; compression {compression}"
+    return out
 
 
 def machine_quiet_pct(servers: list[ServerProcess | RemoteServer], seconds: float = 1.0) -> float:
@@ -380,14 +441,17 @@ def measure_one(
     mode: str,
     limit: int,
     repeat: int,
-    expect_bytes: int,
+    expected: Document,
     local_postgres: bool,
 ) -> tuple[Row, object]:
-    """One run against one server (or the target): measured, checked, as a results row (and its Measurement)."""
+    """One run against one server (or the target) under its compression setup, the setup's
+    Accept-Encoding on every request: measured, checked, as a results row (and its Measurement)."""
     from loadtest.load.generator import CandleRequest
 
     loadgen.point_at(server.base_url)
-    request = CandleRequest(mode, limit, plan.pair, plan.interval, expect_bytes)
+    request = CandleRequest(
+        mode, limit, plan.pair, plan.interval, **expected_answer(expected, server.compression)
+    )
     lingering = server.wait_disconnected()
     server.reset_peak_rss()
     pids = server.pids()
@@ -401,6 +465,8 @@ def measure_one(
     rss = server.peak_rss_mb()
     key = {
         "server": server.name,
+        "compression": server.compression,
+        "bytes": len(expected.body),
         "mode": mode,
         "limit": limit,
         "repeat": repeat,
@@ -414,7 +480,7 @@ def measure_one(
             **key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])
         ), m
     stats = summarize(m.samples, m.duration_s)
-    reasons = untrustworthy_reasons(stats, m)
+    reasons = untrustworthy_reasons(stats, m, request.size_slack)
     if restarted:
         reasons.append("a server process was replaced during the run")
     if lingering:
@@ -426,7 +492,7 @@ def measure_one(
         p95_ms=stats.p95_ms,
         p99_ms=stats.p99_ms,
         failures=stats.failures,
-        bytes=stats.bytes,
+        wire_bytes=stats.bytes,  # Locust's length of the undecoded body
         timing_ms=stats.timing_ms,
         server_rss_mb=rss,
         trustworthy=not reasons,
@@ -446,7 +512,7 @@ def measure_all(
     plan: Plan,
     servers: dict[str, ServerProcess | RemoteServer],
     loadgen,
-    sizes: dict[tuple[str, str, int], int],
+    sizes: dict[tuple[str, str, int], Document],
     out: Path,
     local_postgres: bool,
     locust_html: bool,
@@ -507,7 +573,9 @@ def wrk_check(
     has users and the target's headers. None, with a line saying why, when wrk is not installed,
     the plan has no headline cell, or for an https target without --insecure (wrk checks no
     TLS certificate)."""
-    tls_reason = request is not None and wrk_skip_reason(servers[TARGET].base_url, request.insecure)
+    tls_reason = request is not None and wrk_skip_reason(
+        next(iter(servers.values())).base_url, request.insecure
+    )
     if tls_reason:
         log(f"wrk check skipped: {tls_reason}")
         return None
@@ -538,15 +606,16 @@ def measure_with_wrk(
     which ends the check for the session."""
     server.wait_disconnected()
     url = server.base_url + candle_path(mode, HEADLINE_ROWS, plan.pair, plan.interval)
+    label = setup_label(server.name, server.compression)
     try:
-        run = check.measure(server.name, mode, repeat, url)
+        run = check.measure(
+            label, mode, repeat, url, setup_named(server.compression).accept_encoding
+        )
     except (RuntimeError, ValueError) as exc:
         log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
         return False
     server.wait_idle()
-    log(
-        f"      wrk {server.name:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s"
-    )
+    log(f"      wrk {label:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s")
     return True
 
 
@@ -554,7 +623,7 @@ def sweep_capacity(
     plan: Plan,
     servers: dict[str, ServerProcess | RemoteServer],
     loadgen,
-    sizes: dict[tuple[str, str, int], int],
+    sizes: dict[tuple[str, str, int], Document],
     out: Path,
     local_postgres: bool,
 ) -> None:
@@ -579,7 +648,11 @@ def sweep_capacity(
             server = servers[name]
             loadgen.point_at(server.base_url)
             request = CandleRequest(
-                mode, GOAL_ROWS, plan.pair, plan.interval, sizes[(name, mode, GOAL_ROWS)]
+                mode,
+                GOAL_ROWS,
+                plan.pair,
+                plan.interval,
+                **expected_answer(sizes[(name, mode, GOAL_ROWS)], server.compression),
             )
             sweep_cell(
                 loadgen,
@@ -658,10 +731,12 @@ def run(args: argparse.Namespace) -> int:
         "server_cpus": sorted(session.layout.server or []),
         "loadgen_cpus": sorted(session.layout.loadgen or []),
         "database": session.settings,
-        "servers": {name: SERVERS[name].with_workers(plan.workers).label for name in plan.servers},
+        "servers": server_labels(plan),
         "server_workers": plan.workers,
         "shared_cpus": sorted(session.layout.shared),
-        "event_loop": {name: SERVERS[name].event_loop for name in plan.servers},
+        "event_loop": {
+            name: SERVERS[split_setup_label(name)[0]].event_loop for name in plan.servers
+        },
         "micro": micro,
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
@@ -687,11 +762,17 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     started_at = datetime.now(UTC)
     opened = open_target(url, args.processes, request)
     layout, machine, target = opened.layout, opened.machine, opened.server
-    plan = make_target_plan(args, target_registry(opened.modes_document))
-    endpoints_at = {lim: plan.endpoints_on(TARGET, lim) for lim in plan.limits_on(TARGET)}
+    compression = target.compression
+    label = setup_label(TARGET, compression)
+    plan = make_target_plan(args, target_registry(opened.modes_document), compression)
+    endpoints_at = {lim: plan.endpoints_on(label, lim) for lim in plan.limits_on(label)}
     with explained_http_errors(url):
         sizes, compared = check_target_documents(
-            url, endpoints_at, lambda m, lim: candle_path(m, lim, plan.pair, plan.interval), request
+            url,
+            endpoints_at,
+            lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
+            with_accept_encoding(request, compression),
+            setup_named(compression).content_encoding,
         )
     how = (
         "byte-identical documents"
@@ -699,8 +780,9 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
         else "the same document as parsed JSON with times as instants"
     )
     log(
-        f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(TARGET))} of its "
-        f"{len(ModeMap(plan.registry).modes)} modes planned), DEBUG off; at every limit they answer {how}"
+        f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(label))} of its "
+        f"{len(ModeMap(plan.registry).modes)} modes planned, compression {compression}), DEBUG off; "
+        f"at every limit they answer {how}"
     )
     out = create_results_dir(args.out, started_at, force=args.force)
     log(f"candlebench: results will be in {out}")
@@ -714,7 +796,7 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     meta = {
         **run_meta(plan, started_at, layout.text, machine),
         "loadgen_cpus": sorted(layout.loadgen or []),
-        "servers": {TARGET: f"the deployment at {url}, not started by the runner"},
+        "servers": {label: f"the deployment at {url}, not started by the runner"},
         "target": {
             "name": TARGET,
             "url": url,
@@ -724,15 +806,16 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
             "unknown_columns": list(UNKNOWN_COLUMNS),
         },
         "documents": {
-            str(lim): sizes[(endpoints[0], lim)] for lim, endpoints in sorted(endpoints_at.items())
+            str(lim): len(sizes[(endpoints[0], lim)].body)
+            for lim, endpoints in sorted(endpoints_at.items())
         },
-        "document_equality": {TARGET: compared},
+        "document_equality": {label: compared},
         "micro": None,
     }
 
-    def reach(servers: dict) -> dict[tuple[str, str, int], int]:
-        servers[TARGET] = target
-        return {(TARGET, m, lim): size for (m, lim), size in sizes.items()}
+    def reach(servers: dict) -> dict[tuple[str, str, int], Document]:
+        servers[label] = target
+        return {(label, m, lim): document for (m, lim), document in sizes.items()}
 
     return measure_session(
         plan, out, meta, t_start, args, reach, layout.loadgen, False, url, request
@@ -759,7 +842,7 @@ def measure_session(
     meta: dict,
     t_start: float,
     args: argparse.Namespace,
-    start: Callable[[dict], dict[tuple[str, str, int], int]],
+    start: Callable[[dict], dict[tuple[str, str, int], Document]],
     loadgen_cpus: set[int] | None,
     local_postgres: bool,
     host: str = "http://127.0.0.1",

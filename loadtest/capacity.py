@@ -40,9 +40,11 @@ from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, C
 from loadtest.report.capacity_report import write_capacity_report
 from loadtest.request import candle_path
 from loadtest.serving.checks import (
+    Document,
     check_target_documents,
     explained_http_errors,
 )
+from loadtest.serving.compression import expected_answer, setup_named, with_accept_encoding
 from loadtest.serving.deployment import (
     RequestOptions,
     check_target_url,
@@ -228,14 +230,14 @@ def run(args: argparse.Namespace) -> int:
                     f"{name}: {SERVERS[name].label}; {', '.join(sizes)} at {limit} rows answer one document"
                 )
                 try:
-                    for mode, size in sizes.items():
+                    for mode, document in sizes.items():
                         sweep_one(
                             args,
                             loadgen,
                             server,
                             mode,
                             limit,
-                            size,
+                            document,
                             is_local_postgres(session.settings),
                             writer,
                         )
@@ -258,12 +260,14 @@ def run_against_target(
         raise CheckError(
             f"the target does not serve {', '.join(missing)} (its /api/modes lists {', '.join(served.modes)})"
         )
+    # The deployment's own compression setup (its /api/modes): its Accept-Encoding is sent.
     with explained_http_errors(url):
         sizes, _ = check_target_documents(
             url,
             dict.fromkeys(args.limits, args.modes),
             lambda m, lim: candle_path(m, lim, args.pair, args.interval),
-            request,
+            with_accept_encoding(request, target.compression),
+            setup_named(target.compression).content_encoding,
         )
     out = create_results_dir(args.out, started_at, "capacity", force=args.force)
     log(f"capacity: target {url}; {layout.text}; results in {out}")
@@ -283,15 +287,18 @@ def run_against_target(
 
 
 def sweep_one(
-    args, loadgen, server, mode: str, limit: int, size: int, local_postgres: bool, writer
+    args, loadgen, server, mode: str, limit: int, expected: Document, local_postgres: bool, writer
 ) -> None:
     from loadtest.load.generator import CandleRequest
 
     loadgen.point_at(server.base_url)
+    request = CandleRequest(
+        mode, limit, args.pair, args.interval, **expected_answer(expected, server.compression)
+    )
     sweep_cell(
         loadgen,
         server,
-        CandleRequest(mode, limit, args.pair, args.interval, size),
+        request,
         sweep_options(args),
         lambda: server.cpu_probe(local_postgres),
         rates=args.rates,

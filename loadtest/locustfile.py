@@ -22,6 +22,7 @@ if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loadtest.load.arrival_user import ARRIVAL_LOG, MAX_CONNECTIONS, run_arrivals
+from loadtest.load.wire import read_bodies_undecoded
 from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name
 from loadtest.serving.deployment import parse_headers
 from loadtest.stats import Collector, TimingSummary
@@ -42,6 +43,8 @@ DEFAULTS = {
     "load_profile": "steady",
     "requests_per_user": 5,
     "expect_bytes": 0,
+    "expect_bytes_slack": 0,
+    "accept_encoding": "",
     "header": (),
     "insecure": False,
 }
@@ -76,7 +79,19 @@ def _add_options(parser) -> None:
         "--expect-bytes",
         type=int,
         default=DEFAULTS["expect_bytes"],
-        help="fail responses of another size (0: any)",
+        help="fail responses of another size on the wire (0: any)",
+    )
+    group.add_argument(
+        "--expect-bytes-slack",
+        type=int,
+        default=DEFAULTS["expect_bytes_slack"],
+        help="bytes a response's size may differ from --expect-bytes (Django's gzip pads at random)",
+    )
+    group.add_argument(
+        "--accept-encoding",
+        default=DEFAULTS["accept_encoding"],
+        help="the Accept-Encoding every request sends (default: Locust's own); bodies are never "
+        "decoded during the load",
     )
     group.add_argument(
         "--header",
@@ -122,6 +137,7 @@ class CandleUser(FastHttpUser):
         )
         self.default_headers = parse_headers(list(_option(environment, "header"))) or None
         super().__init__(environment)
+        read_bodies_undecoded(self.client.client)
 
     def on_start(self) -> None:
         env = self.environment
@@ -129,6 +145,9 @@ class CandleUser(FastHttpUser):
         self.path = candle_path(mode, limit, _option(env, "pair"), _option(env, "interval"))
         self.name = request_name(mode, limit)
         self.expect_bytes = int(_option(env, "expect_bytes"))
+        self.size_slack = int(_option(env, "expect_bytes_slack"))
+        accept_encoding = _option(env, "accept_encoding")
+        self.headers = {"Accept-Encoding": accept_encoding} if accept_encoding else None
         self.budget = (
             int(_option(env, "requests_per_user")) if _option(env, "load_profile") == "seed" else -1
         )
@@ -143,14 +162,15 @@ class CandleUser(FastHttpUser):
     def candles(self) -> None:
         if self.budget == 0:
             raise StopUser()
-        with self.client.get(self.path, name=self.name, catch_response=True) as response:
+        with self.client.get(
+            self.path, name=self.name, catch_response=True, headers=self.headers
+        ) as response:
+            size = len(response.content or b"")  # on the wire: bodies are never decoded here
             if response.status_code != 200:
                 # 0: no HTTP answer (a refused connection, an untrusted certificate): Locust's error says which.
                 response.failure(getattr(response, "error", None) or f"HTTP {response.status_code}")
-            elif self.expect_bytes and len(response.content or b"") != self.expect_bytes:
-                response.failure(
-                    f"body of {len(response.content or b'')} bytes, expected {self.expect_bytes}"
-                )
+            elif self.expect_bytes and abs(size - self.expect_bytes) > self.size_slack:
+                response.failure(f"body of {size} bytes, expected {self.expect_bytes}")
         if self.budget > 0:
             self.budget -= 1
             if self.budget == 0:

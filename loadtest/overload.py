@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from loadtest.cli import CheckError
-from loadtest.request import candle_path
-from loadtest.serving.checks import answers_modes, check_same_document
+from loadtest.request import NO_COMPRESSION, candle_path
+from loadtest.serving.checks import Document, answers_modes, check_same_document
+from loadtest.serving.compression import setup_named, with_accept_encoding
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import ServerProcess, ServerSpec
 from loadtest.session import Session, open_session
@@ -117,13 +118,15 @@ def start_checked_server(
     limit: int,
     pair: str,
     interval: str,
-) -> tuple[ServerProcess, dict[str, int]]:
-    """Start one server and check that it serves its modes of `requested` (a server of its own
-    modes: all of them when none is requested) with one document at `limit` rows; returns it
-    and each of those modes' document size. A server that fails a check is stopped."""
+    compression: str = NO_COMPRESSION,
+) -> tuple[ServerProcess, dict[str, Document]]:
+    """Start one server under the compression setup `compression` and check that it serves its
+    modes of `requested` (a server of its own modes: all of them when none is requested) with one
+    document at `limit` rows, in that setup's coding; returns it and each of those modes' answer
+    (its wire size is what the load expects). A server that fails a check is stopped."""
     registry = ModeMap(session.settings["registry"])
     registry.refuse_servers_without_modes([spec.name], requested)
-    server, served = session.start_server(spec, out)
+    server, served = session.start_server(spec, out, compression)
     try:
         modes = registry.modes_on(spec.name, requested, served)
         missing = [m for m in registry.modes_on(spec.name, requested) if m not in modes]
@@ -131,17 +134,19 @@ def start_checked_server(
             raise CheckError(
                 f"{spec.name} does not serve {', '.join(missing)} (it lists {', '.join(served)})"
             )
-        sizes = check_same_document(
+        documents = check_same_document(
             server.base_url,
             modes,
             [limit],
             lambda m, n: candle_path(m, n, pair, interval),
             spec.same_document,
+            with_accept_encoding(None, compression),
+            setup_named(compression).content_encoding,
         )
     except BaseException:
         server.stop()
         raise
-    return server, {mode: size for (mode, _), size in sizes.items()}
+    return server, {mode: document for (mode, _), document in documents.items()}
 
 
 def still_answers(server: ServerProcess, timeout: float = 5.0) -> bool:

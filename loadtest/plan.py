@@ -1,5 +1,6 @@
-"""What a session measures: which servers run which modes at which limits, with what load
-(`make bench`'s default cut, `--full`, a `--target`'s own modes), checked before anything starts."""
+"""What a session measures: which servers, under which compression setups, run which modes at which
+limits, with what load (`make bench`'s default cut, `--full`, a `--target`'s own modes), checked
+before anything starts."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ from typing import TypedDict
 from loadtest.cli import CheckError, parse_int_list
 from loadtest.load.wrk import headline_cells
 from loadtest.report.goals import GOAL_ROWS
-from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
+from loadtest.request import (
+    DEFAULT_LIMITS,
+    DIAGNOSTICS,
+    NO_COMPRESSION,
+    setup_label,
+    split_setup_label,
+)
+from loadtest.serving.compression import (
+    recommended_setup,
+    refuse_unknown_setups,
+    setup_entries,
+    setups_on,
+)
 from loadtest.serving.deployment import TARGET
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
@@ -66,6 +79,11 @@ FULL_SWEEPS = tuple(
 )
 # (window, longest window, warm-up) of each rate.
 SWEEP_WINDOWS_S = {"quick": (4.0, 6.0, 0.5), "full": (10.0, 30.0, 1.0)}
+# Compression in `make bench` (without --compression): on COMPRESSION_SERVER, COMPRESSION_MODES at
+# GOAL_ROWS (--full: at every limit) under each of DEFAULT_COMPRESSION too, beside `none`.
+COMPRESSION_SERVER = "wsgi"
+COMPRESSION_MODES = ("raw", "msgspec", "drf")
+DEFAULT_COMPRESSION = ("django-gzip", recommended_setup())
 # Seconds one run costs beyond warm-up and window: stopping the users, waiting for the server
 # to be idle, writing the row (measured here: 0.3-0.5 s).
 RUN_OVERHEAD_S = 0.45
@@ -75,6 +93,8 @@ RUN_OVERHEAD_S = 0.45
 class Plan:
     modes: list[str]  # the modes asked for, in report order (all servers' modes by default)
     limits: list[int]  # every limit any server runs
+    # Every server under each of its compression setups, as request.setup_label names it
+    # (`wsgi`, `wsgi+zstd-1`): each is a server process of its own.
     servers: list[str]
     profile: str
     users: int
@@ -92,11 +112,14 @@ class Plan:
     diagnostics: list[str] = field(default_factory=list)
     # The registry's entries (settings probe): which servers serve each mode.
     registry: list[dict] = field(default_factory=list)
-    # What runs: per server, per limit, its modes then its diagnostics.
+    # What runs: per server (and setup), per limit, its modes then its diagnostics.
     cells: dict[str, dict[int, list[str]]] = field(default_factory=dict)
     # Open-loop sweeps after the runs: (server, mode, fractions) at GOAL_ROWS, and how.
     sweeps: list[tuple[str, str, tuple[float, ...]]] = field(default_factory=list)
     sweep_options: SweepOptions = field(default_factory=SweepOptions)
+    # The compression setups measured (registry order) and the registry's entries (meta.json).
+    compression: list[str] = field(default_factory=lambda: [NO_COMPRESSION])
+    setups: list[dict] = field(default_factory=setup_entries)
 
     def endpoints_on(self, server: str, limit: int | None = None) -> list[str]:
         """What `server` runs at `limit` (None: at any limit), modes first, in report order."""
@@ -140,7 +163,11 @@ class Plan:
         return (
             len(self.runs()) * per_run
             + sum(len(fractions) for _, _, fractions in self.sweeps) * per_rate
-            + sum(SERVERS[s].startup_s for s in self.servers if s in SERVERS)
+            + sum(
+                SERVERS[name].startup_s
+                for name, _ in map(split_setup_label, self.servers)
+                if name in SERVERS
+            )
         )
 
     def describe_servers(self) -> str:
@@ -152,12 +179,15 @@ class Plan:
         )
 
     def wrk_cells(self) -> list[tuple[str, str]]:
-        """(server, mode) of the headline cells wrk measures too (the steady profile's only)."""
-        return (
-            headline_cells(self.servers, self.modes_on, self.limits)
-            if self.profile == "steady"
-            else []
-        )
+        """(server, mode) of the headline cells wrk measures too (the steady profile's only); under
+        a compression setup `raw` only (drf's long wrk windows would cost a minute of the budget)."""
+        if self.profile != "steady":
+            return []
+        return [
+            (s, m)
+            for s, m in headline_cells(self.servers, self.modes_on, self.limits)
+            if split_setup_label(s)[1] == NO_COMPRESSION or m == "raw"
+        ]
 
     def describe_load(self) -> str:
         where = (
@@ -274,7 +304,8 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
-    plan = plan_from_options(args, preset, modes, limits, diagnostics, cells)
+    cells, compression = compression_cells(cells, args)
+    plan = plan_from_options(args, preset, modes, limits, diagnostics, cells, compression)
     if plan.profile == "steady" and not args.no_capacity:
         window, longest, warmup = SWEEP_WINDOWS_S["full" if args.full else "quick"]
         plan.sweeps = [
@@ -286,13 +317,65 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
     return plan
 
 
-def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
-    """The plan against a target, from its own /api/modes (`registry`): the modes asked for
-    (default: all it lists; one it does not serve is refused) and the floor diagnostics it
-    serves. As for asgi and wsgi by default: every mode and the ceiling at GOAL_ROWS,
-    LADDER_MODES at the other limits; --modes, --limits or --full: all of them at every limit.
-    The API's largest limit is the target's to check (it answers 400 beyond it)."""
+def compression_cells(
+    cells: dict[str, dict[int, list[str]]], args: argparse.Namespace
+) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
+    """Every server's cells under each compression setup it runs, keyed by setup_label, each
+    server followed by its setups; and the setups measured. --compression LIST: each server under
+    every setup of LIST its kind runs, with its cells (one that runs none of them is refused when
+    --servers names it, left out of the default servers).
+    Without it: `none` everywhere, and on COMPRESSION_SERVER COMPRESSION_MODES at GOAL_ROWS under
+    DEFAULT_COMPRESSION, unless --modes or --limits cut the plan themselves (--full: every limit)."""
+    asked = getattr(args, "compression", None)
+    out: dict[str, dict[int, list[str]]] = {}
+    if asked is not None:
+        refuse_unknown_setups(asked)
+        for server, at in cells.items():
+            runs = setups_on(server, asked)
+            if not runs and args.servers:  # asked for by name: refused; by default: left out
+                raise CheckError(
+                    f"{server} runs none of the compression setups asked for ({', '.join(asked)}); "
+                    f"it runs {', '.join(setups_on(server, [e['name'] for e in setup_entries()]))}"
+                )
+            out |= {setup_label(server, setup): at for setup in runs}
+        if not out:
+            raise CheckError(
+                f"no server runs the compression setups asked for ({', '.join(asked)})"
+            )
+        measured = [e["name"] for e in setup_entries() if e["name"] in asked]
+        return out, measured
+    for server, at in cells.items():
+        out[server] = at
+        if server != COMPRESSION_SERVER or args.modes is not None or args.limits is not None:
+            continue
+        cut = {
+            lim: [m for m in endpoints if m in COMPRESSION_MODES]
+            for lim, endpoints in at.items()
+            if args.full or lim == GOAL_ROWS
+        }
+        cut = {lim: endpoints for lim, endpoints in cut.items() if endpoints}
+        if cut:
+            out |= {setup_label(server, setup): cut for setup in DEFAULT_COMPRESSION}
+    extra = [s for s in DEFAULT_COMPRESSION if setup_label(COMPRESSION_SERVER, s) in out]
+    return out, [NO_COMPRESSION, *extra]
+
+
+def make_target_plan(
+    args: argparse.Namespace, registry: list[dict], compression: str = NO_COMPRESSION
+) -> Plan:
+    """The plan against a target, from its own /api/modes (`registry`, and the `compression`
+    setup it says it runs: the only one it can be measured under; --compression may name only
+    that one): the modes asked for (default: all it lists; one it does not serve is refused) and
+    the floor diagnostics it serves. As for asgi and wsgi by default: every mode and the ceiling
+    at GOAL_ROWS, LADDER_MODES at the other limits; --modes, --limits or --full: all of them at
+    every limit. The API's largest limit is the target's to check (it answers 400 beyond it)."""
     check_load_options(args, target=True)
+    asked = getattr(args, "compression", None)
+    if asked is not None and asked != [compression]:
+        raise CheckError(
+            f"the target runs the compression setup {compression} (its /api/modes says so); "
+            f"--compression can only name that one, not {', '.join(asked)}"
+        )
     preset = FULL if args.full else QUICK
     served = ModeMap(registry)
     missing = [m for m in args.modes or [] if m not in served.modes]
@@ -315,9 +398,8 @@ def make_target_plan(args: argparse.Namespace, registry: list[dict]) -> Plan:
         else [m for m in modes if m in LADDER_MODES]
         for lim in limits
     }
-    return plan_from_options(
-        args, preset, served, limits, diagnostics, {TARGET: {k: v for k, v in at.items() if v}}
-    )
+    cells = {setup_label(TARGET, compression): {k: v for k, v in at.items() if v}}
+    return plan_from_options(args, preset, served, limits, diagnostics, cells, [compression])
 
 
 def plan_from_options(
@@ -327,9 +409,10 @@ def plan_from_options(
     limits: list[int],
     diagnostics: list[str],
     cells: dict[str, dict[int, list[str]]],
+    compression: list[str] | None = None,
 ) -> Plan:
-    """The Plan of `cells` (server -> limit -> endpoints) with the load the options and the
-    preset ask for; refuses a load that cannot be run."""
+    """The Plan of `cells` (server or server+setup -> limit -> endpoints) under the `compression`
+    setups with the load the options and the preset ask for; refuses a load that cannot be run."""
     plan = Plan(
         modes=[m for m in modes.modes if args.modes is None or m in args.modes],
         limits=limits,
@@ -348,6 +431,7 @@ def plan_from_options(
         diagnostics=diagnostics,
         registry=list(modes.entries.values()),
         cells=cells,
+        compression=compression or [NO_COMPRESSION],
     )
     if (
         plan.users < 1

@@ -34,14 +34,17 @@ class MeasuredWindow(Protocol):
     busiest: str  # the Locust worker of loadgen_cpu_pct ("" without workers)
 
 
-def untrustworthy_reasons(stats: RunStats, measurement: MeasuredWindow) -> list[str]:
-    """Why a run cannot be trusted (empty when it can)."""
+def untrustworthy_reasons(
+    stats: RunStats, measurement: MeasuredWindow, size_slack: int = 0
+) -> list[str]:
+    """Why a run cannot be trusted (empty when it can); `size_slack`: by how many bytes the body
+    may vary by design (Django's gzip pads at random)."""
     reasons = []
     if stats.failures:
         reasons.append(f"{stats.failures} failed request(s)")
     if stats.requests < MIN_REQUESTS:
         reasons.append(f"only {stats.requests} requests measured")
-    if len(stats.body_sizes) > 1:
+    if stats.body_sizes and stats.body_sizes[-1] - stats.body_sizes[0] > size_slack:
         reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
     return reasons + measurement_reasons(measurement)
 

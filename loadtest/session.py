@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadtest.cli import log
+from loadtest.request import NO_COMPRESSION, setup_label
 from loadtest.serving.checks import (
     check_server_debug_off,
     explained_http_errors,
     target_modes_document,
 )
+from loadtest.serving.compression import check_served_setup, compression_env, served_setup_name
 from loadtest.serving.database import prepare_database
 from loadtest.serving.deployment import RemoteServer, RequestOptions, on_this_machine
 from loadtest.serving.machine import machine_info
@@ -29,8 +31,9 @@ DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 
 
 def server_env() -> dict[str, str]:
-    """This process's environment as the servers get it (the project's settings, unbuffered output)."""
-    env = dict(os.environ)
+    """This process's environment as the servers get it (the project's settings, unbuffered output,
+    no compression: the runner sets CANDLEBENCH_COMPRESSION per server, never the shell)."""
+    env = compression_env(dict(os.environ), NO_COMPRESSION)
     env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -130,19 +133,25 @@ class Session:
         for line in prepare_database(self.env):
             log("  " + line)
 
-    def start_server(self, spec: ServerSpec, out: Path) -> tuple[ServerProcess, list[str]]:
-        """Start `spec` pinned to the server CPU(s) on the session's address, wait for it, check
-        DEBUG is off; the server and the modes it lists at GET /api/modes. A server that fails
-        a check is stopped."""
+    def start_server(
+        self, spec: ServerSpec, out: Path, compression: str = NO_COMPRESSION
+    ) -> tuple[ServerProcess, list[str]]:
+        """Start `spec` under the compression setup `compression`, pinned to the server CPU(s) on
+        the session's address, wait for it, check DEBUG is off and that it runs that setup; the
+        server and the modes it lists at GET /api/modes. A server that fails a check is stopped."""
+        label = setup_label(spec.name, compression)
         server = ServerProcess(
             spec,
-            self.env,
+            compression_env(self.env, compression),
             self.layout.server,
-            out / "logs" / f"server-{spec.name}.log",
+            out / "logs" / f"server-{label}.log",
             self.server_host,
+            compression=compression,
         )
         try:
-            modes = mode_names(server.wait_ready())
+            document = server.wait_ready()
+            modes = mode_names(document)
+            check_served_setup(label, document, compression)
             check_server_debug_off(server.base_url)
         except BaseException:
             server.stop()
@@ -200,4 +209,4 @@ def open_target(url: str, processes: int, request: RequestOptions) -> Target:
     with explained_http_errors(url):
         document = target_modes_document(url, request)
         check_server_debug_off(url, request)
-    return Target(layout, machine, RemoteServer(url, here), document)
+    return Target(layout, machine, RemoteServer(url, here, served_setup_name(document)), document)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from loadtest import overload
 from loadtest.cli import (
@@ -26,12 +27,25 @@ from loadtest.cli import (
     verdict_exit_code,
 )
 from loadtest.overload import STATUS_LOG, fmt
+from loadtest.request import NO_COMPRESSION, setup_label
+from loadtest.serving.compression import expected_answer, refuse_unknown_setups, setups_on
 from loadtest.serving.servers import SERVERS
+from loadtest.session import Session
 
 # The verdict compares the mean RSS of the first and the last EDGE_SAMPLES samples after warm-up.
 EDGE_SAMPLES = 3
 
-CSV_COLUMNS = ["t_s", "mode", "rss_mb", "requests", "failures", "rps", "p50_ms", "p99_ms"]
+CSV_COLUMNS = [
+    "t_s",
+    "mode",
+    "rss_mb",
+    "requests",
+    "failures",
+    "rps",
+    "p50_ms",
+    "p99_ms",
+    "compression",
+]
 
 
 @dataclass
@@ -126,6 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated modes, one after the other",
     )
     p.add_argument("--server", default="asgi", choices=list(SERVERS), help="the server under load")
+    p.add_argument(
+        "--compression",
+        type=parse_name_list,
+        default=[NO_COMPRESSION],
+        metavar="LIST",
+        help="compression setups, one soak each (its own server process, memory and verdict; "
+        "--minutes each), requests sending its Accept-Encoding",
+    )
     p.add_argument("--users", type=int, default=16, help="concurrent users without wait")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument("--sample-seconds", type=float, default=5.0, help="RSS sampling interval")
@@ -153,6 +175,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise CheckError("--minutes and --sample-seconds must be > 0 and --users >= 1")
     if args.warmup_minutes < 0 or args.max_growth <= 0:
         raise CheckError("--warmup-minutes must be >= 0 and --max-growth > 0")
+    refuse_unknown_setups(args.compression)
+    missing = [s for s in args.compression if s not in setups_on(args.server, args.compression)]
+    if missing:
+        raise CheckError(
+            f"{args.server} does not run the compression setup(s) {', '.join(missing)}"
+        )
     total_s = args.minutes * 60
     samples = math.floor((total_s - warmup_seconds(args)) / args.sample_seconds)
     if samples < 2 * EDGE_SAMPLES:
@@ -185,23 +213,90 @@ def run(args: argparse.Namespace) -> int:
     )
     session.prepare_database()
 
-    import gevent
-
-    from loadtest.load.generator import CandleRequest, LoadGenerator, interrupt_main_greenlet_only
+    from loadtest.load.generator import LoadGenerator, interrupt_main_greenlet_only
 
     interrupt_main_greenlet_only()
 
     overload.listen()
 
     loadgen = LoadGenerator("http://127.0.0.1", 1, session.layout.loadgen, out / "logs")
-    server, expect_bytes = overload.start_checked_server(
-        session, SERVERS[args.server], out, args.modes, args.limit, args.pair, args.interval
+    results, all_series, texts = {}, [], []
+    meta: dict = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "argv": sys.argv[1:],
+        "server": args.server,
+        "users": args.users,
+        "limit": args.limit,
+        "minutes": args.minutes,
+        "warmup_s": warmup_s,
+        "layout": session.layout.text,
+        "database": f"{session.settings['vendor']} {session.settings['db_version']}",
+        "machine": session.machine,
+    }
+    try:
+        for compression in args.compression:
+            result, series, command, modes = soak_once(
+                args, session, loadgen, out, compression, total_s, warmup_s
+            )
+            all_series += [{**row, "compression": compression} for row in series]
+            results[compression] = {
+                **result.__dict__,
+                "growth_pct": result.growth_pct,
+                "passed": result.passed,
+                "reasons": result.reasons,
+            }
+            texts.append(
+                markdown(result, series, {**meta, "command": command, "modes": modes}, compression)
+            )
+            meta |= {"command": command, "modes": modes}
+    finally:
+        loadgen.close()
+
+    with open(out / "soak.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(all_series)
+    meta["results"] = results  # per compression setup, each its own server process and verdict
+    if len(results) == 1:
+        meta["result"] = next(iter(results.values()))
+    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
+    text = "\n".join(texts)
+    (out / "soak.md").write_text(text)
+    log("")
+    log(text)
+    return verdict_exit_code(all(r["passed"] for r in results.values()))
+
+
+def soak_once(
+    args: argparse.Namespace,
+    session: Session,
+    loadgen,
+    out: Path,
+    compression: str,
+    total_s: float,
+    warmup_s: float,
+) -> tuple[SoakResult, list[dict], str, list[str]]:
+    """One soak of a server started under `compression` (its own process, memory and verdict):
+    the verdict, the RSS series, the server's command line and the modes run."""
+    import gevent
+
+    from loadtest.load.generator import CandleRequest
+
+    server, documents = overload.start_checked_server(
+        session,
+        SERVERS[args.server],
+        out,
+        args.modes,
+        args.limit,
+        args.pair,
+        args.interval,
+        compression,
     )
-    per_mode = total_s / len(expect_bytes)
+    per_mode = total_s / len(documents)
     log(
-        f"soak: {args.server} ({SERVERS[args.server].overload}), {args.users} users, {', '.join(expect_bytes)} for "
-        f"{per_mode:.0f} s each (limit={args.limit}); RSS every {args.sample_seconds:g} s, growth measured after "
-        f"{warmup_s:.0f} s; results in {out}"
+        f"soak: {setup_label(args.server, compression)} ({SERVERS[args.server].overload}), "
+        f"{args.users} users, {', '.join(documents)} for {per_mode:.0f} s each (limit={args.limit}); "
+        f"RSS every {args.sample_seconds:g} s, growth measured after {warmup_s:.0f} s; results in {out}"
     )
     series: list[dict] = []
     kinds: Counter = Counter()
@@ -212,9 +307,15 @@ def run(args: argparse.Namespace) -> int:
         STATUS_LOG.drain()
         STATUS_LOG.active = True
         t0 = time.monotonic()
-        for i, mode in enumerate(expect_bytes):
+        for i, mode in enumerate(documents):
             loadgen.set_request(
-                CandleRequest(mode, args.limit, args.pair, args.interval, expect_bytes[mode])
+                CandleRequest(
+                    mode,
+                    args.limit,
+                    args.pair,
+                    args.interval,
+                    **expected_answer(documents[mode], compression),
+                )
             )
             loadgen.start(args.users)
             mode_end = t0 + per_mode * (i + 1)
@@ -263,7 +364,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         STATUS_LOG.active = False
         server.stop()
-        loadgen.close()
 
     result = soak_verdict(
         series,
@@ -272,39 +372,10 @@ def run(args: argparse.Namespace) -> int:
         max_growth_pct=args.max_growth,
         server_ok_after=ok_after,
     )
-    with open(out / "soak.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(series)
-    meta = {
-        "started_at": started_at.isoformat(timespec="seconds"),
-        "argv": sys.argv[1:],
-        "server": args.server,
-        "command": command,
-        "modes": list(expect_bytes),
-        "users": args.users,
-        "limit": args.limit,
-        "minutes": args.minutes,
-        "warmup_s": warmup_s,
-        "layout": session.layout.text,
-        "database": f"{session.settings['vendor']} {session.settings['db_version']}",
-        "machine": session.machine,
-        "result": {
-            **result.__dict__,
-            "growth_pct": result.growth_pct,
-            "passed": result.passed,
-            "reasons": result.reasons,
-        },
-    }
-    (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    text = markdown(result, series, meta)
-    (out / "soak.md").write_text(text)
-    log("")
-    log(text)
-    return verdict_exit_code(result.passed)
+    return result, series, command, list(documents)
 
 
-def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
+def markdown(r: SoakResult, series: list[dict], meta: dict, compression: str = "none") -> str:
     per_mode = []
     for mode in meta["modes"]:
         rows = [s for s in series if s["mode"] == mode]
@@ -323,7 +394,7 @@ def markdown(r: SoakResult, series: list[dict], meta: dict) -> str:
     verdict = "PASS" if r.passed else "FAIL: " + "; ".join(r.reasons)
     return "\n".join(
         [
-            "# Soak test",
+            "# Soak test" + (f" under {compression}" if compression != NO_COMPRESSION else ""),
             "",
             f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.",
             f"Server `{meta['command']}`; {meta['users']} users without wait, limit={meta['limit']} rows, modes "

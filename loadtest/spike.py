@@ -39,6 +39,13 @@ from loadtest.overload import (
     start_checked_server,
     still_answers,
 )
+from loadtest.request import NO_COMPRESSION, setup_label
+from loadtest.serving.compression import (
+    ExpectedAnswer,
+    expected_answer,
+    refuse_unknown_setups,
+    setups_on,
+)
 from loadtest.serving.servers import SERVERS, ServerProcess, refuse_unknown_servers
 
 # -- the shape ----------------------------------------------------------------------------
@@ -261,20 +268,20 @@ def run_spike(
     server: ServerProcess,
     mode: str,
     limit: int,
-    expect_bytes: int,
+    expected: ExpectedAnswer,
     plan: SpikePlan,
     pair: str,
     interval: str,
 ) -> tuple[list[Record], dict[str, float], float, float, float]:
-    """One shape run. Returns (records, phase starts, end, Locust CPU % during the spike,
-    server peak RSS MiB)."""
+    """One shape run (`expected`: the checked answer under the server's compression setup).
+    Returns (records, phase starts, end, Locust CPU % during the spike, server peak RSS MiB)."""
     import gevent
 
     from loadtest.load.generator import CandleRequest
 
     listen()
     loadgen.point_at(server.base_url)
-    loadgen.set_request(CandleRequest(mode, limit, pair, interval, expect_bytes))
+    loadgen.set_request(CandleRequest(mode, limit, pair, interval, **expected))
     shape = spike_shape(plan)
     server.reset_peak_rss()
     STATUS_LOG.drain()
@@ -331,13 +338,23 @@ CSV_COLUMNS = [
     "loadgen_cpu_pct",
     "verdict",
     "note",
+    "compression",
 ]
 
 
 def csv_row(
-    server: str, mode: str, limit: int, plan: SpikePlan, r: SpikeResult, rss: float, cpu: float
+    server: str,
+    mode: str,
+    limit: int,
+    plan: SpikePlan,
+    r: SpikeResult,
+    rss: float,
+    cpu: float,
+    compression: str = NO_COMPRESSION,
 ) -> dict:
+    """One spike.csv line (spike.md and the summary name the server with its setup: served_by)."""
     return {
+        "compression": compression,
         "server": server,
         "mode": mode,
         "limit": limit,
@@ -367,6 +384,11 @@ def csv_row(
     }
 
 
+def served_by(row: dict) -> str:
+    """A spike.csv line's server with its compression setup (`wsgi`, `wsgi+zstd-1`)."""
+    return setup_label(row["server"], row.get("compression") or NO_COMPRESSION)
+
+
 def summary_table(rows: list[dict]) -> str:
     head = (
         f"{'server':<6} {'mode':<6} {'base p50':>9} {'spike p50':>10} {'spike p99':>10} {'% 503':>6} "
@@ -375,7 +397,7 @@ def summary_table(rows: list[dict]) -> str:
     lines = [head]
     for r in rows:
         lines.append(
-            f"{r['server']:<6} {r['mode']:<6} {r['baseline_p50_ms']:>9} {r['spike_p50_ms']:>10} "
+            f"{served_by(r):<6} {r['mode']:<6} {r['baseline_p50_ms']:>9} {r['spike_p50_ms']:>10} "
             f"{r['spike_p99_ms']:>10} {r['spike_503_pct']:>6} {r['failures']:>8} "
             f"{r['recovery_p50_ms']:>10} {r['recovery_ratio']:>6} {r['verdict']:>7}"
         )
@@ -405,7 +427,7 @@ def write_markdown(out: Path, rows: list[dict], meta: dict) -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['server']} | {r['mode']} | {r['baseline_p50_ms']} | {r['spike_p50_ms']} | {r['spike_p99_ms']} | "
+            f"| {served_by(r)} | {r['mode']} | {r['baseline_p50_ms']} | {r['spike_p50_ms']} | {r['spike_p99_ms']} | "
             f"{r['spike_ok_rps']} | {r['spike_503_pct']} | {r['failures']} | {r['recovery_p50_ms']} | "
             f"{r['recovery_ratio']} | {r['recovered_after_s']} s | {r['loadgen_cpu_pct']}% | {r['verdict']} |"
         )
@@ -417,7 +439,7 @@ def write_markdown(out: Path, rows: list[dict], meta: dict) -> None:
         "gunicorn's sync worker does not answer 503 but bounds its accept queue (`backlog` in gunicorn.conf.py): "
         "connections beyond it wait in the kernel (SYN retries), which shows as a long spike p99, not as errors.",
     ]
-    notes = [f"- {r['server']} {r['mode']}: {r['note']}" for r in rows if r["note"]]
+    notes = [f"- {served_by(r)} {r['mode']}: {r['note']}" for r in rows if r["note"]]
     if notes:
         lines += ["", "## Failed checks", "", *notes]
     lines += ["", "Per second: `spike-timeline.csv`. Server logs: `logs/`.", ""]
@@ -478,6 +500,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
     p.add_argument(
+        "--compression",
+        type=parse_name_list,
+        default=[NO_COMPRESSION],
+        metavar="LIST",
+        help="compression setups: each server is started once under each it runs, requests send "
+        "its Accept-Encoding (see python -m loadtest bench --help)",
+    )
+    p.add_argument(
         "--limit-concurrency",
         type=int,
         help="override uvicorn's --limit-concurrency "
@@ -490,6 +520,12 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(args: argparse.Namespace) -> None:
     """Every option that cannot make a spike, refused before any work (one line)."""
     refuse_unknown_servers(args.servers)
+    refuse_unknown_setups(args.compression)
+    for name in args.servers:
+        if not setups_on(name, args.compression):
+            raise CheckError(
+                f"{name} runs none of the compression setups asked for ({', '.join(args.compression)})"
+            )
     if not args.users > args.baseline_users > 0:
         raise CheckError(
             f"--users must be more than --baseline-users, and that more than 0 "
@@ -532,19 +568,24 @@ def run(args: argparse.Namespace) -> int:
     timeline_rows: list[dict] = []
     servers_meta = {}
     try:
-        for name in args.servers:
+        for name, compression in (
+            (server, setup)
+            for server in args.servers
+            for setup in setups_on(server, args.compression)
+        ):
+            label = setup_label(name, compression)
             spec = SERVERS[name]
             if args.limit_concurrency is not None and "limit_concurrency" in spec.options:
                 spec = spec.with_options(limit_concurrency=args.limit_concurrency)
-            server, expect_bytes = start_checked_server(
-                session, spec, out, args.modes, args.limit, args.pair, args.interval
+            server, documents = start_checked_server(
+                session, spec, out, args.modes, args.limit, args.pair, args.interval, compression
             )
-            log(f"{name}: {spec.overload}")
-            servers_meta[name] = " ".join(server.spec.command("HOST", 0)[1:])
+            log(f"{label}: {spec.overload}")
+            servers_meta[label] = " ".join(server.spec.command("HOST", 0)[1:])
             try:
-                for mode in expect_bytes:
+                for mode in documents:
                     log(
-                        f"{name} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> "
+                        f"{label} {mode}: {plan.baseline_users} users {plan.baseline_s:g} s -> "
                         f"{plan.users} users in {plan.spawn_s:g} s, hold {plan.hold_s:g} s -> "
                         f"{plan.baseline_users} users {plan.recovery_s:g} s ..."
                     )
@@ -554,7 +595,7 @@ def run(args: argparse.Namespace) -> int:
                         server,
                         mode,
                         args.limit,
-                        expect_bytes[mode],
+                        expected_answer(documents[mode], compression),
                         plan,
                         args.pair,
                         args.interval,
@@ -576,10 +617,10 @@ def run(args: argparse.Namespace) -> int:
                         server_ok_after=ok_after,
                         worker_replaced=replaced,
                     )
-                    row = csv_row(name, mode, args.limit, plan, result, rss, cpu)
+                    row = csv_row(name, mode, args.limit, plan, result, rss, cpu, compression)
                     rows.append(row)
                     for t in timeline(records, phases["baseline"], end, plan):
-                        timeline_rows.append({"server": name, "mode": mode, **t})
+                        timeline_rows.append({"server": label, "mode": mode, **t})
                     log(
                         f"  baseline p50 {row['baseline_p50_ms']} ms | spike p50 {row['spike_p50_ms']} ms, "
                         f"p99 {row['spike_p99_ms']} ms, {row['spike_503_pct']}% 503 | failures {row['failures']} | "

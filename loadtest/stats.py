@@ -15,8 +15,9 @@ Sample = (
     | tuple[float, float, float, bool, int, str, str, str]
 )
 
-# The phases every mode reports, in the order the report stacks them.
-PHASES: tuple[str, ...] = ("db", "serialize", "render")
+# The phases every mode reports, in the order the report stacks them (compress: only answers the
+# project's negotiated compression compressed).
+PHASES: tuple[str, ...] = ("db", "serialize", "render", "compress")
 
 _METRIC = re.compile(r"^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(.*)$")
 _DUR = re.compile(r";\s*dur\s*=\s*\"?([-+0-9.eE]+)\"?")

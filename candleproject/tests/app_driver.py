@@ -8,13 +8,19 @@ from candleproject.wsgi import application as wsgi_application
 
 
 def wsgi_request(
-    path: str, query: str = "", method: str = "GET", host: str = "localhost"
+    path: str,
+    query: str = "",
+    method: str = "GET",
+    host: str = "localhost",
+    headers: dict[str, str] | None = None,
+    application=wsgi_application,
 ) -> tuple[int, dict[str, str], bytes]:
     environ = {
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "REQUEST_METHOD": method,
         "HTTP_HOST": host,
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()},
     }
     setup_testing_defaults(environ)
     started: dict = {}
@@ -22,7 +28,7 @@ def wsgi_request(
     def start_response(status, headers, exc_info=None):
         started.update(status=int(status.split()[0]), headers=dict(headers))
 
-    result = wsgi_application(environ, start_response)
+    result = application(environ, start_response)
     try:
         body = b"".join(result)
     finally:
@@ -36,6 +42,7 @@ async def asgi_request(
     method: str = "GET",
     host: str = "localhost",
     application=asgi_application,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     scope = {
         "type": "http",
@@ -47,7 +54,10 @@ async def asgi_request(
         "raw_path": path.encode(),
         "query_string": query.encode(),
         "root_path": "",
-        "headers": [(b"host", host.encode())],
+        "headers": [
+            (b"host", host.encode()),
+            *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+        ],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8000),
     }

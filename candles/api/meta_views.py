@@ -1,16 +1,18 @@
-"""The API's own description: the modes this server serves (the load test reads it) and
-the OpenAPI document, both from the mode registry."""
+"""The API's own description: the modes this server serves and its compression setup (the load
+test reads both) and the OpenAPI document, from the registries."""
 
 from collections.abc import Callable
 from functools import cache, wraps
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .compression import served_setup
 from .encoding import orjson_dumps
 from .errors import ApiError, check_method
 from .openapi import openapi_document
-from .registry import Mode, django_modes, modes_document
+from .registry import Mode, ServerKind, django_modes, modes_document
 
 
 def read_only(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
@@ -36,7 +38,10 @@ def _openapi_body(modes: tuple[Mode, ...]) -> bytes:
 
 @read_only
 def list_modes(request: HttpRequest) -> HttpResponse:
-    body = orjson_dumps(modes_document(django_modes(diagnostics=True)))
+    compression = served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.DJANGO).name
+    body = orjson_dumps(
+        {**modes_document(django_modes(diagnostics=True)), "compression": compression}
+    )
     return HttpResponse(body, content_type="application/json")
 
 

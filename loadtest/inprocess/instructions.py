@@ -32,9 +32,21 @@ from typing import Any
 
 from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.inprocess.callgrind import ClientRequests, callgrind_command, read_dumps
-from loadtest.inprocess.views import check_same_body, checked_body, setup_django, view_caller
+from loadtest.inprocess.views import (
+    check_same_body,
+    checked_body,
+    compressing_caller,
+    setup_django,
+    view_caller,
+)
 from loadtest.report.ladder import Ladder, fit_instructions, ladder_markdown
-from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path
+from loadtest.request import (
+    DEFAULT_INTERVAL,
+    DEFAULT_PAIR,
+    NO_COMPRESSION,
+    candle_path,
+    split_setup_label,
+)
 
 PROJECT = Path(__file__).resolve().parents[2]
 HASH_SEED = "0"  # str hashes, so dict and set layouts, the same in every run
@@ -263,7 +275,8 @@ def count_in_this_process(
     modes: Sequence[str], limits: Sequence[int], pair: str, interval: str
 ) -> str:
     """Call every cell once uninstrumented (checking that all modes answer one document),
-    then count each in its own dump. Returns the database vendor. Runs under
+    then count each in its own dump. Returns the database vendor. A mode named `raw+zstd-1` is
+    raw's view followed by that setup's compression (views.compressing_caller). Runs under
     `valgrind --tool=callgrind --instr-atstart=no` (callgrind_command)."""
     requests = ClientRequests()
     if not requests.running_on_valgrind():
@@ -276,8 +289,11 @@ def count_in_this_process(
     for limit in limits:
         bodies = {}
         for mode in modes:
-            path = candle_path(mode, limit, pair, interval)
+            view, compression = split_setup_label(mode)
+            path = candle_path(view, limit, pair, interval)
             call, is_async = view_caller(path)
+            if compression != NO_COMPRESSION:
+                call = compressing_caller(call, is_async, path, compression)
             bodies[mode] = checked_body(_call_batch(call, is_async, 1, loop)[0], path)
             cells.append(
                 (

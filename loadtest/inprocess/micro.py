@@ -1,6 +1,7 @@
 """`python -m loadtest micro`: each mode's view called in-process (no server, middleware or
-network), ms per request and µs per row at each limit, then the database alone;
-`--instructions` counts instructions per request under valgrind instead (instructions.py)."""
+network), ms per request and µs per row at each limit, then the database alone and each
+`--compression` setup's codec alone on the document; `--instructions` counts instructions per
+request under valgrind instead (instructions.py)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,16 @@ from typing import TypedDict
 from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.fitting import fit_line, fit_problem
 from loadtest.inprocess import database_alone
+from loadtest.inprocess.codecs import format_codecs, time_codecs
 from loadtest.inprocess.views import check_same_body, setup_django, time_view
-from loadtest.request import DEFAULT_INTERVAL, DEFAULT_LIMITS, DEFAULT_PAIR, candle_path
+from loadtest.request import (
+    DEFAULT_INTERVAL,
+    DEFAULT_LIMITS,
+    DEFAULT_PAIR,
+    NO_COMPRESSION,
+    candle_path,
+    split_setup_label,
+)
 
 
 @dataclass
@@ -142,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--min-time", type=float, default=0.3, help="seconds of timed calls per mode and limit"
     )
+    parser.add_argument(
+        "--compression",
+        type=parse_name_list,
+        default=[],
+        help="compression setups whose codec alone is timed on the document at 1000 rows (else "
+        "the largest limit)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
@@ -157,9 +173,15 @@ def main(argv: list[str] | None = None) -> int:
 
     known = modes_in_process()
     modes = args.modes or known
-    unknown = [m for m in modes if m not in known]
+    unknown = [m for m in modes if split_setup_label(m)[0] not in known]
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    compressed = [m for m in modes if split_setup_label(m)[1] != NO_COMPRESSION]
+    if compressed and not args.instructions:
+        parser.error(
+            f"{', '.join(compressed)}: a mode under a compression setup is counted with "
+            "--instructions only (--compression times the codec alone)"
+        )
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
     if args.instructions:
         from loadtest.inprocess.instructions import print_ladder
@@ -171,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         database_alone.measure(limit, args.pair, args.interval, args.min_time)
         for limit in args.limits
     ]
+    codec_limit = 1000 if 1000 in args.limits else max(args.limits)
+    codecs = time_codecs(args.compression, codec_limit, args.pair, args.interval, args.min_time)
     print(format_table(rows, fitted), flush=True)
     print(format_database_alone(alone), flush=True)
+    if codecs:
+        print(format_codecs(codecs), flush=True)
     if args.json:
         from django.db import connection
 
@@ -183,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                     "rows": [asdict(r) for r in rows],
                     "fits": fitted,
                     "database_alone": [asdict(a) for a in alone],
+                    "codecs": [asdict(c) for c in codecs],
                     "min_time": args.min_time,
                     "database": connection.vendor,
                     "cpu_affinity": sorted(os.sched_getaffinity(0))

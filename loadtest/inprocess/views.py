@@ -1,6 +1,7 @@
 """Calling the project's views in-process, as the micro benchmark, the instruction counter and
 the table-size check do: Django set up here, a view resolved from its path and called with a
-RequestFactory request, no server, middleware or network."""
+RequestFactory request, no server, middleware or network (a compressed variant, `raw+zstd-1`,
+adds what its setup's middleware does to the answer: the same shared function)."""
 
 from __future__ import annotations
 
@@ -55,10 +56,49 @@ def view_caller(path: str) -> tuple[Callable[[], Any], bool]:
     return call, False
 
 
+def compressing_caller(
+    call: Callable[[], Any], is_async: bool, path: str, compression: str
+) -> Callable[[], Any]:
+    """`call`, then what the `compression` setup's middleware does to its answer for that setup's
+    clients: the project's compress_response (candles/api/compression.py, the middleware's one
+    function), or Django's GZipMiddleware.process_response as shipped."""
+    from django.http import HttpResponse
+    from django.middleware.gzip import GZipMiddleware
+    from django.test import RequestFactory
+
+    from candles.api.compression import Handling, compress_response, compression_setup
+
+    setup = compression_setup(compression)
+    request = RequestFactory().get(path, HTTP_ACCEPT_ENCODING=setup.accept_encoding)
+    if setup.handling is Handling.NEGOTIATED:
+
+        def compress(response):
+            return compress_response(response, setup.accept_encoding, setup.codecs)
+
+    elif setup.handling is Handling.DJANGO_GZIP:
+        middleware = GZipMiddleware(lambda request: HttpResponse())  # only its response hook runs
+
+        def compress(response):
+            return middleware.process_response(request, response)
+
+    else:
+        raise SystemExit(f"{compression} compresses nothing in a Django process")
+    if is_async:
+
+        async def call_async():
+            return compress(await call())
+
+        return call_async
+    return lambda: compress(call())
+
+
 def checked_body(response, path: str) -> bytes:
+    """The answer's document (decoded from its Content-Encoding); SystemExit unless a 200."""
+    from candles.api.compression import decoded
+
     if response.status_code != 200:
         raise SystemExit(f"{path}: HTTP {response.status_code}: {response.content[:300]!r}")
-    return response.content
+    return decoded(response.content, response.get("Content-Encoding"))
 
 
 def time_view(

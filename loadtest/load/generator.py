@@ -57,13 +57,16 @@ def interrupt_main_greenlet_only() -> None:
 
 @dataclass
 class CandleRequest:
-    """What every user requests: one mode's candles at one limit, and the body size expected back."""
+    """What every user requests: one mode's candles at one limit with an Accept-Encoding ("":
+    Locust's own), and the body size expected back on the wire (within `size_slack` bytes)."""
 
     mode: str
     limit: int
     pair: str
     interval: str
     expect_bytes: int
+    accept_encoding: str = ""
+    size_slack: int = 0
 
 
 @dataclass
@@ -355,6 +358,8 @@ class LoadGenerator:
             pair=request.pair,
             interval=request.interval,
             expect_bytes=request.expect_bytes,
+            expect_bytes_slack=request.size_slack,
+            accept_encoding=request.accept_encoding,
             load_profile=profile,
             requests_per_user=requests_per_user,
         )

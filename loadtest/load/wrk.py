@@ -136,8 +136,16 @@ class PairedCheck:
     def wants(self, server: str, mode: str, limit: int) -> bool:
         return limit == HEADLINE_ROWS and (server, mode) in self.cells
 
-    def measure(self, server: str, mode: str, repeat: int, url: str) -> WrkRun:
-        run = measure_once(url, self.connections, self.seconds, self.cpus, self.headers)
+    def measure(
+        self, server: str, mode: str, repeat: int, url: str, accept_encoding: str = ""
+    ) -> WrkRun:
+        """One cell's run; `accept_encoding`: the header of the server's compression setup (wrk
+        never decodes a body)."""
+        headers = [
+            *self.headers,
+            *([f"Accept-Encoding: {accept_encoding}"] if accept_encoding else []),
+        ]
+        run = measure_once(url, self.connections, self.seconds, self.cpus, headers)
         self.runs.setdefault((server, mode), []).append({"repeat": repeat, **asdict(run)})
         return run
 

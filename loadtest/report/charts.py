@@ -16,7 +16,13 @@ FIGURE_WIDTH = 11.0  # inches; at DPI, about the width of the report's page
 DPI = 110
 PANELS_PER_ROW = 2  # for the line charts
 BARS_PER_ROW = 12  # for the per-mode bar charts: a row holds servers up to this many modes
-PHASE_COLORS = {"db": "#4c72b0", "serialize": "#dd8452", "render": "#55a868", "other": "#b0b0b0"}
+PHASE_COLORS = {
+    "db": "#4c72b0",
+    "serialize": "#dd8452",
+    "render": "#55a868",
+    "compress": "#8172b3",
+    "other": "#b0b0b0",
+}
 
 
 def _pyplot():

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from loadtest.report.numbers import fnum, fratio
 from loadtest.report.results import Results
-from loadtest.request import DIAGNOSTICS
+from loadtest.request import DIAGNOSTICS, NO_COMPRESSION, setup_label
 
 GOAL_ROWS = 1000
 
@@ -22,6 +22,9 @@ class Goal:
     owner: str
     thresholds: dict[str, float]
     evaluate: Callable[[Goal, Results, Results | None, int], list[GoalResult]]
+    # Judged on every run; otherwise on the runs without compression only (the servers as they
+    # were before compression: `wsgi`, never `wsgi+zstd-1`).
+    compressed: bool = False
 
 
 @dataclass
@@ -421,6 +424,112 @@ def _g9(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     ]
 
 
+def recommended_setup(res: Results) -> str:
+    """The setup the project recommended when the run was made (meta.json's plan), or ''."""
+    setups = res.meta.get("plan", {}).get("setups") or []
+    return next((e["name"] for e in setups if e.get("recommended")), "")
+
+
+def _compression_goal(
+    goal: Goal,
+    res: Results,
+    t: Results | None,
+    rows: int,
+    wants_what: str,
+    judge: Callable[[Results, str, str], tuple[bool, str]],
+    needs: list[str],
+) -> list[GoalResult]:
+    """On every server that ran `raw` under the recommended setup at `rows` rows: `judge(t,
+    server, recommended)` -> (met, figures), from the cells `needs` names (setups) beside it."""
+    recommended = recommended_setup(res)
+    if not recommended:
+        return [
+            GoalResult(
+                goal.id,
+                f"at {rows} rows, raw with the recommended compression setup {wants_what}",
+                "not measured",
+                "No compression setup was recorded as recommended (a run before compression).",
+            )
+        ]
+    servers = [
+        s
+        for s in dict.fromkeys(r.server for r in res.rows)
+        if res.cell(setup_label(s, recommended), "raw", rows) is not None
+    ]
+    if not servers:
+        return [
+            GoalResult(
+                goal.id,
+                f"at {rows} rows, raw with {recommended} {wants_what}",
+                "not measured",
+                f"Not run: raw under {recommended} @{rows} on any server.",
+            )
+        ]
+    out = []
+    for s in servers:
+        wants = f"on {s} at {rows} rows, raw with {recommended} {wants_what}"
+        cells = [(setup_label(s, setup), "raw", rows) for setup in [recommended, *needs]]
+        miss = _missing(res, t, cells)
+        if miss or t is None:
+            out.append(GoalResult(f"{goal.id} {s}", wants, "not measured", miss.capitalize() + "."))
+            continue
+        met, figures = judge(t, s, recommended)
+        out.append(GoalResult(f"{goal.id} {s}", wants, _status([met]), figures))
+    return out
+
+
+def _g12(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """The recommended setup against no compression, for raw on the same server."""
+    need = goal.thresholds["recommended/none raw"]
+
+    def judge(t: Results, s: str, rec: str) -> tuple[bool, str]:
+        r = t.paired_ratio((setup_label(s, rec), "raw", rows), (s, "raw", rows))
+        return r >= need, (
+            f"raw with {rec} {fnum(t.rps(setup_label(s, rec), 'raw', rows))} req/s, with none "
+            f"{fnum(t.rps(s, 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
+        )
+
+    return _compression_goal(
+        goal, res, t, rows, f">= {times(need)} raw with none", judge, [NO_COMPRESSION]
+    )
+
+
+def _g13(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """The recommended setup's bytes on the wire against the document's."""
+    most = goal.thresholds["wire/document bytes"]
+
+    def judge(t: Results, s: str, rec: str) -> tuple[bool, str]:
+        c = t.cell(setup_label(s, rec), "raw", rows)
+        assert c is not None
+        wire, document = c.median("wire_bytes"), c.median("bytes")
+        share_sent = wire / document if document else math.nan
+        return share_sent <= most, (
+            f"{fnum(wire)} bytes on the wire for the {fnum(document)}-byte document: "
+            f"{share_sent:.1%} (at most {share(most)})."
+        )
+
+    return _compression_goal(
+        goal, res, t, rows, f"sends <= {share(most)} of the document's bytes", judge, []
+    )
+
+
+def _g14(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """The recommended setup against Django's GZipMiddleware as shipped, for raw."""
+    need = goal.thresholds["recommended/django-gzip raw"]
+
+    def judge(t: Results, s: str, rec: str) -> tuple[bool, str]:
+        gz = setup_label(s, "django-gzip")
+        r = t.paired_ratio((setup_label(s, rec), "raw", rows), (gz, "raw", rows))
+        return r >= need, (
+            f"raw with {rec} {fnum(t.rps(setup_label(s, rec), 'raw', rows))} req/s, with django-gzip "
+            f"{fnum(t.rps(gz, 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
+        )
+
+    return _compression_goal(
+        goal, res, t, rows, f">= {times(need)} raw with django-gzip", judge, ["django-gzip"]
+    )
+
+
 GOALS: tuple[Goal, ...] = (
     Goal("G1", "issue 5", {"raw/drf": 10.0, "raw/drf-validated": 20.0}, _g1),
     Goal("G2", "issue 5", {"of wsgi raw": 0.8}, _g2),
@@ -431,6 +540,9 @@ GOALS: tuple[Goal, ...] = (
     Goal("G7", "issue 12", {"best Django/fastapi-orjson": 1.2}, _g7),
     Goal("G8", "issue 12", {"best validated Django/fastapi-model": 1.5}, _g8),
     Goal("G9", "issue 12", {"asgi/asgi-stock raw": 1.5}, _g9),
+    Goal("G12", "issue 21", {"recommended/none raw": 0.85}, _g12, compressed=True),
+    Goal("G13", "issue 21", {"wire/document bytes": 0.35}, _g13, compressed=True),
+    Goal("G14", "issue 21", {"recommended/django-gzip raw": 1.6}, _g14, compressed=True),
 )
 
 
@@ -438,9 +550,12 @@ def evaluate_goals(
     res: Results, rows: int = GOAL_ROWS, goals: tuple[Goal, ...] = GOALS
 ) -> tuple[list[GoalResult], str]:
     """The goals at `rows` rows, from trustworthy rows only (medians of repeats; ratios
-    between two cells are taken within each repeat, then the median, like the speed-ups).
-    Returns the results and a sentence on which rows were left out."""
+    between two cells are taken within each repeat, then the median, like the speed-ups); the
+    goals before compression from the runs without it. Returns the results and a sentence on
+    which rows were left out."""
     trusted = res.trusted()
+    plain = res.without_compression()
+    plain_trusted = plain.trusted() if plain is not None else None
     at = [r for r in res.rows if r.limit == rows]
     bad = [r for r in at if not r.trustworthy]
     if not at:
@@ -448,8 +563,17 @@ def evaluate_goals(
     elif bad:
         note = (
             f"Evaluated from trustworthy runs only: {len(bad)} of {len(at)} runs at {rows} rows failed their "
-            f"checks and were left out ({', '.join(sorted({f'{r.server} {r.mode}' for r in bad}))})."
+            f"checks and were left out ({', '.join(sorted({f'{r.served_by} {r.mode}' for r in bad}))})."
         )
     else:
         note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
-    return [result for goal in goals for result in goal.evaluate(goal, res, trusted, rows)], note
+    results = [
+        result
+        for goal in goals
+        for result in (
+            goal.evaluate(goal, res, trusted, rows)
+            if goal.compressed
+            else goal.evaluate(goal, plain or res, plain_trusted, rows)
+        )
+    ]
+    return results, note

@@ -17,8 +17,6 @@ from loadtest.report.results import Results
 
 # The server that serves the case study's FastAPI app (loadtest/reference/).
 REFERENCE_SERVER = "fastapi"
-# Content codings of an uncompressed response (results.csv without the column reads as "none").
-UNCOMPRESSED = frozenset({"", "none", "identity"})
 # capacity.csv: one row per offered rate of an open-loop sweep (`python -m loadtest capacity`).
 CAPACITY_FILE = "capacity.csv"
 SLO_MS = 100.0  # the latency target: p99 at most this
@@ -50,18 +48,10 @@ class HeroBar:
     capacity: str = ""
 
 
-def uncompressed(res: Results) -> Results | None:
-    """The runs whose responses were not compressed (None when there is none)."""
-    rows = [r for r in res.rows if r.compression in UNCOMPRESSED]
-    if len(rows) == len(res.rows):
-        return res
-    return Results(rows, res.meta) if rows else None
-
-
 def hero_bars(res: Results, capacity: Mapping[tuple[str, str], str] | None = None) -> list[HeroBar]:
     """Every server x mode measured at the chart limit without compression, fastest first, with
     its capacity text when `capacity` has one."""
-    plain = uncompressed(res)
+    plain = res.without_compression()
     if plain is None:
         return []
     lim = plain.chart_limit
@@ -170,7 +160,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     bars = hero_bars(res, capacity)
     if not bars:
         return ""
-    plain = uncompressed(res) or res
+    plain = res.without_compression() or res
     lim = plain.chart_limit
     repeats = max(b.repeats for b in bars)
     with_capacity = any(b.capacity for b in bars)

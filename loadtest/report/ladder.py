@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from loadtest.fitting import fit_line
 from loadtest.report.numbers import fratio, rows_label
+from loadtest.request import SETUP_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,13 @@ def ladder_rows(ladder: Ladder) -> tuple[list[str], list[list[str]], str, list[s
         else:
             row += [millions(fit.fixed), f"{fit.per_row:,.0f}"]
         rows.append(row)
+    compressed = [mode for mode in ladder.modes if SETUP_SEPARATOR in mode]
+    if compressed:
+        notes.append(
+            f"{', '.join(compressed)}: the view, then what that compression setup's middleware does "
+            "to the answer for its clients (the project's compress_response, or Django's "
+            "GZipMiddleware as shipped): the codec's share of a request, counted."
+        )
     calls = ", ".join(f"{ladder.calls[limit]} at {rows_label(limit)}" for limit in limits)
     caption = (
         f"Instructions per request (valgrind callgrind), each mode's view called in-process: no server, "

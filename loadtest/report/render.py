@@ -17,9 +17,10 @@ from pathlib import Path
 from loadtest.cli import EXIT_OK, EXIT_REFUSED
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from loadtest.report.closed_loop import capacity_pointer, littles_law_items, queue_note
+from loadtest.report.compression import compression_pick, compression_table
 from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
-from loadtest.report.hero import hero_svg, read_capacity, uncompressed
+from loadtest.report.hero import hero_svg, read_capacity
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
 from loadtest.report.results import BASELINE, Results
 from loadtest.report.tables import (
@@ -260,15 +261,26 @@ def method_notes(res: Results) -> list[str]:
 
 
 def sections(res: Results) -> list[Section]:
-    """The report's sections in order: the answer (the verdict and the hero chart) first."""
-    out = [Section("What to pick", [what_to_pick(res), Chart("hero")])]
+    """The report's sections in order: the answer (the verdict and the hero chart) first. The
+    verdict, the hero and the frameworks table read the uncompressed runs; compression has its
+    own table."""
+    plain = res.without_compression() or res
+    out = [Section("What to pick", [what_to_pick(plain), Chart("hero")])]
     run = intro(res)
     if run:
         out.append(Section("The run", run))
-    frameworks = frameworks_table(res)
+    frameworks = frameworks_table(plain)
     if frameworks:
         out.append(
-            Section(f"Frameworks and servers at {rows_label(res.chart_limit)}", [frameworks])
+            Section(f"Frameworks and servers at {rows_label(plain.chart_limit)}", [frameworks])
+        )
+    compression = compression_table(res)
+    if compression:
+        out.append(
+            Section(
+                "What compression costs",
+                [compression, "What to pick: " + compression_pick(res)],
+            )
         )
     _, goals_note = evaluate_goals(res)
     out.append(Section("Goals", [goals_table(res), goals_note]))
@@ -559,12 +571,19 @@ def summary_text(res: Results) -> str:
     wrk = loadgen_table(res)
     if wrk:
         ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
-    frameworks = frameworks_table(res)
+    plain = res.without_compression() or res
+    frameworks = frameworks_table(plain)
     pick = (
-        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(res)}"
+        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(plain)}"
         if frameworks
         else ""
     )
+    compression = compression_table(res)
+    if compression:
+        pick += (
+            f"\n\n{compression.caption}\n{text_table(compression)}\n\n"
+            f"What to pick: {compression_pick(res)}"
+        )
     return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + goals_text(res)
 
 
@@ -587,7 +606,7 @@ def write_reports(directory: Path, charts_dir: Path | None = None) -> str:
     """Write report.md and report.html into `directory` (and the charts as files into
     `charts_dir` when given); return the summary table text."""
     res = Results.load(directory)
-    capacity = read_capacity(directory, (uncompressed(res) or res).chart_limit)
+    capacity = read_capacity(directory, (res.without_compression() or res).chart_limit)
     charts = draw_charts(res, capacity)
     files = write_chart_files(charts, charts_dir) if charts_dir is not None else {}
     links = {

@@ -15,7 +15,7 @@ from typing import IO, Any
 from loadtest.fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
 from loadtest.report.capacity import Capacity, capacity_from_folder
 from loadtest.report.unknowns import UNKNOWN_REMOTE
-from loadtest.request import DIAGNOSTICS
+from loadtest.request import DIAGNOSTICS, NO_COMPRESSION, setup_label, split_setup_label
 from loadtest.stats import PHASES
 
 BASELINE = "drf-validated"
@@ -28,7 +28,7 @@ SATURATED_CPU_PCT = 90.0
 
 @dataclass
 class Row:
-    """One measured run: one server x mode x limit x repeat."""
+    """One measured run: one server x compression setup x mode x limit x repeat."""
 
     server: str
     mode: str
@@ -64,8 +64,15 @@ class Row:
     # its CPU use in % of one core.
     worker_requests: dict[str, int] = field(default_factory=dict)
     worker_cpu_pct: dict[str, float] = field(default_factory=dict)
-    # The response's content coding ("none": uncompressed); read when results.csv has the column.
-    compression: str = "none"
+    # The compression setup the server ran (CANDLEBENCH_COMPRESSION), and the mean body size on
+    # the wire (compressed; `bytes` is the document's own size, decoded).
+    compression: str = NO_COMPRESSION
+    wire_bytes: int = 0
+
+    @property
+    def served_by(self) -> str:
+        """The server and its setup as the report's cells name them: `wsgi`, `wsgi+zstd-1`."""
+        return setup_label(self.server, self.compression)
 
 
 # The columns of results.csv in their order (the issue's first, then what the checks and the
@@ -99,6 +106,8 @@ COLUMNS: list[str] = [
     "serving_processes",
     "worker_requests",
     "worker_cpu_pct",
+    "compression",
+    "wire_bytes",
 ]
 # The per-worker columns: `label=value` pairs separated by `;`.
 PER_WORKER = {"worker_requests": int, "worker_cpu_pct": float}
@@ -175,7 +184,8 @@ def to_csv(row: Row) -> dict[str, str]:
 
 
 def from_csv(cells: dict[str, str]) -> Row:
-    """One results.csv line as a Row; missing columns (older files) take the Row's defaults.
+    """One results.csv line as a Row; missing columns (older files) take the Row's defaults
+    (before compression: `none`, and the wire carried the document's own bytes).
 
     Files written before failed requests were left out of `rps` counted them as served: a
     row with failures gets its rps from the successful requests over its window."""
@@ -200,9 +210,10 @@ def from_csv(cells: dict[str, str]) -> Row:
             values[name] = _float(text)
         else:
             values[name] = text
-    # Until the writer has the column, it is read here (older files: "none").
-    values.setdefault("compression", cells.get("compression") or "none")
     row = Row(**values)
+    row.compression = row.compression or NO_COMPRESSION
+    if "wire_bytes" not in cells or not cells["wire_bytes"]:
+        row.wire_bytes = row.bytes
     if row.failures and row.requests and math.isfinite(row.duration_s) and row.duration_s > 0:
         row.rps = max(0, row.requests - row.failures) / row.duration_s
     return row
@@ -270,12 +281,14 @@ class Results:
         order = list(dict.fromkeys([*order, *(r.mode for r in rows)]))
         self.modes = [m for m in order if m not in DIAGNOSTICS and any(r.mode == m for r in rows)]
         self.diagnostics = [d for d in DIAGNOSTICS if any(r.mode == d for r in rows)]
-        server_order = plan.get("servers") or list(dict.fromkeys(r.server for r in rows))
-        self.servers = [s for s in server_order if any(r.server == s for r in rows)]
+        # A "server" of the report is a server under one compression setup (Row.served_by).
+        served = list(dict.fromkeys(r.served_by for r in rows))
+        server_order = list(dict.fromkeys([*(plan.get("servers") or []), *served]))
+        self.servers = [s for s in server_order if s in served]
         self.limits = sorted({r.limit for r in rows})
         grouped: dict[tuple[str, str, int], list[Row]] = defaultdict(list)
         for r in rows:
-            grouped[(r.server, r.mode, r.limit)].append(r)
+            grouped[(r.served_by, r.mode, r.limit)].append(r)
         self.cells = {key: Cell(sorted(v, key=lambda r: r.repeat)) for key, v in grouped.items()}
         # Capacity at the latency target of the cells an open-loop sweep measured (capacity.csv).
         self.capacity: dict[tuple[str, str, int], Capacity] = {}
@@ -339,7 +352,7 @@ class Results:
 
     def is_remote(self, server: str) -> bool:
         """`server` is a deployment the runner did not start: its CPU and memory are unknown."""
-        return bool(self.target) and server == self.target.get("name")
+        return bool(self.target) and split_setup_label(server)[0] == self.target.get("name")
 
     def ceiling_unknown(self, server: str) -> str:
         """Why a remote server has no ceiling: it does not serve the floor diagnostics ('' for
@@ -385,6 +398,13 @@ class Results:
         """A mode's median requests/s as a percentage of the ceiling's median."""
         top, _ = self.ceiling(server, limit)
         return 100 * ratio(self.rps(server, mode, limit), top)
+
+    def without_compression(self) -> Results | None:
+        """The same results from the runs without compression only (None when there is none)."""
+        rows = [r for r in self.rows if r.compression == NO_COMPRESSION]
+        if len(rows) == len(self.rows):
+            return self
+        return Results(rows, self.meta) if rows else None
 
     def trusted(self) -> Results | None:
         """The same results from trustworthy rows only (None when there is none)."""

@@ -161,12 +161,15 @@ def server_ratio_tables(res: Results) -> list[Table]:
 
 def latency_table(res: Results, server: str) -> Table:
     lim = res.chart_limit
+    cells = [c for m in res.modes if (c := res.cell(server, m, lim)) is not None]
+    # A phase no answer reported (compress, without the project's compression) is left out.
+    shown = [p for p in PHASES if p != "compress" or any(math.isfinite(c.timing(p)) for c in cells)]
     headers = [
         "mode",
         "p50 ms",
         "p95 ms",
         "p99 ms",
-        *(f"{p} ms" for p in PHASES),
+        *(f"{p} ms" for p in shown),
         "other ms",
         "1/rps ms",
     ]
@@ -176,7 +179,7 @@ def latency_table(res: Results, server: str) -> Table:
         if c is None:
             continue
         service = 1000 / c.rps.median if c.rps.median else math.nan
-        phases = [c.timing(p) for p in PHASES]
+        phases = [c.timing(p) for p in shown]
         other = service - sum(p for p in phases if math.isfinite(p))
         server_time = (
             [UNKNOWN_REMOTE] * 2
@@ -204,7 +207,7 @@ def latency_table(res: Results, server: str) -> Table:
         body,
         f"{server} at {rows_label(lim)}: latency under load (median of repeats) and where "
         "one request's server time goes: Server-Timing means; 1/rps = the server's time per request; "
-        "other = 1/rps − the three phases (server, middleware, HTTP). The phases are wall-clock "
+        "other = 1/rps − the phases (server, middleware, HTTP). The phases are wall-clock "
         "times, so where requests overlap (an async server) they can add up to more than 1/rps: <0."
         + remote,
     )
@@ -276,7 +279,7 @@ def untrustworthy_table(res: Results) -> Table | None:
     bad = res.untrustworthy
     if not bad:
         return None
-    body = [[r.server, r.mode, str(r.limit), str(r.repeat), fnum(r.rps), r.note] for r in bad]
+    body = [[r.served_by, r.mode, str(r.limit), str(r.repeat), fnum(r.rps), r.note] for r in bad]
     return Table(
         ["server", "mode", "limit", "repeat", "req/s", "why"],
         body,

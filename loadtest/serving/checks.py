@@ -1,5 +1,6 @@
 """HTTP checks on a started server before it is measured (and after an overload): DEBUG off, same
-document from every mode (and every server), still answering."""
+document from every mode (and every server, decoded from whatever Content-Encoding it was sent
+in), still answering."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 
+from candles.api.compression import MIN_COMPRESS_BYTES, decoded
 from loadtest.cli import CheckError
 from loadtest.serving.deployment import RequestOptions
 from loadtest.serving.servers import BYTES, INSTANTS
@@ -86,23 +89,57 @@ def same_document(a: bytes, b: bytes, compare: str) -> bool:
     return a == b if compare == BYTES else as_instants(a) == as_instants(b)
 
 
+@dataclass(frozen=True)
+class Document:
+    """One endpoint's answer: the document (decoded), its bytes on the wire and their coding."""
+
+    body: bytes
+    wire_bytes: int
+    content_encoding: str = ""
+
+
+def decoded_answer(
+    who: str, headers: Message, body: bytes, content_encoding: str
+) -> tuple[bytes, str]:
+    """The document inside an answer and the coding it came in. A server sent `content_encoding`
+    ("" for none) must use it for a document worth compressing, no other ever (CheckError)."""
+    coding = (headers.get("Content-Encoding") or "").strip().lower()
+    if coding not in ("", content_encoding):
+        raise CheckError(
+            f"{who}: Content-Encoding {coding!r}, expected {content_encoding or 'none'}"
+        )
+    try:
+        document = decoded(body, coding)
+    except Exception as exc:  # a body its coding does not decode (zlib, brotli, zstd errors)
+        raise CheckError(f"{who}: a {coding} body that does not decode ({exc})") from None
+    if content_encoding and not coding and len(document) >= 2 * MIN_COMPRESS_BYTES:
+        raise CheckError(
+            f"{who}: answered {len(document)} bytes uncompressed; the setup sends "
+            f"{content_encoding} to this client"
+        )
+    return document, coding
+
+
 def fetch_documents(
     base_url: str,
     modes: list[str],
     limits: list[int],
     path_for: Callable[[str, int], str],
     options: RequestOptions | None = None,
-) -> dict[tuple[str, int], bytes]:
-    """Every mode's body at every limit: each must answer 200, JSON, with a Server-Timing
-    header and `limit` rows. `path_for(mode, limit)` builds the request path."""
-    bodies: dict[tuple[str, int], bytes] = {}
+    content_encoding: str = "",
+) -> dict[tuple[str, int], Document]:
+    """Every mode's document at every limit: each must answer 200, JSON, with a Server-Timing
+    header and `limit` rows, in `content_encoding` when it is worth compressing (none: "").
+    `path_for(mode, limit)` builds the request path; `options` may carry an Accept-Encoding."""
+    bodies: dict[tuple[str, int], Document] = {}
     for limit in limits:
         for mode in modes:
             url = base_url + path_for(mode, limit)
-            status, headers, body = fetch(url, options=options)
+            status, headers, wire = fetch(url, options=options)
             refuse_redirect(url, status, headers)
             if status != 200:
-                raise CheckError(f"{mode} limit={limit}: HTTP {status}: {body[:300]!r}")
+                raise CheckError(f"{mode} limit={limit}: HTTP {status}: {wire[:300]!r}")
+            body, coding = decoded_answer(f"{mode} limit={limit}", headers, wire, content_encoding)
             if not headers.get("Content-Type", "").startswith("application/json"):
                 raise CheckError(
                     f"{mode} limit={limit}: Content-Type {headers.get('Content-Type')!r}"
@@ -115,7 +152,7 @@ def fetch_documents(
                     f"limit={limit}: the document holds only {rows} rows; seed more data "
                     "(python manage.py seed_candles) or lower --limits"
                 )
-            bodies[(mode, limit)] = body
+            bodies[(mode, limit)] = Document(body, len(wire), coding)
     return bodies
 
 
@@ -127,14 +164,18 @@ def check_documents_agree(
     options: RequestOptions | None = None,
     who: str = "",
     reference: dict[int, tuple[str, bytes]] | None = None,
-) -> dict[tuple[str, int], bytes]:
-    """Every endpoint's body at each limit (see fetch_documents), each the same document as the
-    first endpoint's, byte for byte or as instants (`compare`); CheckError (starting with `who`)
-    naming those that differ. `reference` (limit -> (name, body)), shared by several servers:
-    compared with its body instead, filled with this server's first where missing."""
-    bodies: dict[tuple[str, int], bytes] = {}
+    content_encoding: str = "",
+) -> dict[tuple[str, int], Document]:
+    """Every endpoint's document at each limit (see fetch_documents), each the same document as
+    the first endpoint's once decoded, byte for byte or as instants (`compare`); CheckError
+    (starting with `who`) naming those that differ. `reference` (limit -> (name, body)), shared by
+    several servers: compared with its body instead, filled with this server's first where missing."""
+    documents: dict[tuple[str, int], Document] = {}
     for limit, endpoints in endpoints_at.items():
-        bodies |= fetch_documents(base_url, endpoints, [limit], path_for, options)
+        documents |= fetch_documents(
+            base_url, endpoints, [limit], path_for, options, content_encoding
+        )
+        bodies = {key: document.body for key, document in documents.items()}
         first = bodies[(endpoints[0], limit)]
         if reference is None:
             name, expected = endpoints[0], first
@@ -149,7 +190,7 @@ def check_documents_agree(
                 f"{who + ' ' if who else ''}limit={limit}: {detail} answered a different document than "
                 f"{name} ({len(expected)} B); the comparison would not be fair"
             )
-    return bodies
+    return documents
 
 
 def check_same_document(
@@ -158,11 +199,19 @@ def check_same_document(
     limits: list[int],
     path_for: Callable[[str, int], str],
     compare: str = BYTES,
-) -> dict[tuple[str, int], int]:
+    options: RequestOptions | None = None,
+    content_encoding: str = "",
+) -> dict[tuple[str, int], Document]:
     """Every mode must answer the first mode's document at each limit (see check_documents_agree).
-    Returns each body's size (the load generator checks every response's length against it)."""
-    bodies = check_documents_agree(base_url, dict.fromkeys(limits, modes), path_for, compare)
-    return {key: len(body) for key, body in bodies.items()}
+    Returns each answer (the load generator checks every response's wire size against it)."""
+    return check_documents_agree(
+        base_url,
+        dict.fromkeys(limits, modes),
+        path_for,
+        compare,
+        options,
+        content_encoding=content_encoding,
+    )
 
 
 def answers_modes(base_url: str, timeout: float = 5.0) -> bool:
@@ -243,16 +292,23 @@ def check_target_documents(
     endpoints_at: dict[int, list[str]],
     path_for: Callable[[str, int], str],
     options: RequestOptions,
-) -> tuple[dict[tuple[str, int], int], str]:
+    content_encoding: str = "",
+) -> tuple[dict[tuple[str, int], Document], str]:
     """Every endpoint of the target at each limit must answer the first one's document: byte
     for byte, or else (the FastAPI reference's orjson mode writes +00:00 for Z) as parsed JSON
-    with times as instants. Returns each body's size and how they compared (BYTES, INSTANTS)."""
-    bodies = check_documents_agree(
-        base_url, endpoints_at, path_for, INSTANTS, options, who=base_url
+    with times as instants. Returns each answer and how they compared (BYTES, INSTANTS)."""
+    documents = check_documents_agree(
+        base_url,
+        endpoints_at,
+        path_for,
+        INSTANTS,
+        options,
+        who=base_url,
+        content_encoding=content_encoding,
     )
     identical = all(
-        bodies[(m, limit)] == bodies[(endpoints[0], limit)]
+        documents[(m, limit)].body == documents[(endpoints[0], limit)].body
         for limit, endpoints in endpoints_at.items()
         for m in endpoints
     )
-    return {key: len(body) for key, body in bodies.items()}, BYTES if identical else INSTANTS
+    return documents, BYTES if identical else INSTANTS

@@ -183,9 +183,10 @@ class RemoteServer:
     name = TARGET
     workers = None  # unknown
 
-    def __init__(self, base_url: str, on_this_machine: bool) -> None:
+    def __init__(self, base_url: str, on_this_machine: bool, compression: str = "none") -> None:
         self.base_url = base_url
         self.on_this_machine = on_this_machine
+        self.compression = compression  # the setup its /api/modes says it runs
 
     def alive(self) -> bool:
         return True  # a target that stopped answering shows as failed requests

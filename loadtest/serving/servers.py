@@ -342,8 +342,10 @@ class ServerProcess:
         cpus: set[int] | None,
         log_path: Path,
         host: str = "127.0.0.1",
+        compression: str = "none",
     ) -> None:
         self.spec = spec
+        self.compression = compression  # the setup it runs (env holds CANDLEBENCH_COMPRESSION)
         self.host = host
         self.port = free_port(host)
         self.log_path = log_path

@@ -193,7 +193,12 @@ def test_the_results_schema_round_trips_and_old_files_load(tmp_path):
         results.ResultsWriter(f).write_all(rows)
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
     assert header.split(",") == results.COLUMNS
-    assert header.endswith(",workers,serving_processes,worker_requests,worker_cpu_pct")
+    assert header.endswith(
+        ",workers,serving_processes,worker_requests,worker_cpu_pct,compression,wire_bytes"
+    )
+    # Before compression: every run `none`, the wire carried the document's own bytes.
+    assert {(r.compression, r.served_by == r.server) for r in rows} == {("none", True)}
+    assert all(r.wire_bytes == r.bytes for r in rows)
     again = load_rows(tmp_path / "results.csv")
     assert [
         (r.server, r.mode, r.rps, r.timing_ms, r.trustworthy, r.note, r.workers) for r in again

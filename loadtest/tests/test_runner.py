@@ -38,6 +38,8 @@ def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
     assert plan.servers == [
         "asgi",
         "wsgi",
+        "wsgi+django-gzip",
+        "wsgi+zstd-1",
         "asgi-stock",
         "granian-wsgi",
         "granian-asgi",
@@ -58,6 +60,13 @@ def test_default_plan_every_server_at_1000_rows_asgi_and_wsgi_at_three_limits():
     assert cells[("granian-wsgi", 1000)] == ["raw", "floor"]
     assert cells[("fastapi", 1000)] == ["fastapi-model", "fastapi-dict", "fastapi-orjson", "floor"]
     assert cells[("bolt", 1000)] == ["bolt", "bolt-raw", "floor"]
+    # Compression: raw, msgspec and drf on wsgi at 1000 rows under django-gzip and the
+    # recommended setup too (beside none); no ceiling, wrk on raw only.
+    for setup in ("django-gzip", "zstd-1"):
+        assert cells[(f"wsgi+{setup}", 1000)] == ["drf", "msgspec", "raw"]
+    assert plan.compression == ["none", "django-gzip", "zstd-1"]
+    assert ("wsgi+zstd-1", "raw") in plan.wrk_cells()
+    assert ("wsgi+zstd-1", "drf") not in plan.wrk_cells()
     assert {lim for s, lim in cells if s not in ("asgi", "wsgi")} == {1000}
     runs = plan.runs()
     assert len(runs) == sum(map(len, cells.values())) * plan.repeats
@@ -75,8 +84,11 @@ def test_the_estimate_counts_runs_and_server_start_up():
 
 def test_full_plan_is_the_whole_matrix():
     plan = plan_for(["--full"])
-    assert plan.servers == list(SERVERS)
+    compressed = ["wsgi+django-gzip", "wsgi+zstd-1"]
+    assert [s for s in plan.servers if s not in compressed] == list(SERVERS)
     assert plan.repeats == 3 and plan.duration > plan_for([]).duration
+    # The compression cut at every limit: its per-row cost.
+    assert plan.endpoints_on("wsgi+zstd-1", 1) == ["drf", "msgspec", "raw"]
     assert all(plan.limits_on(s) == [1, 100, 1000, 1440] for s in plan.servers)
     assert plan.endpoints_on("wsgi", 1) == [*DJANGO, "floor", "floor-async"]
     assert plan.endpoints_on("bolt", 1) == ["bolt", "bolt-raw", "floor"]

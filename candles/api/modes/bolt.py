@@ -21,6 +21,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.http import HttpResponse, QueryDict
 from django_bolt import BoltAPI, Request
@@ -29,6 +30,7 @@ from django_bolt.openapi import OpenAPIConfig
 from django_bolt.responses import Response
 
 from ...selectors import CandleQuery
+from ..compression import served_setup
 from ..encoding import orjson_dumps
 from ..errors import (
     API_PREFIX,
@@ -76,7 +78,8 @@ logging.getLogger("django.server").setLevel(logging.WARNING)
 
 api = BoltAPI(
     enable_logging=False,  # bolt's request-logging middleware
-    compression=False,  # every server sends the same bytes, uncompressed
+    # Off unless CANDLEBENCH_COMPRESSION=bolt-native (bolt_settings.BOLT_COMPRESSION decides).
+    compression=False,
     openapi_config=OpenAPIConfig(title="candlebench (django-bolt)", version="1", enabled=False),
     error_formatter=format_error,
 )
@@ -135,7 +138,12 @@ def floor(request: Request, exchange: str, market: str, asset: str) -> CandleDoc
     return candle_answer(request, exchange, market, asset, floor_answer)
 
 
-MODES_BODY = orjson_dumps(modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)))
+MODES_BODY = orjson_dumps(
+    {
+        **modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)),
+        "compression": served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.BOLT).name,
+    }
+)
 
 
 @api.get(f"{API_PREFIX}modes")
