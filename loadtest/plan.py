@@ -65,7 +65,7 @@ FULL: Preset = {
 # latency target, a column of the frameworks table): (server, mode, offered rates as fractions of
 # the cell's closed-loop median). `make bench`: the two fastest modes, validated and not, on one
 # server with three rates each, and a rough point or two for drf-validated (its p99 rests on a
-# hundred requests); each rate's window, longer up to its longest for a p99 of 1,000 requests,
+# few dozen requests); each rate's window, longer up to its longest for a p99 of 1,000 requests,
 # after its warm-up (SWEEP_WINDOWS_S). --full: four modes on asgi and wsgi at every fraction.
 QUICK_SWEEPS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("wsgi", "raw", (0.5, 0.85, 1.05)),
