@@ -165,6 +165,7 @@ class StandInGenerator:
 
 class StandInServer:
     name = "wsgi"
+    compression = "none"
 
     def wait_disconnected(self):
         return 0

@@ -13,6 +13,7 @@ from loadtest.report.frameworks import frameworks_table
 from loadtest.report.results import Results, Row
 from loadtest.report.tables import Table
 from loadtest.run_checks import littles_law
+from loadtest.serving.checks import Document
 from loadtest.serving.modes import registry_entries
 
 RECORDED = Path(__file__).parent / "fixtures" / "recorded"
@@ -127,15 +128,18 @@ def test_bench_sweeps_its_cells_from_their_closed_loop_medians(tmp_path, monkeyp
         )
     # The load generator's module imports Locust, which patches with gevent: not in this process.
     generator = ModuleType("loadtest.load.generator")
-    generator.CandleRequest = lambda mode, limit, *rest: SimpleNamespace(mode=mode, limit=limit)
+    generator.CandleRequest = lambda mode, limit, *rest, **options: SimpleNamespace(
+        mode=mode, limit=limit
+    )
     monkeypatch.setitem(sys.modules, "loadtest.load.generator", generator)
     plan = plan_for(["--servers", "wsgi", "--modes", "raw", "--limits", "1000"])
     loadgen = StandInGenerator()
     server = StandInServer()
     server.base_url, server.cpu_probe = "http://127.0.0.1:1", lambda local_postgres: None
     loadgen.point_at = lambda url: None
+    document = Document(b"x" * 100, 100)
     bench.sweep_capacity(
-        plan, {"wsgi": server}, loadgen, {("wsgi", "raw", 1000): 100}, tmp_path, False
+        plan, {"wsgi": server}, loadgen, {("wsgi", "raw", 1000): document}, tmp_path, False
     )
     assert loadgen.calls == [("open", 200.0), ("open", 340.0), ("open", 420.0)]
     rows = load_capacity(tmp_path / CAPACITY_CSV)
