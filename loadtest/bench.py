@@ -279,6 +279,8 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
 INSTRUCTION_LIMITS = (1, 100, 1000, 1440)
 # Its measured wall time on the reference machine (two valgrind processes, one per core), for the estimate.
 INSTRUCTIONS_ESTIMATE_S = 60.0
+# The micro benchmark's, likewise.
+MICRO_ESTIMATE_S = 15.0
 
 
 # The fast modes the ladder also counts under each compression setup of the plan, so that the
@@ -708,7 +710,7 @@ def run(args: argparse.Namespace) -> int:
         else ""
     )
     log(f"plan: {len(runs)} runs; {plan.describe_load()}; {layout}\n{plan.describe_servers()}")
-    before = [] if args.no_micro else ["the micro benchmark (~0:15)"]
+    before = [] if args.no_micro else [f"the micro benchmark (~{fmt_duration(MICRO_ESTIMATE_S)})"]
     if not args.no_instructions:
         before.append(
             f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)"

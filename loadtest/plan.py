@@ -52,6 +52,9 @@ QUICK: Preset = {
     "repeats": 3,
 }
 LADDER_MODES = ("drf-validated", "raw")
+# The every-limit servers that also run LADDER_MODES at every limit, for their per-row fit (the
+# micro benchmark and the instruction ladder give every mode's per-row cost without a server).
+FIT_SERVERS = ("wsgi",)
 SIDE_MODES = ("raw",)
 # `make bench-full`: the whole matrix: every server, every mode, every limit, every diagnostic.
 FULL: Preset = {
@@ -64,14 +67,16 @@ FULL: Preset = {
 # After its closed-loop runs, bench sweeps a few cells at GOAL_ROWS open-loop (their capacity at the
 # latency target, a column of the frameworks table): (server, mode, offered rates as fractions of
 # the cell's closed-loop median). `make bench`: the two fastest modes, validated and not, on one
-# server with three rates each, and a rough point or two for drf-validated (its p99 rests on a
-# few dozen requests); each rate's window, longer up to its longest for a p99 of 1,000 requests,
-# after its warm-up (SWEEP_WINDOWS_S). --full: four modes on asgi and wsgi at every fraction.
+# server with three rates each (drf-validated's rough point did not fit the budget); each rate's
+# window, longer up to its longest for a p99 of 1,000 requests, after its warm-up
+# (SWEEP_WINDOWS_S). --full: four modes on asgi and wsgi at every fraction.
 QUICK_SWEEPS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("wsgi", "raw", (0.5, 0.85, 1.05)),
     ("wsgi", "msgspec", (0.5, 0.85, 1.05)),
-    ("wsgi", "drf-validated", (0.5, 0.85)),
 )
+# `make bench`'s wrk check: the headline cells of the two servers every goal compares (and their
+# compressed `raw`); --full or --servers: every server's.
+QUICK_WRK_SERVERS = ("asgi", "wsgi")
 FULL_SWEEPS = tuple(
     (server, mode, FRACTIONS)
     for server in ("asgi", "wsgi")
@@ -120,6 +125,8 @@ class Plan:
     # The compression setups measured (registry order) and the registry's entries (meta.json).
     compression: list[str] = field(default_factory=lambda: [NO_COMPRESSION])
     setups: list[dict] = field(default_factory=setup_entries)
+    # The servers whose headline cells wrk checks too (None: every server of the plan).
+    wrk_servers: tuple[str, ...] | None = None
 
     def endpoints_on(self, server: str, limit: int | None = None) -> list[str]:
         """What `server` runs at `limit` (None: at any limit), modes first, in report order."""
@@ -186,7 +193,8 @@ class Plan:
         return [
             (s, m)
             for s, m in headline_cells(self.servers, self.modes_on, self.limits)
-            if split_setup_label(s)[1] == NO_COMPRESSION or m == "raw"
+            if (split_setup_label(s)[1] == NO_COMPRESSION or m == "raw")
+            and (self.wrk_servers is None or split_setup_label(s)[0] in self.wrk_servers)
         ]
 
     def describe_load(self) -> str:
@@ -228,8 +236,11 @@ def plan_cells(
     if not spec.every_limit:
         return {lim: [*(m for m in asked if m in SIDE_MODES), *ceiling] for lim in at}
     return {
-        lim: [*asked, *ceiling] if lim == top else [m for m in asked if m in LADDER_MODES]
+        lim: [*asked, *ceiling]
+        if lim == top
+        else [m for m in asked if m in LADDER_MODES and server in FIT_SERVERS]
         for lim in at
+        if lim == top or server in FIT_SERVERS
     }
 
 
@@ -306,6 +317,8 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
     cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
     cells, compression = compression_cells(cells, args)
     plan = plan_from_options(args, preset, modes, limits, diagnostics, cells, compression)
+    if not args.full and not args.servers:
+        plan.wrk_servers = QUICK_WRK_SERVERS
     if plan.profile == "steady" and not args.no_capacity:
         window, longest, warmup = SWEEP_WINDOWS_S["full" if args.full else "quick"]
         plan.sweeps = [

@@ -25,11 +25,7 @@ def plan_for(argv):
 
 def test_the_default_plan_sweeps_a_few_cells_at_1000_rows_and_full_sweeps_more():
     quick = plan_for([])
-    assert [(s, m) for s, m, _ in quick.sweeps] == [
-        ("wsgi", "raw"),
-        ("wsgi", "msgspec"),
-        ("wsgi", "drf-validated"),
-    ]
+    assert [(s, m) for s, m, _ in quick.sweeps] == [("wsgi", "raw"), ("wsgi", "msgspec")]
     assert quick.sweep_options.max_window <= 6
     full = plan_for(["--full"])
     assert len(full.sweeps) == 8 and all(len(f) == 6 for _, _, f in full.sweeps)
