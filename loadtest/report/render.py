@@ -17,6 +17,7 @@ from loadtest.report.frameworks import frameworks_table, instants_note, what_to_
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
 from loadtest.report.results import BASELINE, Results
+from loadtest.report.steps import steps_table
 from loadtest.report.tables import (
     RSS_CAVEAT,
     Table,
@@ -261,6 +262,11 @@ def sections(res: Results) -> list[Section]:
                 [frameworks, what_to_pick(res)],
             )
         )
+    steps = steps_table(res)
+    if steps:
+        out.append(
+            Section(f"Where ninja's and DRF's time goes at {rows_label(res.chart_limit)}", [steps])
+        )
     out += [
         Section("At a glance", findings(res), bullets=True),
         Section("Requests/s", [*(rps_table(res, s) for s in res.servers), Chart("rps")]),
@@ -499,6 +505,9 @@ def summary_text(res: Results) -> str:
         if frameworks
         else ""
     )
+    steps = steps_table(res)
+    if steps:
+        pick += f"\n\n{steps.caption}\n{text_table(steps)}"
     return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + goals_text(res)
 
 
