@@ -42,8 +42,9 @@ class Preset(TypedDict):
 
 
 # `make bench`: every chosen server at GOAL_ROWS with its modes and its ceiling (the other
-# Django servers with SIDE_MODES only), and asgi and wsgi also at the other limits with
-# LADDER_MODES (three limits for their per-row fit). Measured budget in loadtest/README.md.
+# Django servers with SIDE_MODES only; asgi without STEP_MODES), and asgi and wsgi also at the
+# other limits with LADDER_MODES (three limits for their per-row fit). Measured budget in
+# docs/methodology.md.
 QUICK: Preset = {
     "servers": "asgi,wsgi,asgi-stock,granian-wsgi,granian-asgi,fastapi,bolt",
     "limits": "1,100,1000",
@@ -56,6 +57,11 @@ LADDER_MODES = ("drf-validated", "raw")
 # micro benchmark and the instruction ladder give every mode's per-row cost without a server).
 FIT_SERVERS = ("wsgi",)
 SIDE_MODES = ("raw",)
+# The modes that take DRF's and ninja's paths apart one step at a time: by default on the
+# sync server only (STEP_SERVER), where their goals are judged; on asgi too they would double
+# their runs to measure the same steps again.
+STEP_MODES = ("drf-values", "ninja-orjson", "ninja-values", "ninja-basemodel", "pydantic")
+STEP_SERVER = "wsgi"
 # `make bench-full`: the whole matrix: every server, every mode, every limit, every diagnostic.
 FULL: Preset = {
     "servers": ",".join(SERVERS),
@@ -219,9 +225,10 @@ def plan_cells(
 ) -> dict[int, list[str]]:
     """What `server` runs at each limit. --full or --modes: its modes asked for and its
     diagnostics at each of its limits. The default plan: a server of its own modes runs them
-    all; asgi and wsgi (every_limit) run every mode at GOAL_ROWS and LADDER_MODES at the
-    other limits; the other Django servers SIDE_MODES. Servers that are not every_limit run
-    at GOAL_ROWS only (else the largest limit) unless --limits or --full say otherwise."""
+    all; asgi and wsgi (every_limit) run every mode at GOAL_ROWS (STEP_MODES on STEP_SERVER
+    only) and LADDER_MODES at the other limits; the other Django servers SIDE_MODES. Servers
+    that are not every_limit run at GOAL_ROWS only (else the largest limit) unless --limits
+    or --full say otherwise."""
     spec = SERVERS[server]
     top = GOAL_ROWS if GOAL_ROWS in limits else limits[-1]
     ceiling = [
@@ -235,6 +242,8 @@ def plan_cells(
         return {lim: [*asked, *ceiling] for lim in at}
     if not spec.every_limit:
         return {lim: [*(m for m in asked if m in SIDE_MODES), *ceiling] for lim in at}
+    if server != STEP_SERVER:
+        asked = [m for m in asked if m not in STEP_MODES]
     return {
         lim: [*asked, *ceiling]
         if lim == top

@@ -58,15 +58,47 @@ BUILTIN_MODES: tuple[Mode, ...] = (
         "candles.api.modes.drf.drf_orjson",
     ),
     Mode(
+        "drf-values",
+        "drf-orjson fed .values() dicts instead of model instances, written by a plain "
+        "Serializer of the same fields (no validation)",
+        "candles.api.modes.drf.drf_values",
+    ),
+    Mode(
         "ninja",
         "django-ninja with a Pydantic response schema",
         "candles.api.modes.ninja.ninja",
         validates=True,
     ),
     Mode(
+        "ninja-orjson",
+        "the ninja mode with the orjson renderer of ninja's documentation",
+        "candles.api.modes.ninja.ninja_orjson",
+        validates=True,
+    ),
+    Mode(
+        "ninja-values",
+        "ninja-orjson fed .values() dicts instead of model instances",
+        "candles.api.modes.ninja.ninja_values",
+        validates=True,
+    ),
+    Mode(
+        "ninja-basemodel",
+        "ninja-values with the pydantic mode's plain Pydantic model as response schema instead "
+        "of a ninja Schema (no ninja getter per field)",
+        "candles.api.modes.ninja.ninja_basemodel",
+        validates=True,
+    ),
+    Mode(
         "json",
         ".values() into Django's JsonResponse (stdlib json)",
         "candles.api.modes.plain.json_mode",
+    ),
+    Mode(
+        "pydantic",
+        "no framework: .values() validated by a Pydantic TypeAdapter of the response schema, "
+        "its dump_json() into HttpResponse",
+        "candles.api.modes.pydantic.pydantic_mode",
+        validates=True,
     ),
     Mode(
         "orjson",

@@ -8,6 +8,7 @@ import math
 
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
+from loadtest.report.steps import ninja_advice
 from loadtest.report.tables import Table
 from loadtest.report.unknowns import UNKNOWN_REMOTE
 
@@ -99,8 +100,8 @@ def frameworks_table(res: Results) -> Table | None:
 
 def what_to_pick(res: Results) -> str:
     """A few sentences from this run's numbers: the fastest unvalidated and validated
-    server x mode at the chart limit, and what the server choice changes for small and
-    large responses."""
+    server x mode at the chart limit, what the server choice changes for small and large
+    responses, and what a django-ninja user should change first."""
     lim = res.chart_limit
     trusted = res.trusted()
     rows = ranked(trusted or res, lim)
@@ -126,6 +127,8 @@ def what_to_pick(res: Results) -> str:
         spread = _server_spread(res, size)
         if spread:
             parts.append(f"For {label} responses ({rows_label(size)}) the server changes {spread}.")
+    if advice := ninja_advice(res):
+        parts.append(advice)
     return " ".join(parts)
 
 

@@ -57,6 +57,14 @@ def database_alone(res: Results, limit: int) -> dict | None:
     return None
 
 
+def micro_ms(res: Results, mode: str, limit: int) -> float:
+    """The micro benchmark's ms per request for `mode` at `limit`, NaN when not timed."""
+    for row in (res.meta.get("micro") or {}).get("rows", []):
+        if row["mode"] == mode and row["limit"] == limit:
+            return float(row["ms"])
+    return math.nan
+
+
 def bound_inputs(res: Results, server: str, limit: int) -> tuple[float, dict] | None:
     """(the ceiling's ms per request, the database-alone timings) when the database-bound
     estimate applies to `server`: it assumes the two add up on the server's one core, which
@@ -332,6 +340,40 @@ def _g6(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
     )
 
 
+def micro_ratio(res: Results, mode: str, other: str, rows: int) -> str:
+    """The same ratio in-process (the micro benchmark: the view alone, no server), as a
+    sentence; '' when the micro benchmark did not time both at `rows` rows."""
+    mine, theirs = micro_ms(res, mode, rows), micro_ms(res, other, rows)
+    if not (math.isfinite(mine) and math.isfinite(theirs)):
+        return ""
+    return (
+        f" In-process (the view alone): {mode} {fnum(mine)} ms, {other} {fnum(theirs)} ms: "
+        f"{fratio(theirs / mine)}."
+    )
+
+
+def _over_ninja(
+    goal: Goal, res: Results, t: Results | None, rows: int, mode: str
+) -> list[GoalResult]:
+    """`mode` against ninja on the same server, with the in-process ratio beside it: what
+    the server's own cost per request leaves of the view's speed-up."""
+    results = _same_server_ratio(goal, res, t, rows, mode, {f"{mode}/ninja": "ninja"})
+    for result in results:
+        if result.status != "not measured":
+            result.figures += micro_ratio(res, mode, "ninja", rows)
+    return results
+
+
+def _g10(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """Pydantic used the fast way (the pydantic mode) against ninja."""
+    return _over_ninja(goal, res, t, rows, "pydantic")
+
+
+def _g11(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """ninja with the orjson renderer and .values() against ninja as documented."""
+    return _over_ninja(goal, res, t, rows, "ninja-values")
+
+
 def _best_against(
     goal: Goal,
     res: Results,
@@ -540,6 +582,8 @@ GOALS: tuple[Goal, ...] = (
     Goal("G7", "issue 12", {"best Django/fastapi-orjson": 1.2}, _g7),
     Goal("G8", "issue 12", {"best validated Django/fastapi-model": 1.5}, _g8),
     Goal("G9", "issue 12", {"asgi/asgi-stock raw": 1.5}, _g9),
+    Goal("G10", "issue 22", {"pydantic/ninja": 3.0}, _g10),
+    Goal("G11", "issue 22", {"ninja-values/ninja": 2.0}, _g11),
     Goal("G12", "issue 21", {"recommended/none raw": 0.85}, _g12, compressed=True),
     Goal("G13", "issue 21", {"wire/document bytes": 0.35}, _g13, compressed=True),
     Goal("G14", "issue 21", {"recommended/django-gzip raw": 1.6}, _g14, compressed=True),

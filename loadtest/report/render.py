@@ -23,6 +23,7 @@ from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.hero import hero_svg, read_capacity
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
 from loadtest.report.results import BASELINE, Results
+from loadtest.report.steps import steps_table
 from loadtest.report.tables import (
     RSS_CAVEAT,
     Table,
@@ -281,6 +282,11 @@ def sections(res: Results) -> list[Section]:
                 "What compression costs",
                 [compression, "What to pick: " + compression_pick(res)],
             )
+        )
+    steps = steps_table(res)
+    if steps:
+        out.append(
+            Section(f"Where ninja's and DRF's time goes at {rows_label(res.chart_limit)}", [steps])
         )
     _, goals_note = evaluate_goals(res)
     out.append(Section("Goals", [goals_table(res), goals_note]))
@@ -584,6 +590,9 @@ def summary_text(res: Results) -> str:
             f"\n\n{compression.caption}\n{text_table(compression)}\n\n"
             f"What to pick: {compression_pick(res)}"
         )
+    steps = steps_table(res)
+    if steps:
+        pick += f"\n\n{steps.caption}\n{text_table(steps)}"
     return "\n\n".join(blocks) + ceiling + "\n" + footer + pick + "\n\n" + goals_text(res)
 
 

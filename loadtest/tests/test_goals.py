@@ -7,8 +7,10 @@ import math
 import pytest
 
 from loadtest.report import render, tables
+from loadtest.report.frameworks import what_to_pick
 from loadtest.report.goals import evaluate_goals
 from loadtest.report.results import Results, Row
+from loadtest.report.steps import steps_table
 
 
 def row(
@@ -126,7 +128,20 @@ def test_no_ceiling_without_floor_runs():
 
 def test_all_goals_met_with_their_figures():
     got, note = by_key(results())
-    assert list(got)[:10] == ["G1", "G2", "G3", "G4 wsgi", "G4 asgi", "G5", "G6", "G7", "G8", "G9"]
+    assert list(got)[:12] == [
+        "G1",
+        "G2",
+        "G3",
+        "G4 wsgi",
+        "G4 asgi",
+        "G5",
+        "G6",
+        "G7",
+        "G8",
+        "G9",
+        "G10",
+        "G11",
+    ]
     assert [got[k].status for k in list(got)[:5]] == ["met"] * 5
     assert "raw/drf ×12.5" in got["G1"].figures and "raw/drf-validated ×25.0" in got["G1"].figures
     assert "orjson 84%, raw 88% of wsgi raw" in got["G2"].figures
@@ -143,7 +158,10 @@ def test_all_goals_met_with_their_figures():
     assert got["G5"].figures == "Not run: raw-msgspec @1000 on any server."
     assert got["G7"].figures == "Not run: fastapi fastapi-orjson @1000."
     assert got["G9"].figures == "Not run: asgi-stock raw @1000."
-    assert all(got[k].status == "not measured" for k in ("G5", "G6", "G7", "G8", "G9"))
+    assert got["G10"].figures == "Not run: pydantic @1000 on any server."
+    assert all(
+        got[k].status == "not measured" for k in ("G5", "G6", "G7", "G8", "G9", "G10", "G11")
+    )
     assert note.startswith("Evaluated from all 24 runs")
 
 
@@ -373,7 +391,7 @@ def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
 
     from loadtest.report.goals import GOALS
 
-    assert [t.id for t in GOALS][:9] == [f"G{i}" for i in range(1, 10)]
+    assert [t.id for t in GOALS] == [f"G{i}" for i in range(1, 15)]
     assert all(t.owner for t in GOALS)
     t1 = GOALS[0]
     assert (
@@ -388,3 +406,143 @@ def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
     t2 = dataclasses.replace(GOALS[1], thresholds={"of wsgi raw": 0.9})
     (result,), _ = evaluate_goals(results(), goals=(t2,))
     assert "each >= 90% of raw under wsgi" in result.wants and "(needs 90%)" in result.figures
+
+
+# Issue 22's steps at 1000 rows on wsgi, and ninja on asgi without them.
+STEPS = {
+    "wsgi": {
+        **MET["wsgi"],
+        "ninja": 40,
+        "ninja-orjson": 50,
+        "ninja-values": 70,
+        "ninja-basemodel": 110,
+        "pydantic": 130,
+    },
+    "asgi": {**MET["asgi"], "ninja": 38},
+}
+# The micro benchmark's ms per request at 1000 rows.
+STEPS_MICRO = {
+    "ninja": 19.0,
+    "ninja-orjson": 14.5,
+    "ninja-values": 10.5,
+    "ninja-basemodel": 5.5,
+    "pydantic": 5.0,
+    "raw": 2.0,
+}
+
+
+def steps_results(table=STEPS, micro=STEPS_MICRO, untrusted=()):
+    res = results(table, untrusted=untrusted)
+    rows = [{"mode": m, "limit": 1000, "ms": ms} for m, ms in micro.items()]
+    return Results(res.rows, {**res.meta, "micro": {**MICRO, "rows": rows}})
+
+
+def test_issue_22_goals_on_the_server_that_ran_the_steps_with_the_in_process_ratio():
+    got, _ = by_key(steps_results())
+    assert got["G10 wsgi"].status == "met"
+    assert got["G10 wsgi"].wants == "on wsgi at 1000 rows, pydantic >= 3x ninja"
+    assert got["G10 wsgi"].figures == (
+        "pydantic 124 req/s; ninja 38.0 req/s: ×3.25 (needs ×3). "
+        "In-process (the view alone): pydantic 5.00 ms, ninja 19.0 ms: ×3.80."
+    )
+    assert got["G11 wsgi"].status == "not met"
+    assert "ninja 38.0 req/s: ×1.75 (needs ×2)" in got["G11 wsgi"].figures
+    assert got["G11 wsgi"].figures.endswith("ninja-values 10.5 ms, ninja 19.0 ms: ×1.81.")
+    assert "G10 asgi" not in got  # the steps ran on wsgi only
+    # Without ninja on the same server: not measured, and no in-process figure is offered.
+    no_ninja = {"wsgi": {m: v for m, v in STEPS["wsgi"].items() if m != "ninja"}}
+    got, _ = by_key(steps_results(no_ninja))
+    assert got["G10 wsgi"].status == "not measured"
+    assert got["G10 wsgi"].figures == "Not run: wsgi ninja @1000."
+
+
+def test_where_ninjas_time_goes_step_by_step():
+    res = steps_results()
+    table = steps_table(res)
+    assert table.headers[-2:] == ["req/s on wsgi", "× the chain's first"]
+    rows = {r[1]: r for r in table.rows}
+    assert [r[1] for r in table.rows] == [
+        "ninja",
+        "ninja-orjson",
+        "ninja-values",
+        "ninja-basemodel",
+        "pydantic",
+        "drf-validated",
+        "drf",
+        "raw",
+    ]
+    assert rows["ninja"][2:] == ["19.0 ms", "-", "38.0", ""]
+    # Each step's saving as a share of ninja's time; requests/s over ninja within each repeat.
+    assert rows["ninja-orjson"][2:] == ["14.5 ms (-24%)", "-", "47.5", "×1.25"]
+    assert rows["ninja-basemodel"][2] == "5.50 ms (-26%)"
+    assert rows["pydantic"][0].startswith("ninja's operation → a plain Django view")
+    # DRF's chain: two of its modes ran (only the load measured them); msgspec did not run.
+    assert rows["drf"][2:] == ["-", "-", "19.0", "×2.00"]
+    assert rows["raw"][0] == "for scale" and rows["raw"][2] == "2.00 ms"
+    md = render.render_markdown(res)
+    section = md[md.index("## Where ninja's and DRF's time goes at 1000 rows") :]
+    assert section.index("| ninja-orjson |") < section.index("## At a glance")
+    # What to pick says what a ninja user should change first, from the in-process figures.
+    pick = what_to_pick(res)
+    assert (
+        "the step that saves most is ninja's Schema (its getter, Python per field) → a plain "
+        "Pydantic model (26% of ninja's in-process time)"
+    ) in pick
+    assert "ninja-orjson ×1.31 in-process, ×1.25 under load on wsgi; ninja-values ×1.81" in pick
+    assert "Where ninja's and DRF's time goes" in render.summary_text(res)
+
+
+def test_the_steps_need_two_modes_of_a_chain():
+    assert steps_table(results()) is not None  # drf-validated and drf under load
+    only_drf = {s: {m: v for m, v in modes.items() if m != "drf"} for s, modes in MET.items()}
+    assert steps_table(results(only_drf)) is None
+    assert "django-ninja" not in what_to_pick(results())
+    # A figure the row above lacks: no share for that step.
+    micro = {m: ms for m, ms in STEPS_MICRO.items() if m != "ninja-basemodel"}
+    rows = {r[1]: r for r in steps_table(steps_results(micro=micro)).rows}
+    assert rows["ninja-basemodel"][2] == "-" and rows["pydantic"][2] == "5.00 ms"
+    # A mode not measured at all: the next row says both changes, and its share covers both.
+    table = {
+        s: {m: v for m, v in modes.items() if m != "ninja-basemodel"} for s, modes in STEPS.items()
+    }
+    res = steps_results(table, micro)
+    rows = {r[1]: r for r in steps_table(res).rows}
+    assert "ninja-basemodel" not in rows and rows["pydantic"][2] == "5.00 ms (-29%)"
+    assert rows["pydantic"][0] == (
+        "ninja's Schema (its getter, Python per field) → a plain Pydantic model; "
+        "ninja's operation → a plain Django view, TypeAdapter and dump_json()"
+    )
+    assert "the step that saves most is ninja's Schema" in what_to_pick(res)
+    assert "a plain Django view, TypeAdapter and dump_json() (29% of ninja's in-process" in (
+        what_to_pick(res)
+    )
+
+
+def test_the_instruction_counts_pick_the_step_that_saves_most_when_counted():
+    # In-process the Schema step saves most; counted, the renderer does (the counts decide).
+    counts = {"ninja": 200e6, "ninja-orjson": 140e6, "ninja-values": 100e6, "pydantic": 56e6}
+    res = steps_results()
+    ladder = {
+        "counts": {m: {"1000": n} for m, n in counts.items()},
+        "base": "ninja",
+        "database": "sqlite",
+        "seconds": 1.0,
+        "calls": {"1000": 1},
+    }
+    res = Results(res.rows, {**res.meta, "instructions": ladder})
+    pick = what_to_pick(res)
+    assert "the step that saves most is renderer: stdlib json" in pick
+    assert "(30% of ninja's instructions)" in pick
+    assert "ninja-values ×1.81 in-process, ×2.00 in instructions, ×1.75 under load on wsgi" in pick
+    rows = {r[1]: r for r in steps_table(res).rows}
+    assert rows["ninja-orjson"][3] == "140 M (-30%)" and rows["ninja-basemodel"][3] == "-"
+    # The row after a mode that was not counted: the count without a share.
+    assert rows["pydantic"][3] == "56.0 M"
+
+
+def test_the_steps_fall_back_on_untrustworthy_runs_and_say_so():
+    res = steps_results(untrusted={("wsgi", "ninja", 1), ("wsgi", "ninja", 2)})
+    rows = {r[1]: r for r in steps_table(res).rows}
+    assert rows["ninja"][4] == "38.0 ⚠" and rows["ninja-orjson"][4:] == ["47.5", "×1.25 ⚠"]
+    assert "ninja-orjson ×1.31 in-process, ×1.25 ⚠ under load on wsgi" in what_to_pick(res)
+    assert by_key(res)[0]["G10 wsgi"].status == "not measured"  # the goals never fall back

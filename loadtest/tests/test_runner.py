@@ -21,8 +21,13 @@ DJANGO = [
     "drf-validated",
     "drf",
     "drf-orjson",
+    "drf-values",
     "ninja",
+    "ninja-orjson",
+    "ninja-values",
+    "ninja-basemodel",
     "json",
+    "pydantic",
     "orjson",
     "msgspec",
     "raw",
@@ -50,9 +55,16 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
     assert plan.limits == [1, 100, 1000]
     assert plan.profile == "steady" and plan.users == 16
     cells = {(s, lim): plan.endpoints_on(s, lim) for s in plan.servers for lim in plan.limits_on(s)}
-    # Every Django mode and the ceiling at 1000 rows; floor-async only where it can be the ceiling (ASGI).
-    assert cells[("asgi", 1000)] == [*DJANGO, "floor", "floor-async"]
+    # Every Django mode and the ceiling at 1000 rows; floor-async only where it can be the ceiling
+    # (ASGI); the steps that take DRF and ninja apart on wsgi only.
+    assert plan_module.STEP_SERVER == "wsgi"
     assert cells[("wsgi", 1000)] == [*DJANGO, "floor"]
+    assert cells[("asgi", 1000)] == [
+        *(m for m in DJANGO if m not in plan_module.STEP_MODES),
+        "floor",
+        "floor-async",
+    ]
+    assert set(plan_module.STEP_MODES) < set(DJANGO)
     # Three limits for the per-row fit of the ladder's two ends, on gunicorn.
     assert cells[("wsgi", 1)] == cells[("wsgi", 100)] == list(plan_module.LADDER_MODES)
     assert plan.limits_on("asgi") == [1000]

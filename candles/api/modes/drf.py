@@ -1,7 +1,8 @@
 """The DRF modes: what a DRF user writes, with and without a second validation pass.
 
-The model serializer every DRF mode renders and the response schema (`CandleOut` rows in a
-`CandleDocument`) that `drf-validated` checks its output against; each mode is an APIView
+The model serializer the DRF modes render (`drf-values` writes `.values()` dicts with the
+schema's fields instead) and the response schema (`CandleOut` rows in a `CandleDocument`)
+that `drf-validated` checks its output against; each mode is an APIView
 (DRF's own request, negotiation, rendering and exception handling) whose get() follows the
 shared pipeline of endpoint.py.
 """
@@ -19,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ...models import Candle
-from ...selectors import CANDLE_FIELDS
+from ...selectors import CANDLE_FIELDS, CandleQuery
 from ..encoding import orjson_dumps
-from ..endpoint import begin, candle_instances
+from ..endpoint import begin, candle_instances, candle_values
 from ..errors import ApiError, check_method, invalid_response
 from ..timing import ServerTiming
 
@@ -111,12 +112,14 @@ class CandleAPIView(APIView):
 
     def get(self, request: Request, exchange: str, market: str, asset: str) -> Response:
         q, timing = begin(request, exchange, market, asset)
-        candles = candle_instances(q, timing)
-        payload = self.serialize(candles)
+        payload = self.serialize(self.rows(q, timing))
         timing.lap("serialize")
         return TimedResponse(payload, timing)
 
-    def serialize(self, candles: list[Candle]) -> dict[str, Any]:
+    def rows(self, q: CandleQuery, timing: ServerTiming) -> list:
+        return candle_instances(q, timing)
+
+    def serialize(self, candles: list) -> dict[str, Any]:
         return {"data": CandleModelSerializer(candles, many=True).data}
 
 
@@ -126,6 +129,17 @@ class DrfView(CandleAPIView):
 
 class DrfOrjsonView(CandleAPIView):
     renderer_classes = [ORJSONRenderer]
+
+
+class DrfValuesView(DrfOrjsonView):
+    """drf-orjson without model instances: the selector's `.values()` dicts written by a
+    plain Serializer of the same fields (CandleOut, for output only: nothing is validated)."""
+
+    def rows(self, q: CandleQuery, timing: ServerTiming) -> list:
+        return candle_values(q, timing)
+
+    def serialize(self, candles: list) -> dict[str, Any]:
+        return {"data": CandleOut(candles, many=True).data}
 
 
 class DrfValidatedView(DrfView):
@@ -152,3 +166,4 @@ def first_invalid_field(errors: dict[str, Any]) -> ApiError:
 drf_validated = DrfValidatedView.as_view()
 drf = DrfView.as_view()
 drf_orjson = DrfOrjsonView.as_view()
+drf_values = DrfValuesView.as_view()
