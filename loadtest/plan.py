@@ -80,8 +80,8 @@ QUICK_SWEEPS: tuple[tuple[str, str, tuple[float, ...]], ...] = (
     ("wsgi", "raw", (0.5, 0.85, 1.05)),
     ("wsgi", "msgspec", (0.5, 0.85, 1.05)),
 )
-# `make bench`'s wrk check: the headline cells of the two servers every goal compares (and their
-# compressed `raw`); --full or --servers: every server's.
+# `make bench`'s wrk check: the headline cells of the two servers every goal compares, without
+# compression; --full or --servers: every server's (and compressed `raw`).
 QUICK_WRK_SERVERS = ("asgi", "wsgi")
 FULL_SWEEPS = tuple(
     (server, mode, FRACTIONS)
@@ -200,7 +200,7 @@ class Plan:
             (s, m)
             for s, m in headline_cells(self.servers, self.modes_on, self.limits)
             if (split_setup_label(s)[1] == NO_COMPRESSION or m == "raw")
-            and (self.wrk_servers is None or split_setup_label(s)[0] in self.wrk_servers)
+            and (self.wrk_servers is None or s in self.wrk_servers)
         ]
 
     def describe_load(self) -> str:
