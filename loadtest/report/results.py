@@ -404,12 +404,19 @@ class Results:
         rows = [r for r in self.rows if r.compression == NO_COMPRESSION]
         if len(rows) == len(self.rows):
             return self
-        return Results(rows, self.meta) if rows else None
+        return self._subset(rows)
 
     def trusted(self) -> Results | None:
         """The same results from trustworthy rows only (None when there is none)."""
-        rows = [r for r in self.rows if r.trustworthy]
-        return Results(rows, self.meta) if rows else None
+        return self._subset([r for r in self.rows if r.trustworthy])
+
+    def _subset(self, rows: list[Row]) -> Results | None:
+        """These results from `rows` only, with the same meta and open-loop capacities."""
+        if not rows:
+            return None
+        subset = Results(rows, self.meta)
+        subset.capacity = self.capacity
+        return subset
 
     def fit(self, server: str, mode: str) -> LineFit | None:
         """The per-row fit, shown only from three limits or more (two points always fit a line)."""

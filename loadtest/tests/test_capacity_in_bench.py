@@ -140,3 +140,22 @@ def test_bench_sweeps_its_cells_from_their_closed_loop_medians(tmp_path, monkeyp
     assert loadgen.calls == [("open", 200.0), ("open", 340.0), ("open", 420.0)]
     rows = load_capacity(tmp_path / CAPACITY_CSV)
     assert [r.closed_loop_rps for r in rows] == [400.0] * 3
+
+
+def test_the_capacity_column_survives_the_uncompressed_and_trusted_subsets(tmp_path):
+    """The report's tables read the runs without compression (and the verdict the trustworthy
+    ones): the open-loop capacities come along."""
+    shutil.copy(RECORDED / "results.csv", tmp_path / "results.csv")
+    shutil.copy(RECORDED / "meta.json", tmp_path / "meta.json")
+    with open(tmp_path / CAPACITY_CSV, "w", newline="") as f:
+        CapacityWriter(f).write(
+            CapacityRow("wsgi", "raw", 1000, "poisson", 100.0, 100.0, 0, 1500, 5, 9, 10, 20, 30)
+        )
+    res = Results.load(tmp_path)
+    rows = [Row("wsgi", "raw", 1000, 1, rps=390.0, requests=600, compression="zstd-1")]
+    mixed = Results([*res.rows, *rows], res.meta)
+    mixed.capacity = res.capacity
+    plain = mixed.without_compression()
+    assert plain is not None and plain.capacity == res.capacity != {}
+    trusted = mixed.trusted()
+    assert trusted is not None and trusted.capacity == res.capacity
