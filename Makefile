@@ -85,8 +85,8 @@ micro: venv ## each mode's view timed in-process
 	$(PY) manage.py seed_candles --if-empty
 	$(PY) -m loadtest micro $(BENCH_ARGS)
 
-locust: venv ## Locust's web UI against LOCUST_HOST (make run first)
-	$(VENV)/bin/locust -f loadtest/locustfile.py --host $(LOCUST_HOST) $(LOCUST_ARGS)
+locust: venv ## Locust's web UI against LOCUST_HOST (make run first), modes in its class picker
+	$(VENV)/bin/locust -f loadtest/locustfile.py --class-picker --host $(LOCUST_HOST) $(LOCUST_ARGS)
 
 clean: ## remove the venvs and the development database
 	rm -rf .venv .venv-django-* db.sqlite3 db.sqlite3-wal db.sqlite3-shm

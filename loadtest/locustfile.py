@@ -21,10 +21,13 @@ from locust.runners import STATE_RUNNING, MasterRunner, WorkerRunner
 if not __package__:  # loaded by path (`locust -f loadtest/locustfile.py`): find the project
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from candles.api.registry import registered_modes
+from loadtest.cli import CheckError
 from loadtest.load.arrival_user import ARRIVAL_LOG, MAX_CONNECTIONS, run_arrivals
 from loadtest.load.wire import read_bodies_undecoded
 from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, candle_path, request_name
-from loadtest.serving.deployment import parse_headers
+from loadtest.serving.checks import explained_http_errors, target_modes_document
+from loadtest.serving.deployment import RequestOptions, parse_headers, target_registry
 from loadtest.stats import Collector, TimingSummary
 
 # Samples of this process; the runner reads them (see loadtest.load.generator).
@@ -52,54 +55,68 @@ DEFAULTS = {
 log = logging.getLogger("candlebench")
 
 
+def mode_names() -> list[str]:
+    """Every mode of the registry, the project's own (CANDLEBENCH_EXTRA_MODES) included, read
+    from the settings manage.py reads: --mode's choices and the user classes of the class picker."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
+    return [mode.name for mode in registered_modes()]
+
+
 @events.init_command_line_parser.add_listener
 def _add_options(parser) -> None:
-    group = parser.add_argument_group("candlebench")
-    group.add_argument(
-        "--mode", default=DEFAULTS["mode"], help="API mode to load, e.g. drf, raw (see /api/modes)"
+    # On the parser itself, not in an argument group: Locust's web form shows the options added
+    # with parser.add_argument (include_in_web_ui), as "Custom parameters".
+    parser.add_argument(
+        "--mode",
+        default=DEFAULTS["mode"],
+        choices=mode_names(),
+        help="the mode CandleUser loads (with --class-picker, pick modes as user classes instead)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--limit", type=int, default=DEFAULTS["limit"], help="rows per response (1..1440)"
     )
-    group.add_argument("--interval", default=DEFAULTS["interval"], help="candle interval")
-    group.add_argument("--pair", default=DEFAULTS["pair"], help="exchange/market/asset")
-    group.add_argument(
+    parser.add_argument("--interval", default=DEFAULTS["interval"], help="candle interval")
+    parser.add_argument("--pair", default=DEFAULTS["pair"], help="exchange/market/asset")
+    parser.add_argument(
         "--load-profile",
         default=DEFAULTS["load_profile"],
         choices=["steady", "seed"],
         help="steady: no wait, until stopped; seed: each user makes --requests-per-user requests, then stops",
     )
-    group.add_argument(
+    parser.add_argument(
         "--requests-per-user",
         type=int,
         default=DEFAULTS["requests_per_user"],
         help="seed profile: requests per user",
     )
-    group.add_argument(
+    parser.add_argument(
         "--expect-bytes",
         type=int,
         default=DEFAULTS["expect_bytes"],
         help="fail responses of another size on the wire (0: any)",
+        include_in_web_ui=False,  # the runner's check of each run; by hand, a command-line option
     )
-    group.add_argument(
+    parser.add_argument(
         "--expect-bytes-slack",
         type=int,
         default=DEFAULTS["expect_bytes_slack"],
         help="bytes a response's size may differ from --expect-bytes (Django's gzip pads at random)",
+        include_in_web_ui=False,
     )
-    group.add_argument(
+    parser.add_argument(
         "--accept-encoding",
         default=DEFAULTS["accept_encoding"],
         help="the Accept-Encoding every request sends (default: Locust's own); bodies are never "
         "decoded during the load",
     )
-    group.add_argument(
+    parser.add_argument(
         "--header",
         action="append",
         metavar="NAME:VALUE",
         help="send this header with every request (repeatable), e.g. an auth proxy's",
+        include_in_web_ui=False,  # a list, and its values may be secrets: command line only
     )
-    group.add_argument(
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="do not check the server's TLS certificate (checked by default)",
@@ -120,6 +137,10 @@ def system_trust_context(cafile: str | None = None) -> gevent.ssl.SSLContext:
 
 
 class CandleUser(FastHttpUser):
+    """Requests one mode at one limit, the mode of --mode (the web form's "mode"); the classes
+    named by a mode (below) load their own."""
+
+    mode: str | None = None  # None: the --mode option's
     wait_time = constant(0)
     # Keep-alive connections as a browser or client library would; gunicorn's sync worker
     # closes after each response anyway.
@@ -141,7 +162,7 @@ class CandleUser(FastHttpUser):
 
     def on_start(self) -> None:
         env = self.environment
-        mode, limit = _option(env, "mode"), int(_option(env, "limit"))
+        mode, limit = self.mode or _option(env, "mode"), int(_option(env, "limit"))
         self.path = candle_path(mode, limit, _option(env, "pair"), _option(env, "interval"))
         self.name = request_name(mode, limit)
         self.expect_bytes = int(_option(env, "expect_bytes"))
@@ -188,6 +209,27 @@ class OpenLoopUser(CandleUser):
 OpenLoopUser.tasks = [run_arrivals]  # instead of CandleUser's closed loop, not beside it
 
 
+def mode_user(mode: str) -> type[CandleUser]:
+    """A CandleUser class named by `mode` that loads it (for Locust's class picker)."""
+    return type(
+        mode, (CandleUser,), {"mode": mode, "__module__": __name__, "__doc__": mode_user.__doc__}
+    )
+
+
+# One user class per mode, named by it, so one run can load several modes side by side: picked
+# in the web UI (`--class-picker`) or named on the command line (`locust -f ... drf raw`).
+# Locust finds user classes among the module's globals, hence globals(); a mode named like
+# one of this module's own names is not offered (CandleUser --mode still loads it).
+MODE_USERS: dict[str, type[CandleUser]] = {}
+for _mode in mode_names():
+    if _mode in globals():
+        log.warning(
+            "mode %r has the name of a locustfile global: not offered as a user class", _mode
+        )
+        continue
+    MODE_USERS[_mode] = globals()[_mode] = mode_user(_mode)
+
+
 @events.request.add_listener
 def _record(
     request_type, name, response_time, response_length, response=None, exception=None, **kwargs
@@ -219,9 +261,46 @@ def worker_report() -> dict:
     return {"cpu_s": t.user + t.system, "pid": os.getpid(), "boot_id": boot_id()}
 
 
+def served_modes(environment) -> set[str] | None:
+    """The modes and diagnostics the host serves (its GET /api/modes, sent with the users'
+    headers and TLS checking); None, said in a line, when it cannot be read."""
+    host = environment.host.rstrip("/")
+    headers = parse_headers(list(_option(environment, "header")))
+    options = RequestOptions(headers=headers, insecure=bool(_option(environment, "insecure")))
+    try:
+        with explained_http_errors(host):
+            document = target_modes_document(host, options)
+    except CheckError as error:
+        log.warning("%s; the class picker offers every mode", error)
+        return None
+    return {entry["name"] for entry in target_registry(document)}
+
+
+def choose_user_classes(environment) -> None:
+    """`locust -f` by hand: without class names or --class-picker Locust would run every user
+    class, so CandleUser runs alone, loading --mode; with the picker, it offers CandleUser and
+    the modes the host serves."""
+    options = environment.parsed_options
+    if options is None or _managed(environment) or getattr(options, "user_classes", None):
+        return
+    if not getattr(options, "class_picker", False):
+        environment.user_classes[:] = [CandleUser]
+        return
+    offered = environment.available_user_classes or {}
+    served = served_modes(environment) if environment.host else None
+    if served is not None:
+        offered = {
+            name: user for name, user in offered.items() if name not in MODE_USERS or name in served
+        }
+        environment.available_user_classes = offered
+        environment.user_classes[:] = [u for u in environment.user_classes if u in offered.values()]
+
+
 @events.init.add_listener
 def _on_init(environment, **kwargs) -> None:
     runner = environment.runner
+    if not isinstance(runner, WorkerRunner):  # a worker runs the classes its master sends
+        choose_user_classes(environment)
     if isinstance(runner, WorkerRunner):
         if OpenLoopUser not in environment.user_classes:
             environment.user_classes.append(OpenLoopUser)  # abstract: the master asks for it

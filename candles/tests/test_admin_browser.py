@@ -1,18 +1,12 @@
 """End to end in headless Chromium: from an empty database to data the API serves.
 
-Needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`;
-.ci/run installs them). Skipped, saying so, only when a binary cannot be found; with
-CANDLEBENCH_REQUIRE_TOOLS=1 that is an error instead. CHROMIUM_BIN and CHROMEDRIVER_BIN
-point at other binaries.
+Chromium as candles/tests/browser.py finds it (skipped, saying so, without it).
 """
 
 import json
-import os
 import shutil
 import tempfile
-import unittest
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pytest
@@ -20,38 +14,15 @@ from django.contrib.auth.models import User
 from django.contrib.staticfiles.testing import StaticLiveServerTestCase
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from candles.models import Candle, Pair
+from candles.tests.browser import WAIT, browser_binaries, start_chromium, stop_chromium
 
 pytestmark = pytest.mark.browser
-
-INSTALL_TIP = "install them with: sudo apt-get install chromium chromium-driver"
-CHROME_ARGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,1600",
-)
-WAIT = 15  # seconds; a page here loads in well under one
-
-
-def find_binary(env: str, *names: str) -> str | None:
-    """The executable named by $env if set, else /usr/bin/<name>, else <name> on PATH."""
-    if os.environ.get(env):
-        candidates = [os.environ[env]]
-    else:
-        candidates = [path for name in names for path in (f"/usr/bin/{name}", shutil.which(name))]
-    return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
 class LoadSampleDataInBrowserTest(StaticLiveServerTestCase):
@@ -59,44 +30,17 @@ class LoadSampleDataInBrowserTest(StaticLiveServerTestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.chromium = find_binary("CHROMIUM_BIN", "chromium", "chromium-browser")
-        cls.chromedriver = find_binary("CHROMEDRIVER_BIN", "chromedriver")
-        if not (cls.chromium and cls.chromedriver):
-            missing = " and ".join(
-                name
-                for name, path in (("chromium", cls.chromium), ("chromedriver", cls.chromedriver))
-                if not path
-            )
-            reason = (
-                f"no {missing} binary found (looked at $CHROMIUM_BIN/$CHROMEDRIVER_BIN, "
-                f"in /usr/bin and on PATH); {INSTALL_TIP}"
-            )
-            if os.environ.get("CANDLEBENCH_REQUIRE_TOOLS") == "1":
-                # CI sets this after installing the browser: a skip there would hide a
-                # broken install step behind a green run.
-                raise RuntimeError(f"CANDLEBENCH_REQUIRE_TOOLS=1 but {reason}")
-            # A warning lands in pytest's summary even without -rs, so the tip is seen.
-            warnings.warn(f"browser test skipped: {reason}", stacklevel=1)
-            raise unittest.SkipTest(reason)
+        browser_binaries()  # skips (or fails, in CI) before the live server starts
         super().setUpClass()
-        cls.profile = tempfile.mkdtemp(prefix="candles-chromium-")
-        options = webdriver.ChromeOptions()
-        options.binary_location = cls.chromium
-        for arg in CHROME_ARGS:
-            options.add_argument(arg)
-        options.add_argument(f"--user-data-dir={cls.profile}")
         try:
-            cls.driver = webdriver.Chrome(service=Service(cls.chromedriver), options=options)
+            cls.driver, cls.profile = start_chromium()
         except Exception:
             super().tearDownClass()
-            shutil.rmtree(cls.profile, ignore_errors=True)
             raise
-        cls.driver.implicitly_wait(0)
 
     @classmethod
     def tearDownClass(cls) -> None:
-        cls.driver.quit()
-        shutil.rmtree(cls.profile, ignore_errors=True)
+        stop_chromium(cls.driver, cls.profile)
         super().tearDownClass()
 
     def setUp(self) -> None:

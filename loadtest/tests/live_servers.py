@@ -60,6 +60,69 @@ def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
 
 
 @contextlib.contextmanager
+def running_process(
+    argv: list[str],
+    log_path: Path,
+    env: dict[str, str],
+    ready: Callable[[], bool],
+    what: str = "the server",
+    timeout: float = 60.0,
+    cwd: Path = PROJECT_ROOT,
+) -> Iterator[None]:
+    """Start `argv` in a process group of its own (output to `log_path`), return once `ready()`
+    (AssertionError with the log's tail if it exits or is not ready within `timeout` seconds),
+    and stop the whole group afterwards."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"{what} exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{what} did not answer in {timeout:.0f}s:\n{log_path.read_text()[-3000:]}"
+                )
+            time.sleep(0.1)
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def answers_ok(url: str) -> bool:
+    """GET `url` answers 200 (False while nothing listens there)."""
+    try:
+        return http_get(url)[0] == 200
+    except OSError:
+        return False
+
+
+def lists_its_modes(base_url: str) -> bool:
+    """GET /api/modes answers 200 with modes: a candlebench server is up."""
+    try:
+        status, _headers, body = http_get(base_url + "/api/modes")
+    except OSError:
+        return False
+    return status == 200 and bool(json.loads(body)["modes"])
+
+
+@contextlib.contextmanager
 def running_server(
     command: Callable[[str, int], list[str]],
     log_dir: Path,
@@ -71,46 +134,15 @@ def running_server(
     and yield its base URL (`scheme`: https for a server with a certificate) once /api/modes
     answers; stop the whole process group afterwards."""
     port = free_port()
-    env = server_env(**env_overrides)
-    log_path = log_dir / "server.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            command("127.0.0.1", port),
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     base_url = f"{scheme}://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"the server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}"
-                )
-            try:
-                status, _headers, body = http_get(base_url + "/api/modes")
-                if status == 200 and json.loads(body)["modes"]:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the server did not answer in {timeout:.0f}s:\n{log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.1)
+    with running_process(
+        command("127.0.0.1", port),
+        log_dir / "server.log",
+        server_env(**env_overrides),
+        lambda: lists_its_modes(base_url),
+        timeout=timeout,
+    ):
         yield base_url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 @contextlib.contextmanager

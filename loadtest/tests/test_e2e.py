@@ -350,6 +350,9 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
     assert "every user made its requests" in output
     line = next(line for line in output.splitlines() if line.startswith("raw limit=10 "))
     assert line.split()[2:4] == ["12", "0"]  # 6 users x 2 requests, no failure
+    # No class named: CandleUser alone, loading --mode (not one user class per mode).
+    loaded = {l.split(" limit=")[0].split()[-1] for l in output.splitlines() if " limit=" in l}
+    assert loaded == {"raw"}
 
 
 @pytest.mark.database

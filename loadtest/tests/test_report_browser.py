@@ -1,17 +1,14 @@
 """report.html in headless Chromium: it opens with its answer (the verdict, then the hero chart,
 before any table), and the hero has one bar per row of the frameworks table.
 
-Skipped, saying so, when Chromium or chromedriver cannot be found; with
-CANDLEBENCH_REQUIRE_TOOLS=1 that is an error instead (as in candles' browser test)."""
+Chromium as candles/tests/browser.py finds it (skipped, saying so, without it)."""
 
-import os
 import shutil
-import warnings
 from pathlib import Path
 
 import pytest
 
-from candles.tests.test_admin_browser import CHROME_ARGS, INSTALL_TIP, find_binary
+from candles.tests import browser
 from loadtest.report import render
 
 pytestmark = pytest.mark.browser
@@ -21,30 +18,10 @@ WIDTH = 1280  # a laptop's width: the report must read at it
 
 
 @pytest.fixture
-def chromium(tmp_path):
+def chromium():
     """A headless Chromium WebDriver, WIDTH pixels wide."""
-    binary = find_binary("CHROMIUM_BIN", "chromium", "chromium-browser")
-    driver_binary = find_binary("CHROMEDRIVER_BIN", "chromedriver")
-    if not (binary and driver_binary):
-        reason = f"no chromium or chromedriver binary found; {INSTALL_TIP}"
-        if os.environ.get("CANDLEBENCH_REQUIRE_TOOLS") == "1":
-            raise RuntimeError(f"CANDLEBENCH_REQUIRE_TOOLS=1 but {reason}")
-        warnings.warn(f"browser test skipped: {reason}", stacklevel=1)
-        pytest.skip(reason)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for arg in CHROME_ARGS:
-        options.add_argument(arg)
-    options.add_argument(f"--user-data-dir={tmp_path / 'profile'}")
-    driver = webdriver.Chrome(service=Service(driver_binary), options=options)
-    try:
-        driver.set_window_size(WIDTH, 1000)
+    with browser.chromium(WIDTH, 1000) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 # Where each part of the page is, in document order and on screen.
