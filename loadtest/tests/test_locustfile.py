@@ -4,6 +4,7 @@ which offers the modes the host serves. Each case runs in a process of its own (
 with gevent): loadtest/tests/locustfile_probe.py."""
 
 import json
+import os
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler
@@ -15,18 +16,19 @@ from loadtest.tests.live_servers import serving_in_thread
 REGISTRY = [mode.name for mode in BUILTIN_MODES]
 
 
-def probe(*argv: str) -> subprocess.CompletedProcess:
+def probe(*argv: str, settings: str = "candleproject.settings") -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "loadtest.tests.locustfile_probe", *argv],
         cwd=PROJECT_ROOT,
+        env=os.environ | {"DJANGO_SETTINGS_MODULE": settings},
         capture_output=True,
         text=True,
         timeout=60,
     )
 
 
-def offer(*argv: str) -> dict:
-    done = probe(*argv)
+def offer(*argv: str, settings: str = "candleproject.settings") -> dict:
+    done = probe(*argv, settings=settings)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout) | {"log": done.stderr}
 
@@ -54,6 +56,13 @@ def test_an_unknown_mode_is_refused_with_the_list():
 
 def test_every_mode_is_a_user_class_named_by_it_that_loads_it():
     assert offer()["modes"] == {name: name for name in REGISTRY}
+
+
+def test_a_projects_own_modes_come_from_its_settings():
+    """CANDLEBENCH_EXTRA_MODES of DJANGO_SETTINGS_MODULE's settings, as manage.py reads them."""
+    offered = offer("--mode", "orm-tuples", settings="candles.tests.own_mode_settings")
+    assert offered["form"]["mode"]["choices"] == [*REGISTRY, "orm-tuples"]
+    assert offered["modes"]["orm-tuples"] == "orm-tuples"
 
 
 def test_without_class_names_or_the_picker_candle_user_runs_alone():
