@@ -38,13 +38,19 @@ from loadtest.overload import start_checked_server
 from loadtest.plan import check_load_options
 from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, CapacityWriter
 from loadtest.report.capacity_report import write_capacity_report
-from loadtest.request import candle_path
+from loadtest.request import NO_COMPRESSION, candle_path, setup_label
 from loadtest.serving.checks import (
     Document,
     check_target_documents,
     explained_http_errors,
 )
-from loadtest.serving.compression import expected_answer, setup_named, with_accept_encoding
+from loadtest.serving.compression import (
+    expected_answer,
+    refuse_unknown_setups,
+    setup_named,
+    setups_on,
+    with_accept_encoding,
+)
 from loadtest.serving.deployment import (
     RequestOptions,
     check_target_url,
@@ -85,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--modes", type=parse_name_list, default="raw,drf", help="comma-separated modes")
     p.add_argument(
         "--limits", type=parse_int_list, default="1000", help="comma-separated row counts"
+    )
+    p.add_argument(
+        "--compression",
+        type=parse_name_list,
+        default=[NO_COMPRESSION],
+        metavar="LIST",
+        help="compression setups: each server is started once under each it runs, requests send "
+        "its Accept-Encoding and its rows are named <server>+<setup> (see python -m loadtest bench "
+        "--help); a --target is swept under its own setup",
     )
     p.add_argument(
         "--rates",
@@ -169,6 +184,18 @@ def check_args(args: argparse.Namespace) -> tuple[str, RequestOptions]:
         refuse_unknown_servers(args.servers)
         if args.header or args.insecure:
             raise CheckError("--header and --insecure apply to --target only")
+        refuse_unknown_setups(args.compression)
+        for name in args.servers:
+            if not setups_on(name, args.compression):
+                raise CheckError(
+                    f"{name} runs none of the compression setups asked for "
+                    f"({', '.join(args.compression)})"
+                )
+    elif args.compression != [NO_COMPRESSION]:
+        raise CheckError(
+            "--compression applies to the servers the runner starts: a --target is swept under "
+            "its own setup (its /api/modes names it)"
+        )
     if args.duration <= 0 or args.max_window < args.duration or args.warmup < 0:
         raise CheckError("--duration must be > 0, --max-window >= --duration, --warmup >= 0")
     if args.slo_ms <= 0 or args.connections < 1 or args.pool < args.connections:
@@ -218,16 +245,23 @@ def run(args: argparse.Namespace) -> int:
     session.prepare_database()
     meta = capacity_meta(args, started_at, session.layout.text, session.machine)
     meta["database"] = session.database_text
-    meta["servers"] = {name: SERVERS[name].label for name in args.servers}
+    setups = [(name, setup) for name in args.servers for setup in setups_on(name, args.compression)]
+    meta["compression"] = args.compression
+    meta["servers"] = {
+        setup_label(name, setup): SERVERS[name].label
+        + ("" if setup == NO_COMPRESSION else f"; compression {setup}")
+        for name, setup in setups
+    }
 
     def cells(loadgen, writer) -> None:
-        for name in args.servers:
+        for name, setup in setups:
             for limit in args.limits:
                 server, sizes = start_checked_server(
-                    session, SERVERS[name], out, args.modes, limit, args.pair, args.interval
+                    session, SERVERS[name], out, args.modes, limit, args.pair, args.interval, setup
                 )
                 log(
-                    f"{name}: {SERVERS[name].label}; {', '.join(sizes)} at {limit} rows answer one document"
+                    f"{setup_label(name, setup)}: {meta['servers'][setup_label(name, setup)]}; "
+                    f"{', '.join(sizes)} at {limit} rows answer one document"
                 )
                 try:
                     for mode, document in sizes.items():

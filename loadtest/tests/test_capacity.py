@@ -226,6 +226,12 @@ def parse(*argv):
         (["--duration", "40"], "--max-window >= --duration"),
         (["--servers", "nginx"], "unknown server(s): nginx"),
         (["--limits", "0"], "every limit must be >= 1"),
+        (["--compression", "gzip-9"], "unknown compression setup(s): gzip-9"),
+        (["--servers", "fastapi", "--compression", "zstd-1"], "fastapi runs none of the"),
+        (
+            ["--target", "http://127.0.0.1:8000", "--compression", "zstd-1"],
+            "a --target is swept under its own setup",
+        ),
     ],
 )
 def test_options_that_cannot_make_a_sweep_are_refused_in_one_line(argv, message):

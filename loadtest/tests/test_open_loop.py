@@ -4,6 +4,7 @@ theory predicts, and the capacity command sweeps a running server and the runner
 
 import contextlib
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -259,6 +260,24 @@ def test_the_capacity_command_sweeps_a_server_it_starts_from_its_closed_loop_max
     assert "closed-loop max" in result.stdout and "capacity at p99 ≤ 100 ms" in result.stdout
     for name in ("capacity.md", "capacity.html", "capacity.png", "meta.json"):
         assert (out / name).is_file()
+
+
+def test_the_capacity_command_sweeps_each_server_under_each_compression_setup(bench_env, tmp_path):
+    out = tmp_path / "zstd"
+    capacity_of_raw(
+        bench_env,
+        out,
+        *("--limits", "100", "--rates", "40", "--compression", "none,zstd-1"),
+        *("--duration", "2", "--max-window", "2"),
+    )
+    rows = load_capacity(out / "capacity.csv")
+    assert [r.server for r in rows] == ["wsgi", "wsgi+zstd-1"]
+    # Every answer had its setup's size on the wire (the locustfile fails any other).
+    assert all(r.requests > 0 and r.failed == 0 and r.trustworthy for r in rows)
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["compression"] == ["none", "zstd-1"]
+    assert meta["servers"]["wsgi+zstd-1"] == meta["servers"]["wsgi"] + "; compression zstd-1"
+    assert "wsgi+zstd-1" in (out / "capacity.md").read_text()
 
 
 def test_a_rate_is_split_over_local_locust_workers_and_their_arrivals_merged(bench_env, tmp_path):
