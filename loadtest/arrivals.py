@@ -227,10 +227,11 @@ def slip_limit_ms(slo_ms: float) -> float:
     return SLIP_SHARE_OF_SLO * slo_ms
 
 
-def arrival_reasons(stats: ArrivalStats, slo_ms: float) -> list[str]:
+def arrival_reasons(stats: ArrivalStats, slo_ms: float, size_slack: int = 0) -> list[str]:
     """Why an open-loop window cannot be trusted as a measurement of the server (empty when it
-    can): the generator lagged its schedule, or the answers differed. Dropped, shed and failed
-    requests are the server's doing, reported, not a fault of the measurement."""
+    can): the generator lagged its schedule, or the answers differed by more than `size_slack`
+    bytes (what a setup varies by design: Django's gzip pads at random). Dropped, shed and
+    failed requests are the server's doing, reported, not a fault of the measurement."""
     reasons = []
     limit = slip_limit_ms(slo_ms)
     if stats.slip_p99_ms > limit:
@@ -240,7 +241,7 @@ def arrival_reasons(stats: ArrivalStats, slo_ms: float) -> list[str]:
         )
     if not stats.requests:
         reasons.append("no arrival in the window")
-    if len(stats.body_sizes) > 1:
+    if stats.body_sizes and stats.body_sizes[-1] - stats.body_sizes[0] > size_slack:
         reasons.append(f"body sizes varied: {', '.join(map(str, stats.body_sizes))}")
     return reasons
 

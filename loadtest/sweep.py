@@ -142,7 +142,7 @@ def measure_rate(
     restarted = server.pids() != pids
     server.wait_idle()
     stats = summarize_arrivals(m.records, m.started, m.ended, rate, m.issued)
-    reasons = arrival_reasons(stats, options.slo_ms) + measurement_reasons(m)
+    reasons = arrival_reasons(stats, options.slo_ms, request.size_slack) + measurement_reasons(m)
     if restarted:
         reasons.append("a server process was replaced during the run")
     if lingering:

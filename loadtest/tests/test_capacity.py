@@ -179,7 +179,7 @@ class StandInServer:
 
 def test_a_sweep_finds_the_maximum_first_then_offers_its_fractions_in_ascending_order():
     loadgen, lines = StandInGenerator(), []
-    request = SimpleNamespace(mode="raw", limit=1000)
+    request = SimpleNamespace(mode="raw", limit=1000, size_slack=0)
     rows = sweep_cell(
         loadgen,
         StandInServer(),
@@ -201,7 +201,7 @@ def test_given_rates_skip_the_closed_loop_and_a_rate_the_generator_cannot_make_i
     rows = sweep_cell(
         loadgen,
         StandInServer(),
-        SimpleNamespace(mode="raw", limit=1000),
+        SimpleNamespace(mode="raw", limit=1000, size_slack=0),
         options,
         lambda: None,
         rates=[350, 100],
