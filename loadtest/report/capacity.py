@@ -135,15 +135,26 @@ class Capacity:
     highest_tried: float
     rough: bool  # the deciding p99 rests on fewer than ROUGH_P99_REQUESTS requests
     trustworthy: bool  # the deciding row passed its checks
+    # The next rate tried above it, which did not meet the target: the capacity lies between
+    # the two (as fine as the sweep's grid); NaN when every rate tried met it or none did.
+    not_met_above: float = math.nan
 
     @property
     def text(self) -> str:
         if not math.isfinite(self.rps):
             return f"below the lowest rate tried ({fnum(self.lowest_tried)} req/s)"
-        marks = ("" if self.trustworthy else " ⚠") + (" (rough)" if self.rough else "")
+        warn = "" if self.trustworthy else " ⚠"
         if self.rps >= self.highest_tried:
-            return f"≥ {fnum(self.rps)} req/s (every rate tried met it){marks}"
-        return f"{fnum(self.rps)} req/s{marks}"
+            rough = " (rough)" if self.rough else ""
+            return f"≥ {fnum(self.rps)} req/s (every rate tried met it){warn}{rough}"
+        notes = ["rough"] if self.rough else []
+        notes.append(not_met_text(self.not_met_above))
+        return f"{fnum(self.rps)} req/s{warn} ({'; '.join(notes)})"
+
+
+def not_met_text(rate: float) -> str:
+    """The rate above a capacity that did not meet the target, as the capacity's texts say it."""
+    return f"{fnum(rate)} not met"
 
 
 def capacities(rows: Iterable[CapacityRow]) -> dict[tuple[str, str, int], Capacity]:
@@ -164,6 +175,10 @@ def capacities(rows: Iterable[CapacityRow]) -> dict[tuple[str, str, int], Capaci
             highest_tried=max(r.offered_rps for r in rates),
             rough=bool(best and best.rough),
             trustworthy=bool(best is None or best.trustworthy),
+            not_met_above=min(
+                (r.offered_rps for r in rates if best and r.offered_rps > best.offered_rps),
+                default=math.nan,
+            ),
         )
     return out
 

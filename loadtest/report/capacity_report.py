@@ -55,7 +55,8 @@ def capacity_table(rows: list[CapacityRow]) -> Table:
         ],
         body,
         f"Capacity at the latency target: the highest offered rate (open loop) whose p99 stayed within "
-        f"{slo} ms with nothing dropped and at least {SERVED_PCT:g}% of it served. ~ marks a rough p99 "
+        f'{slo} ms with nothing dropped and at least {SERVED_PCT:g}% of it served; "R not met": the '
+        "next rate tried, which did not, so the capacity lies between the two. ~ marks a rough p99 "
         f"(fewer than {ROUGH_P99_REQUESTS:,} answered requests behind it); ⚠ a deciding rate that "
         "failed its checks.",
         align_left=3,

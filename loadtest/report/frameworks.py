@@ -50,7 +50,8 @@ def capacity_note(res: Results) -> str:
     return (
         f" Capacity at p99 ≤ {fnum(slo_ms(res))} ms: the highest rate offered open-loop (requests "
         "starting on a schedule, latency from when each should have started) that kept its p99 "
-        "within the target with nothing dropped; - where the run swept no rates (capacity.md)."
+        'within the target with nothing dropped ("R not met": the next rate tried, which did not; '
+        "the capacity lies between the two); - where the run swept no rates (capacity.md)."
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.report.capacity import not_met_text
 from loadtest.report.frameworks import ranked
 from loadtest.report.numbers import fnum, rows_label
 from loadtest.report.results import Results
@@ -88,8 +89,9 @@ def read_capacity(
     directory: Path, limit: int, slo_ms: float = SLO_MS
 ) -> dict[tuple[str, str], str]:
     """From `directory`/capacity.csv, per (server, mode) at `limit` rows: the highest offered rate
-    with p99 <= `slo_ms`, nothing dropped and at least 97% served ("below R req/s" when even the
-    lowest rate R missed). {} without the file; rows it cannot read are skipped."""
+    with p99 <= `slo_ms`, nothing dropped and at least 97% served, and the next rate tried above
+    it, which did not ("below R req/s" when even the lowest rate R missed). {} without the file;
+    rows it cannot read are skipped."""
     path = directory / CAPACITY_FILE
     if not path.is_file():
         return {}
@@ -116,9 +118,11 @@ def read_capacity(
     out = {}
     for key, tried in rates.items():
         met = [rate for rate, ok in tried if ok]
-        out[key] = (
-            f"{fnum(max(met))} req/s" if met else f"below {fnum(min(r for r, _ in tried))} req/s"
-        )
+        if not met:
+            out[key] = f"below {fnum(min(r for r, _ in tried))} req/s"
+            continue
+        above = [rate for rate, _ in tried if rate > max(met)]
+        out[key] = f"{fnum(max(met))} req/s" + (f" ({not_met_text(min(above))})" if above else "")
     return out
 
 

@@ -30,7 +30,9 @@ def row(rate, p99, mode="raw", **kw):
 class TestCapacity:
     def test_the_highest_rate_that_met_the_target(self):
         (cap,) = capacities([row(100, 10), row(200, 40), row(300, 90), row(380, 400)]).values()
-        assert cap.rps == 300 and cap.text == "300 req/s"
+        # It lies between 300 and the next rate tried: the sweep's grid is the resolution.
+        assert cap.rps == 300 and cap.not_met_above == 380
+        assert cap.text == "300 req/s (380 not met)"
 
     def test_a_drop_an_unanswered_request_or_a_short_served_share_is_not_capacity(self):
         rows = [
@@ -52,7 +54,7 @@ class TestCapacity:
         (cap,) = capacities(
             [row(100, 10), row(200, 20, requests=500, trustworthy=False), row(300, 200)]
         ).values()
-        assert cap.text == "200 req/s ⚠ (rough)"
+        assert cap.text == "200 req/s ⚠ (rough; 300 not met)"
 
     def test_each_cell_and_its_own_target(self):
         rows = [row(100, 60), row(100, 60, mode="drf", slo_ms=50.0)]

@@ -68,7 +68,7 @@ def test_the_frameworks_table_gives_the_capacity_of_the_swept_cells(tmp_path):
     table = frameworks_table(res)
     column = table.headers.index("capacity at p99 ≤ 100 ms")
     by_cell = {(row[0], row[1]): row[column] for row in table.rows}
-    assert by_cell[("wsgi", "raw")] == "200 req/s"
+    assert by_cell[("wsgi", "raw")] == "200 req/s (300 not met)"
     assert by_cell[("asgi", "raw")] == "-"
     assert "highest rate offered open-loop" in table.caption
     md = render.render_markdown(res)
@@ -125,7 +125,7 @@ def test_bench_sweeps_its_cells_from_their_closed_loop_medians(tmp_path, monkeyp
     # The load generator's module imports Locust, which patches with gevent: not in this process.
     generator = ModuleType("loadtest.load.generator")
     generator.CandleRequest = lambda mode, limit, *rest, **options: SimpleNamespace(
-        mode=mode, limit=limit
+        mode=mode, limit=limit, **{"size_slack": 0, **options}
     )
     monkeypatch.setitem(sys.modules, "loadtest.load.generator", generator)
     plan = plan_for(["--servers", "wsgi", "--modes", "raw", "--limits", "1000"])

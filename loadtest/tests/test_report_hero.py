@@ -180,7 +180,7 @@ def test_capacity_csv_is_read_tolerantly(tmp_path):
         ",raw,1000,poisson,10,10,0,300,5,yes\n"
     )
     assert hero.read_capacity(tmp_path, 1000) == {
-        ("asgi", "raw"): "200 req/s",
+        ("asgi", "raw"): "200 req/s (280 not met)",  # the next rate tried above
         ("asgi", "drf"): "below 20.0 req/s",
     }
     # Only the columns it needs.
