@@ -23,6 +23,7 @@ from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
+    add_compression_option,
     add_deployment_options,
     add_load_host_options,
     add_target_options,
@@ -92,14 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--limits", type=parse_int_list, default="1000", help="comma-separated row counts"
     )
-    p.add_argument(
-        "--compression",
-        type=parse_name_list,
-        default=[NO_COMPRESSION],
-        metavar="LIST",
-        help="compression setups: each server is started once under each it runs, requests send "
-        "its Accept-Encoding and its rows are named <server>+<setup> (see python -m loadtest bench "
-        "--help); a --target is swept under its own setup",
+    add_compression_option(
+        p,
+        "each server is started once under each it runs, requests send its Accept-Encoding, "
+        "its rows are named <server>+<setup>; a --target is swept under its own setup",
     )
     p.add_argument(
         "--rates",

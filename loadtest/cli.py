@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR
+from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, NO_COMPRESSION
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
@@ -109,6 +109,18 @@ def add_target_options(p: argparse.ArgumentParser, kind: str = "") -> None:
         "--force",
         action="store_true",
         help="write into a non-empty --out (files of the same name are replaced, others stay)",
+    )
+
+
+def add_compression_option(p: argparse.ArgumentParser, what: str) -> None:
+    """--compression LIST (default `none`) of the overload and capacity commands; `what` says
+    what each setup gets."""
+    p.add_argument(
+        "--compression",
+        type=parse_name_list,
+        default=[NO_COMPRESSION],
+        metavar="LIST",
+        help=f"compression setups (see python -m loadtest bench --help): {what}",
     )
 
 

@@ -19,6 +19,7 @@ from loadtest import overload
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
+    add_compression_option,
     add_target_options,
     command_main,
     create_results_dir,
@@ -140,13 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated modes, one after the other",
     )
     p.add_argument("--server", default="asgi", choices=list(SERVERS), help="the server under load")
-    p.add_argument(
-        "--compression",
-        type=parse_name_list,
-        default=[NO_COMPRESSION],
-        metavar="LIST",
-        help="compression setups, one soak each (its own server process, memory and verdict; "
-        "--minutes each), requests sending its Accept-Encoding",
+    add_compression_option(
+        p,
+        "one soak each (its own server process, memory and verdict; --minutes each), "
+        "requests sending its Accept-Encoding",
     )
     p.add_argument("--users", type=int, default=16, help="concurrent users without wait")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")

@@ -20,6 +20,7 @@ import psutil
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
+    add_compression_option,
     add_target_options,
     command_main,
     create_results_dir,
@@ -499,13 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="recovery p50 must be within this x baseline p50",
     )
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
-    p.add_argument(
-        "--compression",
-        type=parse_name_list,
-        default=[NO_COMPRESSION],
-        metavar="LIST",
-        help="compression setups: each server is started once under each it runs, requests send "
-        "its Accept-Encoding (see python -m loadtest bench --help)",
+    add_compression_option(
+        p,
+        "each server is started once under each it runs, requests send its Accept-Encoding",
     )
     p.add_argument(
         "--limit-concurrency",
