@@ -122,6 +122,13 @@ def lists_its_modes(base_url: str) -> bool:
     return status == 200 and bool(json.loads(body)["modes"])
 
 
+def plain_uvicorn(host: str, port: int) -> list[str]:
+    """uvicorn with its defaults on the project's ASGI application (not the runner's asgi set-up)."""
+    app = "candleproject.asgi:application"
+    options = ["--host", host, "--port", str(port), "--log-level", "warning"]
+    return [sys.executable, "-m", "uvicorn", app, *options]
+
+
 @contextlib.contextmanager
 def running_server(
     command: Callable[[str, int], list[str]],

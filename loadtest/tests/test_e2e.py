@@ -6,14 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from loadtest.report.results import COLUMNS, load_rows
 from loadtest.serving.servers import PROJECT_ROOT as PROJECT
-from loadtest.tests.live_servers import run_loadtest
+from loadtest.tests.live_servers import plain_uvicorn, run_loadtest, running_server
 
 pytestmark = pytest.mark.live
 
@@ -275,43 +273,10 @@ def test_runner_refuses_debug(bench_env, tmp_path):
     assert not (tmp_path / "x").exists()  # refused before writing anything
 
 
-def wait_for(url: str, server: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert server.poll() is None, "the server exited"
-        try:
-            with urllib.request.urlopen(url, timeout=5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer")
-
-
 def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
     """`locust -f loadtest/locustfile.py --load-profile seed` against a running server."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "candleproject.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT,
-        env=bench_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/modes", server)
+    database = bench_env["DATABASE_URL"]
+    with running_server(plain_uvicorn, tmp_path, DATABASE_URL=database) as host:
         result = subprocess.run(
             [
                 sys.executable,
@@ -320,7 +285,7 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
                 "-f",
                 str(PROJECT / "loadtest" / "locustfile.py"),
                 "--host",
-                f"http://127.0.0.1:{port}",
+                host,
                 "--headless",
                 "-u",
                 "6",
@@ -342,9 +307,6 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
             text=True,
             timeout=60,
         )
-    finally:
-        server.terminate()
-        server.wait(10)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "every user made its requests" in output

@@ -93,38 +93,13 @@ def test_locust_over_wrk_is_taken_within_each_repeat():
 
 
 @pytest.mark.live
-def test_wrk_measures_a_running_server(bench_env, require_tool):
+def test_wrk_measures_a_running_server(bench_env, require_tool, tmp_path):
     require_tool(shutil.which("wrk") is not None, "wrk is not installed (.ci/run installs it)")
-    import subprocess
-    import sys
-    import time
-    import urllib.request
+    from loadtest.tests.live_servers import plain_uvicorn, running_server
 
-    from loadtest.serving.servers import PROJECT_ROOT, free_port
-
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "candleproject.asgi:application",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=bench_env,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/api/modes"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1).read()
-                break
-            except OSError:
-                time.sleep(0.1)
+    database = bench_env["DATABASE_URL"]
+    with running_server(plain_uvicorn, tmp_path, DATABASE_URL=database) as host:
+        url = f"{host}/api/modes"
         check = wrk.PairedCheck([("asgi", "raw")], 4, 0.5, None)  # rounded up to 1 s
         assert check.wants("asgi", "raw", wrk.HEADLINE_ROWS) and not check.wants("asgi", "raw", 100)
         for repeat in (1, 2):
@@ -136,9 +111,6 @@ def test_wrk_measures_a_running_server(bench_env, require_tool):
         assert cell["wrk_rps"] > 0 and math.isclose(
             cell["wrk_rps"], sum(r["rps"] for r in cell["runs"]) / 2
         )
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def test_wrk_sends_the_headers_it_is_given(require_tool):
