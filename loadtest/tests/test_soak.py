@@ -3,13 +3,11 @@
 import csv
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 
-from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 from loadtest.soak import soak_verdict
+from loadtest.tests.live_servers import run_loadtest
 
 
 def series(rss, step=5.0, failures=0):
@@ -57,27 +55,19 @@ def test_soak_end_to_end(bench_env, tmp_path):
     cannot judge memory growth (RSS moves by ~10% with what else the machine does): the growth
     limit is lifted here, and the growth verdict is tested on synthetic samples above."""
     out = tmp_path / "soak"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtest",
-            "soak",
-            "--minutes",
-            "0.2",
-            "--sample-seconds",
-            "1",
-            "--limit",
-            "100",
-            "--max-growth",
-            "1000",
-            "--out",
-            str(out),
-        ],
-        cwd=PROJECT,
-        env=bench_env,
-        capture_output=True,
-        text=True,
+    result = run_loadtest(
+        bench_env,
+        "soak",
+        "--minutes",
+        "0.2",
+        "--sample-seconds",
+        "1",
+        "--limit",
+        "100",
+        "--max-growth",
+        "1000",
+        "--out",
+        str(out),
         timeout=120,
     )
     output = result.stdout + result.stderr

@@ -11,6 +11,7 @@ from loadtest.overload import classify
 from loadtest.serving.servers import PROJECT_ROOT as PROJECT
 from loadtest.serving.servers import SERVERS
 from loadtest.spike import SpikePlan, spike_verdict, timeline
+from loadtest.tests.live_servers import run_loadtest
 
 PLAN = SpikePlan(users=200, baseline_users=16, baseline_s=5, spawn_s=1, hold_s=10, recovery_s=10)
 
@@ -134,41 +135,33 @@ def test_uvicorn_command_sheds_overload():
 def test_spike_end_to_end(bench_env, tmp_path):
     """A short real spike: uvicorn with a low concurrency limit must shed with 503 and recover."""
     out = tmp_path / "spike"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtest",
-            "spike",
-            "--servers",
-            "asgi",
-            "--modes",
-            "raw",
-            "--users",
-            "30",
-            "--limit-concurrency",
-            "20",
-            "--baseline-users",
-            "4",
-            "--baseline-seconds",
-            "2",
-            "--hold",
-            "1",
-            "--recovery-seconds",
-            "3",
-            "--settle",
-            "1",
-            "--recovery-factor",
-            "3",
-            "--limit",
-            "100",
-            "--out",
-            str(out),
-        ],
-        cwd=PROJECT,
-        env=bench_env,
-        capture_output=True,
-        text=True,
+    result = run_loadtest(
+        bench_env,
+        "spike",
+        "--servers",
+        "asgi",
+        "--modes",
+        "raw",
+        "--users",
+        "30",
+        "--limit-concurrency",
+        "20",
+        "--baseline-users",
+        "4",
+        "--baseline-seconds",
+        "2",
+        "--hold",
+        "1",
+        "--recovery-seconds",
+        "3",
+        "--settle",
+        "1",
+        "--recovery-factor",
+        "3",
+        "--limit",
+        "100",
+        "--out",
+        str(out),
         timeout=120,
     )
     output = result.stdout + result.stderr
