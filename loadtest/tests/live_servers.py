@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
+from loadtest.load.workers import LOCUSTFILE
 from loadtest.serving.servers import PROJECT_ROOT, free_port
 
 
@@ -120,6 +121,22 @@ def lists_its_modes(base_url: str) -> bool:
     except OSError:
         return False
     return status == 200 and bool(json.loads(body)["modes"])
+
+
+def run_locustfile_headless(
+    env: dict[str, str], host: str, cwd: Path, *options: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """`locust -f loadtest/locustfile.py --host HOST --headless OPTIONS --only-summary`, as a
+    user runs it by hand; its output captured."""
+    by_hand = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host, "--headless"]
+    return subprocess.run(
+        [*by_hand, *options, "--only-summary"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def plain_uvicorn(host: str, port: int) -> list[str]:

@@ -39,7 +39,12 @@ from loadtest.serving.servers import (
     free_port,
     gunicorn_command,
 )
-from loadtest.tests.live_servers import run_loadtest, running_server, serving_in_thread
+from loadtest.tests.live_servers import (
+    run_loadtest,
+    run_locustfile_headless,
+    running_server,
+    serving_in_thread,
+)
 
 SECRET = "s3cret-token-value"
 
@@ -533,37 +538,24 @@ def test_a_redirecting_target_is_refused_and_the_headers_never_reach_where_it_po
             )
         )
         # Locust's user follows no redirect either: a 302 is a failed request, never a request elsewhere.
-        by_hand = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(PROJECT_ROOT / "loadtest" / "locustfile.py"),
-                "--host",
-                url,
-                "--headless",
-                "-u",
-                "1",
-                "-r",
-                "1",
-                "--load-profile",
-                "seed",
-                "--requests-per-user",
-                "1",
-                "--header",
-                f"X-Probe: {SECRET}",
-                "--mode",
-                "raw",
-                "--limit",
-                "10",
-                "--only-summary",
-            ],
-            cwd=tmp_path,
-            env=dict(os.environ),
-            capture_output=True,
-            text=True,
-            timeout=60,
+        by_hand = run_locustfile_headless(
+            dict(os.environ),
+            url,
+            tmp_path,
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "--load-profile",
+            "seed",
+            "--requests-per-user",
+            "1",
+            "--header",
+            f"X-Probe: {SECRET}",
+            "--mode",
+            "raw",
+            "--limit",
+            "10",
         )
     assert line == (
         f"candlebench refuses to run: {url}/api/modes redirects to {elsewhere}/api/modes; "
@@ -912,35 +904,22 @@ def test_a_tls_target_with_an_untrusted_certificate_is_refused_unless_insecure(
             timeout=60,
         )
         # Locust's user (the runner's) checks the certificate too: by hand, without --insecure.
-        by_hand = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(PROJECT_ROOT / "loadtest" / "locustfile.py"),
-                "--host",
-                url,
-                "--headless",
-                "-u",
-                "1",
-                "-r",
-                "1",
-                "--load-profile",
-                "seed",
-                "--requests-per-user",
-                "1",
-                "--mode",
-                "raw",
-                "--limit",
-                "10",
-                "--only-summary",
-            ],
-            cwd=tmp_path,
-            env=bench_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        by_hand = run_locustfile_headless(
+            bench_env,
+            url,
+            tmp_path,
+            "-u",
+            "1",
+            "-r",
+            "1",
+            "--load-profile",
+            "seed",
+            "--requests-per-user",
+            "1",
+            "--mode",
+            "raw",
+            "--limit",
+            "10",
         )
         short = (
             "--modes",

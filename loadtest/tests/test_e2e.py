@@ -4,14 +4,16 @@ import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from loadtest.report.results import COLUMNS, load_rows
-from loadtest.serving.servers import PROJECT_ROOT as PROJECT
-from loadtest.tests.live_servers import plain_uvicorn, run_loadtest, running_server
+from loadtest.tests.live_servers import (
+    plain_uvicorn,
+    run_loadtest,
+    run_locustfile_headless,
+    running_server,
+)
 
 pytestmark = pytest.mark.live
 
@@ -277,35 +279,22 @@ def test_locustfile_seed_profile_by_hand_stops_by_itself(bench_env, tmp_path):
     """`locust -f loadtest/locustfile.py --load-profile seed` against a running server."""
     database = bench_env["DATABASE_URL"]
     with running_server(plain_uvicorn, tmp_path, DATABASE_URL=database) as host:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "locust",
-                "-f",
-                str(PROJECT / "loadtest" / "locustfile.py"),
-                "--host",
-                host,
-                "--headless",
-                "-u",
-                "6",
-                "-r",
-                "6",
-                "--load-profile",
-                "seed",
-                "--requests-per-user",
-                "2",
-                "--mode",
-                "raw",
-                "--limit",
-                "10",
-                "--only-summary",
-            ],
-            cwd=tmp_path,
-            env=bench_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        result = run_locustfile_headless(
+            bench_env,
+            host,
+            tmp_path,
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "--load-profile",
+            "seed",
+            "--requests-per-user",
+            "2",
+            "--mode",
+            "raw",
+            "--limit",
+            "10",
         )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]

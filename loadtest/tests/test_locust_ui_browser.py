@@ -18,12 +18,12 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from candles.tests import browser
-from loadtest.serving.servers import PROJECT_ROOT, SERVERS, free_port
+from loadtest.load.workers import LOCUSTFILE
+from loadtest.serving.servers import SERVERS, free_port
 from loadtest.tests.live_servers import answers_ok, running_process, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-LOCUSTFILE = PROJECT_ROOT / "loadtest" / "locustfile.py"
 RUN_TIME_S = 4
 
 
