@@ -47,8 +47,8 @@ from loadtest.request import (
     candle_path,
     split_setup_label,
 )
+from loadtest.serving.servers import PROJECT_ROOT, pin_to
 
-PROJECT = Path(__file__).resolve().parents[2]
 HASH_SEED = "0"  # str hashes, so dict and set layouts, the same in every run
 # Counted calls per cell by row count (up to, calls): the first call after another cell pays
 # up to ~1% more at 1 row (caches the other cell filled), so small responses are counted
@@ -124,12 +124,12 @@ def instruction_ladder(
         child_env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
         result = subprocess.run(
             command,
-            cwd=PROJECT,
+            cwd=PROJECT_ROOT,
             env=child_env,
             capture_output=True,
             text=True,
             timeout=timeout,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+            preexec_fn=pin_to(cpus),
         )
         if result.returncode != 0:
             raise RuntimeError(
