@@ -18,7 +18,7 @@ from email.message import Message
 from candles.api.compression import MIN_COMPRESS_BYTES, decoded
 from loadtest.cli import CheckError
 from loadtest.serving.deployment import RequestOptions
-from loadtest.serving.servers import BYTES, INSTANTS
+from loadtest.serving.servers import BYTES, INSTANTS, direct_opener
 
 # Every candlebench server lists its modes here: the first question to a target.
 MODES_PATH = "/api/modes"
@@ -43,7 +43,7 @@ def fetch(
     if url.startswith("https:"):
         handlers.append(urllib.request.HTTPSHandler(context=options.ssl_context()))
     try:
-        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as response:
+        with direct_opener(*handlers).open(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()

@@ -35,6 +35,13 @@ UVICORN_LIMIT_CONCURRENCY = 200
 UVICORN_GRACEFUL_SECONDS = 10
 
 
+def direct_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
+    """urllib without the shell's proxy (http_proxy, ...): the runner's checks reach a server the
+    way the load does (neither Locust's FastHttpUser nor wrk reads a proxy from the environment),
+    and a proxy could not reach the servers the runner starts on 127.0.0.1 anyway."""
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), *handlers)
+
+
 PROJECT_ASGI_APP = "candleproject.asgi:application"
 PROJECT_WSGI_APP = "candleproject.wsgi:application"
 STOCK_ASGI_APP = "candleproject.asgi_stock:application"
@@ -401,7 +408,7 @@ class ServerProcess:
                     f"{self.spec.name} server exited with code {self.proc.returncode}:\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(self.base_url + "/api/modes", timeout=5) as response:
+                with direct_opener().open(self.base_url + "/api/modes", timeout=5) as response:
                     if response.status == 200:
                         self.started_s = time.monotonic() - self._started
                         return json.loads(response.read())
