@@ -151,6 +151,16 @@ class Capacity:
         notes.append(not_met_text(self.not_met_above))
         return f"{fnum(self.rps)} req/s{warn} ({'; '.join(notes)})"
 
+    @property
+    def chart_text(self) -> str:
+        """The same decision in a few words, beside a bar of the hero chart."""
+        if not math.isfinite(self.rps):
+            return f"below {fnum(self.lowest_tried)} req/s"
+        warn = "" if self.trustworthy else " ⚠"
+        if self.rps >= self.highest_tried:
+            return f"≥ {fnum(self.rps)} req/s{warn}"
+        return f"{fnum(self.rps)} req/s{warn} ({not_met_text(self.not_met_above)})"
+
 
 def not_met_text(rate: float) -> str:
     """The rate above a capacity that did not meet the target, as the capacity's texts say it."""

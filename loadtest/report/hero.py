@@ -3,25 +3,20 @@ responses), fastest first, as inline SVG with one element per bar so it stays cr
 
 from __future__ import annotations
 
-import csv
 import html
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadtest.report.capacity import not_met_text
+from loadtest.report.capacity import DEFAULT_SLO_MS, capacity_from_folder
 from loadtest.report.frameworks import ranked
 from loadtest.report.numbers import fnum, rows_label
 from loadtest.report.results import Results
 
 # The server that serves the case study's FastAPI app (loadtest/reference/).
 REFERENCE_SERVER = "fastapi"
-# capacity.csv: one row per offered rate of an open-loop sweep (`python -m loadtest capacity`).
-CAPACITY_FILE = "capacity.csv"
-SLO_MS = 100.0  # the latency target: p99 at most this
-MIN_SERVED = 0.97  # a rate counts only if at least this share of it was served
+SLO_MS = DEFAULT_SLO_MS  # the latency target the chart shows capacity at: p99 at most this
 
 VALIDATED_FILL = "#2563a8"
 UNVALIDATED_FILL = "url(#hero-unvalidated)"
@@ -78,52 +73,15 @@ def hero_bars(res: Results, capacity: Mapping[tuple[str, str], str] | None = Non
     return bars
 
 
-def _number(text: str | None) -> float:
-    try:
-        return float(text) if text else math.nan
-    except ValueError:
-        return math.nan
-
-
-def read_capacity(
-    directory: Path, limit: int, slo_ms: float = SLO_MS
-) -> dict[tuple[str, str], str]:
-    """From `directory`/capacity.csv, per (server, mode) at `limit` rows: the highest offered rate
-    with p99 <= `slo_ms`, nothing dropped and at least 97% served, and the next rate tried above
-    it, which did not ("below R req/s" when even the lowest rate R missed). {} without the file;
-    rows it cannot read are skipped."""
-    path = directory / CAPACITY_FILE
-    if not path.is_file():
-        return {}
-    rates: dict[tuple[str, str], list[tuple[float, bool]]] = defaultdict(list)
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            offered, p99 = _number(row.get("offered_rps")), _number(row.get("p99_ms"))
-            if (
-                not row.get("server")
-                or not row.get("mode")
-                or _number(row.get("limit")) != limit
-                or not math.isfinite(offered)
-                or offered <= 0
-            ):
-                continue
-            achieved, dropped = _number(row.get("achieved_rps")), _number(row.get("dropped"))
-            met = (
-                p99 <= slo_ms
-                and not dropped > 0
-                and not achieved < MIN_SERVED * offered
-                and row.get("trustworthy", "yes") != "no"
-            )
-            rates[(row["server"], row["mode"])].append((offered, met))
-    out = {}
-    for key, tried in rates.items():
-        met = [rate for rate, ok in tried if ok]
-        if not met:
-            out[key] = f"below {fnum(min(r for r, _ in tried))} req/s"
-            continue
-        above = [rate for rate, _ in tried if rate > max(met)]
-        out[key] = f"{fnum(max(met))} req/s" + (f" ({not_met_text(min(above))})" if above else "")
-    return out
+def read_capacity(directory: Path, limit: int) -> dict[tuple[str, str], str]:
+    """From `directory`/capacity.csv, per (server, mode) swept at `limit` rows against SLO_MS:
+    its capacity as the tables decide it (loadtest/report/capacity.py), in a few words. {} when
+    the run swept nothing."""
+    return {
+        (c.server, c.mode): c.chart_text
+        for c in capacity_from_folder(directory).values()
+        if c.limit == limit and c.slo_ms == SLO_MS
+    }
 
 
 def _nice_step(top: float, ticks: int = 6) -> float:

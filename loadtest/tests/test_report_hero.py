@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.report import charts, hero, render
+from loadtest.report.capacity import capacity_from_folder
 from loadtest.report.results import COLUMNS, Results, Row, to_csv
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -164,30 +165,33 @@ def test_capacity_is_shown_beside_its_bar_when_given(res):
     assert "capacity" not in hero.hero_svg(res)
 
 
-def test_capacity_csv_is_read_tolerantly(tmp_path):
+def test_the_hero_decides_capacity_by_the_tables_rule(tmp_path):
+    """One rule for "capacity" (loadtest/report/capacity.py): the chart's words name the rate the
+    capacity tables name, with their mark for a rate that failed its checks."""
     assert hero.read_capacity(tmp_path, 1000) == {}
     (tmp_path / "capacity.csv").write_text(
-        "server,mode,limit,arrivals,offered_rps,achieved_rps,dropped,requests,p99_ms,trustworthy\n"
-        "asgi,raw,1000,poisson,100,100,0,3000,20,yes\n"
-        "asgi,raw,1000,poisson,200,199,0,6000,60,yes\n"
-        "asgi,raw,1000,poisson,280,279,0,8000,95,no\n"  # failed its checks: not counted
-        "asgi,raw,1000,poisson,300,250,0,8000,90,yes\n"  # under 97% served
-        "asgi,raw,1000,poisson,320,320,4,8000,99,yes\n"  # dropped arrivals
-        "asgi,raw,1000,poisson,340,340,0,9000,450,yes\n"  # p99 over the target
-        "asgi,raw,100,poisson,900,900,0,9000,10,yes\n"  # another row count
-        "asgi,drf,1000,poisson,20,20,0,600,180,yes\n"  # even the lowest rate missed
-        "asgi,orjson,1000,poisson,not a number,,,,,\n"
-        ",raw,1000,poisson,10,10,0,300,5,yes\n"
+        "server,mode,limit,arrivals,offered_rps,achieved_rps,dropped,requests,p99_ms,trustworthy,"
+        "slo_ms,served_pct,unfinished\n"
+        "asgi,raw,1000,poisson,100,100,0,3000,20,yes,100,100,0\n"
+        "asgi,raw,1000,poisson,200,199,0,6000,60,yes,100,99.5,0\n"
+        "asgi,raw,1000,poisson,280,279,0,8000,95,no,100,99.6,0\n"  # met, but failed its checks
+        "asgi,raw,1000,poisson,300,250,0,8000,90,yes,100,83.3,0\n"  # under 97% served
+        "asgi,raw,1000,poisson,320,320,4,8000,99,yes,100,100,0\n"  # dropped arrivals
+        "asgi,raw,1000,poisson,330,330,0,8000,99,yes,100,100,3\n"  # left unanswered
+        "asgi,raw,1000,poisson,340,340,0,9000,450,yes,100,100,0\n"  # p99 over the target
+        "asgi,raw,100,poisson,900,900,0,9000,10,yes,100,100,0\n"  # another row count
+        "asgi,drf,1000,poisson,20,20,0,600,180,yes,100,100,0\n"  # even the lowest rate missed
+        "wsgi,raw,1000,poisson,50,50,0,1500,30,yes,100,100,0\n"  # every rate tried met it
+        "wsgi,drf,1000,poisson,10,10,0,300,30,yes,250,100,0\n"  # swept against another target
     )
     assert hero.read_capacity(tmp_path, 1000) == {
-        ("asgi", "raw"): "200 req/s (280 not met)",  # the next rate tried above
+        ("asgi", "raw"): "280 req/s ⚠ (300 not met)",  # the next rate tried above
         ("asgi", "drf"): "below 20.0 req/s",
+        ("wsgi", "raw"): "≥ 50.0 req/s",
     }
-    # Only the columns it needs.
-    (tmp_path / "capacity.csv").write_text(
-        "server,mode,limit,offered_rps,p99_ms\nwsgi,raw,1000,50,30\n"
-    )
-    assert hero.read_capacity(tmp_path, 1000) == {("wsgi", "raw"): "50.0 req/s"}
+    tables = capacity_from_folder(tmp_path)
+    assert tables[("asgi", "raw", 1000)].text == "280 req/s ⚠ (300 not met)"
+    assert tables[("asgi", "drf", 1000)].text == "below the lowest rate tried (20.0 req/s)"
 
 
 def test_the_report_opens_with_the_verdict_and_the_hero(res):
