@@ -105,23 +105,22 @@ def what_to_pick(res: Results) -> str:
     responses, and what a django-ninja user should change first."""
     lim = res.chart_limit
     trusted = res.trusted()
-    rows = ranked(trusted or res, lim)
-    if not rows:
+    if not ranked(res, lim):
         return "Nothing was measured at the largest limit: no recommendation."
     parts = [] if trusted else ["(No run passed its checks: these figures are not to be trusted.)"]
-    plain = [r for r in rows if not res.validates(r[1])]
-    checked = [r for r in rows if res.validates(r[1])]
+    plain = _fastest(res, trusted, lim, validated=False)
+    checked = _fastest(res, trusted, lim, validated=True)
     if plain:
-        s, m, rps = plain[0]
+        (s, m, rps), mark = plain
         parts.append(
-            f"Fastest without validation at {rows_label(lim)}: {m} on {s}, {fnum(rps)} req/s."
+            f"Fastest without validation at {rows_label(lim)}: {m} on {s}, {fnum(rps)} req/s{mark}."
         )
     if checked:
-        s, m, rps = checked[0]
+        (s, m, rps), mark = checked
         text = f"Fastest with every row validated: {m} on {s}, {fnum(rps)} req/s"
         if plain:
             text += f" ({fratio(rps / plain[0][2])} the fastest unvalidated)"
-        parts.append(text + ".")
+        parts.append(text + mark + ".")
     for size, label in ((res.limits[0], "small"), (lim, "large")):
         if size == lim and label == "small":
             continue
@@ -131,6 +130,21 @@ def what_to_pick(res: Results) -> str:
     if advice := ninja_advice(res):
         parts.append(advice)
     return " ".join(parts)
+
+
+def _fastest(
+    res: Results, trusted: Results | None, limit: int, *, validated: bool
+) -> tuple[tuple[str, str, float], str] | None:
+    """The fastest (server, mode, requests/s) that validates (or not) among the runs that passed
+    their checks; when none of those does, among all runs, with " ⚠" to say so, rather than a
+    verdict that silently leaves it out (one disturbed run must not drop a line of the report)."""
+    for subset, mark in ((trusted, ""), (res, " ⚠ its runs failed their checks")):
+        rows = (
+            [r for r in ranked(subset, limit) if res.validates(r[1]) == validated] if subset else []
+        )
+        if rows:
+            return rows[0], "" if subset is res and not trusted else mark
+    return None
 
 
 def _server_spread(res: Results, limit: int) -> str:

@@ -546,3 +546,22 @@ def test_the_steps_fall_back_on_untrustworthy_runs_and_say_so():
     assert rows["ninja"][4] == "38.0 ⚠" and rows["ninja-orjson"][4:] == ["47.5", "×1.25 ⚠"]
     assert "ninja-orjson ×1.31 in-process, ×1.25 ⚠ under load on wsgi" in what_to_pick(res)
     assert by_key(res)[0]["G10 wsgi"].status == "not measured"  # the goals never fall back
+
+
+def test_what_to_pick_names_a_kind_whose_runs_all_failed_their_checks_with_a_mark():
+    """One disturbed run (a validated mode's only cell) must not drop its line from the verdict."""
+    every_validated = {(s, "drf-validated", k) for s in MET for k in (1, 2)}
+    res = results(untrusted=every_validated)
+    res.meta["plan"]["registry"] = [{"name": "drf-validated", "validates": True}]
+    pick = what_to_pick(res)
+    assert "Fastest without validation at 1000 rows: raw on wsgi, 238 req/s." in pick
+    assert (
+        "Fastest with every row validated: drf-validated on wsgi, 9.50 req/s (×0.04 the fastest "
+        "unvalidated) ⚠ its runs failed their checks."
+    ) in pick
+    # Trusted runs of a kind are preferred to untrusted faster ones, without a mark.
+    res = results(untrusted={("wsgi", "raw", 1), ("wsgi", "raw", 2)})
+    res.meta["plan"]["registry"] = [{"name": "drf-validated", "validates": True}]
+    pick = what_to_pick(res)
+    assert "Fastest without validation at 1000 rows: raw on asgi, 209 req/s." in pick
+    assert "Fastest with every row validated: drf-validated on wsgi, 9.50 req/s (×0.05" in pick
