@@ -15,10 +15,12 @@ from pathlib import Path
 
 import psutil
 
+from loadtest.axes import COMPRESSION, Deployment, split_label
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
+    add_axes_options,
     add_deployment_options,
     add_load_host_options,
     add_target_options,
@@ -48,7 +50,7 @@ from loadtest.report.goals import GOAL_ROWS
 from loadtest.report.render import write_reports
 from loadtest.report.results import Results, ResultsWriter, Row, load_rows
 from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
-from loadtest.request import DIAGNOSTICS, candle_path, setup_label, split_setup_label
+from loadtest.request import DIAGNOSTICS, candle_path
 from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
 from loadtest.serving.checks import (
     Document,
@@ -57,6 +59,7 @@ from loadtest.serving.checks import (
     explained_http_errors,
 )
 from loadtest.serving.compression import (
+    compression_of,
     expected_answer,
     setup_named,
     with_accept_encoding,
@@ -139,15 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"runs per mode, limit and server (default {QUICK['repeats']}, "
         f"--full {FULL['repeats']})",
     )
-    p.add_argument(
-        "--compression",
-        type=parse_name_list,
-        metavar="LIST",
-        help="compression setups (candles/api/compression.py: none, django-gzip, zstd-1, br-1, "
-        "gzip-1, auto, bolt-native): every server is started once under each setup of LIST it "
-        "runs, with the matching Accept-Encoding on every request (default: none, and on wsgi "
-        "raw, msgspec and drf at 1000 rows under django-gzip and the recommended setup too; "
-        "--target: the setup its /api/modes names)",
+    add_axes_options(
+        p,
+        "every server is started once under each combination of the setups asked for that it "
+        "runs (--target: the setup its /api/modes names)",
+        defaults=False,
+        default_said={
+            COMPRESSION.name: "none, and on wsgi raw, msgspec and drf at 1000 rows under "
+            "django-gzip and the recommended setup too"
+        },
     )
     p.add_argument(
         "--full",
@@ -255,7 +258,7 @@ def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
             "--interval",
             plan.interval,
             "--compression",
-            ",".join(plan.compression),
+            ",".join(plan.axes[COMPRESSION.name]),
             "--json",
             str(out / "micro.json"),
             "--quiet",
@@ -291,10 +294,10 @@ COMPRESSED_LADDER_MODES = ("raw",)
 def compressed_variants(plan: Plan, modes: list[str]) -> list[str]:
     """`raw+<setup>` for every setup of the plan that compresses in a Django process."""
     return [
-        setup_label(mode, setup)
+        Deployment(compression=setup).label(mode)
         for mode in COMPRESSED_LADDER_MODES
         if mode in modes
-        for setup in plan.compression
+        for setup in plan.axes[COMPRESSION.name]
         if setup_named(setup).compresses_in_django
     ]
 
@@ -345,9 +348,9 @@ def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
 def start_servers(
     plan: Plan, session: Session, out: Path, meta: dict, servers: dict[str, ServerProcess]
 ) -> dict[tuple[str, str, int], Document]:
-    """Start every planned server under each of its compression setups (into `servers` by
-    setup_label, so the caller stops them), learn the modes each serves, and check that they all
-    answer one document per limit once decoded (each in its setup's coding, asked for with its
+    """Start every planned server under each of its deployments (into `servers` by its label, so
+    the caller stops them), learn the modes each serves, and check that they all answer one
+    document per limit once decoded (each in its compression setup's coding, asked for with its
     Accept-Encoding): byte-identical, or for a server whose spec says INSTANTS (the FastAPI
     reference) equal as parsed JSON with times compared as instants. Returns each (server,
     endpoint, limit)'s answer (its wire size is what the load expects)."""
@@ -355,9 +358,9 @@ def start_servers(
     sizes: dict[tuple[str, str, int], Document] = {}
     # Byte-exact servers first: their bodies are the reference the others are compared with.
     for name in sorted(plan.servers, key=lambda n: same_document(n) != BYTES):
-        base, compression = split_setup_label(name)
+        base, deployment = split_label(name)
         spec = SERVERS[base].with_workers(plan.workers)
-        server, served = session.start_server(spec, out, compression)
+        server, served = session.start_server(spec, out, deployment)
         servers[name] = server
         modes = plan.modes_on(name)
         missing = [m for m in modes if m not in served]
@@ -372,10 +375,10 @@ def start_servers(
             endpoints_at,
             lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
             spec.same_document,
-            with_accept_encoding(None, compression),
+            with_accept_encoding(None, deployment),
             who=name,
             reference=reference,
-            content_encoding=setup_named(compression).content_encoding,
+            content_encoding=compression_of(deployment).content_encoding,
         )
         sizes.update({(name, m, lim): document for (m, lim), document in documents.items()})
         meta.setdefault("server_affinity", {})[name] = server.affinity()
@@ -386,7 +389,7 @@ def start_servers(
             if spec.same_document == BYTES
             else "the same document as parsed JSON with times as instants"
         )
-        under = f" under {compression}" if name != base else ""
+        under = f" under {deployment.describe()}" if name != base else ""
         log(
             f"{name}: {spec.label}{under} on {server.host}:{server.port}, CPU(s) {server.affinity()}, "
             f"up in {server.started_s:.1f} s; {len(modes)} modes{also} answer {how}"
@@ -398,16 +401,16 @@ def start_servers(
 
 def same_document(label: str) -> str:
     """How a planned server's documents compare with the others' (its spec's BYTES or INSTANTS)."""
-    return SERVERS[split_setup_label(label)[0]].same_document
+    return SERVERS[split_label(label)[0]].same_document
 
 
 def server_labels(plan: Plan) -> dict[str, str]:
-    """meta.json's `servers`: each planned server's description, with its compression setup."""
+    """meta.json's `servers`: each planned server's description, with its deployment's setups."""
     out = {}
     for label in plan.servers:
-        base, compression = split_setup_label(label)
+        base, deployment = split_label(label)
         text = SERVERS[base].with_workers(plan.workers).label
-        out[label] = text if label == base else f"{text}; compression {compression}"
+        out[label] = text + deployment.as_notes()
     return out
 
 
@@ -446,13 +449,13 @@ def measure_one(
     expected: Document,
     local_postgres: bool,
 ) -> tuple[Row, object]:
-    """One run against one server (or the target) under its compression setup, the setup's
+    """One run against one server (or the target) under its deployment, its compression setup's
     Accept-Encoding on every request: measured, checked, as a results row (and its Measurement)."""
     from loadtest.load.generator import CandleRequest
 
     loadgen.point_at(server.base_url)
     request = CandleRequest(
-        mode, limit, plan.pair, plan.interval, **expected_answer(expected, server.compression)
+        mode, limit, plan.pair, plan.interval, **expected_answer(expected, server.deployment)
     )
     lingering = server.wait_disconnected()
     server.reset_peak_rss()
@@ -467,7 +470,7 @@ def measure_one(
     rss = server.peak_rss_mb()
     key = {
         "server": server.name,
-        "compression": server.compression,
+        "deployment": server.deployment,
         "bytes": len(expected.body),
         "mode": mode,
         "limit": limit,
@@ -608,10 +611,10 @@ def measure_with_wrk(
     which ends the check for the session."""
     server.wait_disconnected()
     url = server.base_url + candle_path(mode, HEADLINE_ROWS, plan.pair, plan.interval)
-    label = setup_label(server.name, server.compression)
+    label = server.served_by
     try:
         run = check.measure(
-            label, mode, repeat, url, setup_named(server.compression).accept_encoding
+            label, mode, repeat, url, compression_of(server.deployment).accept_encoding
         )
     except (RuntimeError, ValueError) as exc:
         log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
@@ -654,7 +657,7 @@ def sweep_capacity(
                 GOAL_ROWS,
                 plan.pair,
                 plan.interval,
-                **expected_answer(sizes[(name, mode, GOAL_ROWS)], server.compression),
+                **expected_answer(sizes[(name, mode, GOAL_ROWS)], server.deployment),
             )
             sweep_cell(
                 loadgen,
@@ -736,9 +739,7 @@ def run(args: argparse.Namespace) -> int:
         "servers": server_labels(plan),
         "server_workers": plan.workers,
         "shared_cpus": sorted(session.layout.shared),
-        "event_loop": {
-            name: SERVERS[split_setup_label(name)[0]].event_loop for name in plan.servers
-        },
+        "event_loop": {name: SERVERS[split_label(name)[0]].event_loop for name in plan.servers},
         "micro": micro,
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
@@ -764,17 +765,16 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     started_at = datetime.now(UTC)
     opened = open_target(url, args.processes, request)
     layout, machine, target = opened.layout, opened.machine, opened.server
-    compression = target.compression
-    label = setup_label(TARGET, compression)
-    plan = make_target_plan(args, target_registry(opened.modes_document), compression)
+    label = target.served_by
+    plan = make_target_plan(args, target_registry(opened.modes_document), target.deployment)
     endpoints_at = {lim: plan.endpoints_on(label, lim) for lim in plan.limits_on(label)}
     with explained_http_errors(url):
         sizes, compared = check_target_documents(
             url,
             endpoints_at,
             lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
-            with_accept_encoding(request, compression),
-            setup_named(compression).content_encoding,
+            with_accept_encoding(request, target.deployment),
+            compression_of(target.deployment).content_encoding,
         )
     how = (
         "byte-identical documents"
@@ -783,7 +783,8 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     )
     log(
         f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(label))} of its "
-        f"{len(ModeMap(plan.registry).modes)} modes planned, compression {compression}), DEBUG off; "
+        f"{len(ModeMap(plan.registry).modes)} modes planned, compression "
+        f"{target.deployment[COMPRESSION.name]}), DEBUG off; "
         f"at every limit they answer {how}"
     )
     out = create_results_dir(args.out, started_at, force=args.force)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from loadtest import bench
+from loadtest.axes import Deployment
 from loadtest.report import render
 from loadtest.report.capacity import CAPACITY_CSV, CapacityRow, CapacityWriter
 from loadtest.report.closed_loop import littles_law_items
@@ -152,10 +153,20 @@ def test_the_capacity_column_survives_the_uncompressed_and_trusted_subsets(tmp_p
             CapacityRow("wsgi", "raw", 1000, "poisson", 100.0, 100.0, 0, 1500, 5, 9, 10, 20, 30)
         )
     res = Results.load(tmp_path)
-    rows = [Row("wsgi", "raw", 1000, 1, rps=390.0, requests=600, compression="zstd-1")]
+    rows = [
+        Row(
+            "wsgi",
+            "raw",
+            1000,
+            1,
+            rps=390.0,
+            requests=600,
+            deployment=Deployment(compression="zstd-1"),
+        )
+    ]
     mixed = Results([*res.rows, *rows], res.meta)
     mixed.capacity = res.capacity
-    plain = mixed.without_compression()
+    plain = mixed.on_default_deployment()
     assert plain is not None and plain.capacity == res.capacity != {}
     trusted = mixed.trusted()
     assert trusted is not None and trusted.capacity == res.capacity

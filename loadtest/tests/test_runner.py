@@ -77,7 +77,7 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
     # recommended setup too (beside none); no ceiling.
     for setup in ("django-gzip", "zstd-1"):
         assert cells[(f"wsgi+{setup}", 1000)] == ["drf", "msgspec", "raw"]
-    assert plan.compression == ["none", "django-gzip", "zstd-1"]
+    assert plan.axes["compression"] == ["none", "django-gzip", "zstd-1"]
     assert {lim for s, lim in cells if s not in ("asgi", "wsgi")} == {1000}
     runs = plan.runs()
     assert len(runs) == sum(map(len, cells.values())) * plan.repeats
