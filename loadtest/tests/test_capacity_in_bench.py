@@ -5,7 +5,7 @@ Little's law."""
 import shutil
 from pathlib import Path
 
-from loadtest import bench
+from loadtest import bench, steps
 from loadtest.axes import Deployment
 from loadtest.report import render
 from loadtest.report.capacity import CAPACITY_CSV, CapacityRow, CapacityWriter
@@ -135,7 +135,7 @@ def test_bench_sweeps_its_cells_from_their_closed_loop_medians(tmp_path, monkeyp
     server.base_url, server.cpu_probe = "http://127.0.0.1:1", lambda local_postgres: None
     loadgen.point_at = lambda url: None
     document = Document(b"x" * 100, 100)
-    bench.sweep_capacity(
+    steps.sweep_capacity(
         plan, {"wsgi": server}, loadgen, {("wsgi", "raw", 1000): document}, tmp_path, False
     )
     assert loadgen.calls == [("open", 200.0), ("open", 340.0), ("open", 420.0)]

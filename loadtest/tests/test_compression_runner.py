@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from candles.api.compression import compress_document, compression_setup
-from loadtest import bench, session, soak, spike
+from loadtest import bench, session, soak, spike, steps
 from loadtest.axes import Deployment, split_label
 from loadtest.cli import CheckError
 from loadtest.load.wrk import PairedCheck
@@ -114,8 +114,8 @@ def test_the_runner_sends_accept_encoding_itself_never_from_a_header_option():
 
 def test_the_ladder_counts_raw_under_each_setup_that_compresses_in_django():
     plan = plan_for(["--compression", "none,django-gzip,zstd-1", "--servers", "wsgi,bolt"])
-    assert bench.compressed_variants(plan, ["drf", "raw"]) == ["raw+django-gzip", "raw+zstd-1"]
-    assert bench.compressed_variants(plan, ["drf"]) == []
+    assert steps.compressed_variants(plan, ["drf", "raw"]) == ["raw+django-gzip", "raw+zstd-1"]
+    assert steps.compressed_variants(plan, ["drf"]) == []
 
 
 def test_spike_and_soak_refuse_a_setup_their_server_does_not_run():
