@@ -37,7 +37,7 @@ COMPRESSION = Axis(
     "--compression",
     "compression setup",
     "compression setups (candles/api/compression.py: none, django-gzip, zstd-1, br-1, gzip-1, "
-    "auto, bolt-native); requests send each setup's Accept-Encoding",
+    "auto, bolt-native), each request sending its setup's Accept-Encoding",
     bare=True,
 )
 STACK = Axis(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest import steps
-from loadtest.axes import COMPRESSION, split_label
+from loadtest.axes import COMPRESSION, STACK, split_label
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
@@ -125,12 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_axes_options(
         p,
-        "every server is started once under each combination of the setups asked for that it "
-        "runs (--target: the setup its /api/modes names)",
+        "every server is started once under each combination of the setups asked for that it runs",
         defaults=False,
         default_said={
             COMPRESSION.name: "none, and on wsgi raw, msgspec and drf at 1000 rows under "
-            "django-gzip and the recommended setup too"
+            "django-gzip and the recommended setup too; --target: the setup its /api/modes names",
+            STACK.name: "today; --target: its own",
         },
     )
     p.add_argument(

@@ -132,7 +132,7 @@ def add_axes_options(
             type=parse_name_list,
             default=[axis.default] if defaults else None,
             metavar="LIST",
-            help=f"{axis.help}: {what}" + ("" if defaults else f" (default: {default})"),
+            help=f"{axis.help}; {what}" + ("" if defaults else f" (default: {default})"),
         )
 
 
