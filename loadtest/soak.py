@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest import overload
-from loadtest.axes import Deployment, axes
+from loadtest.axes import Deployment, axes, axis_named
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
@@ -179,7 +179,7 @@ def check_args(args: argparse.Namespace) -> None:
     for axis, asked in chosen(asked_axes(args)).items():
         missing = [s for s in asked if s not in setups_on(axis, args.server, asked)]
         if missing:
-            noun = next(a.noun for a in axes() if a.name == axis)
+            noun = axis_named(axis).noun
             raise CheckError(f"{args.server} does not run the {noun}(s) {', '.join(missing)}")
     total_s = args.minutes * 60
     samples = math.floor((total_s - warmup_seconds(args)) / args.sample_seconds)

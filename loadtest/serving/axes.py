@@ -79,14 +79,6 @@ class ServerAxis:
     def names(self) -> list[str]:
         return [s.name for s in self.setups()]
 
-    def setup_named(self, name: str) -> Setup:
-        for setup in self.setups():
-            if setup.name == name:
-                return setup
-        raise CheckError(
-            f"unknown {self.axis.noun}(s): {name} (the project has {', '.join(self.names())})"
-        )
-
     def served_setup(self, modes_document: dict) -> str | None:
         """The setup a server says it runs (None: it cannot say)."""
         if self.echo:
