@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
-import psutil
-
+from loadtest import steps
+from loadtest.axes import COMPRESSION, STACK, split_label
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
+    add_axes_options,
     add_deployment_options,
     add_load_host_options,
     add_target_options,
@@ -31,8 +30,8 @@ from loadtest.cli import (
     quiet_interrupts,
     update_latest,
 )
-from loadtest.load.wrk import HEADLINE_ROWS, PairedCheck, wrk_available
 from loadtest.load.wrk import estimate_s as wrk_estimate_s
+from loadtest.load.wrk import wrk_available
 from loadtest.plan import (
     FULL,
     QUICK,
@@ -42,25 +41,19 @@ from loadtest.plan import (
     make_plan,
     make_target_plan,
 )
-from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, CapacityWriter
+from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS
 from loadtest.report.capacity_report import write_capacity_report
 from loadtest.report.goals import GOAL_ROWS
 from loadtest.report.render import write_reports
-from loadtest.report.results import Results, ResultsWriter, Row, load_rows
-from loadtest.report.unknowns import UNKNOWN_COLUMNS, wrk_skip_reason
-from loadtest.request import DIAGNOSTICS, candle_path, setup_label, split_setup_label
-from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
+from loadtest.report.unknowns import UNKNOWN_COLUMNS
+from loadtest.request import DIAGNOSTICS, candle_path
 from loadtest.serving.checks import (
     Document,
     check_documents_agree,
     check_target_documents,
     explained_http_errors,
 )
-from loadtest.serving.compression import (
-    expected_answer,
-    setup_named,
-    with_accept_encoding,
-)
+from loadtest.serving.compression import compression_of, with_accept_encoding
 from loadtest.serving.deployment import (
     TARGET,
     RemoteServer,
@@ -71,18 +64,9 @@ from loadtest.serving.deployment import (
     target_registry,
 )
 from loadtest.serving.modes import ModeMap
-from loadtest.serving.servers import (
-    BYTES,
-    PROJECT_ROOT,
-    SERVERS,
-    ServerProcess,
-    pin_to,
-    system_busy_seconds,
-)
+from loadtest.serving.servers import BYTES, SERVERS, ServerProcess
 from loadtest.serving.settings_probe import is_local_postgres
 from loadtest.session import Session, open_session, open_target
-from loadtest.stats import summarize
-from loadtest.sweep import rates_from, sweep_cell
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,15 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"runs per mode, limit and server (default {QUICK['repeats']}, "
         f"--full {FULL['repeats']})",
     )
-    p.add_argument(
-        "--compression",
-        type=parse_name_list,
-        metavar="LIST",
-        help="compression setups (candles/api/compression.py: none, django-gzip, zstd-1, br-1, "
-        "gzip-1, auto, bolt-native): every server is started once under each setup of LIST it "
-        "runs, with the matching Accept-Encoding on every request (default: none, and on wsgi "
-        "raw, msgspec and drf at 1000 rows under django-gzip and the recommended setup too; "
-        "--target: the setup its /api/modes names)",
+    add_axes_options(
+        p,
+        "every server is started once under each combination of the setups asked for that it runs",
+        defaults=False,
+        default_said={
+            COMPRESSION.name: "none, and on wsgi raw, msgspec and drf at 1000 rows under "
+            "django-gzip and the recommended setup too; --target: the setup its /api/modes names",
+            STACK.name: "today; --target: its own",
+        },
     )
     p.add_argument(
         "--full",
@@ -230,124 +214,12 @@ def check_target_options(args: argparse.Namespace) -> tuple[str, RequestOptions]
     return url, options
 
 
-# -- the steps of a session, in order ---------------------------------------------------------
-
-
-def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
-    """The in-process micro benchmark of the Django modes asked for (None: there is none), in a
-    subprocess pinned to the server's CPU."""
-    django_modes = plan.django_modes()
-    if not django_modes:
-        return None
-    log("micro benchmark (views in-process, no HTTP) ...")
-    started = time.monotonic()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "loadtest.inprocess.micro",
-            "--modes",
-            ",".join(django_modes),
-            "--limits",
-            ",".join(map(str, plan.limits)),
-            "--pair",
-            plan.pair,
-            "--interval",
-            plan.interval,
-            "--compression",
-            ",".join(plan.compression),
-            "--json",
-            str(out / "micro.json"),
-            "--quiet",
-        ],
-        cwd=PROJECT_ROOT,
-        env=session.env,
-        capture_output=True,
-        text=True,
-        preexec_fn=pin_to(session.layout.server),
-        timeout=900,
-    )
-    (out / "micro.txt").write_text(result.stdout + result.stderr)
-    if result.returncode != 0:
-        raise CheckError(f"the micro benchmark failed:\n{(result.stdout + result.stderr)[-2000:]}")
-    log(result.stdout.rstrip())
-    log(f"micro benchmark took {time.monotonic() - started:.0f} s")
-    return json.loads((out / "micro.json").read_text())
-
-
-# The instruction ladder's limits (those within the API's range are counted).
-INSTRUCTION_LIMITS = (1, 100, 1000, 1440)
-# Its measured wall time on the reference machine (two valgrind processes, one per core), for the estimate.
-INSTRUCTIONS_ESTIMATE_S = 60.0
-# The micro benchmark's, likewise.
-MICRO_ESTIMATE_S = 15.0
-
-
-# The fast modes the ladder also counts under each compression setup of the plan, so that the
-# codec's share of a request is visible without the noise of timing.
-COMPRESSED_LADDER_MODES = ("raw",)
-
-
-def compressed_variants(plan: Plan, modes: list[str]) -> list[str]:
-    """`raw+<setup>` for every setup of the plan that compresses in a Django process."""
-    return [
-        setup_label(mode, setup)
-        for mode in COMPRESSED_LADDER_MODES
-        if mode in modes
-        for setup in plan.compression
-        if setup_named(setup).compresses_in_django
-    ]
-
-
-def run_instructions(plan: Plan, session: Session, out: Path) -> dict | None:
-    """The instruction ladder (loadtest/instructions.py) of the plan's modes, saved as
-    instructions.json; None, with a line saying why, when valgrind cannot run here. Before the
-    servers start both cores are free: one valgrind process per core, the server's first."""
-    from loadtest.inprocess.instructions import instruction_ladder_split, unavailable_reason
-    from loadtest.report.ladder import ladder_markdown, ladder_to_json
-
-    reason = unavailable_reason()
-    if reason:
-        log(f"instruction ladder skipped: {reason}")
-        return None
-    # Counted in-process through Django's URLconf: not bolt's or the FastAPI reference's modes.
-    modes = plan.django_modes()
-    if not modes:
-        log("instruction ladder skipped: no mode of this plan has a Django view")
-        return None
-    modes += compressed_variants(plan, modes)
-    limits = [lim for lim in INSTRUCTION_LIMITS if lim <= session.settings["max_limit"]]
-    cpu_sets = (
-        [session.layout.server, session.layout.loadgen]
-        if session.layout.loadgen
-        else [session.layout.server]
-    )
-    log(
-        f"instruction ladder: {len(modes)} modes x {len(limits)} limits under callgrind "
-        f"({len(cpu_sets)} valgrind process(es)) ..."
-    )
-    try:
-        ladder = instruction_ladder_split(
-            modes, limits, cpu_sets, pair=plan.pair, interval=plan.interval, env=session.env
-        )
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
-        log(
-            f"instruction ladder failed, the report will say it was not counted: {str(exc)[-1500:]}"
-        )
-        return None
-    data = ladder_to_json(ladder)
-    (out / "instructions.json").write_text(json.dumps(data, indent=1))
-    log(ladder_markdown(ladder))
-    log(f"instruction ladder took {ladder.seconds:.0f} s")
-    return data
-
-
 def start_servers(
     plan: Plan, session: Session, out: Path, meta: dict, servers: dict[str, ServerProcess]
 ) -> dict[tuple[str, str, int], Document]:
-    """Start every planned server under each of its compression setups (into `servers` by
-    setup_label, so the caller stops them), learn the modes each serves, and check that they all
-    answer one document per limit once decoded (each in its setup's coding, asked for with its
+    """Start every planned server under each of its deployments (into `servers` by its label, so
+    the caller stops them), learn the modes each serves, and check that they all answer one
+    document per limit once decoded (each in its compression setup's coding, asked for with its
     Accept-Encoding): byte-identical, or for a server whose spec says INSTANTS (the FastAPI
     reference) equal as parsed JSON with times compared as instants. Returns each (server,
     endpoint, limit)'s answer (its wire size is what the load expects)."""
@@ -355,9 +227,9 @@ def start_servers(
     sizes: dict[tuple[str, str, int], Document] = {}
     # Byte-exact servers first: their bodies are the reference the others are compared with.
     for name in sorted(plan.servers, key=lambda n: same_document(n) != BYTES):
-        base, compression = split_setup_label(name)
+        base, deployment = split_label(name)
         spec = SERVERS[base].with_workers(plan.workers)
-        server, served = session.start_server(spec, out, compression)
+        server, served = session.start_server(spec, out, deployment)
         servers[name] = server
         modes = plan.modes_on(name)
         missing = [m for m in modes if m not in served]
@@ -372,10 +244,10 @@ def start_servers(
             endpoints_at,
             lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
             spec.same_document,
-            with_accept_encoding(None, compression),
+            with_accept_encoding(None, deployment),
             who=name,
             reference=reference,
-            content_encoding=setup_named(compression).content_encoding,
+            content_encoding=compression_of(deployment).content_encoding,
         )
         sizes.update({(name, m, lim): document for (m, lim), document in documents.items()})
         meta.setdefault("server_affinity", {})[name] = server.affinity()
@@ -386,7 +258,7 @@ def start_servers(
             if spec.same_document == BYTES
             else "the same document as parsed JSON with times as instants"
         )
-        under = f" under {compression}" if name != base else ""
+        under = f" under {deployment.describe()}" if name != base else ""
         log(
             f"{name}: {spec.label}{under} on {server.host}:{server.port}, CPU(s) {server.affinity()}, "
             f"up in {server.started_s:.1f} s; {len(modes)} modes{also} answer {how}"
@@ -398,275 +270,17 @@ def start_servers(
 
 def same_document(label: str) -> str:
     """How a planned server's documents compare with the others' (its spec's BYTES or INSTANTS)."""
-    return SERVERS[split_setup_label(label)[0]].same_document
+    return SERVERS[split_label(label)[0]].same_document
 
 
 def server_labels(plan: Plan) -> dict[str, str]:
-    """meta.json's `servers`: each planned server's description, with its compression setup."""
+    """meta.json's `servers`: each planned server's description, with its deployment's setups."""
     out = {}
     for label in plan.servers:
-        base, compression = split_setup_label(label)
+        base, deployment = split_label(label)
         text = SERVERS[base].with_workers(plan.workers).label
-        out[label] = text if label == base else f"{text}; compression {compression}"
+        out[label] = text + deployment.as_notes()
     return out
-
-
-def machine_quiet_pct(servers: list[ServerProcess | RemoteServer], seconds: float = 1.0) -> float:
-    """CPU used by other processes over `seconds` while nothing is measured (% of a core)."""
-    me = psutil.Process()
-
-    def ours() -> float:
-        t = me.cpu_times()
-        return t.user + t.system + sum(s.cpu_seconds() for s in servers)
-
-    busy0, ours0 = system_busy_seconds(), ours()
-    time.sleep(seconds)
-    busy1, ours1 = system_busy_seconds(), ours()
-    return max(0.0, (busy1 - busy0) - (ours1 - ours0)) / seconds * 100
-
-
-def check_machine_quiet(servers: list[ServerProcess | RemoteServer], meta: dict) -> None:
-    """Warn (and record) when other processes keep the machine busy before the first run."""
-    quiet = machine_quiet_pct(servers)
-    meta["busy_before_pct"] = round(quiet, 1)
-    if quiet > OTHER_CPU_LIMIT:
-        log(
-            f"WARNING: with the servers idle, other processes use {quiet:.0f}% of a CPU; runs disturbed "
-            "by them will be marked not trustworthy"
-        )
-
-
-def measure_one(
-    loadgen,
-    plan: Plan,
-    server: ServerProcess | RemoteServer,
-    mode: str,
-    limit: int,
-    repeat: int,
-    expected: Document,
-    local_postgres: bool,
-) -> tuple[Row, object]:
-    """One run against one server (or the target) under its compression setup, the setup's
-    Accept-Encoding on every request: measured, checked, as a results row (and its Measurement)."""
-    from loadtest.load.generator import CandleRequest
-
-    loadgen.point_at(server.base_url)
-    request = CandleRequest(
-        mode, limit, plan.pair, plan.interval, **expected_answer(expected, server.compression)
-    )
-    lingering = server.wait_disconnected()
-    server.reset_peak_rss()
-    pids = server.pids()
-    probe = server.cpu_probe(local_postgres)
-    if plan.profile == "seed":
-        m = loadgen.seed(request, plan.users, plan.requests_per_user, probe)
-    else:
-        m = loadgen.steady(request, plan.users, plan.warmup, plan.duration, probe, MIN_REQUESTS)
-    restarted = server.pids() != pids
-    server.wait_idle()
-    rss = server.peak_rss_mb()
-    key = {
-        "server": server.name,
-        "compression": server.compression,
-        "bytes": len(expected.body),
-        "mode": mode,
-        "limit": limit,
-        "repeat": repeat,
-        "workers": server.workers,
-        "serving_processes": probe.serving_processes(),
-        "worker_requests": m.worker_requests,
-        "worker_cpu_pct": m.worker_cpu_pct,
-    }
-    if not m.samples:
-        return Row(
-            **key, rps=0.0, trustworthy=False, note="; ".join(["no request completed", *m.notes])
-        ), m
-    stats = summarize(m.samples, m.duration_s)
-    reasons = untrustworthy_reasons(stats, m, request.size_slack)
-    if restarted:
-        reasons.append("a server process was replaced during the run")
-    if lingering:
-        reasons.append(f"{lingering} connection(s) of an earlier run were still open on the server")
-    return Row(
-        **key,
-        rps=stats.rps,
-        p50_ms=stats.p50_ms,
-        p95_ms=stats.p95_ms,
-        p99_ms=stats.p99_ms,
-        failures=stats.failures,
-        wire_bytes=stats.bytes,  # Locust's length of the undecoded body
-        timing_ms=stats.timing_ms,
-        server_rss_mb=rss,
-        trustworthy=not reasons,
-        note="; ".join(reasons),
-        requests=stats.requests,
-        duration_s=stats.duration_s,
-        mean_ms=stats.mean_ms,
-        max_ms=stats.max_ms,
-        server_cpu_pct=m.server_cpu_pct,
-        loadgen_cpu_pct=m.loadgen_cpu_pct,
-        db_cpu_pct=m.db_cpu_pct,
-        other_cpu_pct=m.other_cpu_pct,
-    ), m
-
-
-def measure_all(
-    plan: Plan,
-    servers: dict[str, ServerProcess | RemoteServer],
-    loadgen,
-    sizes: dict[tuple[str, str, int], Document],
-    out: Path,
-    local_postgres: bool,
-    locust_html: bool,
-    wrk: PairedCheck | None = None,
-) -> None:
-    """Every planned run, in order, each written to results.csv as soon as it is measured; a
-    headline cell's run again with wrk right after it (wrk.json)."""
-    runs = plan.runs()
-    if locust_html:
-        (out / "locust").mkdir(exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as f:
-        writer = ResultsWriter(f)
-        t_runs = time.monotonic()
-        for i, (repeat, limit, name, mode) in enumerate(runs, 1):
-            server = servers[name]
-            if not server.alive():
-                raise RuntimeError(f"the {name} server died:\n{server.log_tail()}")
-            row, _ = measure_one(
-                loadgen,
-                plan,
-                server,
-                mode,
-                limit,
-                repeat,
-                sizes[(name, mode, limit)],
-                local_postgres,
-            )
-            if locust_html:
-                row.locust_report = f"locust/{name}-{mode}-{limit}-r{repeat}.html"
-                (out / row.locust_report).write_text(loadgen.html_report())
-            writer.write(row)
-            elapsed = time.monotonic() - t_runs
-            left = elapsed / i * (len(runs) - i)
-            flag = "ok" if row.trustworthy else "NOT TRUSTWORTHY: " + row.note
-            p50 = f"p50 {row.p50_ms:7.1f} ms" if row.requests else ""
-            log(
-                f"[{i:>{len(str(len(runs)))}}/{len(runs)}] {name:<13} {mode:<13} limit={limit:<5} r{repeat} "
-                f"{row.rps:9.1f} req/s {p50}  {flag} | {fmt_duration(elapsed)} elapsed, ~{fmt_duration(left)} left"
-            )
-            if (
-                wrk is not None
-                and wrk.wants(name, mode, limit)
-                and not measure_with_wrk(wrk, plan, server, mode, repeat)
-            ):
-                wrk = None
-    if wrk is not None and wrk.runs:
-        (out / "wrk.json").write_text(json.dumps(wrk.results(), indent=1))
-
-
-def wrk_check(
-    plan: Plan,
-    servers: dict[str, ServerProcess | RemoteServer],
-    cpus: set[int] | None,
-    request: RequestOptions | None = None,
-) -> PairedCheck | None:
-    """The headline cells to measure again with wrk (loadtest/wrk.py) right after Locust's run of
-    each, pinned to the load generator's CPU(s) like Locust, with as many connections as Locust
-    has users and the target's headers. None, with a line saying why, when wrk is not installed,
-    the plan has no headline cell, or for an https target without --insecure (wrk checks no
-    TLS certificate)."""
-    tls_reason = request is not None and wrk_skip_reason(
-        next(iter(servers.values())).base_url, request.insecure
-    )
-    if tls_reason:
-        log(f"wrk check skipped: {tls_reason}")
-        return None
-    if not wrk_available():
-        log(
-            "wrk check skipped: wrk is not installed (Debian: apt-get install wrk; .ci/run installs it)"
-        )
-        return None
-    cells = plan.wrk_cells()
-    if not cells:
-        log(
-            "wrk check skipped: no headline cell (raw or drf at 1000 rows, steady profile) in this plan"
-        )
-        return None
-    log(
-        f"wrk check: {len(cells)} headline cell(s) at {HEADLINE_ROWS} rows, each measured with wrk right after "
-        f"Locust's run in every repeat ({plan.users} connections, {plan.duration:g} s or ten response times)"
-    )
-    return PairedCheck(
-        cells, plan.users, plan.duration, cpus, request.header_lines() if request else ()
-    )
-
-
-def measure_with_wrk(
-    check: PairedCheck, plan: Plan, server: ServerProcess | RemoteServer, mode: str, repeat: int
-) -> bool:
-    """The run Locust just made, again with wrk; False (and a line saying why) when wrk failed,
-    which ends the check for the session."""
-    server.wait_disconnected()
-    url = server.base_url + candle_path(mode, HEADLINE_ROWS, plan.pair, plan.interval)
-    label = setup_label(server.name, server.compression)
-    try:
-        run = check.measure(
-            label, mode, repeat, url, setup_named(server.compression).accept_encoding
-        )
-    except (RuntimeError, ValueError) as exc:
-        log(f"wrk check stopped, the report has no Locust/wrk table: {exc}")
-        return False
-    server.wait_idle()
-    log(f"      wrk {label:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s")
-    return True
-
-
-def sweep_capacity(
-    plan: Plan,
-    servers: dict[str, ServerProcess | RemoteServer],
-    loadgen,
-    sizes: dict[tuple[str, str, int], Document],
-    out: Path,
-    local_postgres: bool,
-) -> None:
-    """The plan's open-loop sweeps into capacity.csv: each cell's rates are fractions of its
-    closed-loop median over this session's repeats (loadtest/sweep.py)."""
-    if not plan.sweeps:
-        return
-    from loadtest.load.generator import CandleRequest
-
-    measured = Results(load_rows(out / "results.csv"))
-    log(
-        f"open-loop sweeps at {GOAL_ROWS} rows (capacity at p99 <= "
-        f"{plan.sweep_options.slo_ms:g} ms): {', '.join(f'{s} {m}' for s, m, _ in plan.sweeps)}"
-    )
-    with open(out / CAPACITY_CSV, "w", newline="") as f:
-        writer = CapacityWriter(f)
-        for name, mode, fractions in plan.sweeps:
-            closed = measured.rps(name, mode, GOAL_ROWS)
-            if not closed > 0:
-                log(f"{name} {mode}: no closed-loop requests/s to sweep from; not swept")
-                continue
-            server = servers[name]
-            loadgen.point_at(server.base_url)
-            request = CandleRequest(
-                mode,
-                GOAL_ROWS,
-                plan.pair,
-                plan.interval,
-                **expected_answer(sizes[(name, mode, GOAL_ROWS)], server.compression),
-            )
-            sweep_cell(
-                loadgen,
-                server,
-                request,
-                plan.sweep_options,
-                partial(server.cpu_probe, local_postgres),
-                rates=rates_from(closed, fractions),
-                on_row=writer.write,
-                log=log,
-                closed_loop_rps=closed,
-            )
 
 
 def write_outputs(out: Path, meta: dict, t_start: float) -> None:
@@ -710,10 +324,12 @@ def run(args: argparse.Namespace) -> int:
         else ""
     )
     log(f"plan: {len(runs)} runs; {plan.describe_load()}; {layout}\n{plan.describe_servers()}")
-    before = [] if args.no_micro else [f"the micro benchmark (~{fmt_duration(MICRO_ESTIMATE_S)})"]
+    before = (
+        [] if args.no_micro else [f"the micro benchmark (~{fmt_duration(steps.MICRO_ESTIMATE_S)})"]
+    )
     if not args.no_instructions:
         before.append(
-            f"the instruction ladder (~{fmt_duration(INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)"
+            f"the instruction ladder (~{fmt_duration(steps.INSTRUCTIONS_ESTIMATE_S)}; --no-instructions skips it)"
         )
     wrk_cells = plan.wrk_cells()
     if wrk_cells and wrk_available():
@@ -725,9 +341,9 @@ def run(args: argparse.Namespace) -> int:
         f"{', plus ' + ' and '.join(before) if before else ''}, and the report"
     )
 
-    micro = None if args.no_micro else run_micro(plan, session, out)
+    micro = None if args.no_micro else steps.run_micro(plan, session, out)
     if not args.no_instructions:
-        run_instructions(plan, session, out)
+        steps.run_instructions(plan, session, out)
     meta = {
         **run_meta(plan, started_at, layout, session.machine),
         "server_cpus": sorted(session.layout.server or []),
@@ -736,9 +352,7 @@ def run(args: argparse.Namespace) -> int:
         "servers": server_labels(plan),
         "server_workers": plan.workers,
         "shared_cpus": sorted(session.layout.shared),
-        "event_loop": {
-            name: SERVERS[split_setup_label(name)[0]].event_loop for name in plan.servers
-        },
+        "event_loop": {name: SERVERS[split_label(name)[0]].event_loop for name in plan.servers},
         "micro": micro,
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
@@ -764,17 +378,16 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     started_at = datetime.now(UTC)
     opened = open_target(url, args.processes, request)
     layout, machine, target = opened.layout, opened.machine, opened.server
-    compression = target.compression
-    label = setup_label(TARGET, compression)
-    plan = make_target_plan(args, target_registry(opened.modes_document), compression)
+    label = target.served_by
+    plan = make_target_plan(args, target_registry(opened.modes_document), target.deployment)
     endpoints_at = {lim: plan.endpoints_on(label, lim) for lim in plan.limits_on(label)}
     with explained_http_errors(url):
         sizes, compared = check_target_documents(
             url,
             endpoints_at,
             lambda m, lim: candle_path(m, lim, plan.pair, plan.interval),
-            with_accept_encoding(request, compression),
-            setup_named(compression).content_encoding,
+            with_accept_encoding(request, target.deployment),
+            compression_of(target.deployment).content_encoding,
         )
     how = (
         "byte-identical documents"
@@ -783,7 +396,8 @@ def run_against_target(args: argparse.Namespace, url: str, request: RequestOptio
     )
     log(
         f"target: {url} answers GET /api/modes as candlebench ({len(plan.modes_on(label))} of its "
-        f"{len(ModeMap(plan.registry).modes)} modes planned, compression {compression}), DEBUG off; "
+        f"{len(ModeMap(plan.registry).modes)} modes planned, compression "
+        f"{target.deployment[COMPRESSION.name]}), DEBUG off; "
         f"at every limit they answer {how}"
     )
     out = create_results_dir(args.out, started_at, force=args.force)
@@ -857,7 +471,7 @@ def measure_session(
     interrupted = False
     try:
         sizes = start(servers)
-        check_machine_quiet(list(servers.values()), meta)
+        steps.check_machine_quiet(list(servers.values()), meta)
         from loadtest.load.generator import interrupt_main_greenlet_only  # imports Locust
         from loadtest.load.open_loop import OpenLoopGenerator
 
@@ -873,7 +487,7 @@ def measure_session(
         if loadgen.distributed:
             meta["load_workers"] = loadgen.worker_labels()
             log(f"Locust workers: {', '.join(meta['load_workers'])}")
-        measure_all(
+        steps.measure_all(
             plan,
             servers,
             loadgen,
@@ -881,9 +495,9 @@ def measure_session(
             out,
             local_postgres,
             args.locust_html,
-            wrk_check(plan, servers, loadgen_cpus, request),
+            steps.wrk_check(plan, servers, loadgen_cpus, request),
         )
-        sweep_capacity(plan, servers, loadgen, sizes, out, local_postgres)
+        steps.sweep_capacity(plan, servers, loadgen, sizes, out, local_postgres)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -23,10 +23,11 @@ from loadtest.cli import (
     CheckError,
     HelpFormatter,
     Interrupted,
-    add_compression_option,
+    add_axes_options,
     add_deployment_options,
     add_load_host_options,
     add_target_options,
+    asked_axes,
     command_main,
     create_results_dir,
     fmt_duration,
@@ -39,19 +40,20 @@ from loadtest.overload import start_checked_server
 from loadtest.plan import check_load_options
 from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, CapacityWriter
 from loadtest.report.capacity_report import write_capacity_report
-from loadtest.request import NO_COMPRESSION, candle_path, setup_label
+from loadtest.request import candle_path
+from loadtest.serving.axes import (
+    chosen,
+    deployments_on,
+    refuse_unknown,
+    runs_none_of,
+    server_axes,
+)
 from loadtest.serving.checks import (
     Document,
     check_target_documents,
     explained_http_errors,
 )
-from loadtest.serving.compression import (
-    expected_answer,
-    refuse_unknown_setups,
-    setup_named,
-    setups_on,
-    with_accept_encoding,
-)
+from loadtest.serving.compression import compression_of, expected_answer, with_accept_encoding
 from loadtest.serving.deployment import (
     RequestOptions,
     check_target_url,
@@ -93,10 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--limits", type=parse_int_list, default="1000", help="comma-separated row counts"
     )
-    add_compression_option(
+    add_axes_options(
         p,
-        "each server is started once under each it runs, requests send its Accept-Encoding, "
-        "its rows are named <server>+<setup>; a --target is swept under its own setup",
+        "each server is started once under each combination of them it runs, its rows named "
+        "<server>+<setup>...; a --target is swept under its own setups",
     )
     p.add_argument(
         "--rates",
@@ -181,18 +183,18 @@ def check_args(args: argparse.Namespace) -> tuple[str, RequestOptions]:
         refuse_unknown_servers(args.servers)
         if args.header or args.insecure:
             raise CheckError("--header and --insecure apply to --target only")
-        refuse_unknown_setups(args.compression)
+        refuse_unknown(asked_axes(args))
         for name in args.servers:
-            if not setups_on(name, args.compression):
+            if not deployments_on(name, asked_axes(args)):
+                raise CheckError(runs_none_of(name, asked_axes(args)))
+    else:
+        for a in server_axes():
+            if asked_axes(args)[a.name] != [a.axis.default]:
+                names = " (its /api/modes names it)" if a.echo or a.served else ""
                 raise CheckError(
-                    f"{name} runs none of the compression setups asked for "
-                    f"({', '.join(args.compression)})"
+                    f"{a.axis.option} applies to the servers the runner starts: a --target is "
+                    f"swept under its own setup{names}"
                 )
-    elif args.compression != [NO_COMPRESSION]:
-        raise CheckError(
-            "--compression applies to the servers the runner starts: a --target is swept under "
-            "its own setup (its /api/modes names it)"
-        )
     if args.duration <= 0 or args.max_window < args.duration or args.warmup < 0:
         raise CheckError("--duration must be > 0, --max-window >= --duration, --warmup >= 0")
     if args.slo_ms <= 0 or args.connections < 1 or args.pool < args.connections:
@@ -242,22 +244,26 @@ def run(args: argparse.Namespace) -> int:
     session.prepare_database()
     meta = capacity_meta(args, started_at, session.layout.text, session.machine)
     meta["database"] = session.database_text
-    setups = [(name, setup) for name in args.servers for setup in setups_on(name, args.compression)]
-    meta["compression"] = args.compression
-    meta["servers"] = {
-        setup_label(name, setup): SERVERS[name].label
-        + ("" if setup == NO_COMPRESSION else f"; compression {setup}")
-        for name, setup in setups
-    }
+    asked = asked_axes(args)
+    setups = [(name, d) for name in args.servers for d in deployments_on(name, asked)]
+    meta |= chosen(asked)  # each axis's setups: meta["compression"], meta["stack"], ...
+    meta["servers"] = {d.label(name): SERVERS[name].label + d.as_notes() for name, d in setups}
 
     def cells(loadgen, writer) -> None:
-        for name, setup in setups:
+        for name, deployment in setups:
             for limit in args.limits:
                 server, sizes = start_checked_server(
-                    session, SERVERS[name], out, args.modes, limit, args.pair, args.interval, setup
+                    session,
+                    SERVERS[name],
+                    out,
+                    args.modes,
+                    limit,
+                    args.pair,
+                    args.interval,
+                    deployment,
                 )
                 log(
-                    f"{setup_label(name, setup)}: {meta['servers'][setup_label(name, setup)]}; "
+                    f"{server.served_by}: {meta['servers'][server.served_by]}; "
                     f"{', '.join(sizes)} at {limit} rows answer one document"
                 )
                 try:
@@ -297,8 +303,8 @@ def run_against_target(
             url,
             dict.fromkeys(args.limits, args.modes),
             lambda m, lim: candle_path(m, lim, args.pair, args.interval),
-            with_accept_encoding(request, target.compression),
-            setup_named(target.compression).content_encoding,
+            with_accept_encoding(request, target.deployment),
+            compression_of(target.deployment).content_encoding,
         )
     out = create_results_dir(args.out, started_at, "capacity", force=args.force)
     log(f"capacity: target {url}; {layout.text}; results in {out}")
@@ -324,7 +330,7 @@ def sweep_one(
 
     loadgen.point_at(server.base_url)
     request = CandleRequest(
-        mode, limit, args.pair, args.interval, **expected_answer(expected, server.compression)
+        mode, limit, args.pair, args.interval, **expected_answer(expected, server.deployment)
     )
     sweep_cell(
         loadgen,

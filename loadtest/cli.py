@@ -6,12 +6,13 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR, NO_COMPRESSION
+from loadtest.axes import axes
+from loadtest.request import DEFAULT_INTERVAL, DEFAULT_PAIR
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "loadtest" / "results"
@@ -112,16 +113,32 @@ def add_target_options(p: argparse.ArgumentParser, kind: str = "") -> None:
     )
 
 
-def add_compression_option(p: argparse.ArgumentParser, what: str) -> None:
-    """--compression LIST (default `none`) of the overload and capacity commands; `what` says
-    what each setup gets."""
-    p.add_argument(
-        "--compression",
-        type=parse_name_list,
-        default=[NO_COMPRESSION],
-        metavar="LIST",
-        help=f"compression setups (see python -m loadtest bench --help): {what}",
-    )
+def add_axes_options(
+    p: argparse.ArgumentParser,
+    what: str,
+    *,
+    defaults: bool = True,
+    default_said: Mapping[str, str] | None = None,
+) -> None:
+    """One option per deployment axis (loadtest/axes.py: --compression LIST, --stacks LIST, ...),
+    its value in args.<axis name>; `what` says what the command does with each combination of
+    setups. `defaults`: an option not given is the axis's default setup alone (else None, for
+    the command's own plan to decide, as `default_said` tells per axis)."""
+    for axis in axes():
+        default = (default_said or {}).get(axis.name, axis.default)
+        p.add_argument(
+            axis.option,
+            dest=axis.name,
+            type=parse_name_list,
+            default=[axis.default] if defaults else None,
+            metavar="LIST",
+            help=f"{axis.help}; {what}" + ("" if defaults else f" (default: {default})"),
+        )
+
+
+def asked_axes(args: argparse.Namespace) -> dict[str, list[str] | None]:
+    """Each axis's LIST from its option (None: not given, or a command without it)."""
+    return {axis.name: getattr(args, axis.name, None) for axis in axes()}
 
 
 def add_load_host_options(p: argparse.ArgumentParser) -> None:

@@ -10,10 +10,11 @@ import math
 import time
 from pathlib import Path
 
+from loadtest.axes import Deployment
 from loadtest.cli import CheckError
-from loadtest.request import NO_COMPRESSION, candle_path
+from loadtest.request import candle_path
 from loadtest.serving.checks import Document, answers_modes, check_same_document
-from loadtest.serving.compression import setup_named, with_accept_encoding
+from loadtest.serving.compression import compression_of, with_accept_encoding
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import ServerProcess, ServerSpec
 from loadtest.session import Session, open_session
@@ -118,15 +119,16 @@ def start_checked_server(
     limit: int,
     pair: str,
     interval: str,
-    compression: str = NO_COMPRESSION,
+    deployment: Deployment | None = None,
 ) -> tuple[ServerProcess, dict[str, Document]]:
-    """Start one server under the compression setup `compression` and check that it serves its
-    modes of `requested` (a server of its own modes: all of them when none is requested) with one
-    document at `limit` rows, in that setup's coding; returns it and each of those modes' answer
-    (its wire size is what the load expects). A server that fails a check is stopped."""
+    """Start one server under `deployment` (None: every axis's default) and check that it serves
+    its modes of `requested` (a server of its own modes: all of them when none is requested) with
+    one document at `limit` rows, in its compression setup's coding; returns it and each of those
+    modes' answer (its wire size is what the load expects). A server that fails a check is
+    stopped."""
     registry = ModeMap(session.settings["registry"])
     registry.refuse_servers_without_modes([spec.name], requested)
-    server, served = session.start_server(spec, out, compression)
+    server, served = session.start_server(spec, out, deployment)
     try:
         modes = registry.modes_on(spec.name, requested, served)
         missing = [m for m in registry.modes_on(spec.name, requested) if m not in modes]
@@ -140,8 +142,8 @@ def start_checked_server(
             [limit],
             lambda m, n: candle_path(m, n, pair, interval),
             spec.same_document,
-            with_accept_encoding(None, compression),
-            setup_named(compression).content_encoding,
+            with_accept_encoding(None, server.deployment),
+            compression_of(server.deployment).content_encoding,
         )
     except BaseException:
         server.stop()

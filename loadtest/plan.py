@@ -1,6 +1,6 @@
-"""What a session measures: which servers, under which compression setups, run which modes at which
-limits, with what load (`make bench`'s default cut, `--full`, a `--target`'s own modes), checked
-before anything starts."""
+"""What a session measures: which servers, under which deployments (each axis's setups, the
+compression cut of `make bench`), run which modes at which limits, with what load (`make bench`'s
+default cut, `--full`, a `--target`'s own modes), checked before anything starts."""
 
 from __future__ import annotations
 
@@ -9,22 +9,22 @@ import socket
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from loadtest.cli import CheckError, parse_int_list
+from loadtest.axes import COMPRESSION, Deployment, split_label
+from loadtest.cli import CheckError, asked_axes, parse_int_list
 from loadtest.load.wrk import headline_cells
 from loadtest.report.goals import GOAL_ROWS
-from loadtest.request import (
-    DEFAULT_LIMITS,
-    DIAGNOSTICS,
-    NO_COMPRESSION,
-    setup_label,
-    split_setup_label,
-)
-from loadtest.serving.compression import (
-    recommended_setup,
-    refuse_unknown_setups,
+from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
+from loadtest.serving.axes import (
+    chosen,
+    deployments_on,
+    none_runs,
+    refuse_for_target,
+    refuse_unknown,
+    runs_none_of,
+    server_axes,
     setup_entries,
-    setups_on,
 )
+from loadtest.serving.compression import recommended_setup
 from loadtest.serving.deployment import TARGET
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
@@ -104,8 +104,8 @@ RUN_OVERHEAD_S = 0.45
 class Plan:
     modes: list[str]  # the modes asked for, in report order (all servers' modes by default)
     limits: list[int]  # every limit any server runs
-    # Every server under each of its compression setups, as request.setup_label names it
-    # (`wsgi`, `wsgi+zstd-1`): each is a server process of its own.
+    # Every server under each of its deployments, as loadtest.axes labels it (`wsgi`,
+    # `wsgi+zstd-1`): each is a server process of its own.
     servers: list[str]
     profile: str
     users: int
@@ -128,9 +128,9 @@ class Plan:
     # Open-loop sweeps after the runs: (server, mode, fractions) at GOAL_ROWS, and how.
     sweeps: list[tuple[str, str, tuple[float, ...]]] = field(default_factory=list)
     sweep_options: SweepOptions = field(default_factory=SweepOptions)
-    # The compression setups measured (registry order) and the registry's entries (meta.json).
-    compression: list[str] = field(default_factory=lambda: [NO_COMPRESSION])
-    setups: list[dict] = field(default_factory=setup_entries)
+    # Per axis, the setups measured (registry order), and every axis's registry entries (meta.json).
+    axes: dict[str, list[str]] = field(default_factory=lambda: chosen({}))
+    setups: dict[str, list[dict]] = field(default_factory=setup_entries)
     # The servers whose headline cells wrk checks too (None: every server of the plan).
     wrk_servers: tuple[str, ...] | None = None
 
@@ -178,7 +178,7 @@ class Plan:
             + sum(len(fractions) for _, _, fractions in self.sweeps) * per_rate
             + sum(
                 SERVERS[name].startup_s
-                for name, _ in map(split_setup_label, self.servers)
+                for name, _ in map(split_label, self.servers)
                 if name in SERVERS
             )
         )
@@ -199,7 +199,7 @@ class Plan:
         return [
             (s, m)
             for s, m in headline_cells(self.servers, self.modes_on, self.limits)
-            if (split_setup_label(s)[1] == NO_COMPRESSION or m == "raw")
+            if (split_label(s)[1][COMPRESSION.name] == COMPRESSION.default or m == "raw")
             and (self.wrk_servers is None or s in self.wrk_servers)
         ]
 
@@ -324,8 +324,8 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
-    cells, compression = compression_cells(cells, args)
-    plan = plan_from_options(args, preset, modes, limits, diagnostics, cells, compression)
+    cells, measured = deployment_cells(cells, args)
+    plan = plan_from_options(args, preset, modes, limits, diagnostics, cells, measured)
     if not args.full and not args.servers:
         plan.wrk_servers = QUICK_WRK_SERVERS
     if plan.profile == "steady" and not args.no_capacity:
@@ -339,65 +339,71 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
     return plan
 
 
-def compression_cells(
+def deployment_cells(
     cells: dict[str, dict[int, list[str]]], args: argparse.Namespace
-) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
-    """Every server's cells under each compression setup it runs, keyed by setup_label, each
-    server followed by its setups; and the setups measured. --compression LIST: each server under
-    every setup of LIST its kind runs, with its cells (one that runs none of them is refused when
-    --servers names it, left out of the default servers).
-    Without it: `none` everywhere, and on COMPRESSION_SERVER COMPRESSION_MODES at GOAL_ROWS under
+) -> tuple[dict[str, dict[int, list[str]]], dict[str, list[str]]]:
+    """Every server's cells under each deployment it runs (serving.axes.deployments_on: every
+    combination of the setups each axis's option asks for, an axis not asked at its default),
+    keyed by its label, each server followed by its deployments; and per axis the setups
+    measured. A server that runs none of an axis's setups asked for is refused when --servers
+    names it, left out of the default servers. Without --compression: `none`, and on
+    COMPRESSION_SERVER, beside its default deployment, COMPRESSION_MODES at GOAL_ROWS under
     DEFAULT_COMPRESSION, unless --modes or --limits cut the plan themselves (--full: every limit)."""
-    asked = getattr(args, "compression", None)
+    asked = asked_axes(args)
+    refuse_unknown(asked)
     out: dict[str, dict[int, list[str]]] = {}
-    if asked is not None:
-        refuse_unknown_setups(asked)
-        for server, at in cells.items():
-            runs = setups_on(server, asked)
-            if not runs and args.servers:  # asked for by name: refused; by default: left out
-                raise CheckError(
-                    f"{server} runs none of the compression setups asked for ({', '.join(asked)}); "
-                    f"it runs {', '.join(setups_on(server, [e['name'] for e in setup_entries()]))}"
-                )
-            out |= {setup_label(server, setup): at for setup in runs}
-        if not out:
-            raise CheckError(
-                f"no server runs the compression setups asked for ({', '.join(asked)})"
-            )
-        measured = [e["name"] for e in setup_entries() if e["name"] in asked]
-        return out, measured
     for server, at in cells.items():
-        out[server] = at
-        if server != COMPRESSION_SERVER or args.modes is not None or args.limits is not None:
-            continue
-        cut = {
-            lim: [m for m in endpoints if m in COMPRESSION_MODES]
-            for lim, endpoints in at.items()
-            if args.full or lim == GOAL_ROWS
-        }
-        cut = {lim: endpoints for lim, endpoints in cut.items() if endpoints}
-        if cut:
-            out |= {setup_label(server, setup): cut for setup in DEFAULT_COMPRESSION}
-    extra = [s for s in DEFAULT_COMPRESSION if setup_label(COMPRESSION_SERVER, s) in out]
-    return out, [NO_COMPRESSION, *extra]
+        runs = deployments_on(server, asked)
+        if not runs and args.servers:  # asked for by name: refused; by default: left out
+            raise CheckError(runs_none_of(server, asked))
+        out |= {deployment.label(server): at for deployment in runs}
+        if Deployment() in runs and asked[COMPRESSION.name] is None:
+            out |= compression_cut(server, at, args)
+    if not out:
+        raise CheckError(none_runs(cells, asked))
+    measured = {
+        a.name: [s for s in a.names() if s in (asked[a.name] or [a.axis.default])]
+        for a in server_axes()
+    }
+    if asked[COMPRESSION.name] is None:
+        measured[COMPRESSION.name] += [
+            s
+            for s in DEFAULT_COMPRESSION
+            if Deployment(compression=s).label(COMPRESSION_SERVER) in out
+        ]
+    return out, measured
+
+
+def compression_cut(
+    server: str, at: dict[int, list[str]], args: argparse.Namespace
+) -> dict[str, dict[int, list[str]]]:
+    """`make bench`'s compression beside a server's default deployment (see deployment_cells)."""
+    if server != COMPRESSION_SERVER or args.modes is not None or args.limits is not None:
+        return {}
+    cut = {
+        lim: [m for m in endpoints if m in COMPRESSION_MODES]
+        for lim, endpoints in at.items()
+        if args.full or lim == GOAL_ROWS
+    }
+    cut = {lim: endpoints for lim, endpoints in cut.items() if endpoints}
+    if not cut:
+        return {}
+    return {Deployment(compression=setup).label(server): cut for setup in DEFAULT_COMPRESSION}
 
 
 def make_target_plan(
-    args: argparse.Namespace, registry: list[dict], compression: str = NO_COMPRESSION
+    args: argparse.Namespace, registry: list[dict], deployment: Deployment | None = None
 ) -> Plan:
-    """The plan against a target, from its own /api/modes (`registry`, and the `compression`
-    setup it says it runs: the only one it can be measured under; --compression may name only
-    that one): the modes asked for (default: all it lists; one it does not serve is refused) and
-    the floor diagnostics it serves. As for asgi and wsgi by default: every mode and the ceiling
-    at GOAL_ROWS, LADDER_MODES at the other limits; --modes, --limits or --full: all of them at
-    every limit. The API's largest limit is the target's to check (it answers 400 beyond it)."""
+    """The plan against a target, from its own /api/modes (`registry`, and the `deployment` it
+    says it runs: the only one it can be measured under; each axis's option may name only its
+    setup there, serving.axes.refuse_for_target): the modes asked for (default: all it lists;
+    one it does not serve is refused) and the floor diagnostics it serves. As for asgi and wsgi
+    by default: every mode and the ceiling at GOAL_ROWS, LADDER_MODES at the other limits;
+    --modes, --limits or --full: all of them at every limit. The API's largest limit is the
+    target's to check (it answers 400 beyond it)."""
     check_load_options(args, target=True)
-    asked = getattr(args, "compression", None)
-    if asked is not None and asked != [compression]:
-        raise CheckError(
-            f"the target runs the compression setup {compression} (its /api/modes says so); "
-            f"--compression can only name that one, not {', '.join(asked)}"
-        )
+    deployment = Deployment() if deployment is None else deployment
+    refuse_for_target(asked_axes(args), deployment)
     preset = FULL if args.full else QUICK
     served = ModeMap(registry)
     missing = [m for m in args.modes or [] if m not in served.modes]
@@ -420,8 +426,9 @@ def make_target_plan(
         else [m for m in modes if m in LADDER_MODES]
         for lim in limits
     }
-    cells = {setup_label(TARGET, compression): {k: v for k, v in at.items() if v}}
-    return plan_from_options(args, preset, served, limits, diagnostics, cells, [compression])
+    cells = {deployment.label(TARGET): {k: v for k, v in at.items() if v}}
+    measured = {name: [setup] for name, setup in deployment.items()}
+    return plan_from_options(args, preset, served, limits, diagnostics, cells, measured)
 
 
 def plan_from_options(
@@ -431,9 +438,9 @@ def plan_from_options(
     limits: list[int],
     diagnostics: list[str],
     cells: dict[str, dict[int, list[str]]],
-    compression: list[str] | None = None,
+    measured: dict[str, list[str]] | None = None,
 ) -> Plan:
-    """The Plan of `cells` (server or server+setup -> limit -> endpoints) under the `compression`
+    """The Plan of `cells` (a server's label -> limit -> endpoints) under each axis's `measured`
     setups with the load the options and the preset ask for; refuses a load that cannot be run."""
     plan = Plan(
         modes=[m for m in modes.modes if args.modes is None or m in args.modes],
@@ -453,7 +460,7 @@ def plan_from_options(
         diagnostics=diagnostics,
         registry=list(modes.entries.values()),
         cells=cells,
-        compression=compression or [NO_COMPRESSION],
+        axes=measured or chosen({}),
     )
     if (
         plan.users < 1

@@ -1,6 +1,6 @@
-"""The benchmark's request: one path per mode and limit, named the same everywhere, the
-diagnostic endpoints measured beside the modes, and how a compression setup is named beside a
-server (or a mode) in plans, results and reports."""
+"""The benchmark's request: one path per mode and limit, named the same everywhere, and the
+diagnostic endpoints measured beside the modes (a server's or a mode's label under a deployment:
+loadtest/axes.py)."""
 
 from __future__ import annotations
 
@@ -29,22 +29,3 @@ def split_pair(pair: str) -> tuple[str, str, str]:
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"pair must look like exchange/market/asset, not {pair!r}")
     return parts[0], parts[1], parts[2]
-
-
-# A server (or a mode's in-process call) under a compression setup other than `none` is named
-# `<name>+<setup>` (wsgi+zstd-1, raw+zstd-1); under `none` by its name alone, as before.
-NO_COMPRESSION = "none"
-SETUP_SEPARATOR = "+"
-
-
-def setup_label(name: str, compression: str) -> str:
-    """`wsgi` under `none`, `wsgi+zstd-1` under zstd-1."""
-    if compression in ("", NO_COMPRESSION):
-        return name
-    return f"{name}{SETUP_SEPARATOR}{compression}"
-
-
-def split_setup_label(label: str) -> tuple[str, str]:
-    """`wsgi+zstd-1` -> ("wsgi", "zstd-1"); `wsgi` -> ("wsgi", "none")."""
-    name, _, compression = label.partition(SETUP_SEPARATOR)
-    return name, compression or NO_COMPRESSION

@@ -7,14 +7,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.axes import Deployment
 from loadtest.cli import log
-from loadtest.request import NO_COMPRESSION, setup_label
+from loadtest.serving.axes import check_served, default_env, launch, served_deployment
 from loadtest.serving.checks import (
     check_server_debug_off,
     explained_http_errors,
     target_modes_document,
 )
-from loadtest.serving.compression import check_served_setup, compression_env, served_setup_name
 from loadtest.serving.database import prepare_database
 from loadtest.serving.deployment import RemoteServer, RequestOptions, on_this_machine
 from loadtest.serving.machine import machine_info
@@ -32,8 +32,9 @@ DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 
 def server_env() -> dict[str, str]:
     """This process's environment as the servers get it (the project's settings, unbuffered output,
-    no compression: the runner sets CANDLEBENCH_COMPRESSION per server, never the shell)."""
-    env = compression_env(dict(os.environ), NO_COMPRESSION)
+    every deployment axis's variable at its default: the runner sets each per server, never the
+    shell, e.g. CANDLEBENCH_COMPRESSION)."""
+    env = default_env(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
     env["PYTHONUNBUFFERED"] = "1"
     return env
@@ -134,24 +135,28 @@ class Session:
             log("  " + line)
 
     def start_server(
-        self, spec: ServerSpec, out: Path, compression: str = NO_COMPRESSION
+        self, spec: ServerSpec, out: Path, deployment: Deployment | None = None
     ) -> tuple[ServerProcess, list[str]]:
-        """Start `spec` under the compression setup `compression`, pinned to the server CPU(s) on
-        the session's address, wait for it, check DEBUG is off and that it runs that setup; the
-        server and the modes it lists at GET /api/modes. A server that fails a check is stopped."""
-        label = setup_label(spec.name, compression)
+        """Start `spec` under `deployment` (its environment and interpreter; None: every axis's
+        default), pinned to the server CPU(s) on the session's address, wait for it, check DEBUG
+        is off and that it runs that deployment; the server and the modes it lists at GET
+        /api/modes. A server that fails a check is stopped."""
+        deployment = Deployment() if deployment is None else deployment
+        label = deployment.label(spec.name)
+        env, python = launch(self.env, deployment)
         server = ServerProcess(
             spec,
-            compression_env(self.env, compression),
+            env,
             self.layout.server,
             out / "logs" / f"server-{label}.log",
             self.server_host,
-            compression=compression,
+            deployment,
+            python,
         )
         try:
             document = server.wait_ready()
             modes = mode_names(document)
-            check_served_setup(label, document, compression)
+            check_served(label, document, deployment)
             check_server_debug_off(server.base_url)
         except BaseException:
             server.stop()
@@ -209,4 +214,4 @@ def open_target(url: str, processes: int, request: RequestOptions) -> Target:
     with explained_http_errors(url):
         document = target_modes_document(url, request)
         check_server_debug_off(url, request)
-    return Target(layout, machine, RemoteServer(url, here, served_setup_name(document)), document)
+    return Target(layout, machine, RemoteServer(url, here, served_deployment(document)), document)

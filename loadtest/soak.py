@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest import overload
+from loadtest.axes import Deployment, axes, axis_named
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
-    add_compression_option,
+    add_axes_options,
     add_target_options,
+    asked_axes,
     command_main,
     create_results_dir,
     log,
@@ -28,8 +30,8 @@ from loadtest.cli import (
     verdict_exit_code,
 )
 from loadtest.overload import STATUS_LOG, fmt
-from loadtest.request import NO_COMPRESSION, setup_label
-from loadtest.serving.compression import expected_answer, refuse_unknown_setups, setups_on
+from loadtest.serving.axes import chosen, deployments_on, refuse_unknown, setups_on
+from loadtest.serving.compression import expected_answer
 from loadtest.serving.servers import SERVERS
 from loadtest.session import Session
 
@@ -141,10 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated modes, one after the other",
     )
     p.add_argument("--server", default="asgi", choices=list(SERVERS), help="the server under load")
-    add_compression_option(
+    add_axes_options(
         p,
-        "one soak each (its own server process, memory and verdict; --minutes each), "
-        "requests sending its Accept-Encoding",
+        "one soak per combination of them (its own server process, memory and verdict; "
+        "--minutes each)",
     )
     p.add_argument("--users", type=int, default=16, help="concurrent users without wait")
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
@@ -173,12 +175,12 @@ def check_args(args: argparse.Namespace) -> None:
         raise CheckError("--minutes and --sample-seconds must be > 0 and --users >= 1")
     if args.warmup_minutes < 0 or args.max_growth <= 0:
         raise CheckError("--warmup-minutes must be >= 0 and --max-growth > 0")
-    refuse_unknown_setups(args.compression)
-    missing = [s for s in args.compression if s not in setups_on(args.server, args.compression)]
-    if missing:
-        raise CheckError(
-            f"{args.server} does not run the compression setup(s) {', '.join(missing)}"
-        )
+    refuse_unknown(asked_axes(args))
+    for axis, asked in chosen(asked_axes(args)).items():
+        missing = [s for s in asked if s not in setups_on(axis, args.server, asked)]
+        if missing:
+            noun = axis_named(axis).noun
+            raise CheckError(f"{args.server} does not run the {noun}(s) {', '.join(missing)}")
     total_s = args.minutes * 60
     samples = math.floor((total_s - warmup_seconds(args)) / args.sample_seconds)
     if samples < 2 * EDGE_SAMPLES:
@@ -232,29 +234,31 @@ def run(args: argparse.Namespace) -> int:
         "machine": session.machine,
     }
     try:
-        for compression in args.compression:
+        for deployment in deployments_on(args.server, asked_axes(args)):
             result, series, command, modes = soak_once(
-                args, session, loadgen, out, compression, total_s, warmup_s
+                args, session, loadgen, out, deployment, total_s, warmup_s
             )
-            all_series += [{**row, "compression": compression} for row in series]
-            results[compression] = {
+            all_series += [{**row, **deployment} for row in series]
+            results[deployment.label(args.server)] = {
                 **result.__dict__,
                 "growth_pct": result.growth_pct,
                 "passed": result.passed,
                 "reasons": result.reasons,
             }
             texts.append(
-                markdown(result, series, {**meta, "command": command, "modes": modes}, compression)
+                markdown(result, series, {**meta, "command": command, "modes": modes}, deployment)
             )
             meta |= {"command": command, "modes": modes}
     finally:
         loadgen.close()
 
     with open(out / "soak.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(
+            f, fieldnames=[*CSV_COLUMNS, *(a.name for a in axes() if a.name not in CSV_COLUMNS)]
+        )
         writer.writeheader()
         writer.writerows(all_series)
-    meta["results"] = results  # per compression setup, each its own server process and verdict
+    meta["results"] = results  # per deployment (by its label), each its own server and verdict
     if len(results) == 1:
         meta["result"] = next(iter(results.values()))
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
@@ -270,11 +274,11 @@ def soak_once(
     session: Session,
     loadgen,
     out: Path,
-    compression: str,
+    deployment: Deployment,
     total_s: float,
     warmup_s: float,
 ) -> tuple[SoakResult, list[dict], str, list[str]]:
-    """One soak of a server started under `compression` (its own process, memory and verdict):
+    """One soak of a server started under `deployment` (its own process, memory and verdict):
     the verdict, the RSS series, the server's command line and the modes run."""
     import gevent
 
@@ -288,11 +292,11 @@ def soak_once(
         args.limit,
         args.pair,
         args.interval,
-        compression,
+        deployment,
     )
     per_mode = total_s / len(documents)
     log(
-        f"soak: {setup_label(args.server, compression)} ({SERVERS[args.server].overload}), "
+        f"soak: {server.served_by} ({SERVERS[args.server].overload}), "
         f"{args.users} users, {', '.join(documents)} for {per_mode:.0f} s each (limit={args.limit}); "
         f"RSS every {args.sample_seconds:g} s, growth measured after {warmup_s:.0f} s; results in {out}"
     )
@@ -312,7 +316,7 @@ def soak_once(
                     args.limit,
                     args.pair,
                     args.interval,
-                    **expected_answer(documents[mode], compression),
+                    **expected_answer(documents[mode], deployment),
                 )
             )
             loadgen.start(args.users)
@@ -373,7 +377,9 @@ def soak_once(
     return result, series, command, list(documents)
 
 
-def markdown(r: SoakResult, series: list[dict], meta: dict, compression: str = "none") -> str:
+def markdown(
+    r: SoakResult, series: list[dict], meta: dict, deployment: Deployment | None = None
+) -> str:
     per_mode = []
     for mode in meta["modes"]:
         rows = [s for s in series if s["mode"] == mode]
@@ -392,7 +398,8 @@ def markdown(r: SoakResult, series: list[dict], meta: dict, compression: str = "
     verdict = "PASS" if r.passed else "FAIL: " + "; ".join(r.reasons)
     return "\n".join(
         [
-            "# Soak test" + (f" under {compression}" if compression != NO_COMPRESSION else ""),
+            "# Soak test"
+            + (f" under {deployment.describe()}" if deployment and deployment.chosen else ""),
             "",
             f"Started {meta['started_at']} UTC; {meta['layout']}; database {meta['database']}.",
             f"Server `{meta['command']}`; {meta['users']} users without wait, limit={meta['limit']} rows, modes "

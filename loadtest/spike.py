@@ -17,11 +17,13 @@ from pathlib import Path
 
 import psutil
 
+from loadtest.axes import Deployment, axes
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
-    add_compression_option,
+    add_axes_options,
     add_target_options,
+    asked_axes,
     command_main,
     create_results_dir,
     log,
@@ -40,13 +42,8 @@ from loadtest.overload import (
     start_checked_server,
     still_answers,
 )
-from loadtest.request import NO_COMPRESSION, setup_label
-from loadtest.serving.compression import (
-    ExpectedAnswer,
-    expected_answer,
-    refuse_unknown_setups,
-    setups_on,
-)
+from loadtest.serving.axes import deployments_on, refuse_unknown, runs_none_of
+from loadtest.serving.compression import ExpectedAnswer, expected_answer
 from loadtest.serving.servers import SERVERS, ServerProcess, refuse_unknown_servers
 
 # -- the shape ----------------------------------------------------------------------------
@@ -351,11 +348,12 @@ def csv_row(
     r: SpikeResult,
     rss: float,
     cpu: float,
-    compression: str = NO_COMPRESSION,
+    deployment: Deployment | None = None,
 ) -> dict:
-    """One spike.csv line (spike.md and the summary name the server with its setup: served_by)."""
+    """One spike.csv line, one column per deployment axis (spike.md and the summary name the
+    server with its setups: served_by)."""
     return {
-        "compression": compression,
+        **(deployment or Deployment()),
         "server": server,
         "mode": mode,
         "limit": limit,
@@ -385,9 +383,14 @@ def csv_row(
     }
 
 
+def csv_columns() -> list[str]:
+    """spike.csv's columns: CSV_COLUMNS, then each deployment axis's not among them."""
+    return [*CSV_COLUMNS, *(a.name for a in axes() if a.name not in CSV_COLUMNS)]
+
+
 def served_by(row: dict) -> str:
-    """A spike.csv line's server with its compression setup (`wsgi`, `wsgi+zstd-1`)."""
-    return setup_label(row["server"], row.get("compression") or NO_COMPRESSION)
+    """A spike.csv line's server with its deployment (`wsgi`, `wsgi+zstd-1`)."""
+    return Deployment({a.name: row.get(a.name) or "" for a in axes()}).label(row["server"])
 
 
 def summary_table(rows: list[dict]) -> str:
@@ -500,10 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recovery p50 must be within this x baseline p50",
     )
     p.add_argument("--limit", type=int, default=1000, help="rows per response")
-    add_compression_option(
-        p,
-        "each server is started once under each it runs, requests send its Accept-Encoding",
-    )
+    add_axes_options(p, "each server is started once under each combination of them it runs")
     p.add_argument(
         "--limit-concurrency",
         type=int,
@@ -517,12 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
 def check_args(args: argparse.Namespace) -> None:
     """Every option that cannot make a spike, refused before any work (one line)."""
     refuse_unknown_servers(args.servers)
-    refuse_unknown_setups(args.compression)
+    refuse_unknown(asked_axes(args))
     for name in args.servers:
-        if not setups_on(name, args.compression):
-            raise CheckError(
-                f"{name} runs none of the compression setups asked for ({', '.join(args.compression)})"
-            )
+        if not deployments_on(name, asked_axes(args)):
+            raise CheckError(runs_none_of(name, asked_axes(args)))
     if not args.users > args.baseline_users > 0:
         raise CheckError(
             f"--users must be more than --baseline-users, and that more than 0 "
@@ -565,17 +563,15 @@ def run(args: argparse.Namespace) -> int:
     timeline_rows: list[dict] = []
     servers_meta = {}
     try:
-        for name, compression in (
-            (server, setup)
-            for server in args.servers
-            for setup in setups_on(server, args.compression)
+        for name, deployment in (
+            (server, d) for server in args.servers for d in deployments_on(server, asked_axes(args))
         ):
-            label = setup_label(name, compression)
+            label = deployment.label(name)
             spec = SERVERS[name]
             if args.limit_concurrency is not None and "limit_concurrency" in spec.options:
                 spec = spec.with_options(limit_concurrency=args.limit_concurrency)
             server, documents = start_checked_server(
-                session, spec, out, args.modes, args.limit, args.pair, args.interval, compression
+                session, spec, out, args.modes, args.limit, args.pair, args.interval, deployment
             )
             log(f"{label}: {spec.overload}")
             servers_meta[label] = " ".join(server.spec.command("HOST", 0)[1:])
@@ -592,7 +588,7 @@ def run(args: argparse.Namespace) -> int:
                         server,
                         mode,
                         args.limit,
-                        expected_answer(documents[mode], compression),
+                        expected_answer(documents[mode], deployment),
                         plan,
                         args.pair,
                         args.interval,
@@ -614,7 +610,7 @@ def run(args: argparse.Namespace) -> int:
                         server_ok_after=ok_after,
                         worker_replaced=replaced,
                     )
-                    row = csv_row(name, mode, args.limit, plan, result, rss, cpu, compression)
+                    row = csv_row(name, mode, args.limit, plan, result, rss, cpu, deployment)
                     rows.append(row)
                     for t in timeline(records, phases["baseline"], end, plan):
                         timeline_rows.append({"server": label, "mode": mode, **t})
@@ -633,7 +629,7 @@ def run(args: argparse.Namespace) -> int:
         loadgen.close()
 
     with open(out / "spike.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=csv_columns())
         writer.writeheader()
         writer.writerows(rows)
     if timeline_rows:

@@ -20,7 +20,6 @@ from loadtest.arrivals import (
     summarize_arrivals,
 )
 from loadtest.report.capacity import DEFAULT_SLO_MS, CapacityRow
-from loadtest.request import setup_label
 from loadtest.run_checks import MIN_REQUESTS, measurement_reasons, untrustworthy_reasons
 from loadtest.stats import summarize
 
@@ -154,7 +153,7 @@ def measure_rate(
             "connections waited in SYN retries (1-3 s), inside the latency"
         )
     return CapacityRow(
-        server=setup_label(server.name, server.compression),
+        server=server.served_by,
         mode=request.mode,
         limit=request.limit,
         arrivals=options.arrivals,
@@ -187,7 +186,7 @@ def sweep_cell(
     row as soon as it is measured. A rate the generator cannot produce is left out, with a line
     saying why."""
     closed = closed_loop_rps
-    label = f"{setup_label(server.name, server.compression)} {request.mode} limit={request.limit}"
+    label = f"{server.served_by} {request.mode} limit={request.limit}"
     if rates is None:
         server.wait_disconnected()
         closed, reasons = measure_closed_loop(loadgen, request, probe_for())

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from loadtest.axes import COMPRESSION, split_label
 from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.inprocess.callgrind import ClientRequests, callgrind_command, read_dumps
 from loadtest.inprocess.views import (
@@ -43,9 +44,7 @@ from loadtest.report.ladder import Ladder, fit_instructions, ladder_markdown
 from loadtest.request import (
     DEFAULT_INTERVAL,
     DEFAULT_PAIR,
-    NO_COMPRESSION,
     candle_path,
-    split_setup_label,
 )
 from loadtest.serving.servers import PROJECT_ROOT, pin_to
 
@@ -289,11 +288,13 @@ def count_in_this_process(
     for limit in limits:
         bodies = {}
         for mode in modes:
-            view, compression = split_setup_label(mode)
+            view, deployment = split_label(mode)
+            if set(deployment.chosen) - {COMPRESSION.name}:
+                raise SystemExit(f"{mode}: in-process, only a compression setup applies to a view")
             path = candle_path(view, limit, pair, interval)
             call, is_async = view_caller(path)
-            if compression != NO_COMPRESSION:
-                call = compressing_caller(call, is_async, path, compression)
+            if deployment[COMPRESSION.name] != COMPRESSION.default:
+                call = compressing_caller(call, is_async, path, deployment[COMPRESSION.name])
             bodies[mode] = checked_body(_call_batch(call, is_async, 1, loop)[0], path)
             cells.append(
                 (

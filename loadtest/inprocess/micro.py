@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from loadtest.axes import split_label
 from loadtest.cli import parse_int_list, parse_name_list
 from loadtest.fitting import fit_line, fit_problem
 from loadtest.inprocess import database_alone
@@ -23,9 +24,7 @@ from loadtest.request import (
     DEFAULT_INTERVAL,
     DEFAULT_LIMITS,
     DEFAULT_PAIR,
-    NO_COMPRESSION,
     candle_path,
-    split_setup_label,
 )
 
 
@@ -173,10 +172,14 @@ def main(argv: list[str] | None = None) -> int:
 
     known = modes_in_process()
     modes = args.modes or known
-    unknown = [m for m in modes if split_setup_label(m)[0] not in known]
+    try:
+        labels = {m: split_label(m) for m in modes}
+    except ValueError as exc:
+        parser.error(str(exc))
+    unknown = [m for m, (view, _) in labels.items() if view not in known]
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(known)}")
-    compressed = [m for m in modes if split_setup_label(m)[1] != NO_COMPRESSION]
+    compressed = [m for m, (_, deployment) in labels.items() if not deployment.is_default]
     if compressed and not args.instructions:
         parser.error(
             f"{', '.join(compressed)}: a mode under a compression setup is counted with "

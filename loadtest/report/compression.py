@@ -1,22 +1,25 @@
 """What compression costs: per server, mode and setup at 1000 rows, requests/s, the ratio to the
 same server without compression, the bytes on the wire, the compress phase and the codec alone
-in-process; and "what to pick", the recommended setup with the figures behind it."""
+in-process; and "what to pick", the recommended setup with the figures behind it. A "server"
+here is a server with its other axes' setups (`wsgi`, `wsgi+stack=2023-08`)."""
 
 from __future__ import annotations
 
-from loadtest.report.goals import GOAL_ROWS, recommended_setup
+from loadtest.axes import COMPRESSION, split_label
+from loadtest.report.goals import GOAL_ROWS, compressed_label, recommended_setup
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
 from loadtest.report.tables import Table
-from loadtest.request import NO_COMPRESSION, setup_label, split_setup_label
+
+NO_COMPRESSION = COMPRESSION.default
 
 
 def compressed_servers(res: Results) -> dict[str, list[str]]:
     """Per server that ran under a compression setup: its setups measured, `none` first."""
     out: dict[str, list[str]] = {}
     for label in res.servers:
-        server, setup = split_setup_label(label)
-        out.setdefault(server, []).append(setup)
+        setup = split_label(label)[1][COMPRESSION.name]
+        out.setdefault(compressed_label(label, NO_COMPRESSION), []).append(setup)
     return {
         s: sorted(setups, key=lambda x: x != NO_COMPRESSION)
         for s, setups in out.items()
@@ -41,7 +44,7 @@ def compression_table(res: Results) -> Table | None:
     codecs = codec_alone(res)
     body = []
     per_row = any(
-        res.fit(setup_label(s, x), m)
+        res.fit(compressed_label(s, x), m)
         for s, setups in servers.items()
         for x in setups
         for m in res.modes
@@ -50,11 +53,13 @@ def compression_table(res: Results) -> Table | None:
         modes = [
             m
             for m in res.modes
-            if any(res.cell(setup_label(server, x), m, lim) for x in setups if x != NO_COMPRESSION)
+            if any(
+                res.cell(compressed_label(server, x), m, lim) for x in setups if x != NO_COMPRESSION
+            )
         ]
         for mode in modes:
             for setup in setups:
-                label = setup_label(server, setup)
+                label = compressed_label(server, setup)
                 c = res.cell(label, mode, lim)
                 if c is None:
                     continue
@@ -114,7 +119,7 @@ def compression_pick(res: Results) -> str:
     codecs = codec_alone(res)
     parts = []
     for server in compressed_servers(res):
-        label = setup_label(server, recommended)
+        label = compressed_label(server, recommended)
         c = res.cell(label, "raw", lim)
         if c is None:
             continue
@@ -122,7 +127,7 @@ def compression_pick(res: Results) -> str:
             f"on {server}, raw with {recommended} served {fnum(c.rps.median)} req/s, "
             f"{fratio(res.paired_ratio((label, 'raw', lim), (server, 'raw', lim)))} of none"
         )
-        gz = setup_label(server, "django-gzip")
+        gz = compressed_label(server, "django-gzip")
         if res.cell(gz, "raw", lim):
             text += f" and {fratio(res.paired_ratio((label, 'raw', lim), (gz, 'raw', lim)))} of django-gzip"
         document = c.median("bytes")

@@ -7,9 +7,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loadtest.axes import COMPRESSION, relabel
 from loadtest.report.numbers import fnum, fratio
 from loadtest.report.results import Results
-from loadtest.request import DIAGNOSTICS, NO_COMPRESSION, setup_label
+from loadtest.request import DIAGNOSTICS
 
 GOAL_ROWS = 1000
 
@@ -467,9 +468,17 @@ def _g9(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResu
 
 
 def recommended_setup(res: Results) -> str:
-    """The setup the project recommended when the run was made (meta.json's plan), or ''."""
+    """The compression setup the project recommended when the run was made (meta.json's plan:
+    its setups per axis, or before the other axes compression's list alone), or ''."""
     setups = res.meta.get("plan", {}).get("setups") or []
+    if isinstance(setups, dict):
+        setups = setups.get(COMPRESSION.name) or []
     return next((e["name"] for e in setups if e.get("recommended")), "")
+
+
+def compressed_label(server: str, setup: str) -> str:
+    """`server` (a label: its other axes' setups kept) under the compression setup `setup`."""
+    return relabel(server, compression=setup)
 
 
 def _compression_goal(
@@ -496,7 +505,7 @@ def _compression_goal(
     servers = [
         s
         for s in dict.fromkeys(r.server for r in res.rows)
-        if res.cell(setup_label(s, recommended), "raw", rows) is not None
+        if res.cell(compressed_label(s, recommended), "raw", rows) is not None
     ]
     if not servers:
         return [
@@ -510,7 +519,7 @@ def _compression_goal(
     out = []
     for s in servers:
         wants = f"on {s} at {rows} rows, raw with {recommended} {wants_what}"
-        cells = [(setup_label(s, setup), "raw", rows) for setup in [recommended, *needs]]
+        cells = [(compressed_label(s, setup), "raw", rows) for setup in [recommended, *needs]]
         miss = _missing(res, t, cells)
         if miss or t is None:
             out.append(GoalResult(f"{goal.id} {s}", wants, "not measured", miss.capitalize() + "."))
@@ -525,14 +534,14 @@ def _g12(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalRes
     need = goal.thresholds["recommended/none raw"]
 
     def judge(t: Results, s: str, rec: str) -> tuple[bool, str]:
-        r = t.paired_ratio((setup_label(s, rec), "raw", rows), (s, "raw", rows))
+        r = t.paired_ratio((compressed_label(s, rec), "raw", rows), (s, "raw", rows))
         return r >= need, (
-            f"raw with {rec} {fnum(t.rps(setup_label(s, rec), 'raw', rows))} req/s, with none "
+            f"raw with {rec} {fnum(t.rps(compressed_label(s, rec), 'raw', rows))} req/s, with none "
             f"{fnum(t.rps(s, 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
         )
 
     return _compression_goal(
-        goal, res, t, rows, f">= {times(need)} raw with none", judge, [NO_COMPRESSION]
+        goal, res, t, rows, f">= {times(need)} raw with none", judge, [COMPRESSION.default]
     )
 
 
@@ -541,7 +550,7 @@ def _g13(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalRes
     most = goal.thresholds["wire/document bytes"]
 
     def judge(t: Results, s: str, rec: str) -> tuple[bool, str]:
-        c = t.cell(setup_label(s, rec), "raw", rows)
+        c = t.cell(compressed_label(s, rec), "raw", rows)
         assert c is not None
         wire, document = c.median("wire_bytes"), c.median("bytes")
         share_sent = wire / document if document else math.nan
@@ -560,10 +569,10 @@ def _g14(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalRes
     need = goal.thresholds["recommended/django-gzip raw"]
 
     def judge(t: Results, s: str, rec: str) -> tuple[bool, str]:
-        gz = setup_label(s, "django-gzip")
-        r = t.paired_ratio((setup_label(s, rec), "raw", rows), (gz, "raw", rows))
+        gz = compressed_label(s, "django-gzip")
+        r = t.paired_ratio((compressed_label(s, rec), "raw", rows), (gz, "raw", rows))
         return r >= need, (
-            f"raw with {rec} {fnum(t.rps(setup_label(s, rec), 'raw', rows))} req/s, with django-gzip "
+            f"raw with {rec} {fnum(t.rps(compressed_label(s, rec), 'raw', rows))} req/s, with django-gzip "
             f"{fnum(t.rps(gz, 'raw', rows))} req/s: {fratio(r)} (needs ×{need:g})."
         )
 
@@ -595,10 +604,12 @@ def evaluate_goals(
 ) -> tuple[list[GoalResult], str]:
     """The goals at `rows` rows, from trustworthy rows only (medians of repeats; ratios
     between two cells are taken within each repeat, then the median, like the speed-ups); the
-    goals before compression from the runs without it. Returns the results and a sentence on
-    which rows were left out."""
-    trusted = res.trusted()
-    plain = res.without_compression()
+    goals before compression from the runs on the default deployment (every axis at its
+    default), the compression goals from those whose other axes are at their defaults. Returns
+    the results and a sentence on which rows were left out."""
+    compressed = res.along(COMPRESSION.name) or res
+    trusted = compressed.trusted()
+    plain = res.on_default_deployment()
     plain_trusted = plain.trusted() if plain is not None else None
     at = [r for r in res.rows if r.limit == rows]
     bad = [r for r in at if not r.trustworthy]
@@ -615,7 +626,7 @@ def evaluate_goals(
         result
         for goal in goals
         for result in (
-            goal.evaluate(goal, res, trusted, rows)
+            goal.evaluate(goal, compressed, trusted, rows)
             if goal.compressed
             else goal.evaluate(goal, plain or res, plain_trusted, rows)
         )

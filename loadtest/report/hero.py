@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from loadtest.axes import COMPRESSION
 from loadtest.report.capacity import DEFAULT_SLO_MS, capacity_from_folder
 from loadtest.report.frameworks import ranked
 from loadtest.report.numbers import fnum, rows_label
@@ -45,9 +46,10 @@ class HeroBar:
 
 
 def hero_bars(res: Results, capacity: Mapping[tuple[str, str], str] | None = None) -> list[HeroBar]:
-    """Every server x mode measured at the chart limit without compression, fastest first, with
+    """Every server x mode measured at the chart limit on the default deployment (without
+    compression, on today's stack), fastest first, with
     its capacity text when `capacity` has one."""
-    plain = res.without_compression()
+    plain = res.on_default_deployment()
     if plain is None:
         return []
     lim = plain.chart_limit
@@ -122,7 +124,7 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     bars = hero_bars(res, capacity)
     if not bars:
         return ""
-    plain = res.without_compression() or res
+    plain = res.on_default_deployment() or res
     lim = plain.chart_limit
     repeats = max(b.repeats for b in bars)
     with_capacity = any(b.capacity for b in bars)
@@ -281,7 +283,11 @@ def hero_svg(res: Results, capacity: Mapping[tuple[str, str], str] | None = None
     if not all(b.trustworthy for b in bars):
         notes.append("⚠ a repeat failed its own checks (the verdict counts passing runs only)")
     if plain is not res:
-        notes.append("compressed responses left out")
+        left = [
+            "compressed responses" if axis == COMPRESSION.name else f"other {noun}s' runs"
+            for axis, noun in res.varied_axes().items()
+        ]
+        notes.append(f"{' and '.join(left)} left out")
     lines = ["  ·  ".join(notes), run_line(res)] if notes else [run_line(res)]
     for k, line in enumerate(lines):
         out.append(_text(12, top + plot_h + 64 + 18 * k, line, fill="#555", font_size=12))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from loadtest.axes import split_label
 from loadtest.fitting import fit_line
 from loadtest.report.numbers import fratio, rows_label
-from loadtest.request import SETUP_SEPARATOR
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def ladder_rows(ladder: Ladder) -> tuple[list[str], list[list[str]], str, list[s
         else:
             row += [millions(fit.fixed), f"{fit.per_row:,.0f}"]
         rows.append(row)
-    compressed = [mode for mode in ladder.modes if SETUP_SEPARATOR in mode]
+    compressed = [mode for mode in ladder.modes if not split_label(mode)[1].is_default]
     if compressed:
         notes.append(
             f"{', '.join(compressed)}: the view, then what that compression setup's middleware does "

@@ -263,9 +263,9 @@ def method_notes(res: Results) -> list[str]:
 
 def sections(res: Results) -> list[Section]:
     """The report's sections in order: the answer (the verdict and the hero chart) first. The
-    verdict, the hero and the frameworks table read the uncompressed runs; compression has its
-    own table."""
-    plain = res.without_compression() or res
+    verdict, the hero and the frameworks table read the runs with every deployment axis at its
+    default (uncompressed, today's stack); compression has its own table."""
+    plain = res.on_default_deployment() or res
     out = [Section("What to pick", [what_to_pick(plain), Chart("hero")])]
     run = intro(res)
     if run:
@@ -577,7 +577,7 @@ def summary_text(res: Results) -> str:
     wrk = loadgen_table(res)
     if wrk:
         ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
-    plain = res.without_compression() or res
+    plain = res.on_default_deployment() or res
     frameworks = frameworks_table(plain)
     pick = (
         f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(plain)}"
@@ -615,7 +615,7 @@ def write_reports(directory: Path, charts_dir: Path | None = None) -> str:
     """Write report.md and report.html into `directory` (and the charts as files into
     `charts_dir` when given); return the summary table text."""
     res = Results.load(directory)
-    capacity = read_capacity(directory, (res.without_compression() or res).chart_limit)
+    capacity = read_capacity(directory, (res.on_default_deployment() or res).chart_limit)
     charts = draw_charts(res, capacity)
     files = write_chart_files(charts, charts_dir) if charts_dir is not None else {}
     links = {

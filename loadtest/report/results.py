@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
+from loadtest.axes import COMPRESSION, Deployment, axes, split_label
 from loadtest.fitting import LineFit, Spread, fit_row_cost, paired_median, ratio, spread
 from loadtest.report.capacity import Capacity, capacity_from_folder
 from loadtest.report.unknowns import UNKNOWN_REMOTE
-from loadtest.request import DIAGNOSTICS, NO_COMPRESSION, setup_label, split_setup_label
+from loadtest.request import DIAGNOSTICS
 from loadtest.stats import PHASES
 
 BASELINE = "drf-validated"
@@ -28,7 +29,7 @@ SATURATED_CPU_PCT = 90.0
 
 @dataclass
 class Row:
-    """One measured run: one server x compression setup x mode x limit x repeat."""
+    """One measured run: one server x deployment (each axis's setup) x mode x limit x repeat."""
 
     server: str
     mode: str
@@ -64,20 +65,27 @@ class Row:
     # its CPU use in % of one core.
     worker_requests: dict[str, int] = field(default_factory=dict)
     worker_cpu_pct: dict[str, float] = field(default_factory=dict)
-    # The compression setup the server ran (CANDLEBENCH_COMPRESSION), and the mean body size on
-    # the wire (compressed; `bytes` is the document's own size, decoded).
-    compression: str = NO_COMPRESSION
+    # The setup of every deployment axis the server ran under (loadtest/axes.py: one column
+    # each), and the mean body size on the wire (compressed; `bytes` is the document's own
+    # size, decoded).
+    deployment: Deployment = field(default_factory=Deployment)
     wire_bytes: int = 0
 
     @property
+    def compression(self) -> str:
+        return self.deployment[COMPRESSION.name]
+
+    @property
     def served_by(self) -> str:
-        """The server and its setup as the report's cells name them: `wsgi`, `wsgi+zstd-1`."""
-        return setup_label(self.server, self.compression)
+        """The server and its deployment as the report's cells name them: `wsgi`, `wsgi+zstd-1`."""
+        return self.deployment.label(self.server)
 
 
 # The columns of results.csv in their order (the issue's first, then what the checks and the
 # report also use; later additions at the end, so older files still load). Each Row field
-# is one column, except timing_ms, which is one column per Server-Timing phase.
+# is one column, except timing_ms, which is one column per Server-Timing phase, and deployment,
+# one column per axis: compression's where it was before the other axes, every other axis's
+# appended in loadtest/axes.py's order (columns()).
 COLUMNS: list[str] = [
     "server",
     "mode",
@@ -109,6 +117,13 @@ COLUMNS: list[str] = [
     "compression",
     "wire_bytes",
 ]
+
+
+def columns() -> list[str]:
+    """results.csv's columns: COLUMNS, then each axis's column not among them."""
+    return [*COLUMNS, *(a.name for a in axes() if a.name not in COLUMNS)]
+
+
 # The per-worker columns: `label=value` pairs separated by `;`.
 PER_WORKER = {"worker_requests": int, "worker_cpu_pct": float}
 # Decimal places written for the float columns.
@@ -166,10 +181,17 @@ def _pairs(text: str, kind: type) -> dict:
 def to_csv(row: Row) -> dict[str, str]:
     """A Row as the cells of one results.csv line."""
     out: dict[str, str] = {}
-    for name in COLUMNS:
+    axis_names = {a.name for a in axes()}
+    for name in columns():
         phase = name[:-3] if name.endswith("_ms") and name[:-3] in PHASES else None
         # A column's value: a float, an int, a str, a bool or a dict (PER_WORKER), by column.
-        value: Any = row.timing_ms.get(phase, math.nan) if phase else getattr(row, name)
+        value: Any
+        if phase:
+            value = row.timing_ms.get(phase, math.nan)
+        elif name in axis_names:
+            value = row.deployment[name]
+        else:
+            value = getattr(row, name)
         if name in _DIGITS:
             out[name] = _cell(value, _DIGITS[name])
         elif name in PER_WORKER:
@@ -185,7 +207,8 @@ def to_csv(row: Row) -> dict[str, str]:
 
 def from_csv(cells: dict[str, str]) -> Row:
     """One results.csv line as a Row; missing columns (older files) take the Row's defaults
-    (before compression: `none`, and the wire carried the document's own bytes).
+    (an axis's column: its default setup; before compression the wire carried the document's
+    own bytes).
 
     Files written before failed requests were left out of `rps` counted them as served: a
     row with failures gets its rps from the successful requests over its window."""
@@ -210,8 +233,8 @@ def from_csv(cells: dict[str, str]) -> Row:
             values[name] = _float(text)
         else:
             values[name] = text
+    values["deployment"] = Deployment({a.name: cells.get(a.name) or "" for a in axes()})
     row = Row(**values)
-    row.compression = row.compression or NO_COMPRESSION
     if "wire_bytes" not in cells or not cells["wire_bytes"]:
         row.wire_bytes = row.bytes
     if row.failures and row.requests and math.isfinite(row.duration_s) and row.duration_s > 0:
@@ -229,7 +252,7 @@ class ResultsWriter:
 
     def __init__(self, f: IO[str]) -> None:
         self._file = f
-        self._writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        self._writer = csv.DictWriter(f, fieldnames=columns())
         self._writer.writeheader()
 
     def write(self, row: Row) -> None:
@@ -281,7 +304,7 @@ class Results:
         order = list(dict.fromkeys([*order, *(r.mode for r in rows)]))
         self.modes = [m for m in order if m not in DIAGNOSTICS and any(r.mode == m for r in rows)]
         self.diagnostics = [d for d in DIAGNOSTICS if any(r.mode == d for r in rows)]
-        # A "server" of the report is a server under one compression setup (Row.served_by).
+        # A "server" of the report is a server under one deployment (Row.served_by).
         served = list(dict.fromkeys(r.served_by for r in rows))
         server_order = list(dict.fromkeys([*(plan.get("servers") or []), *served]))
         self.servers = [s for s in server_order if s in served]
@@ -352,7 +375,7 @@ class Results:
 
     def is_remote(self, server: str) -> bool:
         """`server` is a deployment the runner did not start: its CPU and memory are unknown."""
-        return bool(self.target) and split_setup_label(server)[0] == self.target.get("name")
+        return bool(self.target) and split_label(server)[0] == self.target.get("name")
 
     def ceiling_unknown(self, server: str) -> str:
         """Why a remote server has no ceiling: it does not serve the floor diagnostics ('' for
@@ -399,9 +422,24 @@ class Results:
         top, _ = self.ceiling(server, limit)
         return 100 * ratio(self.rps(server, mode, limit), top)
 
-    def without_compression(self) -> Results | None:
-        """The same results from the runs without compression only (None when there is none)."""
-        rows = [r for r in self.rows if r.compression == NO_COMPRESSION]
+    def on_default_deployment(self) -> Results | None:
+        """The same results from the runs with every axis at its default only (no compression,
+        today's stack, ...): what the headline tables, the hero and goals G1-G11 judge (None
+        when there is none)."""
+        rows = [r for r in self.rows if r.deployment.is_default]
+        if len(rows) == len(self.rows):
+            return self
+        return self._subset(rows)
+
+    def varied_axes(self) -> dict[str, str]:
+        """The axes some run set off its default, each with its noun (`compression setup`)."""
+        varied = {name for r in self.rows for name in r.deployment.chosen}
+        return {a.name: a.noun for a in axes() if a.name in varied}
+
+    def along(self, axis: str) -> Results | None:
+        """The same results from the runs whose other axes are at their defaults (what an
+        axis's own table and goals compare: compression's on today's stack, ...)."""
+        rows = [r for r in self.rows if set(r.deployment.chosen) <= {axis}]
         if len(rows) == len(self.rows):
             return self
         return self._subset(rows)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from loadtest.axes import Deployment
 from loadtest.serving.servers import system_busy_seconds
 
 # The target's name in results.csv and the report (never one of the servers the runner starts).
@@ -183,10 +184,17 @@ class RemoteServer:
     name = TARGET
     workers = None  # unknown
 
-    def __init__(self, base_url: str, on_this_machine: bool, compression: str = "none") -> None:
+    def __init__(
+        self, base_url: str, on_this_machine: bool, deployment: Deployment | None = None
+    ) -> None:
         self.base_url = base_url
         self.on_this_machine = on_this_machine
-        self.compression = compression  # the setup its /api/modes says it runs
+        # What its /api/modes says it runs (an axis it cannot say: the default).
+        self.deployment = Deployment() if deployment is None else deployment
+
+    @property
+    def served_by(self) -> str:
+        return self.deployment.label(self.name)
 
     def alive(self) -> bool:
         return True  # a target that stopped answering shows as failed requests

@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 
 from candles.api.registry import ServerKind
+from loadtest.axes import Deployment
 from loadtest.cli import PROJECT_ROOT, CheckError
 
 # uvicorn's production options. --limit-concurrency sheds overload: past this many open
@@ -49,12 +50,18 @@ FASTAPI_APP = "loadtest.reference.fastapi_app:app"
 
 
 def uvicorn_command(
-    host: str, port: int, *, app: str, limit_concurrency: int, workers: int = 1
+    host: str,
+    port: int,
+    *,
+    app: str,
+    limit_concurrency: int,
+    workers: int = 1,
+    python: str = sys.executable,
 ) -> list[str]:
     """uvicorn with the production options and `workers` processes; `limit_concurrency` (per
     process) 0 turns shedding off."""
     return [
-        sys.executable,
+        python,
         "-m",
         "uvicorn",
         app,
@@ -82,13 +89,19 @@ def uvicorn_command(
 
 
 def gunicorn_command(
-    host: str, port: int, *, app: str, worker_class: str, workers: int = 1
+    host: str,
+    port: int,
+    *,
+    app: str,
+    worker_class: str,
+    workers: int = 1,
+    python: str = sys.executable,
 ) -> list[str]:
     """gunicorn reads the project's gunicorn.conf.py (the production settings) from the working
     directory; the command line sets the address, `workers` worker processes, and turns worker
     recycling (max_requests) off, so that a restart cannot fall into a measured window."""
     return [
-        sys.executable,
+        python,
         "-m",
         "gunicorn",
         "--bind",
@@ -113,6 +126,7 @@ def granian_command(
     app: str,
     workers: int = 1,
     backpressure: int | None = None,
+    python: str = sys.executable,
 ) -> list[str]:
     """granian (Rust HTTP server) with `workers` processes of one single-threaded runtime each.
 
@@ -124,7 +138,7 @@ def granian_command(
     requests at once per worker (default: the backlog) a connection waits to be accepted.
     """
     command = [
-        sys.executable,
+        python,
         "-m",
         "granian",
         "--interface",
@@ -151,12 +165,14 @@ def granian_command(
     return command
 
 
-def bolt_command(host: str, port: int, *, workers: int = 1, threads: int = 1) -> list[str]:
+def bolt_command(
+    host: str, port: int, *, workers: int = 1, threads: int = 1, python: str = sys.executable
+) -> list[str]:
     """django-bolt's runbolt as a production server: `workers` processes of `threads` handler
     threads each, no reload, no admin. It reads DATABASE_URL and runs from the project's root;
     its settings (candleproject/bolt_settings.py) add django_bolt and name the API in BOLT_API."""
     return [
-        sys.executable,
+        python,
         "manage.py",
         "runbolt",
         "--settings",
@@ -181,7 +197,8 @@ INSTANTS = "instants"
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """One server the runner can start: `build(host, port, **options)` is its command line,
+    """One server the runner can start: `build(host, port, python=..., workers=..., **options)`
+    is its command line run by the interpreter `python` (a stack's, loadtest/serving/stacks.py),
     `app_kind` what it runs (the registry's kinds of server say which modes that serves)."""
 
     name: str
@@ -205,8 +222,8 @@ class ServerSpec:
     # database-bound estimate does not apply to it with a database server).
     event_loop: bool = False
 
-    def command(self, host: str, port: int) -> list[str]:
-        return self.build(host, port, workers=self.workers, **self.options)
+    def command(self, host: str, port: int, python: str = sys.executable) -> list[str]:
+        return self.build(host, port, python=python, workers=self.workers, **self.options)
 
     def with_workers(self, workers: int) -> ServerSpec:
         """The same server run with `workers` processes serving requests."""
@@ -349,17 +366,19 @@ class ServerProcess:
         cpus: set[int] | None,
         log_path: Path,
         host: str = "127.0.0.1",
-        compression: str = "none",
+        deployment: Deployment | None = None,
+        python: str = sys.executable,
     ) -> None:
         self.spec = spec
-        self.compression = compression  # the setup it runs (env holds CANDLEBENCH_COMPRESSION)
+        # The setup of every axis it runs under (`env` and `python` carry them out).
+        self.deployment = Deployment() if deployment is None else deployment
         self.host = host
         self.port = free_port(host)
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log_path, "ab")  # noqa: SIM115 - the server writes it; stop() closes it
         self.proc = subprocess.Popen(
-            spec.command(host, self.port),
+            spec.command(host, self.port, python),
             cwd=PROJECT_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -380,6 +399,11 @@ class ServerProcess:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def served_by(self) -> str:
+        """Its name with its deployment, as plans and results name it: `wsgi+zstd-1`."""
+        return self.deployment.label(self.spec.name)
 
     @property
     def workers(self) -> int:

@@ -9,6 +9,7 @@ import pytest
 
 from loadtest import capacity as command
 from loadtest.arrivals import OK
+from loadtest.axes import Deployment
 from loadtest.cli import CheckError
 from loadtest.report.capacity import (
     CAPACITY_CSV,
@@ -166,8 +167,8 @@ class StandInGenerator:
 
 
 class StandInServer:
-    name = "wsgi"
-    compression = "none"
+    name = served_by = "wsgi"
+    deployment = Deployment()
 
     def wait_disconnected(self):
         return 0

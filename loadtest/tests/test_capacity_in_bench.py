@@ -5,7 +5,8 @@ Little's law."""
 import shutil
 from pathlib import Path
 
-from loadtest import bench
+from loadtest import bench, steps
+from loadtest.axes import Deployment
 from loadtest.report import render
 from loadtest.report.capacity import CAPACITY_CSV, CapacityRow, CapacityWriter
 from loadtest.report.closed_loop import littles_law_items
@@ -134,7 +135,7 @@ def test_bench_sweeps_its_cells_from_their_closed_loop_medians(tmp_path, monkeyp
     server.base_url, server.cpu_probe = "http://127.0.0.1:1", lambda local_postgres: None
     loadgen.point_at = lambda url: None
     document = Document(b"x" * 100, 100)
-    bench.sweep_capacity(
+    steps.sweep_capacity(
         plan, {"wsgi": server}, loadgen, {("wsgi", "raw", 1000): document}, tmp_path, False
     )
     assert loadgen.calls == [("open", 200.0), ("open", 340.0), ("open", 420.0)]
@@ -152,10 +153,20 @@ def test_the_capacity_column_survives_the_uncompressed_and_trusted_subsets(tmp_p
             CapacityRow("wsgi", "raw", 1000, "poisson", 100.0, 100.0, 0, 1500, 5, 9, 10, 20, 30)
         )
     res = Results.load(tmp_path)
-    rows = [Row("wsgi", "raw", 1000, 1, rps=390.0, requests=600, compression="zstd-1")]
+    rows = [
+        Row(
+            "wsgi",
+            "raw",
+            1000,
+            1,
+            rps=390.0,
+            requests=600,
+            deployment=Deployment(compression="zstd-1"),
+        )
+    ]
     mixed = Results([*res.rows, *rows], res.meta)
     mixed.capacity = res.capacity
-    plain = mixed.without_compression()
+    plain = mixed.on_default_deployment()
     assert plain is not None and plain.capacity == res.capacity != {}
     trusted = mixed.trusted()
     assert trusted is not None and trusted.capacity == res.capacity

@@ -11,22 +11,18 @@ import orjson
 import pytest
 
 from candles.api.compression import compress_document, compression_setup
-from loadtest import bench, session, soak, spike
+from loadtest import bench, session, soak, spike, steps
+from loadtest.axes import Deployment, split_label
 from loadtest.cli import CheckError
 from loadtest.load.wrk import PairedCheck
 from loadtest.report import render
 from loadtest.report.compression import compression_pick, compression_table
 from loadtest.report.goals import evaluate_goals
 from loadtest.report.results import Results, Row, load_rows
-from loadtest.request import setup_label, split_setup_label
 from loadtest.run_checks import untrustworthy_reasons
+from loadtest.serving.axes import check_served, setup_entries
 from loadtest.serving.checks import Document, decoded_answer
-from loadtest.serving.compression import (
-    check_served_setup,
-    expected_answer,
-    setup_entries,
-    with_accept_encoding,
-)
+from loadtest.serving.compression import expected_answer, with_accept_encoding
 from loadtest.serving.deployment import RequestOptions, target_registry
 from loadtest.serving.modes import registry_entries
 from loadtest.stats import summarize
@@ -43,10 +39,11 @@ def plan_for(argv):
 
 
 def test_a_setup_is_named_beside_its_server_and_none_keeps_the_bare_name():
-    assert setup_label("wsgi", "none") == "wsgi" and setup_label("wsgi", "") == "wsgi"
-    assert setup_label("wsgi", "zstd-1") == "wsgi+zstd-1"
-    assert split_setup_label("wsgi+zstd-1") == ("wsgi", "zstd-1")
-    assert split_setup_label("wsgi") == ("wsgi", "none")
+    assert Deployment(compression="none").label("wsgi") == "wsgi"
+    assert Deployment(compression="").label("wsgi") == "wsgi"
+    assert Deployment(compression="zstd-1").label("wsgi") == "wsgi+zstd-1"
+    assert split_label("wsgi+zstd-1") == ("wsgi", Deployment(compression="zstd-1"))
+    assert split_label("wsgi")[1]["compression"] == "none"
 
 
 # -- the plan -------------------------------------------------------------------------------------
@@ -62,7 +59,7 @@ def test_compression_list_starts_each_server_once_per_setup_it_runs():
     )
     # fastapi runs none only, bolt none and its own bolt-native, the Django servers the rest.
     assert plan.servers == ["wsgi", "wsgi+zstd-1", "fastapi", "bolt", "bolt+bolt-native"]
-    assert plan.compression == ["none", "zstd-1", "bolt-native"]
+    assert plan.axes["compression"] == ["none", "zstd-1", "bolt-native"]
     assert plan.endpoints_on("wsgi+zstd-1", 1000) == plan.endpoints_on("wsgi", 1000) == ["raw"]
     assert (1, 1000, "wsgi+zstd-1", "raw") in plan.runs()
     assert plan.estimate_s() > 5 * 2  # five servers' start-up counted
@@ -77,7 +74,7 @@ def test_default_servers_that_run_none_of_the_setups_are_left_out():
 
 def test_without_compression_options_cut_the_plan_to_none():
     plan = plan_for(["--modes", "raw", "--servers", "wsgi", "--limits", "1000"])
-    assert plan.servers == ["wsgi"] and plan.compression == ["none"]
+    assert plan.servers == ["wsgi"] and plan.axes["compression"] == ["none"]
 
 
 @pytest.mark.parametrize(
@@ -98,12 +95,13 @@ def test_compression_a_server_cannot_run_is_refused_in_one_line(argv, message):
 def test_a_target_is_measured_under_the_setup_its_modes_document_names():
     document = {"modes": [{"name": "raw"}], "compression": "zstd-1"}
     args = bench.build_parser().parse_args(["--target", "http://h", "--limits", "1000"])
-    plan = bench.make_target_plan(args, target_registry(document), "zstd-1")
-    assert plan.servers == ["target+zstd-1"] and plan.compression == ["zstd-1"]
+    zstd = Deployment(compression="zstd-1")
+    plan = bench.make_target_plan(args, target_registry(document), zstd)
+    assert plan.servers == ["target+zstd-1"] and plan.axes["compression"] == ["zstd-1"]
     assert plan.endpoints_on("target+zstd-1", 1000) == ["raw"]
     args = bench.build_parser().parse_args(["--target", "http://h", "--compression", "none"])
     with pytest.raises(CheckError, match="the target runs the compression setup zstd-1"):
-        bench.make_target_plan(args, target_registry(document), "zstd-1")
+        bench.make_target_plan(args, target_registry(document), zstd)
 
 
 def test_the_runner_sends_accept_encoding_itself_never_from_a_header_option():
@@ -116,8 +114,8 @@ def test_the_runner_sends_accept_encoding_itself_never_from_a_header_option():
 
 def test_the_ladder_counts_raw_under_each_setup_that_compresses_in_django():
     plan = plan_for(["--compression", "none,django-gzip,zstd-1", "--servers", "wsgi,bolt"])
-    assert bench.compressed_variants(plan, ["drf", "raw"]) == ["raw+django-gzip", "raw+zstd-1"]
-    assert bench.compressed_variants(plan, ["drf"]) == []
+    assert steps.compressed_variants(plan, ["drf", "raw"]) == ["raw+django-gzip", "raw+zstd-1"]
+    assert steps.compressed_variants(plan, ["drf"]) == []
 
 
 def test_spike_and_soak_refuse_a_setup_their_server_does_not_run():
@@ -138,14 +136,17 @@ def test_a_value_left_in_the_shell_never_reaches_the_servers(monkeypatch):
 
 
 def test_a_server_must_run_the_setup_it_was_started_with():
-    check_served_setup("wsgi", {"modes": []}, "none")  # a server that says nothing runs none
-    check_served_setup("wsgi+zstd-1", {"compression": "zstd-1"}, "zstd-1")
+    zstd = Deployment(compression="zstd-1")
+    check_served("wsgi", {"modes": []}, Deployment())  # a server that says nothing runs none
+    check_served("wsgi+zstd-1", {"compression": "zstd-1"}, zstd)
     with pytest.raises(CheckError, match="started with CANDLEBENCH_COMPRESSION=zstd-1 but"):
-        check_served_setup("wsgi+zstd-1", {"compression": "none"}, "zstd-1")
+        check_served("wsgi+zstd-1", {"compression": "none"}, zstd)
 
 
 def test_the_checks_ask_with_the_setups_accept_encoding_and_keep_the_targets_headers():
-    options = with_accept_encoding(RequestOptions({"X-Probe": "secret"}, True), "zstd-1")
+    options = with_accept_encoding(
+        RequestOptions({"X-Probe": "secret"}, True), Deployment(compression="zstd-1")
+    )
     assert options.headers == {"X-Probe": "secret", "Accept-Encoding": "zstd"}
     assert options.insecure
 
@@ -176,14 +177,15 @@ def test_an_answer_is_decoded_and_its_coding_checked():
 
 def test_the_load_expects_the_wire_size_and_only_djangos_gzip_may_vary():
     zstd = Document(DOCUMENT, 900, "zstd")
-    assert expected_answer(zstd, "zstd-1") == {
+    gzip6 = Deployment(compression="django-gzip")
+    assert expected_answer(zstd, Deployment(compression="zstd-1")) == {
         "expect_bytes": 900,
         "accept_encoding": "zstd",
         "size_slack": 0,
     }
-    assert expected_answer(Document(DOCUMENT, 900, "gzip"), "django-gzip")["size_slack"] == 101
+    assert expected_answer(Document(DOCUMENT, 900, "gzip"), gzip6)["size_slack"] == 101
     # A 1-row answer Django did not compress is one size.
-    assert expected_answer(Document(b"{}", 2, ""), "django-gzip")["size_slack"] == 0
+    assert expected_answer(Document(b"{}", 2, ""), gzip6)["size_slack"] == 0
 
 
 def sample(nbytes: int) -> tuple:
@@ -231,7 +233,7 @@ PLAN_META = {
     "plan": {
         "servers": ["wsgi", "wsgi+django-gzip", "wsgi+zstd-1"],
         "setups": setup_entries(),
-        "compression": ["none", "django-gzip", "zstd-1"],
+        "axes": {"compression": ["none", "django-gzip", "zstd-1"], "stack": ["today"]},
     },
     "micro": {
         "rows": [],
@@ -260,7 +262,7 @@ def compressed_results(rps: dict[str, float], wire_zstd: int = 26206, trusted=Tr
                         value if mode == "raw" else value / 2,
                         bytes=108524,
                         wire_bytes=wire,
-                        compression=setup,
+                        deployment=Deployment(compression=setup),
                         timing_ms={"compress": 0.2} if setup == "zstd-1" else {},
                         trustworthy=trusted,
                     )
@@ -377,7 +379,7 @@ def test_the_runner_measures_each_setup_with_its_own_server_and_header(bench_env
     logs = sorted(p.name for p in (out / "logs").iterdir() if p.name.startswith("server-"))
     assert logs == ["server-wsgi+django-gzip.log", "server-wsgi+zstd-1.log", "server-wsgi.log"]
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["plan"]["compression"] == ["none", "django-gzip", "zstd-1"]
+    assert meta["plan"]["axes"]["compression"] == ["none", "django-gzip", "zstd-1"]
     assert {c["setup"] for c in meta["micro"]["codecs"]} == {"django-gzip", "zstd-1"}
     report = (out / "report.md").read_text()
     assert "## What compression costs" in report

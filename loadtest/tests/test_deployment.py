@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from loadtest import bench
+from loadtest import bench, steps
 from loadtest.cli import CheckError
 from loadtest.report import render
 from loadtest.report.results import Results, Row, load_rows
@@ -672,7 +672,7 @@ def test_a_target_is_on_this_machine_at_loopback_an_interface_address_or_the_uns
 def test_the_wrk_check_is_skipped_for_an_https_target_unless_insecure(tmp_path, capsys):
     plan = target_plan(["--modes", "raw", "--limits", "1000"])
     servers = {"target": RemoteServer("https://staging.example.com", False)}
-    assert bench.wrk_check(plan, servers, None, RequestOptions({"X-Probe": SECRET})) is None
+    assert steps.wrk_check(plan, servers, None, RequestOptions({"X-Probe": SECRET})) is None
     out = capsys.readouterr()
     assert "wrk check skipped: wrk checks no TLS certificate" in out.out + out.err
     assert not (tmp_path / "wrk.json").exists()

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from loadtest.report.results import COLUMNS, load_rows
+from loadtest.report.results import columns, load_rows
 from loadtest.tests.live_servers import (
     plain_uvicorn,
     run_loadtest,
@@ -65,8 +65,9 @@ def test_runner_end_to_end(bench_env, tmp_path):
 
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     assert [r["mode"] for r in rows] == ["drf", "raw", "floor", "floor-async"]
-    assert list(rows[0]) == COLUMNS
+    assert list(rows[0]) == columns()
     assert {r["workers"] for r in rows} == {"1"}
+    assert {(r["compression"], r["stack"]) for r in rows} == {("none", "today")}
     for r in rows:
         assert (r["server"], r["limit"], r["repeat"]) == ("asgi", "100", "1")
         assert float(r["rps"]) > 0 and int(r["requests"]) > 0

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from loadtest.axes import Deployment
 from loadtest.report import charts, hero, render
 from loadtest.report.capacity import capacity_from_folder
-from loadtest.report.results import COLUMNS, Results, Row, to_csv
+from loadtest.report.results import Results, Row, columns, to_csv
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -115,7 +116,7 @@ def test_the_hero_draws_the_spread_of_repeats_as_whiskers(res):
 
 
 def test_the_hero_leaves_compressed_runs_out(res):
-    rows = res.rows + run("asgi", "raw", 2000.0, 2100.0, compression="gzip")
+    rows = res.rows + run("asgi", "raw", 2000.0, 2100.0, deployment=Deployment(compression="gzip"))
     bars = hero.hero_bars(Results(rows, REGISTRY))
     assert [(b.server, b.mode, b.rps) for b in bars][:2] == [
         ("fastapi", "fastapi-orjson", 390.0),
@@ -123,12 +124,15 @@ def test_the_hero_leaves_compressed_runs_out(res):
     ]
     assert "compressed responses left out" in hero.hero_svg(Results(rows, REGISTRY))
     # Only compressed runs: nothing to draw.
-    assert hero.hero_svg(Results(run("asgi", "raw", 1.0, compression="br"))) == ""
+    assert (
+        hero.hero_svg(Results(run("asgi", "raw", 1.0, deployment=Deployment(compression="br"))))
+        == ""
+    )
 
 
 def write_csv(path: Path, rows: list[Row], extra: dict[str, str] | None = None) -> None:
     """results.csv, with an extra column per row when `extra` maps a column to values."""
-    names = [*COLUMNS, *(extra or {})]
+    names = [*columns(), *(extra or {})]
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=names)
         writer.writeheader()

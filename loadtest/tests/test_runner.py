@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from candles.api.registry import django_modes
-from loadtest import bench, session
+from loadtest import bench, session, steps
 from loadtest import plan as plan_module
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.load.wrk import estimate_s as wrk_estimate_s
@@ -77,7 +77,7 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
     # recommended setup too (beside none); no ceiling.
     for setup in ("django-gzip", "zstd-1"):
         assert cells[(f"wsgi+{setup}", 1000)] == ["drf", "msgspec", "raw"]
-    assert plan.compression == ["none", "django-gzip", "zstd-1"]
+    assert plan.axes["compression"] == ["none", "django-gzip", "zstd-1"]
     assert {lim for s, lim in cells if s not in ("asgi", "wsgi")} == {1000}
     runs = plan.runs()
     assert len(runs) == sum(map(len, cells.values())) * plan.repeats
@@ -90,8 +90,8 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
     session = (
         plan.estimate_s()
         + wrk_estimate_s(len(plan.wrk_cells()), plan.repeats, plan.duration)
-        + bench.MICRO_ESTIMATE_S
-        + bench.INSTRUCTIONS_ESTIMATE_S
+        + steps.MICRO_ESTIMATE_S
+        + steps.INSTRUCTIONS_ESTIMATE_S
     )
     assert session < 9.5 * 60
 
@@ -342,11 +342,10 @@ def test_limits_are_checked_against_the_apis_own_maximum():
 def test_the_instruction_ladder_is_skipped_with_a_clear_line_without_valgrind(
     monkeypatch, tmp_path, capsys
 ):
-    from loadtest import bench
     from loadtest.inprocess import instructions
 
     monkeypatch.setattr(instructions.shutil, "which", lambda name: None)
-    assert bench.run_instructions(None, None, tmp_path) is None
+    assert steps.run_instructions(None, None, tmp_path) is None
     assert "instruction ladder skipped: valgrind is not installed" in capsys.readouterr().out
     assert not (tmp_path / "instructions.json").exists()
 
