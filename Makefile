@@ -25,7 +25,7 @@ STACK ?=
 # What runs on the stacks of 2023 (Python 3.11) too: `make lint` type-checks it as 3.11 as well
 # (ruff's per-file-target-version in pyproject.toml does the same for its rules).
 PY311_CODE := candleproject candles loadtest/reference
-STACKS := $(patsubst stacks/%/requirements.txt,%,$(wildcard stacks/*/requirements.txt))
+STACKS := $(sort $(patsubst stacks/%/requirements.txt,%,$(wildcard stacks/*/requirements.txt)))
 PYENV_VERSIONS := $${PYENV_ROOT:-$$HOME/.pyenv}/versions
 
 .PHONY: help venv stack stacks lint fmt test test-fast test-postgres run bench bench-full spike soak tablesize locust micro clean
