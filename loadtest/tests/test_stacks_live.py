@@ -235,3 +235,41 @@ def test_the_database_settings_degrade_to_django_4_2(stack, bench_env):
     else:
         assert "pool" not in seen["options"]
         assert seen["answers"][0] == seen["answers"][1]  # one backend process
+
+
+# Run by a stack's interpreter: raw's answer to a client that accepts gzip, through the API's
+# own chain (the compression middleware first), decoded.
+GZIP_PROBE = """
+import gzip
+import sys
+import django
+django.setup()
+from django.test import Client
+response = Client(HTTP_HOST="localhost").get(
+    "/api/raw/candle/upbit/KRW/BTC?interval=1m&limit=300", HTTP_ACCEPT_ENCODING="gzip"
+)
+sys.stdout.buffer.write(response["Content-Encoding"].encode() + b" " + gzip.decompress(response.content))
+"""
+
+
+def test_compression_the_stack_lacks_is_refused_by_name(stack, today, bench_env):
+    """No brotli or backports.zstd on the stacks of 2023: their setups fail at start-up saying
+    which package is missing; gzip (the stdlib's) compresses the same document."""
+    _name, python = stack
+
+    def run(setup: str, code: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(python), "-c", code],
+            cwd=PROJECT_ROOT,
+            env={**bench_env, "CANDLEBENCH_COMPRESSION": setup},
+            capture_output=True,
+            timeout=60,
+        )
+
+    for setup, missing in (("zstd-1", "backports.zstd"), ("br-1", "brotli")):
+        refused = run(setup, "import django; django.setup()")
+        assert refused.returncode != 0
+        assert f"CANDLEBENCH_COMPRESSION='{setup}' needs {missing}".encode() in refused.stderr
+    answered = run("gzip-1", GZIP_PROBE)
+    assert answered.returncode == 0, answered.stderr.decode()[-2000:]
+    assert answered.stdout == b"gzip " + today["300"]
