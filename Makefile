@@ -3,6 +3,8 @@
 # PYTHON=/path/to/python3.13 overrides it. django-bolt needs 3.12 or newer.
 # DJANGO=6.1.3 builds a venv of its own with that Django release over the pinned one (5.2 LTS),
 # for running the suite on Django's current release: `make test-fast DJANGO=6.1.3`.
+# STACK=2023-08 (a folder of stacks/) builds that stack's venv, .venv-stack-2023-08, from its
+# requirements.txt with the Python its .python-version names (pyenv's): docs/stacks.md.
 PYTHON ?= python3
 PYTHON_MIN := 3.12
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
@@ -19,8 +21,14 @@ LOCUST_ARGS ?=
 # What `make test-fast` leaves out: tests that start servers, drive a browser, run valgrind or
 # make network namespaces (pytest markers, pyproject.toml).
 FAST := not live and not browser and not valgrind and not netns
+STACK ?=
+# What runs on the stacks of 2023 (Python 3.11) too: `make lint` type-checks it as 3.11 as well
+# (ruff's per-file-target-version in pyproject.toml does the same for its rules).
+PY311_CODE := candleproject candles loadtest/reference
+STACKS := $(sort $(patsubst stacks/%/requirements.txt,%,$(wildcard stacks/*/requirements.txt)))
+PYENV_VERSIONS := $${PYENV_ROOT:-$$HOME/.pyenv}/versions
 
-.PHONY: help venv lint fmt test test-fast test-postgres run bench bench-full spike soak tablesize locust micro clean
+.PHONY: help venv stack stacks lint fmt test test-fast test-postgres run bench bench-full spike soak tablesize locust micro clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -39,10 +47,29 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP) ## build .venv from requirements*.txt (again when they change)
 
-lint: venv ## ruff (lint and format check), mypy, import contracts, import cycles, the docs' links
+# A stack's venv: its pinned set alone (--no-deps: pip picks nothing), all wheels, then pip check.
+.venv-stack-%/.installed: stacks/%/requirements.txt stacks/%/.python-version
+	@version=$$(cat stacks/$*/.python-version); python=$(PYENV_VERSIONS)/$$version/bin/python3; \
+	test -x "$$python" || { \
+		echo "stack $* needs Python $$version (stacks/$*/.python-version), not found at $$python:" >&2; \
+		echo "install it with: pyenv install $$version" >&2; exit 1; }; \
+	set -x; rm -rf .venv-stack-$*; "$$python" -m venv .venv-stack-$*
+	.venv-stack-$*/bin/python -m pip install --quiet --no-deps --only-binary :all: -r stacks/$*/requirements.txt
+	.venv-stack-$*/bin/python -m pip check
+	touch $@
+
+stack: ## build one stack's venv: make stack STACK=2023-08 (.venv-stack-2023-08; stacks/)
+	@test -n "$(STACK)" -a -f "stacks/$(STACK)/requirements.txt" || { \
+		echo "make stack STACK=NAME, NAME one of: $(STACKS)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory .venv-stack-$(STACK)/.installed
+
+stacks: $(STACKS:%=.venv-stack-%/.installed) ## build every stack's venv, one per folder of stacks/
+
+lint: venv ## ruff (lint and format check), mypy (the app as 3.11 too), import contracts, import cycles, the docs' links
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(PY) -m mypy --python-version 3.11 $(PY311_CODE)
 	$(VENV)/bin/lint-imports
 	$(PY) tools/import_cycles.py
 	$(PY) tools/doc_links.py
@@ -88,5 +115,5 @@ micro: venv ## each mode's view timed in-process
 locust: venv ## Locust's web UI against LOCUST_HOST (make run first), modes in its class picker
 	$(VENV)/bin/locust -f loadtest/locustfile.py --class-picker --host $(LOCUST_HOST) $(LOCUST_ARGS)
 
-clean: ## remove the venvs and the development database
-	rm -rf .venv .venv-django-* db.sqlite3 db.sqlite3-wal db.sqlite3-shm
+clean: ## remove the venvs (the stacks' too) and the development database
+	rm -rf .venv .venv-django-* .venv-stack-* db.sqlite3 db.sqlite3-wal db.sqlite3-shm

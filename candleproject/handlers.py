@@ -4,6 +4,8 @@ Django builds one middleware chain per handler from settings.MIDDLEWARE. Two han
 per chain, share everything else (URLconf, views, database); the path picks the handler.
 """
 
+from typing import TypeVar
+
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
@@ -11,8 +13,11 @@ from django.core.handlers.wsgi import WSGIHandler
 
 from candles.api.errors import API_PREFIX
 
+# A TypeVar, not PEP 695's syntax: the app runs on Python 3.11 too (stacks/, docs/stacks.md).
+H = TypeVar("H", bound=BaseHandler)
 
-def handler_with_middleware[H: BaseHandler](handler_class: type[H], middleware: list[str]) -> H:
+
+def handler_with_middleware(handler_class: type[H], middleware: list[str]) -> H:
     """A handler whose chain is `middleware`: Django reads the setting only while loading."""
     saved = settings.MIDDLEWARE
     settings.MIDDLEWARE = middleware

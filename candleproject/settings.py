@@ -2,7 +2,9 @@
 
 DJANGO_DEBUG defaults to off: the benchmark must measure the production code path.
 DATABASE_URL defaults to a SQLite file in the project; a postgres:// URL switches to
-PostgreSQL with psycopg's connection pool.
+PostgreSQL with psycopg's connection pool. On Django before 5.1 (the stacks of 2023, docs/stacks.md)
+the database settings degrade to what it offers: persistent connections instead of the pool,
+SQLite's PRAGMAs run by candles.apps on each new connection instead of `init_command`.
 """
 
 import os
@@ -10,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 from candles.api.compression import UnknownSetup, compression_middleware
@@ -95,21 +98,23 @@ TEMPLATES = [
 WSGI_APPLICATION = "candleproject.wsgi.application"
 ASGI_APPLICATION = "candleproject.asgi.application"
 
+# SQLite's init_command and transaction_mode options and PostgreSQL's pool are Django 5.1's.
+DJANGO_5_1_DATABASE_OPTIONS = django.VERSION >= (5, 1)
 SQLITE_PATH = BASE_DIR / "db.sqlite3"
+# Run on every new SQLite connection; candles.apps runs them where init_command is missing.
+SQLITE_PRAGMAS = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+SQLITE_PRAGMAS_ON_CONNECT = "" if DJANGO_5_1_DATABASE_OPTIONS else SQLITE_PRAGMAS
 DATABASES = {
     "default": dj_database_url.parse(os.environ.get("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}")
 }
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
-    _db.setdefault("OPTIONS", {}).update(
-        {
-            # WAL lets readers under load run while a writer (seed, import) commits,
-            # instead of failing with "database is locked".
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        }
-    )
+    _db.setdefault("OPTIONS", {})["timeout"] = 20
+    if DJANGO_5_1_DATABASE_OPTIONS:
+        # WAL lets readers under load run while a writer (seed, import) commits, instead of
+        # failing with "database is locked". Writers start IMMEDIATE; Django 4.2 (a stack of
+        # 2023, whose servers only read: the writers run on today's) has no such option.
+        _db["OPTIONS"].update({"init_command": SQLITE_PRAGMAS, "transaction_mode": "IMMEDIATE"})
     # Keep the connection between requests (one worker thread under both servers, see
     # asgi.py): reopening SQLite and re-running the PRAGMAs per request is pure overhead.
     _db["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "600"))
@@ -119,6 +124,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"candlebench-test-{os.getpid()}.sqlite3")
     }
+elif (
+    _db["ENGINE"] == "django.db.backends.postgresql"
+    and env_bool("DATABASE_POOL", True)
+    and not DJANGO_5_1_DATABASE_OPTIONS
+):
+    # No pool before Django 5.1: persistent connections, checked before reuse, so that no
+    # request opens one (as with the pool) and the stacks compare fairly.
+    _db["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "600"))
+    _db["CONN_HEALTH_CHECKS"] = True
 elif _db["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_POOL", True):
     # Django's built-in psycopg pool; it requires persistent connections to be off.
     _db["CONN_MAX_AGE"] = 0

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.db import connections, router
-from django.db.models import CharField, Func, QuerySet, Subquery
+from django.db.models import CharField, F, Func, QuerySet, Subquery
 
 from .models import Candle, Pair
 
@@ -70,8 +70,12 @@ def raw_sql(q: CandleQuery) -> tuple[str, tuple, str]:
     qs = latest_candles(q)
     connection = connections[qs.db]
     stored_as_utc_text = connection.vendor == "sqlite" and connection.timezone_name == "UTC"
-    basetm = SqliteDocumentTime("basetm") if stored_as_utc_text else "basetm"
-    qs = qs.values_list(basetm, *CANDLE_FIELDS[1:])
+    columns: tuple[str | Func | F, ...] = CANDLE_FIELDS
+    if stored_as_utc_text:
+        # Every column an expression, so that the SELECT keeps the document's order: before
+        # Django 5.2 (the stacks of 2023) values_list() put expressions after the model's fields.
+        columns = (SqliteDocumentTime("basetm"), *(F(name) for name in CANDLE_FIELDS[1:]))
+    qs = qs.values_list(*columns)
     sql, params = qs.query.get_compiler(qs.db).as_sql()
     return sql, params, qs.db
 

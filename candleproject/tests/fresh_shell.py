@@ -44,6 +44,7 @@ KEPT = {
     "DATABASE_URL": "the database the suite runs on: make test-postgres sets it "
     "(pytest-django creates test_<name> and drops it; the live tests use <name>_loadtest_servers)",
     "CANDLEBENCH_REQUIRE_TOOLS": "CI's switch: a missing tool fails its test instead of skipping it",
+    "PYENV_ROOT": "pyenv's own: where the Pythons of the older stacks (stacks/) are installed",
 }
 # Set whatever the shell says: the settings the suite is written for.
 PINNED = {"DJANGO_SETTINGS_MODULE": "candleproject.settings"}

@@ -158,7 +158,7 @@ def test_a_failing_codec_in_the_chain_still_answers_the_document(
     def broken(body: bytes, level: int = 0) -> bytes:
         raise RuntimeError("codec failure")
 
-    monkeypatch.setattr(compression.zstd, "compress", broken)
+    monkeypatch.setattr(compression.ZSTD, "compress", broken)
     with serving("zstd-1") as (wsgi, _, _):
         status, headers, body = wsgi_request(
             SAMPLE.format(mode="raw"), QUERY, headers={"Accept-Encoding": "zstd"}, application=wsgi

@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 READS = re.compile(
     r"""(?:environ\.get\(|environ\[|getenv\(|env_[a-z]+\(|_ENV\s*(?::\s*str\s*)?=\s*)\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"""
 )
-# Variables the project reads that are not the project's to drop: the request's CGI name.
-NOT_FROM_THE_SHELL = {"PATH_INFO"}
+# Names the project reads that are not the project's to drop: the request's CGI variable, and
+# the system's own (where programs are).
+NOT_THE_PROJECTS = {"PATH_INFO", "PATH"}
 # What a user running a production deployment, or a proxy, may well have exported.
 UNFRIENDLY = {
     "DJANGO_ALLOWED_HOSTS": "*",
@@ -64,7 +65,7 @@ def test_every_variable_the_project_reads_is_dropped_for_the_tests():
     assert {"DJANGO_ALLOWED_HOSTS", "GUNICORN_BACKLOG", "CANDLEBENCH_COMPRESSION"} <= read
     left = sorted(
         name
-        for name in read - NOT_FROM_THE_SHELL
+        for name in read - NOT_THE_PROJECTS
         if not is_dropped(name) and name not in KEPT and name not in PINNED
     )
     assert not left, (

@@ -6,13 +6,15 @@ Codecs, one package each: zstd from `backports.zstd` (the API of Python 3.14's s
 `compression.zstd`, used directly from 3.14 on; as fast as `zstandard` on the document), brotli
 from `brotli` (Google's C binding, the package Locust and geventhttpclient already install),
 gzip from the stdlib's zlib. loadtest/README.md ("Compression on the wire") has the measurements
-behind the levels and the recommended setup.
+behind the levels and the recommended setup. The stacks of 2023 (stacks/, docs/stacks.md) have
+neither package: there the setups that need one are refused by name when the settings load.
 
 No Django import at module level: settings.py reads the registry while Django loads.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 import zlib
@@ -21,16 +23,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from time import perf_counter
+from types import ModuleType
 from typing import TYPE_CHECKING
 
-import brotli  # type: ignore[import-untyped]  # no stubs published
-
 from .registry import BOLT_ONLY, DJANGO_ONLY, EVERY_KIND, ServerKind
-
-try:  # Python 3.14+
-    from compression import zstd  # type: ignore[import-not-found]
-except ImportError:
-    from backports import zstd
 
 if TYPE_CHECKING:
     from django.http import HttpResponseBase
@@ -48,25 +44,57 @@ MAX_ACCEPT_ENCODING_CHARS = 1024
 DJANGO_GZIP_RANDOM_BYTES = 100
 
 
+def optional_module(*names: str) -> ModuleType | None:
+    """The first of the modules `names` that imports, or None: a codec's package, which an older
+    stack may not have."""
+    for name in names:
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+# zstd: the stdlib's from Python 3.14 on, else backports.zstd. brotli ships no type stubs.
+ZSTD = optional_module("compression.zstd", "backports.zstd")
+BROTLI = optional_module("brotli")
+
+
 @dataclass(frozen=True)
 class Codec:
-    """One content coding at one level: `token` is what Content-Encoding says."""
+    """One content coding at one level: `token` is what Content-Encoding says; `missing` names
+    the package it needs when this Python does not have it ("" when it runs here)."""
 
     token: str
     level: int
     compress: Callable[[bytes], bytes] = field(compare=False, repr=False)
+    missing: str = field(default="", compare=False)
 
     @property
     def name(self) -> str:
         return f"{self.token}-{self.level}"
 
 
+def unavailable(package: str) -> Callable[[bytes], bytes]:
+    """The compress function of a codec whose package is missing (never called by a server:
+    compression_middleware refuses its setups)."""
+
+    def compress(body: bytes) -> bytes:
+        raise RuntimeError(f"{package} is not installed in this Python")
+
+    return compress
+
+
 def zstd_codec(level: int) -> Codec:
     """zstd, one frame with the content size in its header (what browsers decode)."""
+    if (zstd := ZSTD) is None:
+        return Codec("zstd", level, unavailable("backports.zstd"), missing="backports.zstd")
     return Codec("zstd", level, lambda body: zstd.compress(body, level=level))
 
 
 def brotli_codec(level: int) -> Codec:
+    if (brotli := BROTLI) is None:
+        return Codec("br", level, unavailable("brotli"), missing="brotli")
     return Codec("br", level, lambda body: brotli.compress(body, quality=level))
 
 
@@ -205,8 +233,16 @@ def served_setup(name: str, kind: ServerKind) -> CompressionSetup:
 
 
 def compression_middleware(name: str) -> list[str]:
-    """The middleware a Django chain runs first for the setup called `name` (settings.py)."""
-    handling = compression_setup(name).handling
+    """The middleware a Django chain runs first for the setup called `name` (settings.py);
+    UnknownSetup for a setup whose codec's package this Python does not have."""
+    setup = compression_setup(name)
+    missing = sorted({codec.missing for codec in setup.codecs if codec.missing})
+    if missing:
+        raise UnknownSetup(
+            f"CANDLEBENCH_COMPRESSION={name!r} needs {', '.join(missing)}, which this Python "
+            "does not have (a stack of stacks/ without it: choose another setup)"
+        )
+    handling = setup.handling
     if handling is Handling.DJANGO_GZIP:
         return ["django.middleware.gzip.GZipMiddleware"]
     if handling is Handling.NEGOTIATED:
@@ -339,8 +375,8 @@ def compress_document(setup: CompressionSetup, body: bytes) -> bytes:
 DECODERS: dict[str, Callable[[bytes], bytes]] = {
     "identity": lambda body: body,
     "gzip": lambda body: zlib.decompress(body, 47),  # 47: a gzip or zlib header
-    "br": brotli.decompress,
-    "zstd": zstd.decompress,
+    **({"br": BROTLI.decompress} if BROTLI else {}),
+    **({"zstd": ZSTD.decompress} if ZSTD else {}),
 }
 
 

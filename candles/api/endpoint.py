@@ -9,7 +9,7 @@ run the same steps inside their framework's view and error handling.
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from inspect import iscoroutinefunction
-from typing import cast
+from typing import TypeVar, cast
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +24,8 @@ SyncBody = Callable[[CandleQuery, ServerTiming], HttpResponse]
 AsyncBody = Callable[[CandleQuery, ServerTiming], Awaitable[HttpResponse]]
 # A Django view: an async one returns an awaitable of its response.
 View = Callable[..., HttpResponse | Awaitable[HttpResponse]]
+# A TypeVar, not PEP 695's syntax: the app runs on Python 3.11 too (stacks/, docs/stacks.md).
+Rows = TypeVar("Rows", bound=list)
 
 
 def begin(
@@ -34,7 +36,7 @@ def begin(
     return parse_candle_query(exchange, market, asset, request.GET), ServerTiming()
 
 
-def fetched[Rows: list](rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+def fetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
     """The selector's rows, once an empty answer has been told apart from an unknown pair
     (checked only then: a 404); the time so far is the database's."""
     if not rows and not pair_exists(q):
@@ -43,7 +45,7 @@ def fetched[Rows: list](rows: Rows, q: CandleQuery, timing: ServerTiming) -> Row
     return rows
 
 
-async def afetched[Rows: list](rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
+async def afetched(rows: Rows, q: CandleQuery, timing: ServerTiming) -> Rows:
     """`fetched` for async views."""
     if not rows and not await apair_exists(q):
         raise pair_not_found()
@@ -89,7 +91,10 @@ def candle_endpoint(body: SyncBody | AsyncBody) -> View:
             except ApiError as exc:
                 return exc.response()
 
-        return csrf_exempt(async_view)
+        # csrf_exempt's mark, set here: before Django 5.0 (the stacks of 2023) csrf_exempt
+        # wraps an async view in a sync function, which Django then calls without awaiting.
+        async_view.csrf_exempt = True  # type: ignore[attr-defined]
+        return async_view
 
     sync_body = cast(SyncBody, body)  # not a coroutine function
 

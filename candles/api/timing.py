@@ -2,8 +2,12 @@
 compress, added by the compression after the view)."""
 
 from time import perf_counter
+from typing import TypeVar
 
 from django.http import HttpResponseBase
+
+# A TypeVar, not PEP 695's syntax: the app runs on Python 3.11 too (stacks/, docs/stacks.md).
+R = TypeVar("R", bound=HttpResponseBase)
 
 
 class ServerTiming:
@@ -26,7 +30,7 @@ class ServerTiming:
     def header(self) -> str:
         return ", ".join(f"{name};dur={seconds * 1000:.3f}" for name, seconds in self.parts.items())
 
-    def apply[R: HttpResponseBase](self, response: R) -> R:
+    def apply(self, response: R) -> R:
         response["Server-Timing"] = self.header()
         return response
 

@@ -1,3 +1,9 @@
+import importlib
+
+from django.conf import settings
+from django.urls import clear_url_caches
+
+import candles.api.urls
 from candles.api.registry import django_modes
 
 ALL_MODES = [mode.name for mode in django_modes()]
@@ -13,3 +19,11 @@ SCHEMA_MODES = [
     "msgspec",
     "raw-msgspec",
 ]
+
+
+def reload_urlconf() -> None:
+    """The API's patterns from the registry again, and the root URLconf's include() of
+    them (its resolver keeps the patterns it has read)."""
+    importlib.reload(candles.api.urls)
+    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
+    clear_url_caches()

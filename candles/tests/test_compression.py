@@ -279,3 +279,32 @@ def test_a_codec_that_does_not_shrink_the_body_is_not_used():
 def test_a_strong_etag_becomes_weak_once_compressed():
     response = compress_response(answer(ETag='"abc"'), "zstd", (ZSTD_1,))
     assert response["ETag"] == 'W/"abc"'
+
+
+def test_a_codec_whose_package_is_missing_is_refused_by_name(monkeypatch):
+    """The stacks of 2023 have neither backports.zstd nor brotli: their setups are refused when
+    the settings load, the others run."""
+    monkeypatch.setattr(compression, "ZSTD", None)
+    monkeypatch.setattr(compression, "BROTLI", None)
+    zstd, br = compression.zstd_codec(1), compression.brotli_codec(1)
+    assert (zstd.missing, br.missing) == ("backports.zstd", "brotli")
+    assert zstd == ZSTD_1  # the same coding; it only cannot run here
+    with pytest.raises(RuntimeError, match=r"backports\.zstd is not installed"):
+        zstd.compress(b"{}")
+    setups = [
+        *(s for s in SETUPS if s.name not in {"zstd-1", "auto"}),
+        compression.CompressionSetup(
+            "zstd-1", "zstd", Handling.NEGOTIATED, "zstd", "zstd", codecs=(zstd,)
+        ),
+        compression.CompressionSetup(
+            "auto", "all", Handling.NEGOTIATED, "zstd", "zstd", codecs=(zstd, br, GZIP_1)
+        ),
+    ]
+    monkeypatch.setattr(compression, "SETUPS", tuple(setups))
+    with pytest.raises(UnknownSetup, match=r"needs backports\.zstd, which this Python does not"):
+        compression_middleware("zstd-1")
+    with pytest.raises(UnknownSetup, match=r"needs backports\.zstd, brotli,"):
+        compression_middleware("auto")
+    assert compression_middleware("gzip-1") == ["candleproject.middleware.CompressionMiddleware"]
+    assert compression_middleware("django-gzip") == ["django.middleware.gzip.GZipMiddleware"]
+    assert compression_middleware("none") == []

@@ -1,7 +1,6 @@
 """Adding a mode is one view and one registry entry (README: "add your own serializer as
 a mode"): a mode from a settings module is served, listed and documented like the others."""
 
-import importlib
 import os
 import subprocess
 import sys
@@ -10,20 +9,10 @@ import orjson
 import pytest
 from django.conf import settings
 from django.test import override_settings
-from django.urls import clear_url_caches
 
-import candles.api.urls
 from candles.tests import own_mode_settings
 
-from .conftest import ALL_MODES, SAMPLE
-
-
-def reload_urlconf() -> None:
-    """The API's patterns from the registry again, and the root URLconf's include() of
-    them (its resolver keeps the patterns it has read)."""
-    importlib.reload(candles.api.urls)
-    importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
-    clear_url_caches()
+from .conftest import ALL_MODES, SAMPLE, reload_urlconf
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ Django floor's bytes. Serve it with `uvicorn loadtest.reference.fastapi_app:app`
 import os
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import django
 
@@ -36,6 +37,8 @@ from candles.models import Interval
 from candles.selectors import CandleQuery, fetch_raw_rows
 
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
+# A TypeVar, not PEP 695's syntax: this app runs on Python 3.11 too (stacks/, docs/stacks.md).
+T = TypeVar("T")
 MODES_BODY = orjson_dumps(modes_document(modes_for_kind(ServerKind.FASTAPI, diagnostics=True)))
 
 
@@ -96,7 +99,7 @@ async def api_error(request: Request, exc: ApiError) -> Response:
     )
 
 
-def with_connection_checks[T](work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+def with_connection_checks(work: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     """`work` on asgiref's one database thread, the connection checked before and after as
     Django's request signals do (a broken one dropped, a pooled one back in the pool)."""
 

@@ -9,6 +9,9 @@ mode's plain Pydantic model instead of a ninja Schema, whose getter reads every 
 Python. Each is the view of its own NinjaAPI's operation (routing inside ninja, the answer
 validated against the response schema, the API's renderer), mounted by the URLconf like every
 mode's view; the handler follows the shared pipeline of endpoint.py.
+
+On Pydantic v1 (django-ninja 0.22, the 2023-08 stack: docs/stacks.md) the schema comes from
+pydantic_v1.py, the same rules in v1's idiom; the rest of this module is the same code.
 """
 
 from collections.abc import Callable
@@ -25,9 +28,15 @@ from ..encoding import orjson_dumps
 from ..endpoint import begin, candle_instances, candle_values
 from ..errors import ApiError
 from ..timing import ServerTiming
-from .pydantic import CandleDocument as PydanticDocument
-from .pydantic import CandleOut as PydanticCandleOut
-from .pydantic import schema_violation
+
+if pydantic.VERSION.startswith("1."):
+    from .pydantic_v1 import CandleDocument as PydanticDocument
+    from .pydantic_v1 import CandleOut as PydanticCandleOut
+    from .pydantic_v1 import schema_violation
+else:
+    from .pydantic import CandleDocument as PydanticDocument
+    from .pydantic import CandleOut as PydanticCandleOut
+    from .pydantic import schema_violation
 
 # Every method reaches the handler so the shared check answers 405 like the other modes
 # (ninja's own answer is a plain-text 405).
