@@ -1,21 +1,48 @@
 """The API's URLs, from the mode registry: one route per mode Django serves (named by
-paths.url_name), /api/modes and /api/openapi.json."""
+paths.url_name), each mode's view under the cache setup (settings.CANDLEBENCH_CACHE), and
+/api/modes and /api/openapi.json."""
 
-from django.urls import path
+from django.conf import settings
+from django.core.cache import caches
+from django.urls import URLPattern, path
 from django.utils.module_loading import import_string
 
+from .cache_page import page_cached
+from .caching import API_CACHE, Handling, cache_setup
+from .conditional import conditional
+from .document_cache import View, document_cached
 from .meta_views import list_modes, openapi_json
 from .paths import url_name
-from .registry import django_modes
+from .registry import Mode, django_modes
 
 CANDLE_PATH = "candle/<str:exchange>/<str:market>/<str:asset>"
 
-urlpatterns = [
-    path("modes", list_modes, name="modes"),
-    path("openapi.json", openapi_json, name="openapi"),
-    *(
-        path(f"{mode.name}/{CANDLE_PATH}", import_string(view), name=url_name(mode.name))
-        for mode in django_modes(diagnostics=True)
-        if (view := mode.view)  # every one has a view: it is what django_modes selects
-    ),
-]
+
+def mode_view(mode: Mode, cache: str) -> View:
+    """The view that serves `mode` under the cache setup called `cache`: the one place a mode
+    gets its cache, so a mode added to the registry is cached like the others. Diagnostics (the
+    floor) stay as they are: they are the ceiling a cached answer is measured against."""
+    view = import_string(mode.view or "")
+    handling = cache_setup(cache).handling
+    if mode.diagnostic or handling is Handling.NONE:
+        return view
+    if handling is Handling.CACHE_PAGE:
+        return page_cached(view, settings.CANDLEBENCH_CACHE_SECONDS)
+    if handling is Handling.CONDITIONAL:
+        return conditional(view)
+    return document_cached(mode.name, view, caches[API_CACHE])
+
+
+def api_urlpatterns(cache: str) -> list[URLPattern]:
+    """The API's routes with every mode under the cache setup called `cache`."""
+    return [
+        path("modes", list_modes, name="modes"),
+        path("openapi.json", openapi_json, name="openapi"),
+        *(
+            path(f"{mode.name}/{CANDLE_PATH}", mode_view(mode, cache), name=url_name(mode.name))
+            for mode in django_modes(diagnostics=True)
+        ),
+    ]
+
+
+urlpatterns = api_urlpatterns(settings.CANDLEBENCH_CACHE)
