@@ -1,3 +1,5 @@
+import pytest
+
 from candles.api.registry import django_modes
 
 ALL_MODES = [mode.name for mode in django_modes()]
@@ -13,3 +15,26 @@ SCHEMA_MODES = [
     "msgspec",
     "raw-msgspec",
 ]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of this test session's own (None when the binary is missing): the cache
+    tests never touch a shared Redis."""
+    from .cache_support import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        yield None
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server, require_tool) -> str:
+    require_tool(redis_server is not None, "redis-server is not installed (Debian: redis-server)")
+    return redis_server.url
