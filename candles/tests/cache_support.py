@@ -51,7 +51,19 @@ def cache_serving(setup: str, redis_url: str = UNREACHABLE_REDIS, **more: object
             yield
         finally:
             if API_CACHE in conf:
-                caches[API_CACHE].clear()  # this block's keys only: its own prefix
+                forget(conf[API_CACHE]["KEY_PREFIX"])
+
+
+def forget(prefix: str) -> None:
+    """Delete the keys under `prefix` (never RedisCache.clear(): that flushes the whole DB)."""
+    cache = caches[API_CACHE]
+    if hasattr(cache, "available"):  # the Redis backend
+        if cache.available:
+            client = cache._cache.get_client(write=True)
+            for key in client.scan_iter(f"{prefix}:*"):
+                client.delete(key)
+    else:
+        cache.clear()  # a local-memory location of the block's own
 
 
 def timing_of(response) -> str:
