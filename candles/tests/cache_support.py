@@ -27,9 +27,16 @@ REDIS_SERVER = shutil.which("redis-server")
 
 
 def urlconf(setup: str) -> ModuleType:
-    """A ROOT_URLCONF whose /api/ routes serve every mode under the cache setup `setup`."""
-    module = ModuleType(f"candlebench_api_under_{setup.replace('-', '_')}")
-    module.urlpatterns = [path("api/", include(api_urlpatterns(setup)))]  # type: ignore[attr-defined]
+    """The project's ROOT_URLCONF with its /api/ routes serving every mode under the cache setup
+    `setup` (the admin and the rest as they are)."""
+    from candleproject import urls as project
+
+    module = ModuleType(f"candlebench_urls_under_{setup.replace('-', '_')}")
+    module.__dict__.update({k: v for k, v in vars(project).items() if k.startswith("handler")})
+    module.urlpatterns = [  # type: ignore[attr-defined]
+        *(p for p in project.urlpatterns if str(p.pattern) != "api/"),
+        path("api/", include(api_urlpatterns(setup))),
+    ]
     return module
 
 
@@ -58,7 +65,7 @@ def forget(prefix: str) -> None:
     """Delete the keys under `prefix` (never RedisCache.clear(): that flushes the whole DB)."""
     cache = caches[API_CACHE]
     if hasattr(cache, "available"):  # the Redis backend
-        if cache.available:
+        with contextlib.suppress(redis.exceptions.RedisError):
             client = cache._cache.get_client(write=True)
             for key in client.scan_iter(f"{prefix}:*"):
                 client.delete(key)
