@@ -373,7 +373,10 @@ class _PendingBumps:
     series: set[tuple[int, str]] = field(default_factory=set)
     pairs: set[int] = field(default_factory=set)
 
+    done: bool = False
+
     def __call__(self) -> None:
+        self.done = True
         _bump_now(using=self.using, series=self.series, pairs=self.pairs)
 
 
@@ -402,7 +405,11 @@ def series_versions_bump(
         return
     pending: _PendingBumps | None = getattr(conn, _PENDING_ATTRIBUTE, None)
     # Django's list of (savepoint ids, callback, robust): the callback is still to run.
-    if pending is None or not any(entry[1] is pending for entry in conn.run_on_commit):
+    if (
+        pending is None
+        or pending.done
+        or not any(entry[1] is pending for entry in conn.run_on_commit)
+    ):
         pending = _PendingBumps(using)
         setattr(conn, _PENDING_ATTRIBUTE, pending)
         transaction.on_commit(pending, using=using)
