@@ -7,6 +7,12 @@ trying for a back-off that doubles while Redis stays away (so requests go on unc
 speed rather than each waiting for a refused connection), then uses Redis again as soon as one
 attempt succeeds, saying so once. `available` tells the document cache whether a False from `add`
 means "someone else holds the lock" or "no Redis". The state is per process and per Redis URL.
+
+KeptClientRedisCache, the `redis` setup's, also keeps one redis-py client per connection pool:
+Django's RedisCacheClient builds a new `redis.Redis` for every call, which with redis-py 8 costs
+~0.1 ms, as much as the GET of a 108 kB document on loopback (measured in-process: Django's get
+0.135 ms, redis-py's own GET 0.048 ms). A client over a pool is thread-safe and survives a fork
+(the pool checks its pid). The cache-page setups keep Django's client as shipped.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 from .caching import redacted
@@ -161,3 +167,28 @@ class ResilientRedisCache(RedisCache):
     @_guarded(False)
     def has_key(self, key: Any, version: Any = None) -> bool:
         return super().has_key(key, version)
+
+
+class KeptClientRedisCacheClient(RedisCacheClient):
+    """Django's client, with one redis.Redis per connection pool instead of one per call."""
+
+    def __init__(self, servers: list[str], **options: Any) -> None:
+        super().__init__(servers, **options)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
+        client = self._clients.get(index)
+        if client is None:
+            pool = self._get_connection_pool(write)  # type: ignore[attr-defined]  # Django's own
+            client = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+            self._clients[index] = client
+        return client
+
+
+class KeptClientRedisCache(ResilientRedisCache):
+    """settings.CACHES's BACKEND for the `redis` setup: guarded, and its client kept."""
+
+    def __init__(self, server: str, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = KeptClientRedisCacheClient

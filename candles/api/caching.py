@@ -145,8 +145,14 @@ def cache_settings(name: str, *, redis_url: str, timeout: int) -> dict[str, dict
             "OPTIONS": {"MAX_ENTRIES": LOCMEM_MAX_ENTRIES},
         }
     elif setup.backend is Backend.REDIS:
+        # Both guarded against a Redis that is gone; cache-page keeps Django's client as shipped.
+        backend = (
+            "ResilientRedisCache"
+            if setup.handling is Handling.CACHE_PAGE
+            else "KeptClientRedisCache"
+        )
         caches[API_CACHE] = {
-            "BACKEND": "candles.api.cache_backend.ResilientRedisCache",
+            "BACKEND": f"candles.api.cache_backend.{backend}",
             "LOCATION": redis_url,
             "TIMEOUT": timeout,
             "KEY_PREFIX": KEY_PREFIX,

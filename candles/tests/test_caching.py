@@ -79,9 +79,12 @@ def test_each_setup_gets_the_backend_it_keeps_answers_in():
     for name in ("cache-page", "locmem"):
         api = cache_settings(name, redis_url=url, timeout=30)[API_CACHE]
         assert api["BACKEND"].endswith("LocMemCache") and api["TIMEOUT"] == 30
-    for name in ("cache-page-redis", "redis"):
+    for name, backend in (
+        ("cache-page-redis", "ResilientRedisCache"),
+        ("redis", "KeptClientRedisCache"),
+    ):
         api = cache_settings(name, redis_url=url, timeout=30)[API_CACHE]
-        assert api["BACKEND"] == "candles.api.cache_backend.ResilientRedisCache"
+        assert api["BACKEND"] == f"candles.api.cache_backend.{backend}"
         assert api["LOCATION"] == url and api["OPTIONS"]["socket_timeout"] <= 1
     assert redacted(url) == "redis://***@127.0.0.1:6390/3"
     assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
