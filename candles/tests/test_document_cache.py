@@ -238,3 +238,19 @@ def _keys(setup: str) -> list[str]:
     client = cache._cache.get_client()  # type: ignore[attr-defined]
     prefix = cache.key_prefix
     return [k.decode().split(":", 2)[2] for k in client.scan_iter(f"{prefix}:*")]
+
+
+async def test_an_async_mode_under_the_projects_asgi_handler(serving):
+    """orjson's view is async: its lookup and store run off the event loop (sync_to_async), its
+    waits are asyncio sleeps."""
+    from asgiref.sync import sync_to_async
+
+    from candleproject.tests.app_driver import asgi_request
+
+    path = SAMPLE_PATH.format(mode="orjson")
+    miss = await asgi_request(path, "interval=1m&limit=1000")
+    hit = await asgi_request(path, "limit=1000&interval=1m")
+    assert miss[0] == hit[0] == 200 and miss[2] == hit[2]
+    assert not from_cache(miss[1]["server-timing"]) and HIT.match(hit[1]["server-timing"])
+    own, _ = await sync_to_async(own_answer)("orjson", "interval=1m&limit=1000")
+    assert hit[2] == own
