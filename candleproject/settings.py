@@ -15,6 +15,12 @@ import dj_database_url
 import django
 from django.core.exceptions import ImproperlyConfigured
 
+from candles.api.caching import (
+    DEFAULT_REDIS_URL,
+    DEFAULT_TIMEOUT_SECONDS,
+    UnknownCacheSetup,
+    cache_settings,
+)
 from candles.api.compression import UnknownSetup, compression_middleware
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +62,23 @@ CANDLEBENCH_COMPRESSION = os.environ.get("CANDLEBENCH_COMPRESSION", "").strip() 
 try:
     COMPRESSION_MIDDLEWARE = compression_middleware(CANDLEBENCH_COMPRESSION)
 except UnknownSetup as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+# Caching of the API's answers, a setup of candles/api/caching.py (`none`, `cache-page`,
+# `cache-page-redis`, `conditional`, `locmem`, `redis`): the URLconf wraps every mode's view for it
+# (candles/api/urls.py), inside the middleware chain, so compression applies on top. The Redis
+# setups use CANDLEBENCH_REDIS_URL; CANDLEBENCH_CACHE_SECONDS is how long an answer is kept
+# (cache-page's staleness bound; for the versioned setups a bound on memory only).
+CANDLEBENCH_CACHE = os.environ.get("CANDLEBENCH_CACHE", "").strip() or "none"
+CANDLEBENCH_REDIS_URL = os.environ.get("CANDLEBENCH_REDIS_URL", "").strip() or DEFAULT_REDIS_URL
+CANDLEBENCH_CACHE_SECONDS = int(
+    os.environ.get("CANDLEBENCH_CACHE_SECONDS", "").strip() or DEFAULT_TIMEOUT_SECONDS
+)
+try:
+    CACHES = cache_settings(
+        CANDLEBENCH_CACHE, redis_url=CANDLEBENCH_REDIS_URL, timeout=CANDLEBENCH_CACHE_SECONDS
+    )
+except UnknownCacheSetup as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 MIDDLEWARE = [

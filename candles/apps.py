@@ -22,3 +22,5 @@ class CandlesConfig(AppConfig):
 
         if getattr(settings, "SQLITE_PRAGMAS_ON_CONNECT", ""):
             connection_created.connect(run_sqlite_pragmas, dispatch_uid="candles-sqlite-pragmas")
+        # The receivers that bump series versions on every write (candles.services).
+        from . import services  # noqa: F401

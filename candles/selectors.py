@@ -1,13 +1,14 @@
-"""The one place that builds the endpoint's query; every mode reads through it."""
+"""The one place that builds the endpoint's query; every mode reads through it. And the series'
+version the API's caches read before it (series_state)."""
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.db import connections, router
-from django.db.models import CharField, F, Func, QuerySet, Subquery
+from django.db.models import CharField, F, Func, Model, QuerySet, Subquery
 
-from .models import Candle, Pair
+from .models import Candle, Exchange, Pair, SeriesVersion
 
 CANDLE_FIELDS: tuple[str, ...] = ("basetm", "o", "h", "l", "c", "v")
 
@@ -163,3 +164,63 @@ def use_native_timestamptz_loader(psycopg_cursor) -> None:
     from psycopg.types.datetime import TimestamptzLoader
 
     psycopg_cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+
+
+# --- series versions (the caches' read) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesState:
+    """A request's series as the caches see it: its pair's id and the series' version row
+    (version 0 and no times for a series no write has touched since versions existed)."""
+
+    pair_id: int
+    version: int
+    changed_at: datetime | None
+    previous_changed_at: datetime | None
+
+
+@lru_cache(maxsize=16)
+def _series_state_sql(alias: str, vendor: str) -> str:
+    """One round trip, three unique indexes: the exchange by name, the pair by its names, the
+    series' row (a LEFT JOIN: a known pair without a row is version 0, an unknown one no row)."""
+    qn = connections[alias].ops.quote_name
+
+    def col(model: type[Model], name: str) -> str:
+        return qn({f.name: f.column for f in model._meta.concrete_fields}[name])
+
+    exchange, pair, version = (qn(m._meta.db_table) for m in (Exchange, Pair, SeriesVersion))
+    return (
+        f"SELECT p.{col(Pair, 'id')}, v.{col(SeriesVersion, 'version')}, "
+        f"v.{col(SeriesVersion, 'changed_at')}, v.{col(SeriesVersion, 'previous_changed_at')} "
+        f"FROM {pair} p INNER JOIN {exchange} e ON p.{col(Pair, 'exchange')} = e.{col(Exchange, 'id')} "
+        f"LEFT OUTER JOIN {version} v ON v.{col(SeriesVersion, 'pair')} = p.{col(Pair, 'id')} "
+        f"AND v.{col(SeriesVersion, 'interval')} = %s "
+        f"WHERE e.{col(Exchange, 'name')} = %s AND p.{col(Pair, 'market')} = %s "
+        f"AND p.{col(Pair, 'asset')} = %s"
+    )
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """A time as the cursor returns it, aware in UTC (SQLite's converter gives naive UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def series_state(q: CandleQuery) -> SeriesState | None:
+    """The version of `q`'s series, or None for a pair that does not exist. A query on the
+    version table and the pair's names only: no candle is read."""
+    alias = router.db_for_read(SeriesVersion)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _series_state_sql(alias, connection.vendor), (q.interval, q.exchange, q.market, q.asset)
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pair_id, version, changed_at, previous = row
+    return SeriesState(pair_id, version or 0, _aware(changed_at), _aware(previous))

@@ -1,5 +1,6 @@
 """Every write to exchanges, pairs and candles: CSV imports, seeding, the pair get-or-create
-and the bulk writers they share.
+and the bulk writers they share; and the series versions every write bumps on commit, which the
+API's caches key on.
 
 Keyword-only functions named <entity>_<action>. Each checks what it stores (the symbol rule,
 intervals, the CSV format), so the admin, the commands and scripts get the same refusals:
@@ -9,14 +10,17 @@ ValueError for bad arguments, ImportRejected for a refused file.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Literal, NamedTuple, Protocol, get_args
+from typing import Any, BinaryIO, Literal, NamedTuple, Protocol, get_args
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Count
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+from django.utils import timezone
 
 from candles.csv_format import ImportRejected, parse_candles, read_limited
 from candles.models import (
@@ -26,7 +30,9 @@ from candles.models import (
     CandleRow,
     Exchange,
     Pair,
+    SeriesVersion,
     clean_pair_names,
+    series_written,
     validate_intervals,
 )
 from candles.random_walk import day_chunks, roll_up, walk_minutes
@@ -159,6 +165,8 @@ def candles_store(
             raise ImportRejected.one(
                 "another process stored candles for this pair meanwhile; try again"
             ) from None
+        if result.inserted or result.replaced:
+            series_versions_bump(series=[(pair.pk, interval)])
     return result
 
 
@@ -232,6 +240,8 @@ def candles_seed(
                 writer.write(pair.pk, interval, rows)
         writer.close()
         after = _candle_counts(pair=pair, intervals=wanted)
+        changed = [i for i in wanted if after.get(i, 0) != before.get(i, 0)]
+        series_versions_bump(series=[(pair.pk, interval) for interval in changed])
     return {i: after.get(i, 0) - before.get(i, 0) for i in wanted}
 
 
@@ -345,3 +355,135 @@ class _PostgresCopyWriter:
             f"SELECT {self._columns} FROM {self._STAGING} ON CONFLICT DO NOTHING"
         )
         self._cursor.execute(f"DROP TABLE {self._STAGING}")
+
+
+# --- series versions ---------------------------------------------------------------------
+# A series is one pair's candles of one interval: one document of the API, whatever the limit.
+# Every write bumps the versions of the series it changed once its transaction commits; the
+# caches key on them (candles/api/document_cache.py, conditional.py). The writers here call
+# series_versions_bump themselves; the models' querysets send series_written for bulk writes
+# that send no model signal; the receivers below cover single saves (admin forms, loaddata).
+
+
+@dataclass
+class _PendingBumps:
+    """The series one transaction changed, bumped together by one on_commit callback."""
+
+    using: str
+    series: set[tuple[int, str]] = field(default_factory=set)
+    pairs: set[int] = field(default_factory=set)
+
+    done: bool = False
+
+    def __call__(self) -> None:
+        self.done = True
+        _bump_now(using=self.using, series=self.series, pairs=self.pairs)
+
+
+_PENDING_ATTRIBUTE = "candlebench_pending_bumps"
+
+
+def series_versions_bump(
+    *,
+    series: Iterable[tuple[int, str]] = (),
+    pairs: Iterable[int] = (),
+    using: str = DEFAULT_DB_ALIAS,
+) -> None:
+    """Mark `series` ((pair id, interval) pairs) and every series of `pairs` changed when the
+    current transaction commits (at once outside a transaction; never if it rolls back).
+
+    One callback per transaction, however many writes: each later call joins the set of the
+    callback still registered (a rolled-back savepoint drops its callback, and then a new one
+    is registered).
+    """
+    series, pairs = set(series), set(pairs)
+    if not series and not pairs:
+        return
+    conn = connections[using]
+    if not conn.in_atomic_block:
+        _bump_now(using=using, series=series, pairs=pairs)
+        return
+    pending: _PendingBumps | None = getattr(conn, _PENDING_ATTRIBUTE, None)
+    # Django's list of (savepoint ids, callback, robust): the callback is still to run.
+    if (
+        pending is None
+        or pending.done
+        or not any(entry[1] is pending for entry in conn.run_on_commit)
+    ):
+        pending = _PendingBumps(using)
+        setattr(conn, _PENDING_ATTRIBUTE, pending)
+        transaction.on_commit(pending, using=using)
+    pending.series |= series
+    pending.pairs |= pairs
+
+
+def _bump_now(*, using: str, series: set[tuple[int, str]], pairs: set[int]) -> None:
+    """One transaction: each series' version + 1 and its change time now (created at version 1
+    for a series without a row, unless its pair is gone); every series of `pairs` likewise."""
+    conn = connections[using]
+    qn = conn.ops.quote_name
+    table = qn(SeriesVersion._meta.db_table)
+    pair_table = qn(Pair._meta.db_table)
+    now = conn.ops.adapt_datetimefield_value(timezone.now())
+    column = {f.name: qn(f.column) for f in SeriesVersion._meta.concrete_fields}
+    pair_id, interval, version, changed, previous = (
+        column[name]
+        for name in ("pair", "interval", "version", "changed_at", "previous_changed_at")
+    )
+    # SQLite needs the WHERE to read ON CONFLICT as the upsert's, not a join's (its docs).
+    upsert = (
+        f"INSERT INTO {table} ({pair_id}, {interval}, {version}, {changed}, {previous}) "
+        f"SELECT {qn(Pair._meta.pk.column)}, %s, 1, %s, NULL FROM {pair_table} "
+        f"WHERE {qn(Pair._meta.pk.column)} = %s "
+        f"ON CONFLICT ({pair_id}, {interval}) DO UPDATE SET {version} = {table}.{version} + 1, "
+        f"{previous} = {table}.{changed}, {changed} = excluded.{changed}"
+    )
+    update = (
+        f"UPDATE {table} SET {version} = {version} + 1, {previous} = {changed}, "
+        f"{changed} = %s WHERE {pair_id} = %s"
+    )
+    with transaction.atomic(using=using), conn.cursor() as cursor:
+        if series:
+            cursor.executemany(upsert, [(i, now, p) for p, i in sorted(series)])
+        if pairs:
+            cursor.executemany(update, [(now, p) for p in sorted(pairs)])
+
+
+@receiver(series_written)
+def _series_written(
+    sender: Any, *, series: Iterable = (), pairs: Iterable = (), using: str, **kwargs: Any
+) -> None:
+    series_versions_bump(series=series, pairs=pairs, using=using)
+
+
+@receiver(pre_save, sender=Candle)
+def _candle_moving(sender: Any, instance: Candle, raw: bool, using: str, **kwargs: Any) -> None:
+    """A fixture (raw) may overwrite a stored candle: remember the series it was in."""
+    if raw and instance.pk is not None and instance.loaded_series is None:
+        stored = Candle.objects.using(using).filter(pk=instance.pk)
+        instance.loaded_series = stored.values_list("pair_id", "interval").first()
+
+
+@receiver(post_save, sender=Candle)
+def _candle_saved(sender: Any, instance: Candle, using: str, **kwargs: Any) -> None:
+    series = {(instance.pair_id, instance.interval)}
+    if instance.loaded_series is not None:
+        series.add(instance.loaded_series)
+    instance.loaded_series = (instance.pair_id, instance.interval)
+    series_versions_bump(series=series, using=using)
+
+
+@receiver(post_save, sender=Pair)
+def _pair_saved(sender: Any, instance: Pair, created: bool, using: str, **kwargs: Any) -> None:
+    """A pair renamed (or moved to another exchange): its series answer under new names."""
+    if not created:
+        series_versions_bump(pairs=[instance.pk], using=using)
+
+
+@receiver(post_save, sender=Exchange)
+def _exchange_saved(
+    sender: Any, instance: Exchange, created: bool, using: str, **kwargs: Any
+) -> None:
+    if not created:
+        pairs = Pair.objects.using(using).filter(exchange=instance).values_list("pk", flat=True)
+        series_versions_bump(pairs=pairs, using=using)

@@ -1,5 +1,5 @@
-"""The API's own description: the modes this server serves and its compression setup (the load
-test reads both) and the OpenAPI document, from the registries."""
+"""The API's own description: the modes this server serves, its compression and cache setups (the
+load test reads them) and the OpenAPI document, from the registries."""
 
 from collections.abc import Callable
 from functools import cache, wraps
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .caching import served_setup as served_cache
 from .compression import served_setup
 from .encoding import orjson_dumps
 from .errors import ApiError, check_method
@@ -39,8 +40,13 @@ def _openapi_body(modes: tuple[Mode, ...]) -> bytes:
 @read_only
 def list_modes(request: HttpRequest) -> HttpResponse:
     compression = served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.DJANGO).name
+    cache = served_cache(settings.CANDLEBENCH_CACHE, ServerKind.DJANGO).name
     body = orjson_dumps(
-        {**modes_document(django_modes(diagnostics=True)), "compression": compression}
+        {
+            **modes_document(django_modes(diagnostics=True)),
+            "compression": compression,
+            "cache": cache,
+        }
     )
     return HttpResponse(body, content_type="application/json")
 

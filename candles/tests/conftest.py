@@ -1,5 +1,6 @@
 import importlib
 
+import pytest
 from django.conf import settings
 from django.urls import clear_url_caches
 
@@ -27,3 +28,26 @@ def reload_urlconf() -> None:
     importlib.reload(candles.api.urls)
     importlib.reload(importlib.import_module(settings.ROOT_URLCONF))
     clear_url_caches()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of this test session's own (None when the binary is missing): the cache
+    tests never touch a shared Redis."""
+    from .cache_support import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        yield None
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server, require_tool) -> str:
+    require_tool(redis_server is not None, "redis-server is not installed (Debian: redis-server)")
+    return redis_server.url

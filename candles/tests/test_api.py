@@ -279,6 +279,7 @@ def test_a_django_server_lists_exactly_the_modes_the_registry_gives_its_kind(db,
     kind: the two must be the same list."""
     document = orjson.loads(client.get("/api/modes").content)
     assert document.pop("compression") == "none"  # the setup it runs (test_compression_chain.py)
+    assert document.pop("cache") == "none"  # the setup it runs (test_caching.py)
     assert document == modes_document(modes_for_kind(ServerKind.DJANGO, diagnostics=True))
 
 

@@ -204,6 +204,7 @@ def test_modes_lists_what_bolt_serves(server):
     assert (status, headers["content-type"]) == (200, "application/json")
     document = orjson.loads(body)
     assert document.pop("compression") == "none"  # bolt's own: bolt-native only when asked
+    assert document.pop("cache") == "none"  # bolt's server runs no cache setup
     assert document == modes_document(modes_for_kind(SERVERS["bolt"].app_kind, diagnostics=True))
     assert [m["name"] for m in document["modes"]] == ["bolt", "bolt-raw"]
     assert [m["name"] for m in document["diagnostics"]] == ["floor"]

@@ -22,10 +22,12 @@ django.setup()
 
 import orjson
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import close_old_connections
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import BaseModel
 
+from candles.api.caching import served_setup as served_cache
 from candles.api.encoding import orjson_dumps, rows_to_dicts
 from candles.api.endpoint import fetched
 from candles.api.errors import ApiError
@@ -39,7 +41,13 @@ from candles.selectors import CandleQuery, fetch_raw_rows
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 # A TypeVar, not PEP 695's syntax: this app runs on Python 3.11 too (stacks/, docs/stacks.md).
 T = TypeVar("T")
-MODES_BODY = orjson_dumps(modes_document(modes_for_kind(ServerKind.FASTAPI, diagnostics=True)))
+# The cache setup it runs is always `none` (caching.served_setup says so for any CANDLEBENCH_CACHE).
+MODES_BODY = orjson_dumps(
+    {
+        **modes_document(modes_for_kind(ServerKind.FASTAPI, diagnostics=True)),
+        "cache": served_cache(settings.CANDLEBENCH_CACHE, ServerKind.FASTAPI).name,
+    }
+)
 
 
 class Candle(BaseModel):

@@ -30,6 +30,7 @@ from django_bolt.openapi import OpenAPIConfig
 from django_bolt.responses import Response
 
 from ...selectors import CandleQuery
+from ..caching import served_setup as served_cache
 from ..compression import served_setup
 from ..encoding import orjson_dumps
 from ..errors import (
@@ -142,6 +143,7 @@ MODES_BODY = orjson_dumps(
     {
         **modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)),
         "compression": served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.BOLT).name,
+        "cache": served_cache(settings.CANDLEBENCH_CACHE, ServerKind.BOLT).name,
     }
 )
 

@@ -1,0 +1,136 @@
+"""What the cache tests share: the API served in-process under a cache setup, a redis-server of a
+test's own (never the shared one at 6379), and how an answer says it came from the cache."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import redis
+from django.core.cache import caches
+from django.test import Client, override_settings
+from django.urls import include, path
+
+from candles.api.caching import API_CACHE, cache_settings
+from candles.api.urls import api_urlpatterns
+from loadtest.serving.servers import free_port
+
+SAMPLE_PATH = "/api/{mode}/candle/upbit/KRW/BTC"
+UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"  # the discard port: for setups that use no Redis
+REDIS_SERVER = shutil.which("redis-server")
+
+
+def urlconf(setup: str) -> ModuleType:
+    """The project's ROOT_URLCONF with its /api/ routes serving every mode under the cache setup
+    `setup` (the admin and the rest as they are)."""
+    from candleproject import urls as project
+
+    module = ModuleType(f"candlebench_urls_under_{setup.replace('-', '_')}")
+    module.__dict__.update({k: v for k, v in vars(project).items() if k.startswith("handler")})
+    module.urlpatterns = [  # type: ignore[attr-defined]
+        *(p for p in project.urlpatterns if str(p.pattern) != "api/"),
+        path("api/", include(api_urlpatterns(setup))),
+    ]
+    return module
+
+
+@contextlib.contextmanager
+def cache_serving(setup: str, redis_url: str = UNREACHABLE_REDIS, **more: object) -> Iterator[None]:
+    """Settings and URLconf as CANDLEBENCH_CACHE=`setup` gives them, with a cache of this block's
+    own (a fresh local-memory location, a fresh Redis key prefix): nothing from another test."""
+    conf = cache_settings(setup, redis_url=redis_url, timeout=60)
+    if API_CACHE in conf:
+        conf[API_CACHE]["KEY_PREFIX"] = f"candlebench-test-{uuid.uuid4().hex}"
+        if "LOCATION" in conf[API_CACHE] and "locmem" in conf[API_CACHE]["BACKEND"]:
+            conf[API_CACHE]["LOCATION"] = f"candlebench-test-{uuid.uuid4().hex}"
+    # The URLconf is built once CACHES is in place: each mode's wrapper takes its backend then.
+    with (
+        override_settings(CANDLEBENCH_CACHE=setup, CACHES=conf, **more),
+        override_settings(ROOT_URLCONF=urlconf(setup)),
+    ):
+        try:
+            yield
+        finally:
+            if API_CACHE in conf:
+                forget(conf[API_CACHE]["KEY_PREFIX"])
+
+
+def forget(prefix: str) -> None:
+    """Delete the keys under `prefix` (never RedisCache.clear(): that flushes the whole DB)."""
+    cache = caches[API_CACHE]
+    if hasattr(cache, "available"):  # the Redis backend
+        with contextlib.suppress(redis.exceptions.RedisError):
+            client = cache._cache.get_client(write=True)
+            for key in client.scan_iter(f"{prefix}:*"):
+                client.delete(key)
+    else:
+        cache.clear()  # a local-memory location of the block's own
+
+
+def timing_of(response) -> str:
+    return response.headers.get("Server-Timing", "")
+
+
+def from_cache(server_timing: str) -> bool:
+    """The answer came from the cache (a hit, a wait for another's render, or a 304)."""
+    return any(entry.strip().startswith("cache;") for entry in server_timing.split(","))
+
+
+def get(client: Client, mode: str = "raw", query: str = "interval=1m&limit=100", **headers):
+    return client.get(f"{SAMPLE_PATH.format(mode=mode)}?{query}", headers=headers)
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free port, no persistence; stop() and start() again
+    keep the port, as a restarted Redis does."""
+
+    def __init__(self, workdir: Path) -> None:
+        assert REDIS_SERVER, "redis-server is not installed"
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert REDIS_SERVER
+        self.proc = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--save", "",
+                "--appendonly", "no",
+                "--dir", str(self.workdir),
+                "--logfile", str(self.workdir / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"redis-server on {self.port} did not start") from None
+                time.sleep(0.05)
+            finally:
+                client.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
