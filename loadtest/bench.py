@@ -52,6 +52,7 @@ from loadtest.serving.checks import (
     check_documents_agree,
     check_target_documents,
     explained_http_errors,
+    spelled_differently,
 )
 from loadtest.serving.compression import compression_of, with_accept_encoding
 from loadtest.serving.deployment import (
@@ -250,6 +251,8 @@ def start_servers(
             content_encoding=compression_of(deployment).content_encoding,
         )
         sizes.update({(name, m, lim): document for (m, lim), document in documents.items()})
+        if spelled := spelled_differently(documents, reference):
+            meta.setdefault("spelled_differently", {})[name] = spelled
         meta.setdefault("server_affinity", {})[name] = server.affinity()
         diagnostics = [d for d in plan.endpoints_on(name) if d in DIAGNOSTICS]
         also = f" (and {', '.join(diagnostics)})" if diagnostics else ""
@@ -354,6 +357,7 @@ def run(args: argparse.Namespace) -> int:
         "shared_cpus": sorted(session.layout.shared),
         "event_loop": {name: SERVERS[split_label(name)[0]].event_loop for name in plan.servers},
         "micro": micro,
+        **steps.stacks_meta(plan),
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
     # can interleave servers as well as modes.
@@ -497,6 +501,7 @@ def measure_session(
             args.locust_html,
             steps.wrk_check(plan, servers, loadgen_cpus, request),
         )
+        steps.run_study_profile(plan, servers, loadgen, sizes, out, local_postgres)
         steps.sweep_capacity(plan, servers, loadgen, sizes, out, local_postgres)
     except KeyboardInterrupt:
         interrupted = True
