@@ -18,10 +18,11 @@ from loadtest.cli import EXIT_OK, EXIT_REFUSED
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from loadtest.report.closed_loop import capacity_pointer, littles_law_items, queue_note
 from loadtest.report.compression import compression_pick, compression_table
-from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
+from loadtest.report.frameworks import frameworks_table, instants_note
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.hero import hero_svg, read_capacity
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
+from loadtest.report.pick import what_to_pick
 from loadtest.report.results import BASELINE, Results
 from loadtest.report.steps import steps_table
 from loadtest.report.tables import (
@@ -46,6 +47,7 @@ from loadtest.report.tables import (
     text_table,
     untrustworthy_table,
 )
+from loadtest.report.then_and_now import then_and_now_items
 from loadtest.report.unknowns import UNKNOWN_REMOTE, wrk_skip_reason
 from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 
@@ -266,7 +268,7 @@ def sections(res: Results) -> list[Section]:
     verdict, the hero and the frameworks table read the runs with every deployment axis at its
     default (uncompressed, today's stack); compression has its own table."""
     plain = res.on_default_deployment() or res
-    out = [Section("What to pick", [what_to_pick(plain), Chart("hero")])]
+    out = [Section("What to pick", [*what_to_pick(res), Chart("hero")], bullets=True)]
     run = intro(res)
     if run:
         out.append(Section("The run", run))
@@ -274,6 +276,11 @@ def sections(res: Results) -> list[Section]:
     if frameworks:
         out.append(
             Section(f"Frameworks and servers at {rows_label(plain.chart_limit)}", [frameworks])
+        )
+    then_and_now = then_and_now_items(res)
+    if then_and_now:
+        out.append(
+            Section("Then and now: the case study's stack of 2023 and today's", then_and_now)
         )
     compression = compression_table(res)
     if compression:
@@ -382,6 +389,8 @@ def render_markdown(res: Results, chart_files: Mapping[str, str] | None = None) 
     for section in sections(res):
         parts += [f"## {section.heading}", ""]
         for item in section.items:
+            if not isinstance(item, str) and parts[-1].startswith("- "):
+                parts.append("")  # a list ends where a table or chart starts
             if isinstance(item, Table):
                 parts += [md_table(item), ""]
             elif isinstance(item, Chart):
@@ -505,8 +514,11 @@ def render_html(res: Results, charts: Mapping[str, str] | None = None) -> str:
     body += [f"<p>{_md_inline(line)}</p>" for line in partial_line(res)]
     for section in sections(res):
         body.append(f"<h2>{html.escape(section.heading)}</h2>")
-        bullets = []
+        bullets: list[str] = []
         for item in section.items:
+            if bullets and not isinstance(item, str):  # a list ends where a table or chart starts
+                body.append("<ul>" + "".join(bullets) + "</ul>")
+                bullets = []
             if isinstance(item, Table):
                 body.append(html_table(item))
             elif isinstance(item, Chart) and item.name == "hero":
@@ -579,11 +591,15 @@ def summary_text(res: Results) -> str:
         ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
     plain = res.on_default_deployment() or res
     frameworks = frameworks_table(plain)
+    picks = "\n".join(f"- {line.replace('**', '')}" for line in what_to_pick(res))
     pick = (
-        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(plain)}"
+        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick:\n{picks}"
         if frameworks
         else ""
     )
+    for item in then_and_now_items(res):
+        if isinstance(item, Table):
+            pick += f"\n\n{item.caption}\n{text_table(item)}"
     compression = compression_table(res)
     if compression:
         pick += (

@@ -58,7 +58,7 @@ def test_the_report_opens_with_the_verdict_and_a_hero_bar_per_frameworks_row(chr
     chromium.get((run / "report.html").as_uri())
     page = chromium.execute_script(LAYOUT_JS)
 
-    assert page["verdict"].startswith("Fastest without validation at 1000 rows")
+    assert page["verdict"].startswith("Validated or not (1000 rows): ")
     assert page["verdictBeforeHero"] and page["heroBeforeTable"]
     assert page["verdictTop"] < page["heroTop"] < page["heroBottom"] <= page["tableTop"]
     # The hero fills the page's width at 1,280 px (its text at about its own size).
