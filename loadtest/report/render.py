@@ -415,13 +415,17 @@ def render_markdown(res: Results, chart_files: Mapping[str, str] | None = None) 
     return "\n".join(parts)
 
 
+# The page never scrolls sideways: a table wider than it scrolls in its own box (div.table),
+# its long cells (class w) and long words in text wrap (loadtest/tests/test_report_browser.py).
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;
-padding:0 1em;color:#222}
+padding:0 1em;color:#222;overflow-wrap:anywhere}
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.8em 0 1.4em;font-size:.9em}
-caption{text-align:left;font-weight:600;padding:.3em 0}
+div.table{max-width:100%;overflow-x:auto;margin:.8em 0 1.4em}
+table{border-collapse:collapse;font-size:.9em;overflow-wrap:normal}
+caption{text-align:left;font-weight:600;padding:.3em 0;white-space:normal;overflow-wrap:anywhere}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
+th.w,td.w{white-space:normal;min-width:16em;overflow-wrap:anywhere}
 th.l,td.l{text-align:left}thead th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
 img{max-width:100%;margin:.5em 0 1.5em}code{background:#f3f3f3;padding:0 .2em}
 figure.hero{margin:.8em 0 1.5em}figure.hero svg{display:block;width:100%;height:auto}
@@ -459,8 +463,8 @@ def locust_links(res: Results) -> str:
             )
     head = "".join(f"<th>{rows_label(lim)}</th>" for lim in res.limits)
     return (
-        f'<table class="runs"><thead><tr><th class="l">server</th><th class="l">mode</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="table"><table class="runs"><thead><tr><th class="l">server</th>'
+        f'<th class="l">mode</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
 
 
