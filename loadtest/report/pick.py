@@ -17,7 +17,7 @@ from loadtest.report.goals import compressed_label, recommended_setup
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
 from loadtest.report.steps import ninja_advice, ratio_text
-from loadtest.report.then_and_now import study_lesson
+from loadtest.report.then_and_now import second_pass, study_lesson
 
 Pick = Callable[[Results], str | None]
 
@@ -171,9 +171,14 @@ def pick_study_lesson(res: Results) -> str | None:
     else today's FastAPI order here and where the stacks of 2023 were measured."""
     lesson = study_lesson(res)
     if lesson:
+        drf = second_pass(res)
         return (
             f"**The case study's lesson now**: {lesson}; DRF, which has no Pydantic, still pays "
-            "for its second pass (On DRF)."
+            + (
+                f"for its second pass (dropping it serves {drf})."
+                if drf
+                else "for its second pass."
+            )
         )
     res = default_runs(res)
     cells = [(STUDY_SERVER, m, STUDY_ROWS) for m in STUDY_VARIANTS[:2]]

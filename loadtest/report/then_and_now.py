@@ -317,6 +317,25 @@ def study_lesson(res: Results) -> str:
     )
 
 
+def second_pass(res: Results) -> str:
+    """DRF's second validation pass (the response_model analogue: drf over drf-validated, paired)
+    at STUDY_ROWS on each stack that ran both, oldest first; '' where none did. DRF has no
+    Pydantic: what Pydantic v2 changed for FastAPI is not expected to change this."""
+    st = stack_runs(res)
+    if st is None:
+        return ""
+    parts = []
+    for stack in stacks_measured(st):
+        for label in st.servers:
+            if stack_of(label) != stack or base_of(label) == STUDY_SERVER:
+                continue
+            cells = [(label, m, STUDY_ROWS) for m in ("drf", "drf-validated")]
+            if all(st.cell(*c) for c in cells):
+                parts.append(f"{fratio(st.paired_ratio(*cells))} on {stack} ({base_of(label)})")
+                break
+    return ", ".join(parts)
+
+
 def todays_parts(res: Results) -> str:
     """What ran on today's stack whatever the servers' stack (meta.json's on_todays_stack)."""
     parts = res.meta.get("on_todays_stack") or []
@@ -337,6 +356,11 @@ def then_and_now_items(res: Results) -> list:
     items: list = [table]
     if lesson := study_lesson(res):
         items.append(f"The case study's lesson: {lesson}.")
+    if drf := second_pass(res):
+        items.append(
+            "DRF, which has no Pydantic, validates its answer again in Python on every stack: "
+            f"dropping that second pass (drf-validated → drf) serves {drf}."
+        )
     if versions := versions_table(res):
         items.append(versions)
     if note := instants_note(st):
