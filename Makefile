@@ -94,7 +94,11 @@ run: venv ## Django's development server with sample data, on :8000
 	$(PY) manage.py seed_candles --if-empty
 	$(PY) manage.py runserver --insecure
 
+# `make bench` serves the case study's variants from its own stack too: built here when pyenv
+# has its Python (else make says what to install, and the runner leaves the stack out).
+STUDY_STACK := 2023-08
 bench: venv ## the comparison (python -m loadtest bench); BENCH_ARGS="--modes raw,drf ..."
+	-@$(MAKE) --no-print-directory .venv-stack-$(STUDY_STACK)/.installed
 	$(PY) -m loadtest bench $(BENCH_ARGS)
 
 bench-full: venv ## the comparison at every limit on every server
