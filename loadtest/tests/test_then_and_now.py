@@ -237,6 +237,15 @@ def test_the_then_and_now_table_sets_each_stack_beside_the_studys_figures():
     assert rows[("fastapi", "fastapi-orjson")][-1] == "~4x fastapi-model's (~48)"
     assert rows[("wsgi", "drf")][2:9] == ["570", "38.0", "580", "39.0", "475", "36.1", "×0.95"]
     assert rows[("wsgi", "ninja")][4:6] == ["-", "-"]  # no ninja on 2023-08-fresh
+    # The study's stack at 1000 rows only (make bench): no column of 1 row.
+    at_1000 = {k: v if k[1] == "today" else (float("nan"), v[1]) for k, v in MEASURED.items()}
+    res = stack_results(at_1000)
+    res = Results([r for r in res.rows if r.rps == r.rps], res.meta)  # the NaN runs never ran
+    assert then_and_now_table(res).headers[2:5] == [
+        "2023-08: 1000 rows",
+        "2023-08-fresh: 1000 rows",
+        "today: 1000 rows",
+    ]
     # One stack measured: no table.
     today = {k: v for k, v in MEASURED.items() if k[1] == "today"}
     assert then_and_now_table(stack_results(today)) is None
