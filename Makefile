@@ -105,7 +105,7 @@ bench-full: venv ## the comparison at every limit on every server
 	$(PY) -m loadtest bench --full $(BENCH_ARGS)
 
 # The case study at its source (issue 28): its app and the Django modes of its day on every
-# stack, today's too, in one session at 1 and 1000 rows, then its own load profile (~16 min).
+# stack, today's too, in one session at 1 and 1000 rows, then its own load profile (~11 min).
 THEN_AND_NOW_MODES := fastapi-model,fastapi-dict,fastapi-orjson,drf-validated,drf,ninja,json,orjson,msgspec,raw
 then-and-now: venv stacks ## the case study's app and 2023's Django modes on the stacks of 2023 and today's, side by side
 	$(PY) -m loadtest bench --stacks $(subst $(space),$(comma),today $(STACKS)) --servers fastapi,wsgi \

@@ -16,7 +16,7 @@ from loadtest.report.frameworks import ranked
 from loadtest.report.goals import compressed_label, recommended_setup
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
-from loadtest.report.steps import ninja_advice, ratio_text
+from loadtest.report.steps import load_server, ninja_advice, ratio_text
 from loadtest.report.then_and_now import second_pass, study_lesson
 
 Pick = Callable[[Results], str | None]
@@ -108,12 +108,11 @@ def pick_drf(res: Results) -> str | None:
     res = default_runs(res)
     lim = res.chart_limit
     t = res.trusted()
-    server = next(
-        (s for s in res.servers if all(res.cell(s, m, lim) for m in ("drf-validated", "drf"))),
-        None,
-    )
-    if server is None:
+    both = [s for s in res.servers if all(res.cell(s, m, lim) for m in ("drf-validated", "drf"))]
+    if not both:
         return None
+    # The server of the steps table (the one that ran most of DRF's and ninja's modes) first.
+    server = load_server(res, lim) if load_server(res, lim) in both else both[0]
     text = (
         f"**On DRF** ({server}, {rows_label(lim)}): dropping its second validation pass "
         "(drf-validated → drf, the response_model analogue) serves "

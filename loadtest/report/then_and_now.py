@@ -24,6 +24,7 @@ from loadtest.report.case_study import (
 from loadtest.report.frameworks import instants_note
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results, Row
+from loadtest.report.steps import load_server
 from loadtest.report.tables import Table
 
 TODAY = STACK.default
@@ -328,10 +329,12 @@ def second_pass(res: Results) -> str:
     if st is None:
         return ""
     parts = []
+    # The server of the steps table first (the one that ran most of DRF's and ninja's modes).
+    preferred = load_server(res.on_default_deployment() or res, STUDY_ROWS)
     for stack in stacks_measured(st):
-        for label in st.servers:
-            if stack_of(label) != stack or base_of(label) == STUDY_SERVER:
-                continue
+        labels = [s for s in st.servers if stack_of(s) == stack and base_of(s) != STUDY_SERVER]
+        labels.sort(key=lambda s: base_of(s) != preferred)
+        for label in labels:
             cells = [(label, m, STUDY_ROWS) for m in ("drf", "drf-validated")]
             if all(st.cell(*c) for c in cells):
                 parts.append(f"{fratio(st.paired_ratio(*cells))} on {stack} ({base_of(label)})")
