@@ -38,7 +38,6 @@ from loadtest.serving.compression import recommended_setup
 from loadtest.serving.deployment import TARGET
 from loadtest.serving.modes import ModeMap
 from loadtest.serving.servers import SERVERS, refuse_unknown_servers
-from loadtest.serving.stacks import usable_stacks
 from loadtest.sweep import FRACTIONS, SweepOptions
 
 
@@ -430,13 +429,15 @@ def study_cut(
 ) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
     """`make bench`'s look at the case study's own stack (without --stacks): beside the study's
     app on today's stack, its variants at GOAL_ROWS on STUDY_STACK too, when that stack is built
-    (else a line saying what to install), unless --modes or --limits cut the plan themselves."""
+    (else a line saying what to install, never an error: it was not asked for), unless --modes or
+    --limits cut the plan themselves."""
     variants = [m for m in at.get(GOAL_ROWS, []) if m in STUDY_VARIANTS]
     if server != STUDY_SERVER or args.modes is not None or args.limits is not None or not variants:
         return {}, []
-    ready, left_out = usable_stacks([STUDY_STACK], root=stacks_module.PROJECT_ROOT)
-    if not ready:
-        return {}, left_out
+    try:
+        stacks_module.stack_python(STUDY_STACK, root=stacks_module.PROJECT_ROOT)
+    except CheckError as exc:  # never an error, CANDLEBENCH_REQUIRE_TOOLS or not: not asked for
+        return {}, [f"stack {STUDY_STACK} left out: {exc}"]
     return {Deployment(stack=STUDY_STACK).label(server): {GOAL_ROWS: variants}}, []
 
 

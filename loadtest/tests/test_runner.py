@@ -13,6 +13,7 @@ from loadtest import plan as plan_module
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.load.wrk import estimate_s as wrk_estimate_s
 from loadtest.run_checks import untrustworthy_reasons
+from loadtest.serving import stacks
 from loadtest.serving.modes import registry_entries
 from loadtest.serving.servers import SERVERS
 from loadtest.serving.settings_probe import is_local_postgres, refuse_debug
@@ -45,12 +46,12 @@ def study_stack(monkeypatch):
     """Whether the case study's stack is built here, as the test says (`built(True)`)."""
 
     def built(ready: bool) -> None:
-        def usable(names, **_):
+        def stack_python(name, **_):
             if ready:
-                return {name: Path(f"/stacks/{name}/bin/python") for name in names}, []
-            return {}, [f"stack {name} left out: install it" for name in names]
+                return Path(f"/stacks/{name}/bin/python")
+            raise CheckError("install it")
 
-        monkeypatch.setattr(plan_module, "usable_stacks", usable)
+        monkeypatch.setattr(stacks, "stack_python", stack_python)
 
     return built
 
@@ -127,8 +128,11 @@ def test_the_estimate_counts_runs_and_server_start_up():
     assert plan.estimate_s() == pytest.approx(3 * per_run + SERVERS["bolt"].startup_s)
 
 
-def test_the_study_stack_is_left_out_of_the_default_plan_saying_so_when_not_built(study_stack):
+def test_the_study_stack_is_left_out_of_the_default_plan_saying_so_when_not_built(
+    study_stack, monkeypatch
+):
     study_stack(False)
+    monkeypatch.setenv("CANDLEBENCH_REQUIRE_TOOLS", "1")  # not asked for: never an error
     plan = plan_for([])
     assert "fastapi+stack=2023-08" not in plan.servers and plan.axes["stack"] == ["today"]
     assert plan.left_out == ["stack 2023-08 left out: install it"]

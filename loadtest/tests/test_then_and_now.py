@@ -10,7 +10,7 @@ import pytest
 
 from loadtest import bench
 from loadtest.axes import Deployment
-from loadtest.cli import CheckError
+from loadtest.cli import PROJECT_ROOT, CheckError
 from loadtest.report import render
 from loadtest.report.goals import GOALS, evaluate_goals
 from loadtest.report.pick import pick_study_lesson, what_to_pick
@@ -383,3 +383,22 @@ def test_the_report_has_the_then_and_now_section_after_the_frameworks_table():
     assert "Then and now: requests/s" in render.summary_text(res)
     page = render.render_html(res)
     assert page.index("<h2>Then and now") < page.index("<h2>Goals</h2>")
+
+
+def test_the_committed_run_behind_the_readmes_verdict_still_draws_it():
+    """docs/results/2026-12-07-then-and-now, redrawn by today's code: the README's table and
+    the goals it quotes."""
+    res = Results.load(PROJECT_ROOT / "docs" / "results" / "2026-12-07-then-and-now")
+    rows = {(r[1], r[0]): r for r in then_and_now_table(res).rows}
+    at_1000 = {mode: (r[3], r[7], r[8]) for (_, mode), r in rows.items()}
+    assert at_1000["fastapi-model"] == ("17.3", "235", "×13.2")
+    assert at_1000["fastapi-dict"] == ("26.0", "63.3", "×2.46")
+    assert at_1000["fastapi-orjson"] == ("398", "400", "×1.03")
+    assert at_1000["drf-validated"][2] == "×1.04" and at_1000["ninja"][2] == "×2.30"
+    got = by_key(res)
+    assert (got["G15"].status, got["G16"].status) == ("met", "met")
+    assert "dict/model ×1.44" in got["G15"].figures
+    assert [r[4] for r in study_model_table(res).rows] == ["14.1", "19.3", "63.3"]
+    assert max(r.max_ms for r in res.seed if r.deployment["stack"] == "2023-08") == pytest.approx(
+        3705, abs=1
+    )
