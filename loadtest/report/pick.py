@@ -112,7 +112,8 @@ def pick_drf(res: Results) -> str | None:
     if not both:
         return None
     # The server of the steps table (the one that ran most of DRF's and ninja's modes) first.
-    server = load_server(res, lim) if load_server(res, lim) in both else both[0]
+    preferred = load_server(res, lim)
+    server = preferred if preferred is not None and preferred in both else both[0]
     text = (
         f"**On DRF** ({server}, {rows_label(lim)}): dropping its second validation pass "
         "(drf-validated → drf, the response_model analogue) serves "
