@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         default_said={
             COMPRESSION.name: "none, and on wsgi raw, msgspec and drf at 1000 rows under "
             "django-gzip and the recommended setup too; --target: the setup its /api/modes names",
-            STACK.name: "today; --target: its own",
+            STACK.name: "today, and the case study's variants on fastapi at 1000 rows on 2023-08 "
+            "too when that stack is built; --target: its own",
         },
     )
     p.add_argument(
