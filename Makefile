@@ -27,8 +27,10 @@ STACK ?=
 PY311_CODE := candleproject candles loadtest/reference
 STACKS := $(sort $(patsubst stacks/%/requirements.txt,%,$(wildcard stacks/*/requirements.txt)))
 PYENV_VERSIONS := $${PYENV_ROOT:-$$HOME/.pyenv}/versions
+comma := ,
+space := $(subst ,, )
 
-.PHONY: help venv stack stacks lint fmt test test-fast test-postgres run bench bench-full spike soak tablesize locust micro clean
+.PHONY: help venv stack stacks lint fmt test test-fast test-postgres run bench bench-full then-and-now spike soak tablesize locust micro clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 22
@@ -92,11 +94,22 @@ run: venv ## Django's development server with sample data, on :8000
 	$(PY) manage.py seed_candles --if-empty
 	$(PY) manage.py runserver --insecure
 
+# `make bench` serves the case study's variants from its own stack too: built here when pyenv
+# has its Python (else make says what to install, and the runner leaves the stack out).
+STUDY_STACK := 2023-08
 bench: venv ## the comparison (python -m loadtest bench); BENCH_ARGS="--modes raw,drf ..."
+	-@$(MAKE) --no-print-directory .venv-stack-$(STUDY_STACK)/.installed
 	$(PY) -m loadtest bench $(BENCH_ARGS)
 
 bench-full: venv ## the comparison at every limit on every server
 	$(PY) -m loadtest bench --full $(BENCH_ARGS)
+
+# The case study at its source (issue 28): its app and the Django modes of its day on every
+# stack, today's too, in one session at 1 and 1000 rows, then its own load profile (~11 min).
+THEN_AND_NOW_MODES := fastapi-model,fastapi-dict,fastapi-orjson,drf-validated,drf,ninja,json,orjson,msgspec,raw
+then-and-now: venv stacks ## the case study's app and 2023's Django modes on the stacks of 2023 and today's, side by side
+	$(PY) -m loadtest bench --stacks $(subst $(space),$(comma),today $(STACKS)) --servers fastapi,wsgi \
+		--limits 1,1000 --modes $(THEN_AND_NOW_MODES) --no-capacity --no-instructions $(BENCH_ARGS)
 
 spike: venv ## a spike of users: survive, answer and recover
 	$(PY) -m loadtest spike $(BENCH_ARGS)

@@ -52,6 +52,7 @@ from loadtest.serving.checks import (
     check_documents_agree,
     check_target_documents,
     explained_http_errors,
+    spelled_differently,
 )
 from loadtest.serving.compression import compression_of, with_accept_encoding
 from loadtest.serving.deployment import (
@@ -130,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         default_said={
             COMPRESSION.name: "none, and on wsgi raw, msgspec and drf at 1000 rows under "
             "django-gzip and the recommended setup too; --target: the setup its /api/modes names",
-            STACK.name: "today; --target: its own",
+            STACK.name: "today, and the case study's variants on fastapi at 1000 rows on 2023-08 "
+            "too when that stack is built; --target: its own",
         },
     )
     p.add_argument(
@@ -250,6 +252,8 @@ def start_servers(
             content_encoding=compression_of(deployment).content_encoding,
         )
         sizes.update({(name, m, lim): document for (m, lim), document in documents.items()})
+        if spelled := spelled_differently(documents, reference):
+            meta.setdefault("spelled_differently", {})[name] = spelled
         meta.setdefault("server_affinity", {})[name] = server.affinity()
         diagnostics = [d for d in plan.endpoints_on(name) if d in DIAGNOSTICS]
         also = f" (and {', '.join(diagnostics)})" if diagnostics else ""
@@ -354,6 +358,7 @@ def run(args: argparse.Namespace) -> int:
         "shared_cpus": sorted(session.layout.shared),
         "event_loop": {name: SERVERS[split_label(name)[0]].event_loop for name in plan.servers},
         "micro": micro,
+        **steps.stacks_meta(plan),
     }
     # Every server runs for the whole session (idle ones cost nothing), so the run order
     # can interleave servers as well as modes.
@@ -497,6 +502,7 @@ def measure_session(
             args.locust_html,
             steps.wrk_check(plan, servers, loadgen_cpus, request),
         )
+        steps.run_study_profile(plan, servers, loadgen, sizes, out, local_postgres)
         steps.sweep_capacity(plan, servers, loadgen, sizes, out, local_postgres)
     except KeyboardInterrupt:
         interrupted = True

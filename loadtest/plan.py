@@ -9,11 +9,20 @@ import socket
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from loadtest.axes import COMPRESSION, Deployment, split_label
+from loadtest.axes import COMPRESSION, STACK, Deployment, split_label
 from loadtest.cli import CheckError, asked_axes, parse_int_list
 from loadtest.load.wrk import headline_cells
+from loadtest.report.case_study import (
+    STUDY_PROFILE_MODE,
+    STUDY_REQUESTS_PER_USER,
+    STUDY_SERVER,
+    STUDY_STACK,
+    STUDY_USERS,
+    STUDY_VARIANTS,
+)
 from loadtest.report.goals import GOAL_ROWS
 from loadtest.request import DEFAULT_LIMITS, DIAGNOSTICS
+from loadtest.serving import stacks as stacks_module
 from loadtest.serving.axes import (
     chosen,
     deployments_on,
@@ -23,6 +32,7 @@ from loadtest.serving.axes import (
     runs_none_of,
     server_axes,
     setup_entries,
+    usable_setups,
 )
 from loadtest.serving.compression import recommended_setup
 from loadtest.serving.deployment import TARGET
@@ -98,6 +108,9 @@ DEFAULT_COMPRESSION = ("django-gzip", recommended_setup())
 # Seconds one run costs beyond warm-up and window: stopping the users, waiting for the server
 # to be idle, writing the row (measured here: 0.3-0.5 s).
 RUN_OVERHEAD_S = 0.45
+# One run of the case study's own load profile (its users x 5 requests at 1000 rows) after the
+# steady runs, for the estimate: measured 23-25 s on its stack (~13 req/s), 2-3 s on the others.
+STUDY_PROFILE_RUN_S = 10.0
 
 
 @dataclass
@@ -133,6 +146,12 @@ class Plan:
     setups: dict[str, list[dict]] = field(default_factory=setup_entries)
     # The servers whose headline cells wrk checks too (None: every server of the plan).
     wrk_servers: tuple[str, ...] | None = None
+    # After the steady runs, the case study's own load profile (seed) on these (server label,
+    # mode) at GOAL_ROWS: its app's response_model on every stack, when the plan has its stack.
+    study_profile: list[tuple[str, str]] = field(default_factory=list)
+    # What the plan left out and why, one line each (a stack not built, a server whose stack
+    # serves none of the modes asked for).
+    left_out: list[str] = field(default_factory=list)
 
     def endpoints_on(self, server: str, limit: int | None = None) -> list[str]:
         """What `server` runs at `limit` (None: at any limit), modes first, in report order."""
@@ -176,6 +195,7 @@ class Plan:
         return (
             len(self.runs()) * per_run
             + sum(len(fractions) for _, _, fractions in self.sweeps) * per_rate
+            + len(self.study_profile) * self.repeats * STUDY_PROFILE_RUN_S
             + sum(
                 SERVERS[name].startup_s
                 for name, _ in map(split_label, self.servers)
@@ -184,12 +204,20 @@ class Plan:
         )
 
     def describe_servers(self) -> str:
-        """Per server and limit, what runs (one line each)."""
-        return "\n".join(
+        """Per server and limit, what runs (one line each), the study's profile after them, and
+        what was left out."""
+        lines = [
             f"  {s} @{lim}: {', '.join(self.endpoints_on(s, lim))}"
             for s in self.servers
             for lim in self.limits_on(s)
-        )
+        ]
+        if self.study_profile:
+            cells = ", ".join(f"{s} {m}" for s, m in self.study_profile)
+            lines.append(
+                f"  then the case study's load profile ({STUDY_USERS} users x "
+                f"{STUDY_REQUESTS_PER_USER} requests) @{GOAL_ROWS}: {cells}"
+            )
+        return "\n".join([*lines, *(f"  ({line})" for line in self.left_out)])
 
     def wrk_cells(self) -> list[tuple[str, str]]:
         """(server, mode) of the headline cells wrk measures too (the steady profile's only); under
@@ -324,8 +352,11 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
         raise CheckError(f"limits must be within 1..{max_limit} (the API's range)")
     diagnostics = [] if args.no_floor else list(DIAGNOSTICS)
     cells = {s: plan_cells(modes, s, args, limits, diagnostics) for s in servers}
-    cells, measured = deployment_cells(cells, args)
+    cells, measured, left_out = deployment_cells(cells, args, modes)
     plan = plan_from_options(args, preset, modes, limits, diagnostics, cells, measured)
+    plan.left_out = left_out
+    if asked_axes(args)[STACK.name] is not None:  # --stacks: the then-and-now plan
+        plan.study_profile = study_profile_cells(plan)
     if not args.full and not args.servers:
         plan.wrk_servers = QUICK_WRK_SERVERS
     if plan.profile == "steady" and not args.no_capacity:
@@ -340,27 +371,44 @@ def make_plan(args: argparse.Namespace, registry: list[dict], max_limit: int) ->
 
 
 def deployment_cells(
-    cells: dict[str, dict[int, list[str]]], args: argparse.Namespace
-) -> tuple[dict[str, dict[int, list[str]]], dict[str, list[str]]]:
+    cells: dict[str, dict[int, list[str]]], args: argparse.Namespace, modes: ModeMap
+) -> tuple[dict[str, dict[int, list[str]]], dict[str, list[str]], list[str]]:
     """Every server's cells under each deployment it runs (serving.axes.deployments_on: every
     combination of the setups each axis's option asks for, an axis not asked at its default),
-    keyed by its label, each server followed by its deployments; and per axis the setups
-    measured. A server that runs none of an axis's setups asked for is refused when --servers
-    names it, left out of the default servers. Without --compression: `none`, and on
-    COMPRESSION_SERVER, beside its default deployment, COMPRESSION_MODES at GOAL_ROWS under
+    keyed by its label, each server followed by its deployments, each deployment's cells cut to
+    what its stack serves (stack_cells); per axis the setups measured; and a line for each
+    setup or server left out. A setup this machine cannot run (a stack not built) is left out
+    (serving.axes.usable_setups); a server that runs none of an axis's setups asked for is
+    refused when --servers names it, left out of the default servers; a deployment whose stack
+    serves none of the server's modes asked for is left out. Without --compression: `none`, and
+    on COMPRESSION_SERVER, beside its default deployment, COMPRESSION_MODES at GOAL_ROWS under
     DEFAULT_COMPRESSION, unless --modes or --limits cut the plan themselves (--full: every limit)."""
-    asked = asked_axes(args)
+    asked, left_out = usable_setups(asked_axes(args))
     refuse_unknown(asked)
     out: dict[str, dict[int, list[str]]] = {}
     for server, at in cells.items():
         runs = deployments_on(server, asked)
         if not runs and args.servers:  # asked for by name: refused; by default: left out
             raise CheckError(runs_none_of(server, asked))
-        out |= {deployment.label(server): at for deployment in runs}
+        for deployment in runs:
+            label, stack = deployment.label(server), deployment[STACK.name]
+            served = stack_cells(at, modes, stack)
+            if served:
+                out[label] = served
+            else:
+                asked_modes = sorted({m for endpoints in at.values() for m in endpoints})
+                left_out.append(
+                    f"{label} left out: stack {stack} serves none of its modes asked for "
+                    f"({', '.join(m for m in asked_modes if m not in DIAGNOSTICS)})"
+                )
         if Deployment() in runs and asked[COMPRESSION.name] is None:
             out |= compression_cut(server, at, args)
+        if Deployment() in runs and asked[STACK.name] is None:
+            cut, missing = study_cut(server, at, args)
+            out |= cut
+            left_out += missing
     if not out:
-        raise CheckError(none_runs(cells, asked))
+        raise CheckError("; ".join(left_out) if left_out else none_runs(cells, asked))
     measured = {
         a.name: [s for s in a.names() if s in (asked[a.name] or [a.axis.default])]
         for a in server_axes()
@@ -371,7 +419,58 @@ def deployment_cells(
             for s in DEFAULT_COMPRESSION
             if Deployment(compression=s).label(COMPRESSION_SERVER) in out
         ]
-    return out, measured
+    if asked[STACK.name] is None and Deployment(stack=STUDY_STACK).label(STUDY_SERVER) in out:
+        measured[STACK.name].append(STUDY_STACK)
+    return out, measured, left_out
+
+
+def study_cut(
+    server: str, at: dict[int, list[str]], args: argparse.Namespace
+) -> tuple[dict[str, dict[int, list[str]]], list[str]]:
+    """`make bench`'s look at the case study's own stack (without --stacks): beside the study's
+    app on today's stack, its variants at GOAL_ROWS on STUDY_STACK too, when that stack is built
+    (else a line saying what to install, never an error: it was not asked for), unless --modes or
+    --limits cut the plan themselves."""
+    variants = [m for m in at.get(GOAL_ROWS, []) if m in STUDY_VARIANTS]
+    if server != STUDY_SERVER or args.modes is not None or args.limits is not None or not variants:
+        return {}, []
+    try:
+        stacks_module.stack_python(STUDY_STACK, root=stacks_module.PROJECT_ROOT)
+    except CheckError as exc:  # never an error, CANDLEBENCH_REQUIRE_TOOLS or not: not asked for
+        return {}, [f"stack {STUDY_STACK} left out: {exc}"]
+    return {Deployment(stack=STUDY_STACK).label(server): {GOAL_ROWS: variants}}, []
+
+
+def stack_cells(
+    at: dict[int, list[str]], modes: ModeMap, stack: str
+) -> dict[int, list[str]] | None:
+    """A server's cells (limit -> endpoints) cut to the endpoints the stack called `stack`
+    serves (the registry's Mode.stacks: on 2023-08 no pydantic and no bolt, ...); None when
+    no mode is left (its diagnostics alone measure nothing)."""
+    cut = {
+        lim: [e for e in endpoints if modes.runs_on_stack(e, stack)]
+        for lim, endpoints in at.items()
+    }
+    cut = {lim: endpoints for lim, endpoints in cut.items() if endpoints}
+    if not any(e not in DIAGNOSTICS for endpoints in cut.values() for e in endpoints):
+        return None
+    return cut
+
+
+def study_profile_cells(plan: Plan) -> list[tuple[str, str]]:
+    """Where the case study's own load profile runs after a steady session that --stacks asked
+    for: when the plan serves its app's STUDY_PROFILE_MODE at GOAL_ROWS on its stack
+    (STUDY_STACK), on every stack of the plan that serves it there, so its slowest response
+    reads beside today's."""
+    if plan.profile != "steady":
+        return []
+    cells = [
+        (label, STUDY_PROFILE_MODE)
+        for label in plan.servers
+        if STUDY_PROFILE_MODE in plan.cells[label].get(GOAL_ROWS, [])
+    ]
+    stacks = {split_label(label)[1][STACK.name] for label, _ in cells}
+    return cells if STUDY_STACK in stacks else []
 
 
 def compression_cut(

@@ -1,7 +1,8 @@
 """The measuring steps of a comparison session (`bench`), in the order it takes them: the micro
 benchmark and the instruction ladder in-process, the machine's quiet before the runs, each run
-under load (checked, a results.csv row), the wrk check beside the headline cells, and the
-open-loop sweeps after the runs. bench.py starts the servers and drives the steps."""
+under load (checked, a results.csv row), the wrk check beside the headline cells, the case
+study's own load profile and the open-loop sweeps after the runs; and what meta.json records of
+the stacks measured. bench.py starts the servers and drives the steps."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 import psutil
 
-from loadtest.axes import COMPRESSION, Deployment
+from loadtest.axes import COMPRESSION, STACK, Deployment
 from loadtest.cli import CheckError, fmt_duration, log
 from loadtest.load.wrk import HEADLINE_ROWS, PairedCheck, wrk_available
 from loadtest.plan import Plan
 from loadtest.report.capacity import CAPACITY_CSV, CapacityWriter
+from loadtest.report.case_study import STUDY_REQUESTS_PER_USER, STUDY_USERS
 from loadtest.report.goals import GOAL_ROWS
-from loadtest.report.results import Results, ResultsWriter, Row, load_rows
+from loadtest.report.results import STUDY_PROFILE_CSV, Results, ResultsWriter, Row, load_rows
 from loadtest.report.unknowns import wrk_skip_reason
 from loadtest.request import candle_path
 from loadtest.run_checks import MIN_REQUESTS, OTHER_CPU_LIMIT, untrustworthy_reasons
@@ -28,9 +31,29 @@ from loadtest.serving.checks import Document
 from loadtest.serving.compression import compression_of, expected_answer, setup_named
 from loadtest.serving.deployment import RemoteServer, RequestOptions
 from loadtest.serving.servers import PROJECT_ROOT, ServerProcess, pin_to, system_busy_seconds
+from loadtest.serving.stacks import stack_description
 from loadtest.session import Session
 from loadtest.stats import summarize
 from loadtest.sweep import rates_from, sweep_cell
+
+# What a session runs on the runner's own interpreter whatever stack its servers run: they
+# measure today's stack only (meta.json says so beside the stacks' versions).
+ON_TODAYS_STACK = (
+    "the settings probe (the modes and database the servers see)",
+    "migrating and seeding the database",
+    "the micro benchmark",
+    "the instruction ladder",
+    "the load generator, the checks and the report",
+)
+
+
+def stacks_meta(plan: Plan) -> dict:
+    """meta.json's record of the stacks the servers ran: each one's versions, asked of its own
+    interpreter, and what ran on today's whatever the stack."""
+    return {
+        "stacks": {name: stack_description(name) for name in plan.axes[STACK.name]},
+        "on_todays_stack": list(ON_TODAYS_STACK),
+    }
 
 
 def run_micro(plan: Plan, session: Session, out: Path) -> dict | None:
@@ -350,6 +373,45 @@ def measure_with_wrk(
     server.wait_idle()
     log(f"      wrk {label:<13} {mode:<13} limit={HEADLINE_ROWS:<5} r{repeat} {run.rps:9.1f} req/s")
     return True
+
+
+def run_study_profile(
+    plan: Plan,
+    servers: dict[str, ServerProcess | RemoteServer],
+    loadgen,
+    sizes: dict[tuple[str, str, int], Document],
+    out: Path,
+    local_postgres: bool,
+) -> None:
+    """The case study's own load profile (its users x requests, `--profile seed`) on the plan's
+    study_profile cells at GOAL_ROWS, `repeats` times, into STUDY_PROFILE_CSV (results.csv's
+    schema): its slowest response on its stack beside today's."""
+    if not plan.study_profile:
+        return
+    study = replace(
+        plan, profile="seed", users=STUDY_USERS, requests_per_user=STUDY_REQUESTS_PER_USER
+    )
+    log(f"the case study's load profile: {study.describe_load()}")
+    with open(out / STUDY_PROFILE_CSV, "w", newline="") as f:
+        writer = ResultsWriter(f)
+        for repeat in range(1, plan.repeats + 1):
+            for name, mode in plan.study_profile:
+                row, _ = measure_one(
+                    loadgen,
+                    study,
+                    servers[name],
+                    mode,
+                    GOAL_ROWS,
+                    repeat,
+                    sizes[(name, mode, GOAL_ROWS)],
+                    local_postgres,
+                )
+                writer.write(row)
+                flag = "ok" if row.trustworthy else "NOT TRUSTWORTHY: " + row.note
+                log(
+                    f"      {name:<13} {mode:<13} limit={GOAL_ROWS:<5} r{repeat} {row.rps:9.1f} req/s, "
+                    f"slowest {row.max_ms / 1000:.2f} s  {flag}"
+                )
 
 
 def sweep_capacity(

@@ -1,23 +1,45 @@
 """The frameworks-and-servers table at 1000 rows (every server, each of its modes, its own
-ceiling), the case study's published figures beside the FastAPI rows, and the generated
-"what to pick" paragraph."""
+ceiling), with the case study's published figures beside the FastAPI rows, said to be of its
+2023 stack (the then-and-now table sets them beside its app on that stack)."""
 
 from __future__ import annotations
 
 import math
 
-from loadtest.report.numbers import fnum, fratio, rows_label
+from loadtest.axes import STACK, split_label
+from loadtest.report.case_study import STUDY_SERVER, STUDY_STACK, published
+from loadtest.report.numbers import fnum, rows_label
 from loadtest.report.results import Results
-from loadtest.report.steps import ninja_advice
 from loadtest.report.tables import Table
 from loadtest.report.unknowns import UNKNOWN_REMOTE
 
-# What the case study measured on its own machine (not here): requests/s at 1000 rows.
-CASE_STUDY: dict[str, str] = {
-    "fastapi-model": "74 → ~12 req/s with response_model",
-    "fastapi-dict": "~20 req/s without response_model",
-    "fastapi-orjson": "~4x with orjson",
-}
+STUDY_COLUMN = f"the case study, on its {STUDY_STACK} stack"
+
+
+def case_study_cell(server: str, mode: str, limit: int) -> str:
+    """The study's published figure beside its app's row (its app, any stack)."""
+    if split_label(server)[0] != STUDY_SERVER:
+        return ""
+    return " → ".join(p for lim in dict.fromkeys((1, limit)) if (p := published(mode, lim)))
+
+
+def case_study_note(res: Results) -> str:
+    """What the study's column is, and where its app on the study's own stack is."""
+    on_its_stack = STUDY_STACK in ((res.meta.get("plan") or {}).get("axes") or {}).get(
+        STACK.name, []
+    )
+    where = (
+        "the then-and-now table below sets them beside its app served on that stack in this run"
+        if on_its_stack
+        else "beside today's figures they differ because the software did: its app on that "
+        "stack, measured beside today's, is in the then-and-now results (docs/results.md, "
+        "`make then-and-now`)"
+    )
+    return (
+        f" The last column quotes the figures the case study published for its FastAPI app (req/s; "
+        f"1 row → {rows_label(1000)}), measured on its machine on the software of {STUDY_STACK} "
+        f"(FastAPI 0.99 on Pydantic v1, docs/stacks.md), not here: {where}."
+    )
 
 
 def ranked(res: Results, limit: int) -> list[tuple[str, str, float]]:
@@ -27,7 +49,21 @@ def ranked(res: Results, limit: int) -> list[tuple[str, str, float]]:
 
 
 def instants_note(res: Results) -> str:
-    """Which servers' documents were compared as instants rather than bytes, and why."""
+    """Which servers' documents were compared as instants rather than bytes, and why: the
+    endpoints that wrote the document another way, when the run recorded them (per stack: on
+    2023-08 the FastAPI app's every variant writes UTC as +00:00), else the servers."""
+    spelled = {
+        s: modes for s, modes in res.meta.get("spelled_differently", {}).items() if s in res.servers
+    }
+    if spelled:
+        each = "; ".join(
+            f"{s}'s {', '.join(modes)} ({', '.join(sorted(set(modes.values())))})"
+            for s, modes in spelled.items()
+        )
+        return (
+            f" {each} wrote the same document another way, so they were compared with the others "
+            "as parsed JSON with times as instants, not byte for byte."
+        )
     servers = [s for s, how in res.meta.get("document_equality", {}).items() if how == "instants"]
     if not servers:
         return ""
@@ -75,7 +111,7 @@ def frameworks_table(res: Results) -> Table | None:
                 *([capacity.text if capacity else "-"] if res.capacity else []),
                 f"{fnum(top)} ({which})" if math.isfinite(top) else missing,
                 f"{res.pct_of_ceiling(s, m, lim):.0f}%" if math.isfinite(top) else missing,
-                CASE_STUDY.get(m, ""),
+                case_study_cell(s, m, lim),
             ]
         )
     return Table(
@@ -87,93 +123,13 @@ def frameworks_table(res: Results) -> Table | None:
             *([f"capacity at p99 ≤ {fnum(slo_ms(res))} ms"] if res.capacity else []),
             "its ceiling",
             "% of ceiling",
-            "the case study measured",
+            STUDY_COLUMN,
         ],
         body,
         f"Frameworks and servers at {rows_label(lim)}, fastest first: median requests/s, each "
-        "server's own ceiling (its floor diagnostic) and the share of it. The last column quotes the "
-        "case study's published figures for its FastAPI app, measured on its machine, not here."
+        "server's own ceiling (its floor diagnostic) and the share of it."
+        + case_study_note(res)
         + capacity_note(res)
         + instants_note(res),
         align_left=3,
     )
-
-
-def what_to_pick(res: Results) -> str:
-    """A few sentences from this run's numbers: the fastest unvalidated and validated
-    server x mode at the chart limit, what the server choice changes for small and large
-    responses, and what a django-ninja user should change first."""
-    lim = res.chart_limit
-    trusted = res.trusted()
-    if not ranked(res, lim):
-        return "Nothing was measured at the largest limit: no recommendation."
-    parts = [] if trusted else ["(No run passed its checks: these figures are not to be trusted.)"]
-    plain = _fastest(res, trusted, lim, validated=False)
-    checked = _fastest(res, trusted, lim, validated=True)
-    if plain:
-        (s, m, rps), mark = plain
-        parts.append(
-            f"Fastest without validation at {rows_label(lim)}: {m} on {s}, {fnum(rps)} req/s{mark}."
-        )
-    if checked:
-        (s, m, rps), mark = checked
-        text = f"Fastest with every row validated: {m} on {s}, {fnum(rps)} req/s"
-        if plain:
-            text += f" ({fratio(rps / plain[0][2])} the fastest unvalidated)"
-        parts.append(text + mark + ".")
-    for size, label in ((res.limits[0], "small"), (lim, "large")):
-        if size == lim and label == "small":
-            continue
-        spread = _server_spread(res, size)
-        if spread:
-            parts.append(f"For {label} responses ({rows_label(size)}) the server changes {spread}.")
-    if advice := ninja_advice(res):
-        parts.append(advice)
-    return " ".join(parts)
-
-
-def _fastest(
-    res: Results, trusted: Results | None, limit: int, *, validated: bool
-) -> tuple[tuple[str, str, float], str] | None:
-    """The fastest (server, mode, requests/s) that validates (or not) among the runs that passed
-    their checks; when none of those does, among all runs, with " ⚠" to say so, rather than a
-    verdict that silently leaves it out (one disturbed run must not drop a line of the report)."""
-    for subset, mark in ((trusted, ""), (res, " ⚠ its runs failed their checks")):
-        rows = (
-            [r for r in ranked(subset, limit) if res.validates(r[1]) == validated] if subset else []
-        )
-        if rows:
-            return rows[0], "" if subset is res and not trusted else mark
-    return None
-
-
-def _server_spread(res: Results, limit: int) -> str:
-    """The best and worst server for one mode measured on two servers or more at `limit`
-    (raw if it was, else the first such mode)."""
-    t = res.trusted() or res
-    candidates = [
-        m
-        for m in ("raw", *t.modes)
-        if sum(math.isfinite(t.rps(s, m, limit)) for s in t.servers) >= 2
-    ]
-    if not candidates:
-        return ""
-    mode = candidates[0]
-    on = sorted(
-        ((t.rps(s, mode, limit), s) for s in t.servers if math.isfinite(t.rps(s, mode, limit))),
-        reverse=True,
-    )
-    (best, bs), (worst, ws) = on[0], on[-1]
-    return (
-        f"{mode} from {fnum(worst)} req/s ({ws}) to {fnum(best)} ({bs}), {fratio(best / worst)}"
-        + (
-            f"; its ceiling from {fnum(_ceil(t, on[-1][1], limit))} to {fnum(_ceil(t, on[0][1], limit))} req/s"
-            if math.isfinite(_ceil(t, on[0][1], limit))
-            and math.isfinite(_ceil(t, on[-1][1], limit))
-            else ""
-        )
-    )
-
-
-def _ceil(res: Results, server: str, limit: int) -> float:
-    return res.ceiling(server, limit)[0]

@@ -7,7 +7,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from loadtest.axes import COMPRESSION, relabel
+from loadtest.axes import COMPRESSION, STACK, relabel
+from loadtest.report.case_study import STUDY_SERVER, STUDY_STACK, STUDY_VARIANTS
 from loadtest.report.numbers import fnum, fratio
 from loadtest.report.results import Results
 from loadtest.request import DIAGNOSTICS
@@ -23,16 +24,17 @@ class Goal:
     owner: str
     thresholds: dict[str, float]
     evaluate: Callable[[Goal, Results, Results | None, int], list[GoalResult]]
-    # Judged on every run; otherwise on the runs without compression only (the servers as they
-    # were before compression: `wsgi`, never `wsgi+zstd-1`).
-    compressed: bool = False
+    # The deployment axis whose setups the goal compares: judged on the runs whose other axes
+    # are at their defaults (compression's goals on today's stack, the stacks' uncompressed);
+    # "": on the runs with every axis at its default only (`wsgi`, never `wsgi+zstd-1`).
+    axis: str = ""
 
 
 @dataclass
 class GoalResult:
     key: str
     wants: str
-    status: str  # "met", "not met", "not measured"
+    status: str  # "met", "not met", "not measured"; "reported" for a figure without a threshold
     figures: str
 
     @property
@@ -581,6 +583,127 @@ def _g14(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalRes
     )
 
 
+def _study_cell(stack: str, mode: str, rows: int) -> tuple[str, str, int]:
+    """The case study's app serving `mode` at `rows` rows on the stack called `stack`."""
+    return (relabel(STUDY_SERVER, stack=stack), mode, rows)
+
+
+# Where a run of one stack finds the goals of the stacks measured.
+THEN_AND_NOW_POINTER = (
+    "this run measured one stack; `make then-and-now` measures the stacks of 2023 beside today's "
+    "(a committed run: docs/results.md)"
+)
+
+
+def _one_stack(goal: Goal, res: Results, wants: str) -> list[GoalResult]:
+    """The goal's one line when the run measured no stack but today's ([] otherwise)."""
+    if any(r.deployment[STACK.name] != STACK.default for r in res.rows):
+        return []
+    return [GoalResult(goal.id, wants, "not measured", f"Not run: {THEN_AND_NOW_POINTER}.")]
+
+
+def _g15(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """On the study's stack, the study's order of its three variants and its dict/model ratio."""
+    low, high = goal.thresholds["dict/model at least"], goal.thresholds["dict/model at most"]
+    model, dict_, orjson = (_study_cell(STUDY_STACK, m, rows) for m in STUDY_VARIANTS)
+    wants = (
+        f"on stack {STUDY_STACK} at {rows} rows, the study's order fastapi-model < fastapi-dict < "
+        f"fastapi-orjson, fastapi-dict/fastapi-model within {times(low)}-{times(high)} (the study: "
+        "~1.67x)"
+    )
+    if one := _one_stack(goal, res, wants):
+        return one
+    miss = _missing(res, t, [model, dict_, orjson])
+    if miss or t is None:
+        return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
+    ratio = t.paired_ratio(dict_, model)
+    orjson_over_dict = t.paired_ratio(orjson, dict_)
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([low <= ratio <= high, orjson_over_dict > 1]),
+            f"fastapi-model {fnum(t.rps(*model))}, fastapi-dict {fnum(t.rps(*dict_))}, "
+            f"fastapi-orjson {fnum(t.rps(*orjson))} req/s: dict/model {fratio(ratio)} (needs "
+            f"{times(low)}-{times(high)}), orjson/dict {fratio(orjson_over_dict)} (needs > ×1), "
+            f"orjson/model {fratio(t.paired_ratio(orjson, model))} (the study: ~4x).",
+        )
+    ]
+
+
+def _g16(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """Today against the study's stack: response_model many times faster, and the order of the
+    first two variants reversed."""
+    need = goal.thresholds["today/2023-08 fastapi-model"]
+    today = STACK.default
+    model_now, dict_now = (_study_cell(today, m, rows) for m in STUDY_VARIANTS[:2])
+    model_then = _study_cell(STUDY_STACK, "fastapi-model", rows)
+    wants = (
+        f"at {rows} rows, fastapi-model on {today} >= {times(need)} fastapi-model on "
+        f"{STUDY_STACK}, and on {today} fastapi-model > fastapi-dict (the study's order reversed)"
+    )
+    if one := _one_stack(goal, res, wants):
+        return one
+    miss = _missing(res, t, [model_now, dict_now, model_then])
+    if miss or t is None:
+        return [GoalResult(goal.id, wants, "not measured", miss.capitalize() + ".")]
+    gain = t.paired_ratio(model_now, model_then)
+    reversed_ = t.paired_ratio(model_now, dict_now)
+    return [
+        GoalResult(
+            goal.id,
+            wants,
+            _status([gain >= need, reversed_ > 1]),
+            f"fastapi-model {fnum(t.rps(*model_now))} req/s on {today}, {fnum(t.rps(*model_then))} "
+            f"on {STUDY_STACK}: {fratio(gain)} (needs ×{need:g}); on {today} fastapi-dict "
+            f"{fnum(t.rps(*dict_now))} req/s: model/dict {fratio(reversed_)} (needs > ×1).",
+        )
+    ]
+
+
+def _g17(goal: Goal, res: Results, t: Results | None, rows: int) -> list[GoalResult]:
+    """The Django modes of 2023 against today's, per server and mode: the ratio, reported
+    whatever it is (no threshold: what changed, not a target)."""
+    today = STACK.default
+    pairs = [
+        (server, relabel(server, stack=STUDY_STACK), m)
+        for server in res.servers
+        if server == relabel(server, stack=today) and server != STUDY_SERVER
+        for m in res.modes_on(server)
+        if res.cell(relabel(server, stack=STUDY_STACK), m, rows) is not None
+    ]
+    wants = f"at {rows} rows, each Django mode on {today} against itself on {STUDY_STACK}"
+    if one := _one_stack(goal, res, wants):
+        return one
+    if not pairs:
+        return [
+            GoalResult(
+                goal.id,
+                wants,
+                "not measured",
+                f"Not run: no Django mode @{rows} on both {STUDY_STACK} and {today}.",
+            )
+        ]
+    out = []
+    for now, then, mode in pairs:
+        key = f"{goal.id} {now} {mode}"
+        what = f"{mode} on {now} at {rows} rows, {today} against {STUDY_STACK}"
+        miss = _missing(res, t, [(now, mode, rows), (then, mode, rows)])
+        if miss or t is None:
+            out.append(GoalResult(key, what, "not measured", miss.capitalize() + "."))
+            continue
+        out.append(
+            GoalResult(
+                key,
+                what,
+                "reported",
+                f"{fnum(t.rps(now, mode, rows))} req/s on {today}, {fnum(t.rps(then, mode, rows))} "
+                f"on {STUDY_STACK}: {fratio(t.paired_ratio((now, mode, rows), (then, mode, rows)))}.",
+            )
+        )
+    return out
+
+
 GOALS: tuple[Goal, ...] = (
     Goal("G1", "issue 5", {"raw/drf": 10.0, "raw/drf-validated": 20.0}, _g1),
     Goal("G2", "issue 5", {"of wsgi raw": 0.8}, _g2),
@@ -593,9 +716,19 @@ GOALS: tuple[Goal, ...] = (
     Goal("G9", "issue 12", {"asgi/asgi-stock raw": 1.5}, _g9),
     Goal("G10", "issue 22", {"pydantic/ninja": 3.0}, _g10),
     Goal("G11", "issue 22", {"ninja-values/ninja": 2.0}, _g11),
-    Goal("G12", "issue 21", {"recommended/none raw": 0.85}, _g12, compressed=True),
-    Goal("G13", "issue 21", {"wire/document bytes": 0.35}, _g13, compressed=True),
-    Goal("G14", "issue 21", {"recommended/django-gzip raw": 1.6}, _g14, compressed=True),
+    Goal("G12", "issue 21", {"recommended/none raw": 0.85}, _g12, axis=COMPRESSION.name),
+    Goal("G13", "issue 21", {"wire/document bytes": 0.35}, _g13, axis=COMPRESSION.name),
+    Goal("G14", "issue 21", {"recommended/django-gzip raw": 1.6}, _g14, axis=COMPRESSION.name),
+    # The case study at its source (issue 28): its app on its 2023 stack and today's.
+    Goal(
+        "G15",
+        "issue 28",
+        {"dict/model at least": 1.3, "dict/model at most": 2.2},
+        _g15,
+        axis=STACK.name,
+    ),
+    Goal("G16", "issue 28", {"today/2023-08 fastapi-model": 10.0}, _g16, axis=STACK.name),
+    Goal("G17", "issue 28", {}, _g17, axis=STACK.name),
 )
 
 
@@ -603,12 +736,10 @@ def evaluate_goals(
     res: Results, rows: int = GOAL_ROWS, goals: tuple[Goal, ...] = GOALS
 ) -> tuple[list[GoalResult], str]:
     """The goals at `rows` rows, from trustworthy rows only (medians of repeats; ratios
-    between two cells are taken within each repeat, then the median, like the speed-ups); the
-    goals before compression from the runs on the default deployment (every axis at its
-    default), the compression goals from those whose other axes are at their defaults. Returns
-    the results and a sentence on which rows were left out."""
-    compressed = res.along(COMPRESSION.name) or res
-    trusted = compressed.trusted()
+    between two cells are taken within each repeat, then the median, like the speed-ups); a
+    goal of an axis (compression's, the stacks') from the runs whose other axes are at their
+    defaults, every other from the runs on the default deployment (every axis at its default).
+    Returns the results and a sentence on which rows were left out."""
     plain = res.on_default_deployment()
     plain_trusted = plain.trusted() if plain is not None else None
     at = [r for r in res.rows if r.limit == rows]
@@ -622,13 +753,11 @@ def evaluate_goals(
         )
     else:
         note = f"Evaluated from all {len(at)} runs at {rows} rows (every one passed its checks)."
-    results = [
-        result
-        for goal in goals
-        for result in (
-            goal.evaluate(goal, compressed, trusted, rows)
-            if goal.compressed
-            else goal.evaluate(goal, plain or res, plain_trusted, rows)
-        )
-    ]
+    results = []
+    for goal in goals:
+        if goal.axis:
+            along = res.along(goal.axis) or res
+            results += goal.evaluate(goal, along, along.trusted(), rows)
+        else:
+            results += goal.evaluate(goal, plain or res, plain_trusted, rows)
     return results, note

@@ -18,10 +18,11 @@ from loadtest.cli import EXIT_OK, EXIT_REFUSED
 from loadtest.report.charts import chart_breakdown, chart_instructions, chart_latency, chart_rps
 from loadtest.report.closed_loop import capacity_pointer, littles_law_items, queue_note
 from loadtest.report.compression import compression_pick, compression_table
-from loadtest.report.frameworks import frameworks_table, instants_note, what_to_pick
+from loadtest.report.frameworks import frameworks_table, instants_note
 from loadtest.report.goals import GOAL_ROWS, evaluate_goals
 from loadtest.report.hero import hero_svg, read_capacity
 from loadtest.report.numbers import fbytes, fnum, fratio, rows_label
+from loadtest.report.pick import what_to_pick
 from loadtest.report.results import BASELINE, Results
 from loadtest.report.steps import steps_table
 from loadtest.report.tables import (
@@ -46,6 +47,7 @@ from loadtest.report.tables import (
     text_table,
     untrustworthy_table,
 )
+from loadtest.report.then_and_now import then_and_now_items
 from loadtest.report.unknowns import UNKNOWN_REMOTE, wrk_skip_reason
 from loadtest.run_checks import LOADGEN_CPU_LIMIT, MAX_WINDOW_FACTOR, MIN_REQUESTS, OTHER_CPU_LIMIT
 
@@ -266,7 +268,7 @@ def sections(res: Results) -> list[Section]:
     verdict, the hero and the frameworks table read the runs with every deployment axis at its
     default (uncompressed, today's stack); compression has its own table."""
     plain = res.on_default_deployment() or res
-    out = [Section("What to pick", [what_to_pick(plain), Chart("hero")])]
+    out = [Section("What to pick", [*what_to_pick(res), Chart("hero")], bullets=True)]
     run = intro(res)
     if run:
         out.append(Section("The run", run))
@@ -274,6 +276,11 @@ def sections(res: Results) -> list[Section]:
     if frameworks:
         out.append(
             Section(f"Frameworks and servers at {rows_label(plain.chart_limit)}", [frameworks])
+        )
+    then_and_now = then_and_now_items(res)
+    if then_and_now:
+        out.append(
+            Section("Then and now: the case study's stack of 2023 and today's", then_and_now)
         )
     compression = compression_table(res)
     if compression:
@@ -382,6 +389,8 @@ def render_markdown(res: Results, chart_files: Mapping[str, str] | None = None) 
     for section in sections(res):
         parts += [f"## {section.heading}", ""]
         for item in section.items:
+            if not isinstance(item, str) and parts[-1].startswith("- "):
+                parts.append("")  # a list ends where a table or chart starts
             if isinstance(item, Table):
                 parts += [md_table(item), ""]
             elif isinstance(item, Chart):
@@ -406,13 +415,17 @@ def render_markdown(res: Results, chart_files: Mapping[str, str] | None = None) 
     return "\n".join(parts)
 
 
+# The page never scrolls sideways: a table wider than it scrolls in its own box (div.table),
+# its long cells (class w) and long words in text wrap (loadtest/tests/test_report_browser.py).
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;
-padding:0 1em;color:#222}
+padding:0 1em;color:#222;overflow-wrap:anywhere}
 h1{font-size:1.6em}h2{margin-top:1.8em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-table{border-collapse:collapse;margin:.8em 0 1.4em;font-size:.9em}
-caption{text-align:left;font-weight:600;padding:.3em 0}
+div.table{max-width:100%;overflow-x:auto;margin:.8em 0 1.4em}
+table{border-collapse:collapse;font-size:.9em;overflow-wrap:normal}
+caption{text-align:left;font-weight:600;padding:.3em 0;white-space:normal;overflow-wrap:anywhere}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right;white-space:nowrap}
+th.w,td.w{white-space:normal;min-width:16em;overflow-wrap:anywhere}
 th.l,td.l{text-align:left}thead th{background:#f3f3f3}tbody tr:nth-child(even){background:#fafafa}
 img{max-width:100%;margin:.5em 0 1.5em}code{background:#f3f3f3;padding:0 .2em}
 figure.hero{margin:.8em 0 1.5em}figure.hero svg{display:block;width:100%;height:auto}
@@ -450,8 +463,8 @@ def locust_links(res: Results) -> str:
             )
     head = "".join(f"<th>{rows_label(lim)}</th>" for lim in res.limits)
     return (
-        f'<table class="runs"><thead><tr><th class="l">server</th><th class="l">mode</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="table"><table class="runs"><thead><tr><th class="l">server</th>'
+        f'<th class="l">mode</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
 
 
@@ -505,8 +518,11 @@ def render_html(res: Results, charts: Mapping[str, str] | None = None) -> str:
     body += [f"<p>{_md_inline(line)}</p>" for line in partial_line(res)]
     for section in sections(res):
         body.append(f"<h2>{html.escape(section.heading)}</h2>")
-        bullets = []
+        bullets: list[str] = []
         for item in section.items:
+            if bullets and not isinstance(item, str):  # a list ends where a table or chart starts
+                body.append("<ul>" + "".join(bullets) + "</ul>")
+                bullets = []
             if isinstance(item, Table):
                 body.append(html_table(item))
             elif isinstance(item, Chart) and item.name == "hero":
@@ -579,11 +595,15 @@ def summary_text(res: Results) -> str:
         ceiling += f"\n\nLocust and wrk at the headline cells:\n{text_table(wrk)}"
     plain = res.on_default_deployment() or res
     frameworks = frameworks_table(plain)
+    picks = "\n".join(f"- {line.replace('**', '')}" for line in what_to_pick(res))
     pick = (
-        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick: {what_to_pick(plain)}"
+        f"\n\n{frameworks.caption}\n{text_table(frameworks)}\n\nWhat to pick:\n{picks}"
         if frameworks
         else ""
     )
+    for item in then_and_now_items(res):
+        if isinstance(item, Table):
+            pick += f"\n\n{item.caption}\n{text_table(item)}"
     compression = compression_table(res)
     if compression:
         pick += (

@@ -25,6 +25,9 @@ CHART_ROWS = 1000  # the case study's row count; the largest limit stands in whe
 MIN_FIT_LIMITS = 3
 # A server below this share of its core during a ceiling run was not what limited it.
 SATURATED_CPU_PCT = 90.0
+# The runs of the case study's own load profile after a session's steady runs (its schema is
+# results.csv's; loadtest/report/then_and_now.py reads them).
+STUDY_PROFILE_CSV = "study-profile.csv"
 
 
 @dataclass
@@ -315,6 +318,8 @@ class Results:
         self.cells = {key: Cell(sorted(v, key=lambda r: r.repeat)) for key, v in grouped.items()}
         # Capacity at the latency target of the cells an open-loop sweep measured (capacity.csv).
         self.capacity: dict[tuple[str, str, int], Capacity] = {}
+        # The runs of the case study's own load profile (STUDY_PROFILE_CSV), apart from the rest.
+        self.seed: list[Row] = []
 
     @classmethod
     def load(cls, directory: Path) -> Results:
@@ -326,6 +331,8 @@ class Results:
                 meta[name] = json.loads(path.read_text())
         results = cls(load_rows(directory / "results.csv"), meta)
         results.capacity = capacity_from_folder(directory)
+        if (directory / STUDY_PROFILE_CSV).is_file():
+            results.seed = load_rows(directory / STUDY_PROFILE_CSV)
         return results
 
     def cell(self, server: str, mode: str, limit: int) -> Cell | None:
@@ -453,7 +460,7 @@ class Results:
         if not rows:
             return None
         subset = Results(rows, self.meta)
-        subset.capacity = self.capacity
+        subset.capacity, subset.seed = self.capacity, self.seed
         return subset
 
     def fit(self, server: str, mode: str) -> LineFit | None:

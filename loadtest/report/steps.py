@@ -89,7 +89,7 @@ def _rps(res: Results, trusted: Results | None, server: str, mode: str, limit: i
     return f"{fnum(res.rps(server, mode, limit))} ⚠" if res.cell(server, mode, limit) else "-"
 
 
-def _over(res: Results, trusted: Results | None, cell: tuple, base: tuple) -> str:
+def ratio_text(res: Results, trusted: Results | None, cell: tuple, base: tuple) -> str:
     """`cell`'s requests/s over `base`'s within each repeat, from trustworthy runs when both
     have some, else from all runs and marked ⚠; '' when either was not run."""
     if trusted is not None and trusted.cell(*cell) and trusted.cell(*base):
@@ -130,7 +130,7 @@ def steps_table(res: Results) -> Table | None:
                     _figure(ms, ms_before, ms_first, f"{fnum(ms)} ms"),
                     _figure(count, count_before, count_first, millions(count)),
                     _rps(res, trusted, server, step.mode, lim) if server else "-",
-                    _over(res, trusted, (server, step.mode, lim), (server, first, lim))
+                    ratio_text(res, trusted, (server, step.mode, lim), (server, first, lim))
                     if server and before
                     else "",
                 ]
@@ -164,10 +164,11 @@ def steps_table(res: Results) -> Table | None:
 
 
 def ninja_advice(res: Results) -> str:
-    """What a django-ninja user should change first: the step that saves most by the
-    instruction counts (the least noisy figure; else the micro benchmark's ms), then every
-    measured mode over ninja in-process, in instructions and under load; '' without ninja and
-    one of its steps measured in-process or counted."""
+    """What a django-ninja user should change first, in one sentence: the step that saves most by
+    the instruction counts (the least noisy figure; else the micro benchmark's ms), and what the
+    last step measured brings over ninja, under load where both ran (else in-process); '' without
+    ninja and one of its steps measured in-process or counted. Each step's figures stay in the
+    steps table."""
     lim = res.chart_limit
     ms = {step.mode: micro_ms(res, step.mode, lim) for step in NINJA_STEPS}
     counts = instruction_counts(res, lim)
@@ -190,24 +191,17 @@ def ninja_advice(res: Results) -> str:
         return ""
     before, biggest, change = max(steps, key=lambda s: figure(s[0].mode) - figure(s[1].mode))
     saved = figure(before.mode) - figure(biggest.mode)
+    last = steps[-1][1].mode
     server = load_server(res, lim)
-    trusted = res.trusted()
-
-    def over_ninja(mode: str) -> str:
-        parts = [
-            f"{fratio(theirs[first] / theirs[mode])} {how}"
-            for theirs, how in ((ms, "in-process"), (counts, "in instructions"))
-            if math.isfinite(theirs.get(mode, math.nan))
-            and math.isfinite(theirs.get(first, math.nan))
-        ]
-        load = _over(res, trusted, (server, mode, lim), (server, first, lim)) if server else ""
-        if load:
-            parts.append(f"{load} under load on {server}")
-        return f"{mode} {', '.join(parts)}"
-
-    each = "; ".join(over_ninja(step.mode) for _, step, _ in steps)
+    load = (
+        ratio_text(res, res.trusted(), (server, last, lim), (server, first, lim)) if server else ""
+    )
+    overall = (
+        f"{load} ninja's requests/s on {server}"
+        if load
+        else f"{fratio(figure(first) / figure(last))} fewer {measure} than ninja"
+    )
     return (
-        f"For a django-ninja user at {rows_label(lim)}, the step that saves most is {change} "
-        f"({saved / figure(first):.0%} of ninja's {measure}). Each mode over ninja, every step "
-        f"on top of the ones before it: {each}."
+        f"change first {change} ({saved / figure(first):.0%} of ninja's {measure}); all the "
+        f"steps together ({last}): {overall}"
     )

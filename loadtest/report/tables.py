@@ -39,17 +39,29 @@ def md_table(t: Table) -> str:
     return "\n".join(out)
 
 
-def html_table(t: Table) -> str:
-    def cls(i: int) -> str:
-        return ' class="l"' if i < t.align_left else ""
+# A cell longer than this wraps (class "w") instead of widening its table.
+WRAP_CHARS = 40
 
-    head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(t.headers))
+
+def html_table(t: Table) -> str:
+    """The table in a box of its own that scrolls sideways when the table is wider than the
+    page (the page itself never does); its long cells wrap."""
+
+    def cls(i: int, text: str) -> str:
+        names = ["l"] if i < t.align_left else []
+        names += ["w"] if len(text) > WRAP_CHARS else []
+        return f' class="{" ".join(names)}"' if names else ""
+
+    head = "".join(f"<th{cls(i, h)}>{html.escape(h)}</th>" for i, h in enumerate(t.headers))
     body = "".join(
-        "<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+        "<tr>" + "".join(f"<td{cls(i, c)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
         for r in t.rows
     )
     caption = f"<caption>{html.escape(t.caption)}</caption>" if t.caption else ""
-    return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="table"><table>{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def text_table(t: Table) -> str:

@@ -71,6 +71,9 @@ class ServerAxis:
     echo: str = ""
     python: Callable[[str], str] | None = None
     served: Callable[[dict], str | None] | None = None
+    # Which of the setups asked for can run on this machine, and a line for each left out
+    # (saying what to install); None: every setup can.
+    usable: Callable[[Sequence[str]], tuple[list[str], list[str]]] | None = None
 
     @property
     def name(self) -> str:
@@ -90,7 +93,19 @@ class ServerAxis:
 
 
 def _stack_python(name: str) -> str:
-    return next(s for s in stacks.STACKS if s.name == name).python()
+    return next(s for s in stacks.registered_stacks() if s.name == name).python()
+
+
+def _served_stack(modes_document: dict) -> str | None:
+    """The stack a server says it runs (GET /api/modes' "stack": its name and versions); None
+    when it does not say (a server of before the stacks)."""
+    stack = modes_document.get("stack")
+    return str(stack["name"]) if isinstance(stack, dict) and stack.get("name") else None
+
+
+def _usable_stacks(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    ready, left_out = stacks.usable_stacks(list(names), root=stacks.PROJECT_ROOT)
+    return list(ready), left_out
 
 
 # In loadtest/axes.py's order; every axis there has its entry here (a test checks it).
@@ -103,8 +118,12 @@ SERVER_AXES: tuple[ServerAxis, ...] = (
     ),
     ServerAxis(
         STACK,
-        lambda: tuple(Setup(s.name, s.description, s.kinds, s.servers) for s in stacks.STACKS),
+        lambda: tuple(
+            Setup(s.name, s.description, s.kinds, s.servers) for s in stacks.registered_stacks()
+        ),
         python=_stack_python,
+        served=_served_stack,
+        usable=_usable_stacks,
     ),
 )
 
@@ -136,6 +155,24 @@ def setup_entries() -> dict[str, list[dict]]:
 
 
 Asked = Mapping[str, Sequence[str] | None]
+
+
+def usable_setups(asked: Asked) -> tuple[dict[str, Sequence[str] | None], list[str]]:
+    """`asked` without the setups this machine cannot run (a stack whose Python or venv is
+    missing), and a line for each left out saying what to install; CheckError when an axis is
+    left with none of those asked (or from the axis's hook: an unknown name, a missing setup
+    with CANDLEBENCH_REQUIRE_TOOLS=1)."""
+    out: dict[str, Sequence[str] | None] = dict(asked)
+    lines: list[str] = []
+    for a in server_axes():
+        names = asked.get(a.name)
+        if not names or a.usable is None:
+            continue
+        ready, left_out = a.usable(names)
+        if not ready:
+            raise CheckError("; ".join(left_out))
+        out[a.name], lines = ready, [*lines, *left_out]
+    return out, lines
 
 
 def refuse_unknown(asked: Asked) -> None:

@@ -84,6 +84,29 @@ def as_instants(body: bytes) -> object:
     }
 
 
+def spelling(body: bytes, reference: bytes) -> str:
+    """How `body` writes the same document as `reference` when its bytes differ: "UTC as +00:00"
+    when that is the only difference (the project writes Z), else "another JSON spelling"; ''
+    for the same bytes."""
+    if body == reference:
+        return ""
+    if body.replace(b'+00:00"', b'Z"') == reference:
+        return "UTC as +00:00"
+    return "another JSON spelling"
+
+
+def spelled_differently(
+    documents: dict[tuple[str, int], Document], reference: dict[int, tuple[str, bytes]]
+) -> dict[str, str]:
+    """The endpoints whose documents equal the reference's only as instants, each with how it
+    writes them (spelling), at any limit."""
+    out: dict[str, str] = {}
+    for (name, limit), document in documents.items():
+        if limit in reference and (how := spelling(document.body, reference[limit][1])):
+            out.setdefault(name, how)
+    return out
+
+
 def same_document(a: bytes, b: bytes, compare: str) -> bool:
     """`a` and `b` are one document: byte for byte, or (INSTANTS) as parsed JSON with times as instants."""
     return a == b if compare == BYTES else as_instants(a) == as_instants(b)

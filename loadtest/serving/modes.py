@@ -11,8 +11,8 @@ from loadtest.serving.servers import SERVERS
 
 def registry_entries() -> list[dict]:
     """The registry as the probe reports it (in a Django process): every mode and diagnostic
-    in report order with the servers that serve it (those running a kind it names) and
-    whether Django serves it."""
+    in report order with the servers that serve it (those running a kind it names), whether
+    Django serves it and the stacks it runs on (None: every stack)."""
     from candles.api.registry import registered_modes
 
     return [
@@ -22,6 +22,7 @@ def registry_entries() -> list[dict]:
             "django": m.view is not None,
             "diagnostic": m.diagnostic,
             "validates": m.validates,
+            "stacks": None if m.stacks is None else sorted(m.stacks),
         }
         for m in registered_modes()
     ]
@@ -38,6 +39,12 @@ class ModeMap:
     def served_by(self, server: str, *, diagnostics: bool = False) -> list[str]:
         names = self.diagnostics if diagnostics else self.modes
         return [n for n in names if server in self.entries[n]["servers"]]
+
+    def runs_on_stack(self, name: str, stack: str) -> bool:
+        """Whether the stack called `stack` serves the mode or diagnostic `name` (an entry that
+        names no stacks, as a registry of before the stacks: every stack)."""
+        stacks = self.entries[name].get("stacks")
+        return stacks is None or stack in stacks
 
     def runs_django(self, server: str) -> bool:
         """The server runs Django's URLconf (serves modes with a Django view)."""

@@ -4,7 +4,8 @@ whole with the Python its .python-version names (pyenv's), built into .venv-stac
 `make stack STACK=NAME`. A stack is its interpreter: `stack_python` finds it or says exactly
 what to install, `stack_description` asks it what it runs (for meta.json), `usable_stacks`
 leaves a missing one out with a line saying so (CANDLEBENCH_REQUIRE_TOOLS=1: a CheckError).
-STACKS are the `stack` axis's setups (loadtest/serving/axes.py).
+registered_stacks() are the `stack` axis's setups (loadtest/serving/axes.py), each with the
+servers it runs.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,37 +144,65 @@ def on_stack(command: list[str], python: Path) -> list[str]:
     return [str(python), *command[1:]]
 
 
+# The packages each server's command needs besides the app's (loadtest/serving/servers.py): a
+# stack of stacks/ runs the servers whose packages its requirements.txt pins (today: every one).
+SERVER_PACKAGES: dict[str, frozenset[str]] = {
+    "asgi": frozenset({"uvicorn", "uvloop", "httptools"}),
+    "wsgi": frozenset({"gunicorn"}),
+    "asgi-gunicorn": frozenset({"gunicorn", "uvicorn-worker", "uvloop", "httptools"}),
+    "asgi-stock": frozenset({"uvicorn", "uvloop", "httptools"}),
+    "granian-wsgi": frozenset({"granian"}),
+    "granian-asgi": frozenset({"granian", "uvloop"}),
+    "fastapi": frozenset({"fastapi", "uvicorn", "uvloop", "httptools"}),
+    "bolt": frozenset({"django-bolt"}),
+}
+
+
+def pinned(name: str, root: Path) -> set[str]:
+    """The distributions stacks/`name`/requirements.txt pins, by lower-case name."""
+    text = (root / STACKS_FOLDER / name / REQUIREMENTS).read_text()
+    lines = (line.split("#")[0].strip() for line in text.splitlines())
+    return {line.split("==")[0].strip().lower().replace("_", "-") for line in lines if line}
+
+
+def servers_on(name: str, root: Path) -> frozenset[str] | None:
+    """The servers the stack called `name` runs: those whose packages it pins (None: today,
+    every server)."""
+    if name == TODAY:
+        return None
+    packages = pinned(name, root)
+    return frozenset(server for server, needs in SERVER_PACKAGES.items() if needs <= packages)
+
+
+def stack_summary(name: str, root: Path) -> str:
+    """What a stack stands for: the first line of its requirements.txt's header comment."""
+    if name == TODAY:
+        return "this checkout's own venv (requirements.txt): the interpreter the runner runs on"
+    first = (root / STACKS_FOLDER / name / REQUIREMENTS).read_text().splitlines()[0]
+    return first.lstrip("# ").removeprefix(f"Stack {name}: ")
+
+
 @dataclass(frozen=True)
 class Stack:
-    """One setup of the `stack` axis: `python()` is the interpreter its servers run on, or a
-    CheckError saying what to build or install when it is missing; `kinds` and `servers` (None:
-    every server of those kinds) say which servers it can run."""
+    """One setup of the `stack` axis: the stack called `name`, its interpreter (`python()`:
+    stack_python's, or a CheckError saying what to build or install), and the servers it runs
+    (`servers`, None: every one; `kinds`: of those, the kinds of app)."""
 
     name: str
     description: str
-    python: Callable[[], str]
     kinds: frozenset[ServerKind] = EVERY_KIND
     servers: frozenset[str] | None = None
 
-
-def venv_python(venv: str, build: str) -> Callable[[], str]:
-    """The interpreter of the venv `venv` (a folder of the project's root, e.g.
-    `.venv-stack-2023-08`), never resolved (a venv's python is a link to its base); a CheckError
-    naming `build` (how to make it, e.g. `make stack STACK=2023-08`) when it is not there."""
-
-    def python() -> str:
-        path = PROJECT_ROOT / venv / "bin" / "python"
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            raise CheckError(f"{venv}/bin/python is missing: {build}")
-        return str(path)
-
-    return python
+    def python(self) -> str:
+        """The stack's interpreter, found at the call (never resolved: a venv's python is a link
+        to its base)."""
+        return str(stack_python(self.name, root=PROJECT_ROOT))
 
 
-TODAY_STACK = Stack(
-    TODAY,
-    "this checkout's own venv (requirements.txt): the interpreter the runner runs on",
-    lambda: sys.executable,
-)
-# The stacks the runner can start servers on (issue 28 adds those of stacks/ with their servers).
-STACKS: tuple[Stack, ...] = (TODAY_STACK,)
+def registered_stacks() -> tuple[Stack, ...]:
+    """The stack axis's setups: today, then each folder of stacks/ with the servers it runs
+    (read at each call, from the project's root)."""
+    return tuple(
+        Stack(name, stack_summary(name, PROJECT_ROOT), servers=servers_on(name, PROJECT_ROOT))
+        for name in stack_names(PROJECT_ROOT)
+    )

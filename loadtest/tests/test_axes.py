@@ -5,6 +5,7 @@ results.csv's column and back, and meta.json's setups; the stack axis's interpre
 server's command (live: a real server, its environment and interpreter read back)."""
 
 import csv
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -274,7 +275,12 @@ def test_meta_records_every_axis_setups(tuning):
     entries = setup_entries()
     assert list(entries) == ["compression", "stack", "tuning"]
     assert entries["compression"][0]["accept_encoding"] == "identity"  # compression's own details
-    assert [e["name"] for e in entries["stack"]] == ["today"]
+    stack_entries = {e["name"]: e for e in entries["stack"]}
+    assert list(stack_entries) == stacks.stack_names()  # today, then the folders of stacks/
+    assert stack_entries["today"]["servers"] == list(SERVERS)
+    # A stack of 2023 runs the servers whose packages it pins: no granian, bolt or uvicorn-worker.
+    assert stack_entries["2023-08"]["servers"] == ["asgi", "wsgi", "asgi-stock", "fastapi"]
+    assert stack_entries["2023-08"]["description"].startswith("the case study's most likely stack")
 
 
 # -- the stack axis ---------------------------------------------------------------------------
@@ -284,45 +290,98 @@ def test_the_stack_axis_runs_todays_interpreter_and_refuses_an_unknown_stack():
     assert launch({}, Deployment())[1] == sys.executable
     assert SERVERS["wsgi"].command("h", 1, "/x/bin/python")[0] == "/x/bin/python"
     with pytest.raises(
-        CheckError, match=r"^unknown stack\(s\): 2023-08 \(the project has today\)$"
+        CheckError,
+        match=r"^unknown stack\(s\): 2019 \(the project has today, 2023-08, 2023-08-fresh\)$",
     ):
-        plan_for(["--stacks", "2023-08"])
+        plan_for(["--stacks", "2019"])
     plan = plan_for(["--stacks", "today", "--servers", "wsgi", "--modes", "raw", "--limits", "1"])
     assert plan.servers == ["wsgi"] and plan.axes["stack"] == ["today"]
 
 
+def test_every_server_says_its_stack_and_one_that_says_another_is_refused():
+    runs = {"modes": [], "stack": {"name": "2023-08", "python": "3.11.7"}}
+    check_served("wsgi+stack=2023-08", runs, Deployment(stack="2023-08"))
+    with pytest.raises(
+        CheckError,
+        match=r"^wsgi\+stack=2023-08 was started with the stack 2023-08 but its /api/modes says it "
+        r"runs today$",
+    ):
+        check_served(
+            "wsgi+stack=2023-08", {**runs, "stack": {"name": "today"}}, Deployment(stack="2023-08")
+        )
+    with pytest.raises(CheckError, match=r"started with the stack today but .* runs 2023-08"):
+        check_served("wsgi", runs, Deployment())
+    check_served("wsgi", {"modes": []}, Deployment())  # a server of before the stacks: not checked
+    assert serving_axes.served_deployment(runs) == Deployment(stack="2023-08")
+
+
 def test_a_target_runs_its_own_stack():
-    args = bench.build_parser().parse_args(["--target", "http://h", "--stacks", "today"])
-    with pytest.raises(CheckError, match="--stacks applies to the servers the runner starts"):
+    args = bench.build_parser().parse_args(["--target", "http://h", "--stacks", "2023-08"])
+    with pytest.raises(
+        CheckError,
+        match=r"the target runs the stack today \(its /api/modes says so\); --stacks can only "
+        r"name that one, not 2023-08",
+    ):
         bench.make_target_plan(args, [{"name": "raw"}])
+    entries = [{"name": "raw", "servers": ["target"], "django": True, "diagnostic": False}]
+    plan = bench.make_target_plan(args, entries, Deployment(stack="2023-08"))
+    assert plan.servers == ["target+stack=2023-08"] and plan.axes["stack"] == ["2023-08"]
 
 
 def fake_python(folder: Path, marker: Path) -> Path:
-    """A stack's interpreter stand-in: notes its arguments, then runs this venv's Python."""
+    """A stack's interpreter stand-in, its venv built: notes its arguments, then runs this venv's
+    Python (so the server it starts says it runs today)."""
     python = folder / "bin" / "python"
     python.parent.mkdir(parents=True)
     python.write_text(f'#!/bin/sh\necho "$@" > {marker}\nexec {sys.executable} "$@"\n')
     python.chmod(0o755)
+    (folder / stacks.INSTALLED_STAMP).write_text("")
     return python
 
 
 @pytest.fixture
 def old_stack(monkeypatch, tmp_path):
-    """A stack `old` in the venv .venv-old of a project root in tmp_path, not built yet."""
+    """A stack `old` of a project root in tmp_path (stacks/old pins gunicorn and names Python
+    3.11.7, which a pyenv in tmp_path has); its venv .venv-stack-old, not built yet."""
+    folder = tmp_path / "stacks" / "old"
+    folder.mkdir(parents=True)
+    (folder / "requirements.txt").write_text("# Stack old: a pinned set\ngunicorn==23.0.0\n")
+    (folder / ".python-version").write_text("3.11.7\n")
+    base = tmp_path / "pyenv" / "versions" / "3.11.7" / "bin" / "python3"
+    base.parent.mkdir(parents=True)
+    base.write_text("")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.delenv("CANDLEBENCH_REQUIRE_TOOLS", raising=False)
     monkeypatch.setattr(stacks, "PROJECT_ROOT", tmp_path)
-    old = stacks.Stack("old", "a pinned set", stacks.venv_python(".venv-old", "make stack-old"))
-    monkeypatch.setattr(stacks, "STACKS", (*stacks.STACKS, old))
-    return tmp_path / ".venv-old"
+    return tmp_path / ".venv-stack-old"
 
 
-def test_a_stack_whose_venv_is_missing_is_refused_saying_what_to_build(old_stack, tmp_path):
-    with pytest.raises(CheckError, match=r"^\.venv-old/bin/python is missing: make stack-old$"):
+def test_a_stack_whose_venv_is_missing_is_left_out_saying_what_to_build(
+    old_stack, tmp_path, monkeypatch
+):
+    missing = r"stack old's venv \.venv-stack-old is not built: `make stack STACK=old`"
+    with pytest.raises(CheckError, match=missing):
         refuse_unknown({"stack": ["today", "old"]})
+    plan = plan_for(["--stacks", "today,old", "--servers", "wsgi", "--modes", "raw"])
+    assert plan.servers == ["wsgi"] and plan.axes["stack"] == ["today"]
+    assert plan.left_out == [
+        "stack old left out: stack old's venv .venv-stack-old is not built: `make stack STACK=old`"
+    ]
+    assert "(stack old left out: " in plan.describe_servers()
+    with pytest.raises(CheckError, match=f"^stack old left out: {missing}$"):
+        plan_for(["--stacks", "old", "--servers", "wsgi", "--modes", "raw"])
+    monkeypatch.setenv("CANDLEBENCH_REQUIRE_TOOLS", "1")
+    with pytest.raises(CheckError, match=f"CANDLEBENCH_REQUIRE_TOOLS=1 but {missing}"):
+        plan_for(["--stacks", "today,old", "--servers", "wsgi", "--modes", "raw"])
+    monkeypatch.delenv("CANDLEBENCH_REQUIRE_TOOLS")
     python = fake_python(old_stack, tmp_path / "marker")
     refuse_unknown({"stack": ["today", "old"]})
     assert launch({}, Deployment(stack="old"))[1] == str(python)
     plan = plan_for(["--stacks", "today,old", "--servers", "wsgi", "--modes", "raw"])
-    assert plan.servers == ["wsgi", "wsgi+stack=old"]
+    assert plan.servers == ["wsgi", "wsgi+stack=old"] and plan.left_out == []
+    # The stack runs the servers whose packages it pins: gunicorn, not uvicorn.
+    with pytest.raises(CheckError, match=r"^asgi runs none of the stacks asked for \(old\)"):
+        plan_for(["--stacks", "old", "--servers", "asgi", "--modes", "raw"])
 
 
 @pytest.mark.live
@@ -330,10 +389,13 @@ def test_a_real_server_runs_under_its_deployments_variable_and_interpreter(
     bench_env, old_stack, tmp_path, monkeypatch
 ):
     """wsgi started under a fake axis (not echoed) and the stack `old` (its interpreter a
-    wrapper that notes its arguments): the process has the variable and ran the wrapper. With
-    the axis echoed, the real server (which does not echo it) is refused and stopped."""
+    wrapper that notes its arguments, its stack not checked): the process has the variable and
+    ran the wrapper. With the stack checked, the server, which says it runs today, is refused and
+    stopped; so is one under the fake axis echoed, which the real server does not echo."""
+    compression, stack = serving_axes.SERVER_AXES[:2]
+    unchecked = dataclasses.replace(stack, served=None)
     monkeypatch.setattr(axes_module, "AXES", (*axes_module.AXES, TUNING))
-    monkeypatch.setattr(serving_axes, "SERVER_AXES", (*serving_axes.SERVER_AXES, tuning_axis("")))
+    monkeypatch.setattr(serving_axes, "SERVER_AXES", (compression, unchecked, tuning_axis("")))
     marker = tmp_path / "marker"
     fake_python(old_stack, marker)
     env = {**serving_axes.default_env(bench_env), "PYTHONUNBUFFERED": "1"}
@@ -349,7 +411,6 @@ def test_a_real_server_runs_under_its_deployments_variable_and_interpreter(
         assert (tmp_path / "logs" / "server-wsgi+stack=old+tuning=fast.log").is_file()
     finally:
         server.stop()
-    monkeypatch.setattr(serving_axes, "SERVER_AXES", (*serving_axes.SERVER_AXES[:2], tuning_axis()))
     started = []
 
     class Recorded(ServerProcess):
@@ -358,6 +419,14 @@ def test_a_real_server_runs_under_its_deployments_variable_and_interpreter(
             started.append(self)
 
     monkeypatch.setattr(session_module, "ServerProcess", Recorded)
+    monkeypatch.setattr(serving_axes, "SERVER_AXES", (compression, stack, tuning_axis("")))
+    with pytest.raises(
+        CheckError,
+        match=r"wsgi\+stack=old was started with the stack old but its /api/modes says it runs today",
+    ):
+        session.start_server(SERVERS["wsgi"], tmp_path, Deployment(stack="old"))
+    assert len(started) == 1 and not started[0].alive()  # the refused server was stopped
+    monkeypatch.setattr(serving_axes, "SERVER_AXES", (compression, stack, tuning_axis()))
     with pytest.raises(CheckError, match="started with CANDLEBENCH_TUNING=fast but its /api/modes"):
         session.start_server(SERVERS["wsgi"], tmp_path, Deployment(tuning="fast"))
-    assert len(started) == 1 and not started[0].alive()  # the refused server was stopped
+    assert len(started) == 2 and not started[1].alive()

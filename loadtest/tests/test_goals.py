@@ -7,8 +7,8 @@ import math
 import pytest
 
 from loadtest.report import render, tables
-from loadtest.report.frameworks import what_to_pick
 from loadtest.report.goals import evaluate_goals
+from loadtest.report.pick import what_to_pick
 from loadtest.report.results import Results, Row
 from loadtest.report.steps import steps_table
 
@@ -34,6 +34,11 @@ def row(
         server_cpu_pct=server_cpu,
         loadgen_cpu_pct=loadgen_cpu,
     )
+
+
+def picked(res: Results, decision: str) -> str | None:
+    """The line of What to pick that starts with `decision` (in bold), or None."""
+    return next((line for line in what_to_pick(res) if line.startswith(f"**{decision}**")), None)
 
 
 # requests/s at 1000 rows per server and endpoint, for two repeats (the second 10% slower).
@@ -215,8 +220,8 @@ def test_issue_11_and_12_goals_on_the_same_server_and_across_frameworks():
     pick = md[md.index("## What to pick") : md.index("## Frameworks and servers")]
     assert md.index("## What to pick") < md.index("|")
     assert (
-        "| fastapi | fastapi-model | yes | 57.0 | 238 (floor) | 24% | 74 → ~12 req/s with response_model |"
-        in frameworks
+        "| fastapi | fastapi-model | yes | 57.0 | 238 (floor) | 24% | 74 → ~12 (~10 over repeated "
+        "runs) |" in frameworks
     )
     # Fastest first; what to pick (said once, first), from the run's numbers.
     assert (
@@ -224,16 +229,20 @@ def test_issue_11_and_12_goals_on_the_same_server_and_across_frameworks():
         < frameworks.index("| asgi | raw |")
         < frameworks.index("| fastapi |")
     )
-    assert "Fastest without validation at 1000 rows: raw on wsgi, 238 req/s." in pick
-    assert "Fastest without validation" not in frameworks
+    # One line per decision, each with its figure.
     assert (
-        "Fastest with every row validated: raw-msgspec on wsgi, 218 req/s (×0.92 the fastest unvalidated)."
-        in pick
+        pick.index(
+            "- **Validated or not** (1000 rows): raw-msgspec on wsgi validates every row at "
+            "218 req/s, ×0.92 the fastest unvalidated (raw on wsgi, 238 req/s)."
+        )
+        > 0
     )
+    assert "Validated or not" not in frameworks
     assert (
-        "For large responses (1000 rows) the server changes raw from 133 req/s (asgi-stock) to 238 (wsgi)"
-        in pick
+        "- **Server**: it matters once the mode is fast: raw at 1000 rows from 133 req/s "
+        "(asgi-stock) to 238 (wsgi), ×1.79." in pick
     )
+    assert pick.index("**Validated or not**") < pick.index("**Server**") < pick.index("**On DRF**")
     # Tables against drf-validated or across servers show a dash where a server lacks a mode.
     speed = md[md.index("## Speed-up") : md.index("## Server against server")]
     assert "fastapi" not in speed  # it has no drf-validated
@@ -391,7 +400,7 @@ def test_a_target_is_one_id_one_owner_and_its_text_follows_its_thresholds():
 
     from loadtest.report.goals import GOALS
 
-    assert [t.id for t in GOALS] == [f"G{i}" for i in range(1, 15)]
+    assert [t.id for t in GOALS] == [f"G{i}" for i in range(1, 18)]
     assert all(t.owner for t in GOALS)
     t1 = GOALS[0]
     assert (
@@ -482,13 +491,13 @@ def test_where_ninjas_time_goes_step_by_step():
     md = render.render_markdown(res)
     section = md[md.index("## Where ninja's and DRF's time goes at 1000 rows") :]
     assert section.index("| ninja-orjson |") < section.index("## At a glance")
-    # What to pick says what a ninja user should change first, from the in-process figures.
-    pick = what_to_pick(res)
-    assert (
-        "the step that saves most is ninja's Schema (its getter, Python per field) → a plain "
-        "Pydantic model (26% of ninja's in-process time)"
-    ) in pick
-    assert "ninja-orjson ×1.31 in-process, ×1.25 under load on wsgi; ninja-values ×1.81" in pick
+    # What to pick says what a ninja user should change first, from the in-process figures,
+    # and what all the steps bring under load; each step's figures stay in the table.
+    assert picked(res, "On django-ninja") == (
+        "**On django-ninja**: change first ninja's Schema (its getter, Python per field) → a plain "
+        "Pydantic model (26% of ninja's in-process time); all the steps together (pydantic): "
+        "×3.25 ninja's requests/s on wsgi."
+    )
     assert "Where ninja's and DRF's time goes" in render.summary_text(res)
 
 
@@ -496,7 +505,7 @@ def test_the_steps_need_two_modes_of_a_chain():
     assert steps_table(results()) is not None  # drf-validated and drf under load
     only_drf = {s: {m: v for m, v in modes.items() if m != "drf"} for s, modes in MET.items()}
     assert steps_table(results(only_drf)) is None
-    assert "django-ninja" not in what_to_pick(results())
+    assert picked(results(), "On django-ninja") is None
     # A figure the row above lacks: no share for that step.
     micro = {m: ms for m, ms in STEPS_MICRO.items() if m != "ninja-basemodel"}
     rows = {r[1]: r for r in steps_table(steps_results(micro=micro)).rows}
@@ -512,9 +521,9 @@ def test_the_steps_need_two_modes_of_a_chain():
         "ninja's Schema (its getter, Python per field) → a plain Pydantic model; "
         "ninja's operation → a plain Django view, TypeAdapter and dump_json()"
     )
-    assert "the step that saves most is ninja's Schema" in what_to_pick(res)
+    assert "change first ninja's Schema" in picked(res, "On django-ninja")
     assert "a plain Django view, TypeAdapter and dump_json() (29% of ninja's in-process" in (
-        what_to_pick(res)
+        picked(res, "On django-ninja")
     )
 
 
@@ -530,10 +539,10 @@ def test_the_instruction_counts_pick_the_step_that_saves_most_when_counted():
         "calls": {"1000": 1},
     }
     res = Results(res.rows, {**res.meta, "instructions": ladder})
-    pick = what_to_pick(res)
-    assert "the step that saves most is renderer: stdlib json" in pick
+    pick = picked(res, "On django-ninja")
+    assert "change first renderer: stdlib json" in pick
     assert "(30% of ninja's instructions)" in pick
-    assert "ninja-values ×1.81 in-process, ×2.00 in instructions, ×1.75 under load on wsgi" in pick
+    assert pick.endswith("all the steps together (pydantic): ×3.25 ninja's requests/s on wsgi.")
     rows = {r[1]: r for r in steps_table(res).rows}
     assert rows["ninja-orjson"][3] == "140 M (-30%)" and rows["ninja-basemodel"][3] == "-"
     # The row after a mode that was not counted: the count without a share.
@@ -544,7 +553,7 @@ def test_the_steps_fall_back_on_untrustworthy_runs_and_say_so():
     res = steps_results(untrusted={("wsgi", "ninja", 1), ("wsgi", "ninja", 2)})
     rows = {r[1]: r for r in steps_table(res).rows}
     assert rows["ninja"][4] == "38.0 ⚠" and rows["ninja-orjson"][4:] == ["47.5", "×1.25 ⚠"]
-    assert "ninja-orjson ×1.31 in-process, ×1.25 ⚠ under load on wsgi" in what_to_pick(res)
+    assert "(pydantic): ×3.25 ⚠ ninja's requests/s on wsgi" in picked(res, "On django-ninja")
     assert by_key(res)[0]["G10 wsgi"].status == "not measured"  # the goals never fall back
 
 
@@ -553,15 +562,15 @@ def test_what_to_pick_names_a_kind_whose_runs_all_failed_their_checks_with_a_mar
     every_validated = {(s, "drf-validated", k) for s in MET for k in (1, 2)}
     res = results(untrusted=every_validated)
     res.meta["plan"]["registry"] = [{"name": "drf-validated", "validates": True}]
-    pick = what_to_pick(res)
-    assert "Fastest without validation at 1000 rows: raw on wsgi, 238 req/s." in pick
-    assert (
-        "Fastest with every row validated: drf-validated on wsgi, 9.50 req/s (×0.04 the fastest "
-        "unvalidated) ⚠ its runs failed their checks."
-    ) in pick
+    assert picked(res, "Validated or not") == (
+        "**Validated or not** (1000 rows): drf-validated on wsgi validates every row at 9.50 "
+        "req/s ⚠ its runs failed their checks, ×0.04 the fastest unvalidated (raw on wsgi, 238 "
+        "req/s)."
+    )
     # Trusted runs of a kind are preferred to untrusted faster ones, without a mark.
     res = results(untrusted={("wsgi", "raw", 1), ("wsgi", "raw", 2)})
     res.meta["plan"]["registry"] = [{"name": "drf-validated", "validates": True}]
-    pick = what_to_pick(res)
-    assert "Fastest without validation at 1000 rows: raw on asgi, 209 req/s." in pick
-    assert "Fastest with every row validated: drf-validated on wsgi, 9.50 req/s (×0.05" in pick
+    assert picked(res, "Validated or not") == (
+        "**Validated or not** (1000 rows): drf-validated on wsgi validates every row at 9.50 "
+        "req/s, ×0.05 the fastest unvalidated (raw on asgi, 209 req/s)."
+    )

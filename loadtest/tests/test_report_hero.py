@@ -200,11 +200,11 @@ def test_the_hero_decides_capacity_by_the_tables_rule(tmp_path):
 
 def test_the_report_opens_with_the_verdict_and_the_hero(res):
     page = render.render_html(res)
-    verdict = page.index("Fastest without validation")
+    verdict = page.index("<li><strong>Validated or not</strong>")
     assert page.index("<h2>What to pick</h2>") < verdict < page.index('<svg class="hero"')
     assert page.index('<svg class="hero"') < page.index("<table>")
     md = render.render_markdown(res)
-    assert md.index("## What to pick") < md.index("Fastest without validation") < md.index("|")
+    assert md.index("## What to pick") < md.index("- **Validated or not**") < md.index("|")
     assert "(chart in report.html: hero)" in md
 
 

@@ -2,6 +2,7 @@
 
 import math
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -12,6 +13,7 @@ from loadtest import plan as plan_module
 from loadtest.cli import CheckError, fmt_duration
 from loadtest.load.wrk import estimate_s as wrk_estimate_s
 from loadtest.run_checks import untrustworthy_reasons
+from loadtest.serving import stacks
 from loadtest.serving.modes import registry_entries
 from loadtest.serving.servers import SERVERS
 from loadtest.serving.settings_probe import is_local_postgres, refuse_debug
@@ -39,7 +41,23 @@ def plan_for(argv, max_limit=1440):
     return bench.make_plan(bench.build_parser().parse_args(argv), registry_entries(), max_limit)
 
 
-def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
+@pytest.fixture
+def study_stack(monkeypatch):
+    """Whether the case study's stack is built here, as the test says (`built(True)`)."""
+
+    def built(ready: bool) -> None:
+        def stack_python(name, **_):
+            if ready:
+                return Path(f"/stacks/{name}/bin/python")
+            raise CheckError("install it")
+
+        monkeypatch.setattr(stacks, "stack_python", stack_python)
+
+    return built
+
+
+def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits(study_stack):
+    study_stack(True)
     plan = plan_for([])
     assert plan.servers == [
         "asgi",
@@ -50,6 +68,7 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
         "granian-wsgi",
         "granian-asgi",
         "fastapi",
+        "fastapi+stack=2023-08",
         "bolt",
     ]
     assert plan.limits == [1, 100, 1000]
@@ -72,6 +91,13 @@ def test_default_plan_every_server_at_1000_rows_and_wsgi_at_three_limits():
     assert cells[("asgi-stock", 1000)] == ["raw", "floor", "floor-async"]
     assert cells[("granian-wsgi", 1000)] == ["raw", "floor"]
     assert cells[("fastapi", 1000)] == ["fastapi-model", "fastapi-dict", "fastapi-orjson", "floor"]
+    # The case study's app on its own stack too, when built: its three variants, no ceiling.
+    assert cells[("fastapi+stack=2023-08", 1000)] == [
+        "fastapi-model",
+        "fastapi-dict",
+        "fastapi-orjson",
+    ]
+    assert plan.axes["stack"] == ["today", "2023-08"] and plan.study_profile == []
     assert cells[("bolt", 1000)] == ["bolt", "bolt-raw", "floor"]
     # Compression: raw, msgspec and drf on wsgi at 1000 rows under django-gzip and the
     # recommended setup too (beside none); no ceiling.
@@ -102,7 +128,28 @@ def test_the_estimate_counts_runs_and_server_start_up():
     assert plan.estimate_s() == pytest.approx(3 * per_run + SERVERS["bolt"].startup_s)
 
 
-def test_full_plan_is_the_whole_matrix():
+def test_the_study_stack_is_left_out_of_the_default_plan_saying_so_when_not_built(
+    study_stack, monkeypatch
+):
+    study_stack(False)
+    monkeypatch.setenv("CANDLEBENCH_REQUIRE_TOOLS", "1")  # not asked for: never an error
+    plan = plan_for([])
+    assert "fastapi+stack=2023-08" not in plan.servers and plan.axes["stack"] == ["today"]
+    assert plan.left_out == ["stack 2023-08 left out: install it"]
+    assert plan.describe_servers().endswith("\n  (stack 2023-08 left out: install it)")
+    # --modes, --limits or --stacks cut the plan themselves: no look at the study's stack.
+    study_stack(True)
+    fastapi = ["--servers", "fastapi"]
+    for argv in (
+        [*fastapi, "--modes", "fastapi-model"],
+        [*fastapi, "--limits", "1000"],
+        ["--stacks", "today"],
+    ):
+        assert "fastapi+stack=2023-08" not in plan_for(argv).servers
+
+
+def test_full_plan_is_the_whole_matrix(study_stack):
+    study_stack(False)
     plan = plan_for(["--full"])
     compressed = ["wsgi+django-gzip", "wsgi+zstd-1"]
     assert [s for s in plan.servers if s not in compressed] == list(SERVERS)
