@@ -1,5 +1,6 @@
-"""The API's own description: the modes this server serves and its compression setup (the load
-test reads both) and the OpenAPI document, from the registries."""
+"""The API's own description: the modes this server serves, its compression setup and the GC
+setup it runs (read back from `gc`; the load test reads all three) and the OpenAPI document,
+from the registries."""
 
 from collections.abc import Callable
 from functools import cache, wraps
@@ -11,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from .compression import served_setup
 from .encoding import orjson_dumps
 from .errors import ApiError, check_method
+from .gc_setups import gc_document
 from .openapi import openapi_document
 from .registry import Mode, ServerKind, django_modes, modes_document
 
@@ -40,7 +42,11 @@ def _openapi_body(modes: tuple[Mode, ...]) -> bytes:
 def list_modes(request: HttpRequest) -> HttpResponse:
     compression = served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.DJANGO).name
     body = orjson_dumps(
-        {**modes_document(django_modes(diagnostics=True)), "compression": compression}
+        {
+            **modes_document(django_modes(diagnostics=True)),
+            "compression": compression,
+            **gc_document(),
+        }
     )
     return HttpResponse(body, content_type="application/json")
 

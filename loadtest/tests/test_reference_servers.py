@@ -45,6 +45,7 @@ def test_documents_equal_djangos_raw_as_instants(fastapi_server, committed_sampl
             "db",
             "serialize",
             "render",
+            "gc",
         ]
         spellings[mode] = orjson.loads(body)["data"][0]["basetm"][19:]
     # Pydantic writes UTC as Z, like the project; orjson without OPT_UTC_Z writes +00:00.
@@ -54,7 +55,7 @@ def test_documents_equal_djangos_raw_as_instants(fastapi_server, committed_sampl
 def test_floor_answers_the_django_floors_bytes(fastapi_server, committed_sample_candles, client):
     # A limit no other test asks for, so that the first request computes the answer.
     expected = client.get(f"/api/floor/{PAIR}", {"interval": "1m", "limit": "999"}).content
-    for phases in (["db", "render"], ["render"]):  # computed, then from memory
+    for phases in (["db", "render", "gc"], ["render", "gc"]):  # computed, then from memory
         status, headers, body = http_get(f"{fastapi_server}/api/floor/{PAIR}?interval=1m&limit=999")
         assert (status, body) == (200, expected)
         assert [part.split(";")[0] for part in headers["server-timing"].split(", ")] == phases
