@@ -48,3 +48,17 @@ def split_setup_label(label: str) -> tuple[str, str]:
     """`wsgi+zstd-1` -> ("wsgi", "zstd-1"); `wsgi` -> ("wsgi", "none")."""
     name, _, compression = label.partition(SETUP_SEPARATOR)
     return name, compression or NO_COMPRESSION
+
+
+# A mode (or a server) under a GC setup other than Python's default is named `<name>+gc-<setup>`
+# (drf+gc-freeze) wherever it is measured; under `default` by its name alone. The one place that
+# spells it, until the runner's deployment axes name every setup alike.
+DEFAULT_GC = "default"
+GC_LABEL_PREFIX = "gc-"
+
+
+def gc_label(name: str, gc: str) -> str:
+    """`drf` under `default`, `drf+gc-freeze` under freeze."""
+    if gc in ("", DEFAULT_GC):
+        return name
+    return f"{name}{SETUP_SEPARATOR}{GC_LABEL_PREFIX}{gc}"
