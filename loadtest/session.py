@@ -32,8 +32,12 @@ DEFAULT_ALLOWED_HOSTS = "localhost,127.0.0.1,[::1]"
 
 def server_env() -> dict[str, str]:
     """This process's environment as the servers get it (the project's settings, unbuffered output,
-    no compression: the runner sets CANDLEBENCH_COMPRESSION per server, never the shell)."""
+    no compression: the runner sets CANDLEBENCH_COMPRESSION per server, never the shell; Python's
+    own collector, CANDLEBENCH_GC=default)."""
     env = compression_env(dict(os.environ), NO_COMPRESSION)
+    # Python's own collector until the runner measures GC setups (issue 29's --gc): a
+    # CANDLEBENCH_GC left in the shell never reaches a server either.
+    env["CANDLEBENCH_GC"] = "default"
     env.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
     env["PYTHONUNBUFFERED"] = "1"
     return env
