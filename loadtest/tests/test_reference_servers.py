@@ -27,7 +27,9 @@ def as_instants(document: bytes) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def fastapi_server(django_db_setup, tmp_path_factory):
-    with running_server(SERVERS["fastapi"].command, tmp_path_factory.mktemp("fastapi")) as base_url:
+    with running_server(
+        SERVERS["fastapi"].command, tmp_path_factory.mktemp("fastapi"), CANDLEBENCH_GC="default"
+    ) as base_url:
         yield base_url
 
 
@@ -90,6 +92,7 @@ def test_unknown_pair_is_the_projects_404(fastapi_server, committed_sample_candl
 def test_modes_lists_the_reference_modes_and_the_floor(fastapi_server, db):
     status, _headers, body = http_get(f"{fastapi_server}/api/modes")
     document = orjson.loads(body)
+    assert document.pop("gc") == "default" and document.pop("gc_state")["automatic"]
     assert status == 200 and document == modes_document(
         modes_for_kind(SERVERS["fastapi"].app_kind, diagnostics=True)
     )
