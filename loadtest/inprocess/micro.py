@@ -54,6 +54,12 @@ class MicroRow:
     p99_ms: float = math.nan  # NaN with fewer than MIN_CALLS_FOR_P99 calls
     max_ms: float = math.nan
     rps: float = math.nan
+    # The same of each call's CPU time (the shared machine's preemptions left out), and the
+    # calls' CPU time over their wall time (well below 1: other processes took the core).
+    cpu_p50_ms: float = math.nan
+    cpu_p99_ms: float = math.nan
+    cpu_max_ms: float = math.nan
+    cpu_share: float = math.nan
     # The collector inside the calls: collections per generation, mean ms per call, the most in
     # one call; between the calls (after each answer); the longest single collection anywhere.
     gc_collections: list[int] = field(default_factory=lambda: [0, 0, 0])
@@ -69,7 +75,9 @@ class MicroRow:
 
 def micro_row(mode: str, limit: int, timed: ViewTiming, gc: str = "default") -> MicroRow:
     latencies = sorted(timed.latencies_ms)
+    cpu = sorted(timed.cpu_ms)
     calls = timed.calls
+    enough = calls >= MIN_CALLS_FOR_P99
     return MicroRow(
         mode,
         limit,
@@ -79,9 +87,13 @@ def micro_row(mode: str, limit: int, timed: ViewTiming, gc: str = "default") -> 
         len(timed.body),
         timed.timing_ms,
         p50_ms=percentile(latencies, 50),
-        p99_ms=percentile(latencies, 99) if calls >= MIN_CALLS_FOR_P99 else math.nan,
+        p99_ms=percentile(latencies, 99) if enough else math.nan,
         max_ms=latencies[-1],
         rps=calls / timed.loop_s if timed.loop_s > 0 else math.nan,
+        cpu_p50_ms=percentile(cpu, 50),
+        cpu_p99_ms=percentile(cpu, 99) if enough else math.nan,
+        cpu_max_ms=cpu[-1],
+        cpu_share=sum(cpu) / sum(latencies) if sum(latencies) > 0 else math.nan,
         gc_collections=list(timed.gc_in_calls.counts),
         gc_ms_per_call=timed.gc_in_calls.total_s * 1000 / calls,
         most_gc_in_a_call_ms=timed.most_gc_in_a_call_ms,
@@ -184,19 +196,22 @@ def format_tail(rows: list[MicroRow]) -> str:
 
     head = (
         f"{'mode':<26}{'rows':>6}{'calls':>7}{'p50':>8}{'p99':>8}{'max':>8}{'p99/p50':>8}"
+        f"{'cpu p50':>8}{'cpu p99':>8}{'cpu/wall':>9}"
         f"{'req/s':>8}{'gc ms/call':>11}{'gen0/1/2 in calls':>19}{'most gc/call':>13}"
         f"{'longest':>9}{'between ms/call':>16}"
     )
     lines = [
-        "In-process tail: every call's latency (ms), the loop's calls per second, and the garbage "
-        f"collector's time inside the calls (p99 needs {MIN_CALLS_FOR_P99} calls: --calls)",
+        "In-process tail: every call's latency and CPU time (ms), the loop's calls per second, and "
+        f"the garbage collector's time inside the calls (p99 needs {MIN_CALLS_FOR_P99} calls: "
+        "--calls; cpu/wall well below 1: other processes took the core)",
         head,
     ]
     for r in rows:
         ratio = r.p99_ms / r.p50_ms if r.p50_ms > 0 else math.nan
         lines.append(
             f"{gc_label(r.mode, r.gc):<26}{r.limit:>6}{r.calls:>7}{ms(r.p50_ms):>8}{ms(r.p99_ms):>8}"
-            f"{ms(r.max_ms):>8}{ms(ratio):>8}{r.rps:>8.1f}{r.gc_ms_per_call:>11.3f}"
+            f"{ms(r.max_ms):>8}{ms(ratio):>8}{ms(r.cpu_p50_ms):>8}{ms(r.cpu_p99_ms):>8}"
+            f"{ms(r.cpu_share):>9}{r.rps:>8.1f}{r.gc_ms_per_call:>11.3f}"
             f"{'/'.join(map(str, r.gc_collections)):>19}{r.most_gc_in_a_call_ms:>13.2f}"
             f"{r.longest_collection_ms:>9.2f}{r.gc_between_ms_per_call:>16.3f}"
         )

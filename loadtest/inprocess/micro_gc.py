@@ -108,13 +108,14 @@ def format_gc_summary(rows: list[dict]) -> str:
         return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
     head = (
-        f"{'mode+gc':<34}{'rows':>6}{'p50':>8}{'p99':>8}{'p99/p50':>8}{'max':>8}"
+        f"{'mode+gc':<34}{'rows':>6}{'p50':>8}{'p99':>8}{'p99/p50':>8}{'max':>8}{'cpu p99/p50':>12}"
         f"{'gc ms/call':>11}{'longest':>9}{'req/s':>8}{f'x {first}':>12}"
         f"{'peak MiB':>10}{f'x {first}':>12}"
     )
     lines = [
         f"GC setups in-process: medians of {rounds} round(s); ratios over {first} within each "
-        "round (ms; longest = the longest single collection, between calls too)",
+        "round (ms; cpu: each call's CPU time; longest = the longest single collection, between "
+        "calls too)",
         head,
     ]
     for mode, limit in dict.fromkeys((r["mode"], r["limit"]) for r in rows):
@@ -139,6 +140,7 @@ def format_gc_summary(rows: list[dict]) -> str:
                 f"{fmt(median([r['p99_ms'] for r in mine])):>8}"
                 f"{fmt(median([r['p99_ms'] / r['p50_ms'] for r in mine])):>8}"
                 f"{fmt(median([r['max_ms'] for r in mine])):>8}"
+                f"{fmt(median([r['cpu_p99_ms'] / r['cpu_p50_ms'] for r in mine])):>12}"
                 f"{fmt(median([r['gc_ms_per_call'] for r in mine]), 3):>11}"
                 f"{fmt(median([r['longest_collection_ms'] for r in mine])):>9}"
                 f"{fmt(median([r['rps'] for r in mine]), 1):>8}{fmt(ratio('rps'), 3):>12}"

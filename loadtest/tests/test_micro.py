@@ -70,6 +70,7 @@ def timed(latencies_ms: list[float], counts=(5, 1, 1), seconds=(0.001, 0.002, 0.
         body=b"x" * 100,
         timing_ms={"db": 1.0, "gc": 0.5},
         latencies_ms=latencies_ms,
+        cpu_ms=[ms * 0.9 for ms in latencies_ms],
         gc_in_calls=GcSpent(counts=counts, seconds=seconds),
         gc_between=GcSpent(counts=(0, 0, 0), seconds=(0.0, 0.0, 0.0)),
         most_gc_in_a_call_ms=40.0,
@@ -84,15 +85,24 @@ def test_a_row_has_every_calls_percentiles_and_the_collectors_time():
     assert (row.p50_ms, row.p99_ms, row.max_ms) == (20.0, 60.0, 100.0)
     assert row.gc_collections == [5, 1, 1] and row.gc_ms_per_call == pytest.approx(0.43)
     assert row.rps == pytest.approx(100 / 2.12) and row.gc == "freeze"  # calls / loop_s
+    assert (row.cpu_p50_ms, row.cpu_p99_ms) == pytest.approx((18.0, 54.0))
+    assert row.cpu_share == pytest.approx(0.9)
     line = format_tail([row]).splitlines()[-1].split()
     assert line[:7] == ["drf+gc-freeze", "1000", "100", "20.00", "60.00", "100.00", "3.00"]
-    assert "5/1/1" in line
+    assert line[7:10] == ["18.00", "54.00", "0.90"] and "5/1/1" in line
 
 
 def test_with_fewer_calls_than_a_p99_needs_it_is_not_printed():
     row = micro_row("raw", 1000, timed([2.0] * (MIN_CALLS_FOR_P99 - 1)))
-    assert math.isnan(row.p99_ms) and row.max_ms == 2.0
-    assert format_tail([row]).splitlines()[-1].split()[3:6] == ["2.00", "-", "2.00"]
+    assert math.isnan(row.p99_ms) and math.isnan(row.cpu_p99_ms) and row.max_ms == 2.0
+    assert format_tail([row]).splitlines()[-1].split()[3:9] == [
+        "2.00",
+        "-",
+        "2.00",
+        "-",
+        "1.80",
+        "-",
+    ]
 
 
 @pytest.fixture
@@ -115,7 +125,7 @@ def test_tiny_calls_give_each_mode_its_percentiles_and_gc(sample_candles):
     assert [r.mode for r in rows] == ["drf", "raw", "msgspec"]
     for r in rows:
         assert r.calls == 6 and 0 < r.p50_ms <= r.max_ms and math.isnan(r.p99_ms), r
-        assert len(r.gc_collections) == 3 and r.rps > 0
+        assert len(r.gc_collections) == 3 and r.rps > 0 and 0 < r.cpu_p50_ms <= r.cpu_max_ms
         assert set(r.timing_ms) == {"db", "serialize", "render"}  # no middleware: no gc entry
 
 
@@ -173,6 +183,7 @@ def test_the_gc_summary_takes_ratios_within_each_round():
     assert lines[0].startswith("GC setups in-process: medians of 2 round(s); ratios over default")
     freeze = lines[-1].split()
     assert freeze[0] == "drf+gc-freeze" and freeze[3] == "30.00" and freeze[4] == "1.50"
+    assert freeze[6] == "1.50"  # the calls' CPU time: 0.9 of each latency here
     assert freeze[-4:] == ["28.5", "0.950", "110", "1.100"]
 
 
