@@ -60,6 +60,7 @@ class MicroRow:
     cpu_p99_ms: float = math.nan
     cpu_max_ms: float = math.nan
     cpu_share: float = math.nan
+    cpu_rps: float = math.nan  # calls per CPU second of the loop: rps without the preemptions
     # The collector inside the calls: collections per generation, mean ms per call, the most in
     # one call; between the calls (after each answer); the longest single collection anywhere.
     gc_collections: list[int] = field(default_factory=lambda: [0, 0, 0])
@@ -94,6 +95,7 @@ def micro_row(mode: str, limit: int, timed: ViewTiming, gc: str = "default") -> 
         cpu_p99_ms=percentile(cpu, 99) if enough else math.nan,
         cpu_max_ms=cpu[-1],
         cpu_share=sum(cpu) / sum(latencies) if sum(latencies) > 0 else math.nan,
+        cpu_rps=calls / timed.loop_cpu_s if timed.loop_cpu_s > 0 else math.nan,
         gc_collections=list(timed.gc_in_calls.counts),
         gc_ms_per_call=timed.gc_in_calls.total_s * 1000 / calls,
         most_gc_in_a_call_ms=timed.most_gc_in_a_call_ms,

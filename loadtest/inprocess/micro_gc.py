@@ -109,13 +109,13 @@ def format_gc_summary(rows: list[dict]) -> str:
 
     head = (
         f"{'mode+gc':<34}{'rows':>6}{'p50':>8}{'p99':>8}{'p99/p50':>8}{'max':>8}{'cpu p99/p50':>12}"
-        f"{'gc ms/call':>11}{'longest':>9}{'req/s':>8}{f'x {first}':>12}"
+        f"{'gc ms/call':>11}{'longest':>9}{'req/s':>8}{f'x {first}':>12}{'cpu req/s x':>12}"
         f"{'peak MiB':>10}{f'x {first}':>12}"
     )
     lines = [
         f"GC setups in-process: medians of {rounds} round(s); ratios over {first} within each "
-        "round (ms; cpu: each call's CPU time; longest = the longest single collection, between "
-        "calls too)",
+        "round (ms; cpu: in this process's CPU time, other processes' share left out; longest = the "
+        "longest single collection, between calls too)",
         head,
     ]
     for mode, limit in dict.fromkeys((r["mode"], r["limit"]) for r in rows):
@@ -144,6 +144,7 @@ def format_gc_summary(rows: list[dict]) -> str:
                 f"{fmt(median([r['gc_ms_per_call'] for r in mine]), 3):>11}"
                 f"{fmt(median([r['longest_collection_ms'] for r in mine])):>9}"
                 f"{fmt(median([r['rps'] for r in mine]), 1):>8}{fmt(ratio('rps'), 3):>12}"
+                f"{fmt(ratio('cpu_rps'), 3):>12}"
                 f"{fmt(median([r['peak_rss_mb'] for r in mine]), 0):>10}"
                 f"{fmt(ratio('peak_rss_mb'), 3):>12}"
             )

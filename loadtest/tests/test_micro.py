@@ -76,6 +76,7 @@ def timed(latencies_ms: list[float], counts=(5, 1, 1), seconds=(0.001, 0.002, 0.
         most_gc_in_a_call_ms=40.0,
         longest_collection_ms=40.0,
         loop_s=sum(latencies_ms) / 1000,
+        loop_cpu_s=sum(latencies_ms) * 0.8 / 1000,
     )
 
 
@@ -86,7 +87,7 @@ def test_a_row_has_every_calls_percentiles_and_the_collectors_time():
     assert row.gc_collections == [5, 1, 1] and row.gc_ms_per_call == pytest.approx(0.43)
     assert row.rps == pytest.approx(100 / 2.12) and row.gc == "freeze"  # calls / loop_s
     assert (row.cpu_p50_ms, row.cpu_p99_ms) == pytest.approx((18.0, 54.0))
-    assert row.cpu_share == pytest.approx(0.9)
+    assert row.cpu_share == pytest.approx(0.9) and row.cpu_rps == pytest.approx(100 / 2.12 / 0.8)
     line = format_tail([row]).splitlines()[-1].split()
     assert line[:7] == ["drf+gc-freeze", "1000", "100", "20.00", "60.00", "100.00", "3.00"]
     assert line[7:10] == ["18.00", "54.00", "0.90"] and "5/1/1" in line
@@ -171,7 +172,7 @@ def test_gc_rows_are_labelled_in_one_place():
 def test_the_gc_summary_takes_ratios_within_each_round():
     def row(setup: str, repeat: int, rps: float, rss: float, p99: float) -> dict:
         r = asdict(micro_row("drf", 1000, timed([20.0] * 98 + [p99, p99]), gc=setup))
-        return r | {"repeat": repeat, "rps": rps, "peak_rss_mb": rss}
+        return r | {"repeat": repeat, "rps": rps, "cpu_rps": rps * 1.25, "peak_rss_mb": rss}
 
     rows = [
         row("default", 1, 40.0, 100.0, 80.0),
@@ -184,7 +185,7 @@ def test_the_gc_summary_takes_ratios_within_each_round():
     freeze = lines[-1].split()
     assert freeze[0] == "drf+gc-freeze" and freeze[3] == "30.00" and freeze[4] == "1.50"
     assert freeze[6] == "1.50"  # the calls' CPU time: 0.9 of each latency here
-    assert freeze[-4:] == ["28.5", "0.950", "110", "1.100"]
+    assert freeze[-5:] == ["28.5", "0.950", "0.950", "110", "1.100"]
 
 
 def test_an_unknown_setup_is_refused_before_anything_runs(capsys):
