@@ -5,6 +5,9 @@ Values can be overridden per run on the command line (the runner sets -b and -w)
 
 import os
 
+from candles.api import gc_setups
+from candles.api.registry import ServerKind
+
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "1"))
 # A worker silent for this long is killed and replaced: a stuck request cannot hold the
@@ -25,3 +28,12 @@ keepalive = 5
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+
+# The GC setup (settings.CANDLEBENCH_GC) is applied here, in each worker once it loaded the app
+# (no preload_app: the app loads in the worker), not by the app's module (wsgi.py, asgi.py).
+gc_setups.leave_to_server_hook()
+
+
+def post_worker_init(worker) -> None:
+    gc_setups.apply_configured(ServerKind.DJANGO)

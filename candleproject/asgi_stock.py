@@ -15,3 +15,9 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "candleproject.settings")
 
 application = get_asgi_application()
+
+from candles.api.gc_setups import apply_at_app_load  # noqa: E402 - needs the apps loaded
+from candles.api.registry import ServerKind  # noqa: E402
+
+# settings.CANDLEBENCH_GC, once the app is loaded (under gunicorn: its post_worker_init).
+apply_at_app_load(ServerKind.DJANGO)

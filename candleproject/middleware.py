@@ -10,6 +10,7 @@ API is public and read-only, and every API view is CSRF-exempt anyway.
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.db import InterfaceError, OperationalError
@@ -19,6 +20,8 @@ from django.utils.deprecation import MiddlewareMixin
 
 from candles.api.compression import compress_response, compression_setup
 from candles.api.errors import database_unavailable, is_api
+from candles.api.gc_time import install, mark
+from candles.api.timing import add_gc_entry
 
 
 class InlineAsyncMixin:
@@ -78,3 +81,33 @@ class CompressionMiddleware(InlineAsyncMixin, MiddlewareMixin):
         if not is_api(request):
             return response
         return compress_response(response, request.META.get("HTTP_ACCEPT_ENCODING"), self.codecs)
+
+
+class GcTimingMiddleware:
+    """The `gc` entry of Server-Timing (candles/api/timing.py): the garbage collector's time while
+    the request ran through the chain, added to every answer that carries Server-Timing (the
+    candle answers). First in the chain, so that it covers the others, compression included."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+        install()
+
+    def __call__(self, request: HttpRequest):
+        if self.async_mode:
+            return self.__acall__(request)
+        start = mark()
+        response = self.get_response(request)
+        add_gc_entry(response, start)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        start = mark()
+        response = await self.get_response(request)
+        add_gc_entry(response, start)
+        return response

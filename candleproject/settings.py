@@ -22,6 +22,7 @@ from candles.api.caching import (
     cache_settings,
 )
 from candles.api.compression import UnknownSetup, compression_middleware
+from candles.api.gc_setups import UnknownGcSetup, gc_setup
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -81,7 +82,19 @@ try:
 except UnknownCacheSetup as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
+# The garbage collector's setup, one of candles/api/gc_setups.py (`default`, `freeze`, ...),
+# applied once the app is loaded (wsgi.py, asgi.py; gunicorn's post_worker_init).
+CANDLEBENCH_GC = os.environ.get("CANDLEBENCH_GC", "").strip() or "default"
+try:
+    gc_setup(CANDLEBENCH_GC)
+except UnknownGcSetup as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+# First in both chains: the `gc` entry of Server-Timing covers the whole chain, compression too.
+GC_TIMING_MIDDLEWARE = "candleproject.middleware.GcTimingMiddleware"
+
 MIDDLEWARE = [
+    GC_TIMING_MIDDLEWARE,
     *COMPRESSION_MIDDLEWARE,
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,6 +107,7 @@ MIDDLEWARE = [
 # What /api/ requests run instead (candleproject.handlers): the same security headers and
 # host check, none of the admin's session/CSRF/auth/messages, no thread hop under ASGI.
 API_MIDDLEWARE = [
+    GC_TIMING_MIDDLEWARE,
     *COMPRESSION_MIDDLEWARE,
     "candleproject.middleware.SecurityMiddleware",
     "candleproject.middleware.CommonMiddleware",

@@ -48,8 +48,16 @@ STACK = Axis(
     "software stacks, each a pinned dependency set whose interpreter runs the server "
     "(loadtest/serving/stacks.py; today: this checkout's own .venv)",
 )
+GC = Axis(
+    "gc",
+    "default",
+    "--gc",
+    "GC setup",
+    "garbage-collector setups (candles/api/gc_setups.py: default, freeze, threshold-50k, "
+    "freeze-threshold-50k, between-requests, ...), applied once the app is loaded",
+)
 # In label and column order: an axis added later goes at the end.
-AXES: tuple[Axis, ...] = (COMPRESSION, STACK)
+AXES: tuple[Axis, ...] = (COMPRESSION, STACK, GC)
 
 
 def axes() -> tuple[Axis, ...]:

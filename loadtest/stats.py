@@ -16,8 +16,10 @@ Sample = (
 )
 
 # The phases every mode reports, in the order the report stacks them (compress: only answers the
-# project's negotiated compression compressed).
+# project's negotiated compression compressed). Not `gc`: the collector's time is inside them (and
+# inside the framework's work around them), never summed with them (candles/api/timing.py).
 PHASES: tuple[str, ...] = ("db", "serialize", "render", "compress")
+GC_ENTRY = "gc"
 
 _METRIC = re.compile(r"^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(.*)$")
 _DUR = re.compile(r";\s*dur\s*=\s*\"?([-+0-9.eE]+)\"?")
@@ -48,6 +50,22 @@ def parse_server_timing(header: str | None) -> dict[str, float]:
         if math.isfinite(value):
             result[name] = result.get(name, 0.0) + value
     return result
+
+
+_DESC = re.compile(r";\s*desc\s*=\s*\"([^\"]*)\"")
+_GC_GENERATION = re.compile(r"gen(\d+) (\d+)x ([0-9.]+)ms")
+
+
+def parse_gc_generations(header: str | None) -> dict[int, tuple[int, float]]:
+    """The `gc` entry's collections per generation, {generation: (collections, ms)}, from its
+    desc (`gc;dur=1.2;desc="gen0 2x 0.100ms gen2 1x 1.100ms"`); {} when none ran or no entry."""
+    for part in (header or "").split(","):
+        match = _METRIC.match(part)
+        if match and match.group(1) == GC_ENTRY:
+            desc = _DESC.search(match.group(2))
+            if desc:
+                return {int(g): (int(n), float(ms)) for g, n, ms in _GC_GENERATION.findall(desc[1])}
+    return {}
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float:

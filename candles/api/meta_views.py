@@ -1,5 +1,6 @@
-"""The API's own description: the modes this server serves, its compression and cache setups (the
-load test reads them) and the OpenAPI document, from the registries."""
+"""The API's own description: the modes this server serves, its compression and cache setups and
+the GC setup it runs (read back from `gc`; the load test reads them all) and the OpenAPI document,
+from the registries."""
 
 from collections.abc import Callable
 from functools import cache, wraps
@@ -12,6 +13,7 @@ from .caching import served_setup as served_cache
 from .compression import served_setup
 from .encoding import orjson_dumps
 from .errors import ApiError, check_method
+from .gc_setups import gc_document
 from .openapi import openapi_document
 from .registry import Mode, ServerKind, django_modes, modes_document
 
@@ -46,6 +48,7 @@ def list_modes(request: HttpRequest) -> HttpResponse:
             **modes_document(django_modes(diagnostics=True)),
             "compression": compression,
             "cache": cache,
+            **gc_document(),
         }
     )
     return HttpResponse(body, content_type="application/json")

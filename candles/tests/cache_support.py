@@ -73,6 +73,10 @@ def forget(prefix: str) -> None:
         cache.clear()  # a local-memory location of the block's own
 
 
+# The `gc` entry every answer ends with (candles/api/timing.py): this request's own collections.
+GC_ENTRY = r', gc;dur=\d+\.\d{3}(;desc="[^"]*")?'
+
+
 def timing_of(response) -> str:
     return response.headers.get("Server-Timing", "")
 

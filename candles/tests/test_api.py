@@ -8,9 +8,11 @@ from django.db import connection, connections
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 
+from candles.api.gc_setups import SETUP_NAMES as GC_SETUP_NAMES
 from candles.api.paths import path_template
 from candles.api.registry import ServerKind, django_modes, modes_document, modes_for_kind
 from candles.models import Candle, Pair
+from loadtest.stats import parse_server_timing
 
 from .conftest import ALL_MODES, SAMPLE, SCHEMA_MODES
 
@@ -137,11 +139,11 @@ def test_before_far_in_the_past_or_future(sample_candles, client):
             assert len(orjson.loads(response.content)["data"]) == count, (mode, before)
 
 
-def test_server_timing_splits_db_serialize_render(sample_candles, client):
+def test_server_timing_splits_db_serialize_render_and_says_gc_last(sample_candles, client):
     for mode, response in get_all(client, "?interval=1m&limit=10").items():
-        parts = dict(part.strip().split(";dur=") for part in response["Server-Timing"].split(","))
-        assert list(parts) == ["db", "serialize", "render"], mode
-        assert all(float(value) >= 0 for value in parts.values()), mode
+        parts = parse_server_timing(response["Server-Timing"])
+        assert list(parts) == ["db", "serialize", "render", "gc"], mode
+        assert all(value >= 0 for value in parts.values()), mode
 
 
 def test_head_answers_headers_without_a_body(sample_candles, client):
@@ -280,6 +282,8 @@ def test_a_django_server_lists_exactly_the_modes_the_registry_gives_its_kind(db,
     document = orjson.loads(client.get("/api/modes").content)
     assert document.pop("compression") == "none"  # the setup it runs (test_compression_chain.py)
     assert document.pop("cache") == "none"  # the setup it runs (test_caching.py)
+    assert set(document.pop("gc_state")) >= {"threshold", "frozen", "automatic"}  # test_gc.py
+    assert document.pop("gc") in GC_SETUP_NAMES  # which one: test_gc.py, test_gc_live.py
     assert document == modes_document(modes_for_kind(ServerKind.DJANGO, diagnostics=True))
 
 

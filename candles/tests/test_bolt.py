@@ -76,7 +76,9 @@ def server(django_db_setup, django_db_blocker, tmp_path_factory):
         if connection.vendor == "postgresql":  # SQLite stores a NaN float as NULL
             plant_invalid_pair("NAN", "o = 'NaN'")
     try:
-        with running_server(bolt_command, tmp_path_factory.mktemp("bolt")) as base_url:
+        with running_server(
+            bolt_command, tmp_path_factory.mktemp("bolt"), CANDLEBENCH_GC="default"
+        ) as base_url:
             yield Bolt(base_url)
     finally:
         with django_db_blocker.unblock():
@@ -111,9 +113,8 @@ def test_documents_are_the_bytes_of_django_raw(server, django_api, interval, lim
         assert headers["content-type"] == "application/json", mode
         assert body == expected, mode
         phases = [part.split(";")[0] for part in headers["server-timing"].split(", ")]
-        assert phases == (["db", "render"] if mode == "floor" else ["db", "serialize", "render"]), (
-            mode
-        )
+        expected_phases = ["db", "render"] if mode == "floor" else ["db", "serialize", "render"]
+        assert phases == [*expected_phases, "gc"], mode
 
 
 BAD_QUERIES = [
@@ -205,6 +206,7 @@ def test_modes_lists_what_bolt_serves(server):
     document = orjson.loads(body)
     assert document.pop("compression") == "none"  # bolt's own: bolt-native only when asked
     assert document.pop("cache") == "none"  # bolt's server runs no cache setup
+    assert document.pop("gc") == "default" and document.pop("gc_state")["automatic"]
     assert document == modes_document(modes_for_kind(SERVERS["bolt"].app_kind, diagnostics=True))
     assert [m["name"] for m in document["modes"]] == ["bolt", "bolt-raw"]
     assert [m["name"] for m in document["diagnostics"]] == ["floor"]
@@ -290,7 +292,7 @@ def test_database_down_is_a_503_with_retry_after_and_recovers(server, tmp_path):
 def test_the_floor_reads_the_database_once_per_query(server):
     # A query no other test asks for: computed on the first request, then from memory.
     query = "interval=1m&limit=997"
-    for phases in (["db", "render"], ["render"]):
+    for phases in (["db", "render", "gc"], ["render", "gc"]):
         status, headers, _ = server.request(url(SAMPLE.format(mode="floor"), query))
         assert status == 200
         assert [part.split(";")[0] for part in headers["server-timing"].split(", ")] == phases

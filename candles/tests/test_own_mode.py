@@ -33,6 +33,7 @@ def test_the_mode_is_served_with_the_same_document_and_errors(sample_candles, cl
             "db",
             "serialize",
             "render",
+            "gc",
         ]
     assert client.get(url + "?interval=2m").status_code == 400
     assert client.get(url.replace("BTC", "DOGE") + "?interval=1m").status_code == 404

@@ -11,8 +11,10 @@ import math
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from candles.api.gc_time import GcSpent
 from loadtest.stats import parse_server_timing
 
 
@@ -101,53 +103,151 @@ def checked_body(response, path: str) -> bytes:
     return decoded(response.content, response.get("Content-Encoding"))
 
 
-def time_view(
-    path: str, min_time: float, batches: int = 3
-) -> tuple[float, int, bytes, dict[str, float]]:
-    """Best-of-`batches` mean seconds per call; calls made; the body; Server-Timing means."""
-    call, is_async = view_caller(path)
-    per_batch = max(min_time / batches, 0.01)
+@dataclass
+class ViewTiming:
+    """One view timed in-process: the best batch's mean (the micro benchmark's figure), every
+    call's latency, and the collector's time inside the calls and between them."""
 
-    async def run_async(n: int, collect: list):
-        total = 0.0
+    seconds: float  # mean per call of the best batch
+    calls: int
+    body: bytes
+    timing_ms: dict[str, float]  # Server-Timing means over the calls
+    latencies_ms: list[float]  # every timed call, in order
+    # Each call's CPU time (this process's): its work, the collector included, without the time
+    # other processes took the core away (a shared machine's noise in latencies_ms).
+    cpu_ms: list[float]
+    gc_in_calls: GcSpent
+    gc_between: GcSpent  # in request_finished's receivers, after each answer (a server's too)
+    most_gc_in_a_call_ms: float
+    longest_collection_ms: float  # the longest single collection of the loop, between calls too
+    loop_s: float  # the calls and the work between them: what throughput is taken over
+    loop_cpu_s: float  # the same in this process's CPU time (other processes' share left out)
+
+
+def time_view(path: str, min_time: float, batches: int = 3, calls: int | None = None) -> ViewTiming:
+    """`batches` batches of calls (`calls` in all, else as many as take `min_time` seconds),
+    after 3 warm-up calls. After each call the answer is checked, its Server-Timing read and
+    the answer dropped (only timings are kept), then request_finished is sent as a server
+    sends it after the answer went out (Django's own receivers, and a GC setup's collection
+    between requests, run there); that work counts in `loop_s`, not in the call's latency."""
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished
+
+    from candles.api import gc_time
+
+    gc_time.install()
+    call, is_async = view_caller(path)
+    sums: dict[str, float] = {}
+    body: bytes | None = None
+    latencies: list[float] = []
+    cpu: list[float] = []
+    in_calls = [0.0] * 6
+    between = [0.0] * 6
+    most_in_a_call = 0.0
+    loop = loop_cpu = 0.0
+
+    def account(
+        response, started: float, ended: float, cpu_s: float, gc_start: gc_time.Mark
+    ) -> None:
+        """Everything done with one call's answer, outside its timing."""
+        nonlocal most_in_a_call, loop, loop_cpu
+        spent = gc_time.mark()
+        cpu.append(cpu_s * 1000)
+        loop_cpu += cpu_s
+        for i in range(6):
+            in_calls[i] += spent[i] - gc_start[i]
+        most_in_a_call = max(most_in_a_call, sum(spent[3:]) - sum(gc_start[3:]))
+        latencies.append((ended - started) * 1000)
+        loop += ended - started
+        if checked_body(response, path) != body:
+            raise SystemExit(f"{path}: the body changed between calls")
+        for phase, value in parse_server_timing(response.get("Server-Timing")).items():
+            sums[phase] = sums.get(phase, 0.0) + value
+
+    def after_finished(started: float, cpu_started: float, gc_start: gc_time.Mark) -> None:
+        nonlocal loop, loop_cpu
+        loop += time.perf_counter() - started
+        loop_cpu += time.process_time() - cpu_started
+        spent = gc_time.mark()
+        for i in range(6):
+            between[i] += spent[i] - gc_start[i]
+
+    async def run_async(n: int) -> None:
         for _ in range(n):
+            gc_start, cpu_started = gc_time.mark(), time.process_time()
             started = time.perf_counter()
             response = await call()
-            total += time.perf_counter() - started
-            collect.append(response)
-        return total
+            ended = time.perf_counter()
+            account(response, started, ended, time.process_time() - cpu_started, gc_start)
+            del response
+            gc_start, cpu_started = gc_time.mark(), time.process_time()
+            started = time.perf_counter()
+            await request_finished.asend(sender=ASGIHandler)
+            after_finished(started, cpu_started, gc_start)
 
-    def run_sync(n: int, collect: list):
-        total = 0.0
+    def run_sync(n: int) -> None:
         for _ in range(n):
+            gc_start, cpu_started = gc_time.mark(), time.process_time()
             started = time.perf_counter()
             response = call()
-            total += time.perf_counter() - started
-            collect.append(response)
-        return total
+            ended = time.perf_counter()
+            account(response, started, ended, time.process_time() - cpu_started, gc_start)
+            del response
+            gc_start, cpu_started = gc_time.mark(), time.process_time()
+            started = time.perf_counter()
+            request_finished.send(sender=WSGIHandler)
+            after_finished(started, cpu_started, gc_start)
 
-    def run(n: int) -> tuple[float, list]:
-        collect: list = []
-        total = asyncio.run(run_async(n, collect)) if is_async else run_sync(n, collect)
-        return total, collect
+    def run(n: int) -> None:
+        if is_async:
+            asyncio.run(run_async(n))
+        else:
+            run_sync(n)
 
     # Warm up (imports, connection, caches) and estimate calls per batch.
-    warm_total, warm = run(3)
-    body = checked_body(warm[-1], path)
-    n = max(3, min(100_000, math.ceil(per_batch / max(warm_total / 3, 1e-7))))
+    warm_started = time.perf_counter()
+    response = call()
+    response = asyncio.run(response) if is_async else response
+    body = checked_body(response, path)
+    del response
+    run(2)
+    warm_s = time.perf_counter() - warm_started
+    if calls:  # exactly `calls`, the batches as even as they go
+        sizes = [calls // batches + (i < calls % batches) for i in range(batches)]
+    else:
+        n = max(3, min(100_000, math.ceil(max(min_time / batches, 0.01) / max(warm_s / 3, 1e-7))))
+        sizes = [n] * batches
+    sums.clear()
+    latencies.clear()
+    cpu.clear()
+    in_calls[:] = between[:] = [0.0] * 6
+    most_in_a_call = loop = loop_cpu = 0.0
+    gc_time.reset_longest()
     best = math.inf
-    calls = 0
-    sums: dict[str, float] = {}
-    for _ in range(batches):
-        total, responses = run(n)
-        calls += n
-        best = min(best, total / n)
-        for response in responses:
-            if checked_body(response, path) != body:
-                raise SystemExit(f"{path}: the body changed between calls")
-            for phase, value in parse_server_timing(response.get("Server-Timing")).items():
-                sums[phase] = sums.get(phase, 0.0) + value
-    return best, calls, body, {phase: value / calls for phase, value in sums.items()}
+    for n in (n for n in sizes if n):
+        first = len(latencies)
+        run(n)
+        best = min(best, sum(latencies[first:]) / 1000 / n)
+    made = len(latencies)
+
+    def spent(totals: list[float]) -> GcSpent:
+        return GcSpent(counts=tuple(int(c) for c in totals[:3]), seconds=tuple(totals[3:]))
+
+    return ViewTiming(
+        seconds=best,
+        calls=made,
+        body=body,
+        timing_ms={phase: value / made for phase, value in sums.items()},
+        latencies_ms=latencies,
+        cpu_ms=cpu,
+        gc_in_calls=spent(in_calls),
+        gc_between=spent(between),
+        most_gc_in_a_call_ms=most_in_a_call * 1000,
+        longest_collection_ms=max(gc_time.longest()) * 1000,
+        loop_s=loop,
+        loop_cpu_s=loop_cpu,
+    )
 
 
 def check_same_body(limit: int, bodies: dict[str, bytes]) -> None:

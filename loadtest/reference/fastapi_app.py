@@ -31,23 +31,24 @@ from candles.api.caching import served_setup as served_cache
 from candles.api.encoding import orjson_dumps, rows_to_dicts
 from candles.api.endpoint import fetched
 from candles.api.errors import ApiError
+from candles.api.gc_setups import apply_configured, gc_document
+from candles.api.gc_time import install, mark, since
 from candles.api.modes.floor import compute_body, remembered_body
 from candles.api.params import DEFAULT_LIMIT, MAX_LIMIT, check_symbols
 from candles.api.registry import ServerKind, modes_document, modes_for_kind
-from candles.api.timing import ServerTiming
+from candles.api.timing import ServerTiming, gc_entry
 from candles.models import Interval
 from candles.selectors import CandleQuery, fetch_raw_rows
 
 CANDLE_PATH = "/candle/{exchange}/{market}/{asset}"
 # A TypeVar, not PEP 695's syntax: this app runs on Python 3.11 too (stacks/, docs/stacks.md).
 T = TypeVar("T")
-# The cache setup it runs is always `none` (caching.served_setup says so for any CANDLEBENCH_CACHE).
-MODES_BODY = orjson_dumps(
-    {
-        **modes_document(modes_for_kind(ServerKind.FASTAPI, diagnostics=True)),
-        "cache": served_cache(settings.CANDLEBENCH_CACHE, ServerKind.FASTAPI).name,
-    }
-)
+# The cache setup it runs is always `none` (caching.served_setup says so for any CANDLEBENCH_CACHE);
+# the GC setup it runs is read back at each request (gc_document).
+MODES = {
+    **modes_document(modes_for_kind(ServerKind.FASTAPI, diagnostics=True)),
+    "cache": served_cache(settings.CANDLEBENCH_CACHE, ServerKind.FASTAPI).name,
+}
 
 
 class Candle(BaseModel):
@@ -67,14 +68,17 @@ class ServerTimingMiddleware:
     """Server-Timing on candle answers, as the Django modes send it: a handler keeps a
     ServerTiming in request.state and laps db and serialize; `render` is everything from the
     handler's return to the response's start (FastAPI's response_model validation and
-    encoding, or the Response the handler built). Error answers carry none, as in Django."""
+    encoding, or the Response the handler built); `gc` the collector's time since the request
+    came in (candles/api/timing.py). Error answers carry none, as in Django."""
 
     def __init__(self, app) -> None:
         self.app = app
+        install()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        start = mark()
 
         async def send_with_timing(message) -> None:
             timing = scope.get("state", {}).get("timing")
@@ -82,7 +86,10 @@ class ServerTimingMiddleware:
                 timing.lap("render")
                 message["headers"] = [
                     *message.get("headers", []),
-                    (b"server-timing", timing.header().encode()),
+                    (
+                        b"server-timing",
+                        f"{timing.header()}, {gc_entry(since(start))}".encode(),
+                    ),
                 ]
             await send(message)
 
@@ -221,4 +228,10 @@ async def floor(
 
 @app.get("/api/modes")
 async def modes() -> Response:
-    return Response(content=MODES_BODY, media_type="application/json")
+    """The modes, and the GC setup this process runs (read back from `gc`)."""
+    return Response(content=orjson_dumps({**MODES, **gc_document()}), media_type="application/json")
+
+
+# settings.CANDLEBENCH_GC as this app runs it (the between-requests setups, which need Django's
+# request signals, run `default` here), once the app is loaded.
+apply_configured(ServerKind.FASTAPI)

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from candles.api.compression import SETUPS as COMPRESSION_SETUPS
+from candles.api.gc_setups import SETUPS as GC_SETUPS
 from candles.api.registry import EVERY_KIND, ServerKind
-from loadtest.axes import COMPRESSION, STACK, Axis, Deployment, axes
+from loadtest.axes import COMPRESSION, GC, STACK, Axis, Deployment, axes
 from loadtest.cli import CheckError
 from loadtest.serving import stacks
 from loadtest.serving.compression import setup_details
@@ -125,6 +126,7 @@ SERVER_AXES: tuple[ServerAxis, ...] = (
         served=_served_stack,
         usable=_usable_stacks,
     ),
+    ServerAxis(GC, app_setups(GC_SETUPS), env="CANDLEBENCH_GC", echo="gc"),
 )
 
 

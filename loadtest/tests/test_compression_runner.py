@@ -132,7 +132,9 @@ def test_spike_and_soak_refuse_a_setup_their_server_does_not_run():
 
 def test_a_value_left_in_the_shell_never_reaches_the_servers(monkeypatch):
     monkeypatch.setenv("CANDLEBENCH_COMPRESSION", "br-1")
+    monkeypatch.setenv("CANDLEBENCH_GC", "freeze")
     assert session.server_env()["CANDLEBENCH_COMPRESSION"] == "none"
+    assert session.server_env()["CANDLEBENCH_GC"] == "default"
 
 
 def test_a_server_must_run_the_setup_it_was_started_with():

@@ -27,7 +27,9 @@ def as_instants(document: bytes) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def fastapi_server(django_db_setup, tmp_path_factory):
-    with running_server(SERVERS["fastapi"].command, tmp_path_factory.mktemp("fastapi")) as base_url:
+    with running_server(
+        SERVERS["fastapi"].command, tmp_path_factory.mktemp("fastapi"), CANDLEBENCH_GC="default"
+    ) as base_url:
         yield base_url
 
 
@@ -45,6 +47,7 @@ def test_documents_equal_djangos_raw_as_instants(fastapi_server, committed_sampl
             "db",
             "serialize",
             "render",
+            "gc",
         ]
         spellings[mode] = orjson.loads(body)["data"][0]["basetm"][19:]
     # Pydantic writes UTC as Z, like the project; orjson without OPT_UTC_Z writes +00:00.
@@ -54,7 +57,7 @@ def test_documents_equal_djangos_raw_as_instants(fastapi_server, committed_sampl
 def test_floor_answers_the_django_floors_bytes(fastapi_server, committed_sample_candles, client):
     # A limit no other test asks for, so that the first request computes the answer.
     expected = client.get(f"/api/floor/{PAIR}", {"interval": "1m", "limit": "999"}).content
-    for phases in (["db", "render"], ["render"]):  # computed, then from memory
+    for phases in (["db", "render", "gc"], ["render", "gc"]):  # computed, then from memory
         status, headers, body = http_get(f"{fastapi_server}/api/floor/{PAIR}?interval=1m&limit=999")
         assert (status, body) == (200, expected)
         assert [part.split(";")[0] for part in headers["server-timing"].split(", ")] == phases
@@ -90,6 +93,7 @@ def test_modes_lists_the_reference_modes_and_the_floor(fastapi_server, db):
     status, _headers, body = http_get(f"{fastapi_server}/api/modes")
     document = orjson.loads(body)
     assert document.pop("cache") == "none"  # the reference app runs no cache setup
+    assert document.pop("gc") == "default" and document.pop("gc_state")["automatic"]
     assert status == 200 and document == modes_document(
         modes_for_kind(SERVERS["fastapi"].app_kind, diagnostics=True)
     )

@@ -42,9 +42,11 @@ from ..errors import (
     method_not_allowed,
     request_rejected,
 )
+from ..gc_setups import apply_configured, gc_document
+from ..gc_time import install, mark, since
 from ..params import parse_candle_query
 from ..registry import ServerKind, modes_document, modes_for_kind
-from ..timing import ServerTiming
+from ..timing import ServerTiming, gc_entry
 from .floor import floor_body
 from .msgspec import CandleDocument, msgspec_body, raw_msgspec_body
 
@@ -105,7 +107,9 @@ def candle_answer(
     asset: str,
     body: Callable[[CandleQuery, ServerTiming], bytes],
 ) -> Response:
-    """The shared parameters and errors around a mode's body, Server-Timing on the answer."""
+    """The shared parameters and errors around a mode's body, Server-Timing on the answer (its
+    `gc` entry from the handler's start: bolt's Rust side allocates no Python objects)."""
+    start = mark()
     try:
         q = parse_candle_query(exchange, market, asset, query_params(request))
         timing = ServerTiming()
@@ -118,7 +122,9 @@ def candle_answer(
         # What Django runs at the end of every request (request_finished), which bolt
         # does not send: a broken connection is dropped, a pooled one goes back.
         close_old_connections()
-    return Response(content, headers={"Server-Timing": timing.header()})
+    return Response(
+        content, headers={"Server-Timing": f"{timing.header()}, {gc_entry(since(start))}"}
+    )
 
 
 @api.get(f"{API_PREFIX}bolt{CANDLE_PATH}")
@@ -139,19 +145,18 @@ def floor(request: Request, exchange: str, market: str, asset: str) -> CandleDoc
     return candle_answer(request, exchange, market, asset, floor_answer)
 
 
-MODES_BODY = orjson_dumps(
-    {
-        **modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)),
-        "compression": served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.BOLT).name,
-        "cache": served_cache(settings.CANDLEBENCH_CACHE, ServerKind.BOLT).name,
-    }
-)
+MODES = {
+    **modes_document(modes_for_kind(ServerKind.BOLT, diagnostics=True)),
+    "compression": served_setup(settings.CANDLEBENCH_COMPRESSION, ServerKind.BOLT).name,
+    "cache": served_cache(settings.CANDLEBENCH_CACHE, ServerKind.BOLT).name,
+}
 
 
 @api.get(f"{API_PREFIX}modes")
 @api.head(f"{API_PREFIX}modes")
 def modes(request: Request) -> Response:
-    return Response(MODES_BODY)
+    """The modes, the compression setup, and the GC setup this process runs (read back)."""
+    return Response(orjson_dumps({**MODES, **gc_document()}))
 
 
 def refuse_options(request: Request) -> Response:
@@ -167,3 +172,9 @@ for _path in _paths:
 SERVED_PATHS = tuple(
     re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path))) for path in _paths
 )
+
+install()
+# settings.CANDLEBENCH_GC as bolt runs it (the between-requests setups, which need Django's
+# request signals, run `default` here), once the API is loaded: runbolt imports this module in
+# each worker, or once before forking them.
+apply_configured(ServerKind.BOLT)
