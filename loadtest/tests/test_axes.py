@@ -396,10 +396,15 @@ def test_a_real_server_runs_under_its_deployments_variable_and_interpreter(
     wrapper that notes its arguments, its stack not checked): the process has the variable and
     ran the wrapper. With the stack checked, the server, which says it runs today, is refused and
     stopped; so is one under the fake axis echoed, which the real server does not echo."""
-    compression, stack = serving_axes.SERVER_AXES[:2]
+    real = serving_axes.SERVER_AXES
+    stack = next(a for a in real if a.name == "stack")
     unchecked = dataclasses.replace(stack, served=None)
+
+    def with_tuning(stack_axis, tuning):  # every real axis kept, the stack's swapped, tuning added
+        return (*(stack_axis if a is stack else a for a in real), tuning)
+
     monkeypatch.setattr(axes_module, "AXES", (*axes_module.AXES, TUNING))
-    monkeypatch.setattr(serving_axes, "SERVER_AXES", (compression, unchecked, tuning_axis("")))
+    monkeypatch.setattr(serving_axes, "SERVER_AXES", with_tuning(unchecked, tuning_axis("")))
     marker = tmp_path / "marker"
     fake_python(old_stack, marker)
     env = {**serving_axes.default_env(bench_env), "PYTHONUNBUFFERED": "1"}
@@ -423,14 +428,14 @@ def test_a_real_server_runs_under_its_deployments_variable_and_interpreter(
             started.append(self)
 
     monkeypatch.setattr(session_module, "ServerProcess", Recorded)
-    monkeypatch.setattr(serving_axes, "SERVER_AXES", (compression, stack, tuning_axis("")))
+    monkeypatch.setattr(serving_axes, "SERVER_AXES", with_tuning(stack, tuning_axis("")))
     with pytest.raises(
         CheckError,
         match=r"wsgi\+stack=old was started with the stack old but its /api/modes says it runs today",
     ):
         session.start_server(SERVERS["wsgi"], tmp_path, Deployment(stack="old"))
     assert len(started) == 1 and not started[0].alive()  # the refused server was stopped
-    monkeypatch.setattr(serving_axes, "SERVER_AXES", (compression, stack, tuning_axis()))
+    monkeypatch.setattr(serving_axes, "SERVER_AXES", with_tuning(stack, tuning_axis()))
     with pytest.raises(CheckError, match="started with CANDLEBENCH_TUNING=fast but its /api/modes"):
         session.start_server(SERVERS["wsgi"], tmp_path, Deployment(tuning="fast"))
     assert len(started) == 2 and not started[1].alive()
