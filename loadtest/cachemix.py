@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Django server",
     )
     p.add_argument("--connections", type=int, default=16, help="the closed loop's connections")
-    p.add_argument("--seconds", type=float, default=8.0, help="each closed-loop window")
+    p.add_argument("--seconds", type=float, default=6.0, help="each closed-loop window")
     p.add_argument("--warmup", type=float, default=2.0, help="unmeasured mix before each window")
     p.add_argument(
         "--open-fractions",
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.5, 0.8],
         help="open-loop rates, as fractions of the closed loop's req/s",
     )
-    p.add_argument("--open-seconds", type=float, default=6.0, help="each open-loop window")
+    p.add_argument("--open-seconds", type=float, default=5.0, help="each open-loop window")
     p.add_argument("--p99-ms", type=float, default=100.0, help="the capacity's p99 target")
     p.add_argument(
         "--writer-series", type=int, default=4, help="the popular series the writer updates"
@@ -354,7 +354,8 @@ def run(args: argparse.Namespace) -> int:
         "requests": len(keys),
         "writer_series": writer_series,
         "layout": session.layout.text,
-        "database": session.database_text,
+        "database": f"{session.settings['vendor']} {session.settings['db_version']}, a database "
+        "of the mix's own seeded afresh",
         "machine": session.machine,
         "runs": [],
         "floor": {},
