@@ -142,3 +142,20 @@ def test_a_real_server_runs_the_cache_setup_and_is_refused_when_it_runs_another(
     ):
         session.start_server(SERVERS["wsgi"], tmp_path, Deployment(cache="locmem"))
     assert len(started) == 1 and not started[0].alive()
+
+
+def test_what_to_pick_says_what_a_cache_setup_did_in_a_bench_and_where_the_mix_is():
+    from loadtest.report.pick import pick_cache
+    from loadtest.report.results import Results, Row
+
+    def row(cache, mode, repeat, rps):
+        return Row(
+            "wsgi", mode, 1000, repeat, rps, deployment=Deployment(cache=cache), trustworthy=True
+        )
+
+    plain = [row("none", m, r, rps) for m, rps in (("raw", 400), ("drf", 40)) for r in (1, 2)]
+    assert pick_cache(Results(plain, {})) is None
+    cached = [row("redis", "drf", r, 1200) for r in (1, 2)]
+    line = pick_cache(Results(plain + cached, {}))
+    assert line is not None and line.startswith("**Caching** (redis, drf on wsgi, 1000 rows): ×30")
+    assert "`make cache`" in line
