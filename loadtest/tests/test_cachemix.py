@@ -6,6 +6,7 @@ import json
 import math
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -244,3 +245,28 @@ def test_a_short_cachemix_runs_end_to_end(tmp_path):
     assert meta["redis_restart"]["failures"] == 0
     text = (out / "cachemix.md").read_text()
     assert "| redis | raw |" in text and "C4 " in text
+
+
+COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "results" / "2026-12-07-cache"
+
+
+def test_the_committed_cache_mix_redraws_and_backs_the_docs_figures():
+    """docs/results/2026-12-07-cache: its report redrawn from its JSON is the committed one, its
+    goals are those the docs state, and the README's ratios are its own."""
+    meta = json.loads((COMMITTED / "cachemix.json").read_text())
+    assert cache_mix.markdown(meta) == (COMMITTED / "cachemix.md").read_text()
+    status = {g.key: g.status for g in cache_mix.goals(meta)}
+    assert status == {
+        "C1": "not met",
+        "C2": "not met",
+        "C3": "met",
+        "C4": "met",
+        "C5": "reported",
+    }
+    by = {(r["cache"], r["mode"]): r for r in meta["runs"]}
+    readme = (COMMITTED.parents[2] / "README.md").read_text()
+    for mode in ("raw", "msgspec", "drf"):
+        ratio = by["locmem", mode]["rps"] / by["none", mode]["rps"]
+        assert f"`{mode}` {ratio:.1f}x" in readme or f"`{mode}` {ratio:.0f}x" in readme
+    stale = by["cache-page", "raw"]["stale"] / by["cache-page", "raw"]["judged"]
+    assert f"{stale:.0%} stale" in readme
