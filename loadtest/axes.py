@@ -56,8 +56,16 @@ GC = Axis(
     "garbage-collector setups (candles/api/gc_setups.py: default, freeze, threshold-50k, "
     "freeze-threshold-50k, between-requests, ...), applied once the app is loaded",
 )
+CACHE = Axis(
+    "cache",
+    "none",
+    "--cache",
+    "cache setup",
+    "cache setups (candles/api/caching.py: none, cache-page, cache-page-redis, conditional, "
+    "locmem, redis), Django's servers only; the Redis ones on a redis-server the runner starts",
+)
 # In label and column order: an axis added later goes at the end.
-AXES: tuple[Axis, ...] = (COMPRESSION, STACK, GC)
+AXES: tuple[Axis, ...] = (COMPRESSION, STACK, GC, CACHE)
 
 
 def axes() -> tuple[Axis, ...]:

@@ -34,6 +34,11 @@ COMMANDS: dict[str, Command] = {
         "open-loop load: latency against offered load, capacity at a p99 target",
         True,
     ),
+    "cachemix": Command(
+        "loadtest.cachemix",
+        "the cache setups at a request mix with a hit rate, a writer and a staleness check",
+        False,
+    ),
     "worker": Command(
         "loadtest.load.workers",
         "Locust workers on a load host, for a bench with --expect-workers",

@@ -18,6 +18,7 @@ from loadtest.serving.checks import (
 from loadtest.serving.database import prepare_database
 from loadtest.serving.deployment import RemoteServer, RequestOptions, on_this_machine
 from loadtest.serving.machine import machine_info
+from loadtest.serving.redis_server import redis_env
 from loadtest.serving.servers import ServerProcess, ServerSpec
 from loadtest.serving.settings_probe import (
     mode_names,
@@ -144,6 +145,7 @@ class Session:
         deployment = Deployment() if deployment is None else deployment
         label = deployment.label(spec.name)
         env, python = launch(self.env, deployment)
+        env = redis_env(env, deployment)
         server = ServerProcess(
             spec,
             env,

@@ -1,15 +1,13 @@
 """What the cache tests share: the API served in-process under a cache setup, a redis-server of a
-test's own (never the shared one at 6379), and how an answer says it came from the cache."""
+test's own (the runner's RedisServer: never the shared one at 6379), and how an answer says it came
+from the cache."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import redis
@@ -19,7 +17,7 @@ from django.urls import include, path
 
 from candles.api.caching import API_CACHE, cache_settings
 from candles.api.urls import api_urlpatterns
-from loadtest.serving.servers import free_port
+from loadtest.serving.redis_server import RedisServer as RedisServer  # the tests' is the runner's
 
 SAMPLE_PATH = "/api/{mode}/candle/upbit/KRW/BTC"
 UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"  # the discard port: for setups that use no Redis
@@ -88,53 +86,3 @@ def from_cache(server_timing: str) -> bool:
 
 def get(client: Client, mode: str = "raw", query: str = "interval=1m&limit=100", **headers):
     return client.get(f"{SAMPLE_PATH.format(mode=mode)}?{query}", headers=headers)
-
-
-class RedisServer:
-    """A redis-server of a test's own on a free port, no persistence; stop() and start() again
-    keep the port, as a restarted Redis does."""
-
-    def __init__(self, workdir: Path) -> None:
-        assert REDIS_SERVER, "redis-server is not installed"
-        self.port = free_port()
-        self.workdir = workdir
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        assert REDIS_SERVER
-        self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", str(self.workdir),
-                "--logfile", str(self.workdir / "redis.log"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.exceptions.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"redis-server on {self.port} did not start") from None
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.proc = None

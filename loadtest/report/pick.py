@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from loadtest.axes import COMPRESSION
+from loadtest.axes import CACHE, COMPRESSION, split_label
 from loadtest.report.case_study import STUDY_ROWS, STUDY_SERVER, STUDY_VARIANTS
 from loadtest.report.compression import codec_alone, compressed_servers, compression_limit
 from loadtest.report.frameworks import ranked
@@ -191,6 +191,28 @@ def pick_study_lesson(res: Results) -> str | None:
     )
 
 
+def pick_cache(res: Results) -> str | None:
+    """Caching, when this run measured a cache setup: a cached mode against itself uncached. A
+    bench repeats one URL and writes nothing (all hits): the mix is make cache's."""
+    along = res.along(CACHE.name)
+    if along is None:
+        return None
+    lim = along.chart_limit
+    for label in along.servers:
+        server, deployment = split_label(label)
+        for mode in ("drf", "raw"):
+            if deployment[CACHE.name] != CACHE.default and along.cell(server, mode, lim):
+                ratio = ratio_text(along, along.trusted(), (label, mode, lim), (server, mode, lim))
+                if ratio:
+                    return (
+                        f"**Caching** ({deployment[CACHE.name]}, {mode} on {server}, "
+                        f"{rows_label(lim)}): {ratio} uncached here, where every request repeats "
+                        "one URL and nothing writes; at a mix with a writer, `make cache` "
+                        "(docs/caching.md)."
+                    )
+    return None
+
+
 # One function per line, in the order the report lists them.
 PICKS: tuple[Pick, ...] = (
     pick_validation,
@@ -199,6 +221,7 @@ PICKS: tuple[Pick, ...] = (
     pick_ninja,
     pick_compression,
     pick_study_lesson,
+    pick_cache,
 )
 
 

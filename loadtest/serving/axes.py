@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from candles.api.caching import SETUPS as CACHE_SETUPS
 from candles.api.compression import SETUPS as COMPRESSION_SETUPS
 from candles.api.gc_setups import SETUPS as GC_SETUPS
 from candles.api.registry import EVERY_KIND, ServerKind
-from loadtest.axes import COMPRESSION, GC, STACK, Axis, Deployment, axes
+from loadtest.axes import CACHE, COMPRESSION, GC, STACK, Axis, Deployment, axes
 from loadtest.cli import CheckError
 from loadtest.serving import stacks
 from loadtest.serving.compression import setup_details
@@ -127,6 +128,10 @@ SERVER_AXES: tuple[ServerAxis, ...] = (
         usable=_usable_stacks,
     ),
     ServerAxis(GC, app_setups(GC_SETUPS), env="CANDLEBENCH_GC", echo="gc"),
+    # Django's servers run every setup, bolt and the FastAPI reference `none` only (the kinds of
+    # candles/api/caching.py); a Redis setup's server gets the runner's own redis-server
+    # (loadtest/serving/redis_server.py).
+    ServerAxis(CACHE, app_setups(CACHE_SETUPS), env="CANDLEBENCH_CACHE", echo="cache"),
 )
 
 

@@ -92,7 +92,7 @@ def test_every_axis_set_is_named_in_axis_order_and_splits_back():
 
 
 @pytest.mark.parametrize(
-    "label", ["wsgi+zstd-1+br-1", "wsgi+cache=none", "wsgi+stack=", "wsgi+stack=a+stack=b"]
+    "label", ["wsgi+zstd-1+br-1", "wsgi+nosuch=none", "wsgi+stack=", "wsgi+stack=a+stack=b"]
 )
 def test_a_label_no_deployment_makes_is_refused(label):
     with pytest.raises(ValueError):

@@ -36,6 +36,7 @@ def test_help_lists_every_command_with_one_line():
         "spike",
         "soak",
         "capacity",
+        "cachemix",
         "worker",
         "micro",
         "tablesize",

@@ -192,16 +192,22 @@ def test_the_results_schema_round_trips_and_old_files_load(tmp_path):
     with open(tmp_path / "results.csv", "w", newline="") as f:
         results.ResultsWriter(f).write_all(rows)
     header = (tmp_path / "results.csv").read_text().splitlines()[0]
-    assert header.split(",") == results.columns() == [*results.COLUMNS, "stack", "gc"]
+    assert header.split(",") == results.columns() == [*results.COLUMNS, "stack", "gc", "cache"]
     assert header.endswith(
-        ",workers,serving_processes,worker_requests,worker_cpu_pct,compression,wire_bytes,stack,gc"
+        ",workers,serving_processes,worker_requests,worker_cpu_pct,compression,wire_bytes,stack,gc,cache"
     )
     # Before the deployment axes: every run `none` on `today` under Python's own collector, the
     # wire carried the document's own bytes.
     assert {
-        (r.compression, r.deployment["stack"], r.deployment["gc"], r.served_by == r.server)
+        (
+            r.compression,
+            r.deployment["stack"],
+            r.deployment["gc"],
+            r.deployment["cache"],
+            r.served_by == r.server,
+        )
         for r in rows
-    } == {("none", "today", "default", True)}
+    } == {("none", "today", "default", "none", True)}
     assert all(r.wire_bytes == r.bytes for r in rows)
     again = load_rows(tmp_path / "results.csv")
     assert [
