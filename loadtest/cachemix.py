@@ -329,7 +329,7 @@ def popular(keys: list[MixKey], args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     started_at = datetime.now(UTC)
     check_args(args)
-    session = open_session()
+    session = open_session(generator="the mix's asyncio client")
     ModeMap(session.settings["registry"]).refuse_unknown(args.modes)
     out = create_results_dir(args.out, started_at, "cachemix", force=args.force)
     keys = ranked_keys(PAIRS, INTERVALS, POPULAR_LIMITS)

@@ -64,16 +64,17 @@ def _cpus_text(cpus: list[int]) -> str:
     return f"CPU{'s' if len(cpus) > 1 else ''} {', '.join(map(str, cpus))}"
 
 
-def cpu_layout(processes: int = 1, workers: int = 1) -> CpuLayout:
-    """The server's `workers` processes on the first `workers` usable CPUs, Locust (`processes`
-    of them) on the rest; when the server takes every CPU, Locust shares the last one with it."""
+def cpu_layout(processes: int = 1, workers: int = 1, generator: str = "Locust") -> CpuLayout:
+    """The server's `workers` processes on the first `workers` usable CPUs, the load generator
+    (`processes` of them; `generator` names it in the text) on the rest; when the server takes
+    every CPU, the generator shares the last one with it."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if len(cpus) < 2:
         return CpuLayout(
             None,
             None,
             (
-                f"only {len(cpus) or 1} CPU available: server and Locust share it, so absolute numbers are low "
+                f"only {len(cpus) or 1} CPU available: server and {generator} share it, so absolute numbers are low "
                 "and the load generator competes with the server; ratios are still measured side by side"
             ),
         )
@@ -81,17 +82,17 @@ def cpu_layout(processes: int = 1, workers: int = 1) -> CpuLayout:
     loadgen_cpus = cpus[len(server_cpus) :] or cpus[-1:]
     server, loadgen = set(server_cpus), set(loadgen_cpus)
     who = "server" if workers == 1 else f"server ({workers} worker processes)"
-    locust = f"Locust ({processes} process{'es' if processes > 1 else ''})"
+    locust = f"{generator} ({processes} process{'es' if processes > 1 else ''})"
     text = f"{who} pinned to {_cpus_text(server_cpus)}, {locust} to {_cpus_text(loadgen_cpus)}"
     if workers > len(cpus):
         text += f" (note: {workers} server processes share {len(cpus)} CPUs)"
     if server & loadgen:
         text += (
             f"; the server shares {_cpus_text(sorted(server & loadgen))} with the load generator, so its "
-            "extra process competes with Locust for that core and cannot add a whole core of capacity"
+            f"extra process competes with {generator} for that core and cannot add a whole core of capacity"
         )
     elif processes > len(loadgen):
-        text += f" (note: {processes} Locust processes share {len(loadgen)} CPU(s), which cannot add capacity)"
+        text += f" (note: {processes} {generator} processes share {len(loadgen)} CPU(s), which cannot add capacity)"
     return CpuLayout(server, loadgen, text)
 
 
@@ -179,11 +180,13 @@ def allow_host(env: dict[str, str], host: str) -> dict[str, str]:
     return {**env, "DJANGO_ALLOWED_HOSTS": ",".join(allowed)}
 
 
-def open_session(processes: int = 1, workers: int = 1, server_host: str = "127.0.0.1") -> Session:
+def open_session(
+    processes: int = 1, workers: int = 1, server_host: str = "127.0.0.1", generator: str = "Locust"
+) -> Session:
     """Lay out the CPUs, pin this process to the load generator's, and check the settings
     the servers will see (refusing DEBUG and an unreachable database); the servers will
     listen on `server_host`."""
-    layout = cpu_layout(processes, workers)
+    layout = cpu_layout(processes, workers, generator)
     machine = machine_info()  # before pinning: the CPUs this machine offers
     layout.pin_load_generator()
     env = allow_host(server_env(), server_host)

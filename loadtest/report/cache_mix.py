@@ -202,7 +202,7 @@ def markdown(meta: dict) -> str:
     cpu = max((r["loadgen_cpu"] for r in meta.get("runs", [])), default=0)
     lines += [
         "",
-        f"Load generator: one asyncio process on {meta.get('layout', '?')}; its CPU over the "
+        f"CPUs: {meta.get('layout', '?')}; the client's CPU over the "
         f"closed loops at most {cpu:.0%} of a core"
         + (" (near a core: the highest req/s may be the generator's)" if cpu > 0.9 else "")
         + ".",

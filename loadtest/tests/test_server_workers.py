@@ -55,6 +55,11 @@ def test_the_server_takes_the_first_cpus_and_the_report_says_when_it_shares_locu
         "server (2 worker processes) pinned to CPUs 0, 1, Locust (1 process) to CPU 1"
     )
     assert "shares CPU 1 with the load generator" in two.text
+    # Another load generator (cachemix's asyncio client) is named as what it is, not as Locust.
+    client = session.cpu_layout(1, 2, "the mix's asyncio client")
+    assert "Locust" not in client.text and client.text.startswith(
+        "server (2 worker processes) pinned to CPUs 0, 1, the mix's asyncio client (1 process)"
+    )
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5}, raising=False)
     four = session.cpu_layout(2, 4)
     assert (four.server, four.loadgen, four.shared) == ({0, 1, 2, 3}, {4, 5}, set())
