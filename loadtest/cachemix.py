@@ -1,4 +1,4 @@
-"""python -m loadtest cachemix: the cache setups at a request mix with a hit rate (issue 30). Per
+"""python -m loadtest cachemix: the cache setups at a request mix with a hit rate. Per
 cache setup one server; per mode a window: a writer updating the popular series every second,
 a closed loop (req/s, hit ratio), open loops at fractions of it (p99 at an offered rate), every
 answer judged stale or not against the writer's log; then a hit against the floor (wrk) and a
