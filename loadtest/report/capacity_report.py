@@ -20,6 +20,7 @@ from loadtest.report.capacity import (
 )
 from loadtest.report.numbers import fnum, rows_label
 from loadtest.report.tables import Table, html_table, md_table, text_table
+from loadtest.report.tail import tail_table
 
 
 def _p99(row: CapacityRow) -> str:
@@ -165,18 +166,19 @@ OPEN_LOOP_NOTE = (
 def render_capacity(rows: list[CapacityRow], intro: list[str], chart: str) -> tuple[str, str]:
     """capacity.md and capacity.html (`chart`, a base64 PNG, embedded; the Markdown links
     capacity.png)."""
-    tables = [capacity_table(rows), rates_table(rows)]
+    tail = tail_table(rows)
+    tables = [capacity_table(rows), *([tail] if tail.rows else []), rates_table(rows)]
     md = ["# candlebench: capacity at a latency target", "", *intro, "", OPEN_LOOP_NOTE, ""]
     md += [part for t in tables for part in (md_table(t), "")]
     md += ["![latency against offered load](capacity.png)", ""]
     body = [
         "<h1>candlebench: capacity at a latency target</h1>",
         *(f"<p>{html.escape(line)}</p>" for line in [*intro, OPEN_LOOP_NOTE]),
-        html_table(tables[0]),
+        *(html_table(t) for t in tables[:-1]),
         f'<img alt="latency against offered load" src="data:image/png;base64,{chart}">'
         if chart
         else "",
-        html_table(tables[1]),
+        html_table(tables[-1]),
     ]
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>candlebench capacity</title>'
@@ -202,5 +204,5 @@ def write_capacity_report(directory: Path, intro: list[str]) -> str:
     (directory / "capacity.html").write_text(page)
     if chart:
         (directory / "capacity.png").write_bytes(base64.b64decode(chart))
-    table = capacity_table(rows)
-    return f"{table.caption}\n{text_table(table)}"
+    printed = [t for t in (capacity_table(rows), tail_table(rows)) if t.rows]
+    return "\n\n".join(f"{t.caption}\n{text_table(t)}" for t in printed)
