@@ -139,6 +139,7 @@ FROM_STATS = (
     "wait_p99_ms",
     "gc_p50_ms",
     "gc_tail_ms",
+    "tail_ms",
 )
 FROM_MEASUREMENT = (
     "connections",

@@ -53,6 +53,7 @@ class CapacityRow:
     # The answers' Server-Timing `gc` ms: median over the window, mean over its slowest 1%.
     gc_p50_ms: float = math.nan
     gc_tail_ms: float = math.nan
+    tail_ms: float = math.nan  # the mean latency of that slowest 1%
     connections: int = 0
     pool: int = 0
     processes: int = 1

@@ -1,6 +1,7 @@
 """The tail of a capacity sweep (issue 29): per cell, p99 and p99/p50 at a quarter of its
-closed-loop maximum (open loop), how much of p99 − p50 the collector's time explains (the answers'
-Server-Timing `gc` entry), and its capacity at the latency target."""
+closed-loop maximum (open loop), how much of the tail over p50 the collector's time explains (the
+answers' Server-Timing `gc` entry, the slowest 1% against the median answer), and its capacity at
+the latency target."""
 
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ class Tail:
 
     @property
     def gc_share(self) -> float:
-        """The share of p99 − p50 that is collection time: the slowest 1%'s mean `gc` ms less the
-        median request's, over p99 − p50 (NaN without the entry or without a tail). Collections
-        a request waited behind in a queue are not in its own entry: a lower bound."""
-        spread = self.row.p99_ms - self.row.p50_ms
+        """The share of the tail's excess that is collection time: the slowest 1%'s mean `gc` ms
+        less the median answer's, over their mean latency less p50 (the same requests on both
+        sides; NaN without the entry or without a tail). Collections a request waited behind in
+        a queue are not in its own entry: a lower bound."""
+        spread = self.row.tail_ms - self.row.p50_ms
         extra = self.row.gc_tail_ms - self.row.gc_p50_ms
         if not (spread > 0 and math.isfinite(extra)):
             return math.nan
@@ -107,14 +109,15 @@ def tail_table(rows: list[CapacityRow], fraction: float = TAIL_FRACTION) -> Tabl
             "p99/p50",
             "gc ms, median answer",
             "gc ms, slowest 1%",
-            "gc share of p99 − p50",
+            "gc share of the tail",
             f"capacity at p99 ≤ {slo} ms",
         ],
         body,
         f"The tail at {fraction:.0%} of each cell's closed-loop maximum (the rate tried nearest it; "
         "open loop, latency from each request's intended start). gc: the answers' Server-Timing "
-        "`gc` entry, the collector's time while the server handled them; its share of p99 − p50 is "
-        "the slowest 1%'s mean gc less the median answer's, over p99 − p50: a lower bound, since a "
+        "`gc` entry, the collector's time while the server handled them; its share of the tail is "
+        "the slowest 1%'s mean gc less the median answer's, over their mean latency less p50 (how "
+        "much of what the tail adds to p50 is collection): a lower bound, since a "
         "collection a request waited behind in the queue (or one run between requests) is in its "
         "latency but not in its entry. ~ marks a rough p99 (fewer than "
         f"{ROUGH_P99_REQUESTS:,} answers).",

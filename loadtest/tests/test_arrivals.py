@@ -118,7 +118,7 @@ class TestWindow:
         records = [record(1 + i / 200, 10, gc_ms=0.5) for i in range(99)]
         records += [record(1.9, 90, gc_ms=70.0), record(1.95, 0, DROPPED, 0, 0)]
         stats = summarize_arrivals(records, 1.0, 2.0, offered_rps=100, issued=101)
-        assert (stats.gc_p50_ms, stats.gc_tail_ms) == (0.5, 70.0)
+        assert (stats.gc_p50_ms, stats.gc_tail_ms, stats.tail_ms) == (0.5, 70.0, 90.0)
 
     def test_answers_without_a_gc_entry_give_no_gc_figures(self):
         records = [record(1 + i / 100, 10) for i in range(100)]

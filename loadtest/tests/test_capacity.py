@@ -95,7 +95,7 @@ def test_the_report_files_hold_the_curve_and_the_capacity(tmp_path):
             row(100, 10),
             row(200, 30),
             row(300, 250),
-            row(40, 20, mode="drf", p50_ms=12.0, gc_p50_ms=0.5, gc_tail_ms=6.0),
+            row(40, 20, mode="drf", p50_ms=12.0, gc_p50_ms=0.5, gc_tail_ms=6.0, tail_ms=20.0),
             row(50, 300, mode="drf"),
         ]:
             writer.write(r)
@@ -103,7 +103,7 @@ def test_the_report_files_hold_the_curve_and_the_capacity(tmp_path):
     assert "wsgi    raw" in text and "200 req/s" in text and "40.0 req/s" in text
     md = (tmp_path / "capacity.md").read_text()
     assert "intro line" in md and "capacity at p99 ≤ 100 ms" in md and "capacity.png" in md
-    assert "gc share of p99 − p50" in md and "69%" in md  # (6 - 0.5) / (20 - 12)
+    assert "gc share of the tail" in md and "69%" in md  # (6 - 0.5) / (20 - 12)
     assert "p99/p50" in text
     assert (tmp_path / "capacity.png").read_bytes().startswith(b"\x89PNG")
     assert "data:image/png;base64," in (tmp_path / "capacity.html").read_text()

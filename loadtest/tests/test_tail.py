@@ -24,25 +24,25 @@ def test_without_a_closed_loop_maximum_it_is_read_at_the_lowest_rate_tried():
     assert chosen.offered_rps == 5 and math.isnan(of_max)
 
 
-def test_the_collectors_share_is_the_tails_extra_gc_over_p99_minus_p50():
-    (t,) = tails([row(10, 28, 108, gc_p50_ms=2.0, gc_tail_ms=62.0)])
+def test_the_collectors_share_is_the_tails_extra_gc_over_its_extra_latency():
+    (t,) = tails([row(10, 28, 108, gc_p50_ms=2.0, gc_tail_ms=62.0, tail_ms=118.0)])
     assert t.ratio == 108 / 28
-    assert t.gc_share == (62.0 - 2.0) / (108 - 28)
+    assert t.gc_share == (62.0 - 2.0) / (118 - 28)
 
 
 def test_no_gc_entry_or_no_spread_gives_no_share():
     (no_entry,) = tails([row(10, 28, 108)])
-    (flat,) = tails([row(10, 28, 28, gc_p50_ms=0.0, gc_tail_ms=0.0)])
+    (flat,) = tails([row(10, 28, 28, gc_p50_ms=0.0, gc_tail_ms=0.0, tail_ms=28.0)])
     assert math.isnan(no_entry.gc_share) and math.isnan(flat.gc_share)
 
 
 def test_each_deployment_is_a_line_with_its_capacity_below_the_lowest_rate_when_none_met_it():
     rows = [
-        row(10, 28, 105, gc_p50_ms=1.0, gc_tail_ms=60.0),
-        row(20, 40, 400, gc_p50_ms=1.0, gc_tail_ms=70.0),
-        row(10, 27, 40, server="wsgi+gc=between-requests", gc_p50_ms=0.0, gc_tail_ms=0.0),
-        row(20, 35, 95, server="wsgi+gc=between-requests", gc_p50_ms=0.0, gc_tail_ms=0.0),
-        row(300, 2.0, 4.0, mode="raw", closed=1200.0, gc_p50_ms=0.0, gc_tail_ms=0.0),
+        row(10, 28, 105, gc_p50_ms=1.0, gc_tail_ms=60.0, tail_ms=105.0),
+        row(20, 40, 400, gc_p50_ms=1.0, gc_tail_ms=70.0, tail_ms=450.0),
+        row(10, 27, 40, server="wsgi+gc=between-requests", gc_p50_ms=0, gc_tail_ms=0, tail_ms=41),
+        row(20, 35, 95, server="wsgi+gc=between-requests", gc_p50_ms=0, gc_tail_ms=0, tail_ms=99),
+        row(300, 2.0, 4.0, mode="raw", closed=1200.0, gc_p50_ms=0, gc_tail_ms=0, tail_ms=4.5),
     ]
     table = tail_table(rows)
     lines = {(cells[0], cells[1]): cells for cells in table.rows}
