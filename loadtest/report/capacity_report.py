@@ -192,6 +192,16 @@ def render_capacity(rows: list[CapacityRow], intro: list[str], chart: str) -> tu
     return "\n".join(md), page
 
 
+def gc_goal_text(rows: list[CapacityRow]) -> str:
+    """Issue 29's capacity goal when the sweep ran more than one GC setup ('' otherwise)."""
+    from loadtest.axes import GC, split_label
+    from loadtest.report.gc_goals import capacity_goal, goal_lines
+
+    if len({split_label(r.server)[1][GC.name] for r in rows}) < 2:
+        return ""
+    return goal_lines(capacity_goal(rows))
+
+
 def write_capacity_report(directory: Path, intro: list[str]) -> str:
     """capacity.md, capacity.html and capacity.png from the folder's capacity.csv; returns the
     capacity table as text (printed at the end of a sweep)."""
@@ -200,9 +210,12 @@ def write_capacity_report(directory: Path, intro: list[str]) -> str:
         return "no rate was measured"
     chart = chart_hockey_sticks(rows)
     md, page = render_capacity(rows, intro, chart)
-    (directory / "capacity.md").write_text(md)
+    goals = gc_goal_text(rows)
+    (directory / "capacity.md").write_text(md + (f"\n{goals}\n" if goals else ""))
     (directory / "capacity.html").write_text(page)
     if chart:
         (directory / "capacity.png").write_bytes(base64.b64decode(chart))
     printed = [t for t in (capacity_table(rows), tail_table(rows)) if t.rows]
-    return "\n\n".join(f"{t.caption}\n{text_table(t)}" for t in printed)
+    return "\n\n".join(
+        [*(f"{t.caption}\n{text_table(t)}" for t in printed), *([goals] if goals else [])]
+    )
