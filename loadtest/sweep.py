@@ -226,6 +226,8 @@ def sweep_cell(
         if not closed > 0:
             return []
         rates = rates_from(closed, fractions)
+        low, _ = sweep_estimate_s(1, 0, rates, (), options)
+        log(f"{label}: {len(rates)} rate(s), about {low / 60:.1f} min")
     rows = []
     for rate in sorted(rates):
         if rate > loadgen.processes() * options.max_rps_per_process:
