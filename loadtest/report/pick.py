@@ -191,6 +191,29 @@ def pick_study_lesson(res: Results) -> str | None:
     )
 
 
+def pick_tail(res: Results) -> str | None:
+    """The tail (issue 29): drf's capacity at the latency target at 1000 rows, under Python's
+    default collector and, when swept, under the recommended GC setup (docs/gc.md)."""
+    from candles.api.gc_setups import RECOMMENDED
+    from loadtest.axes import GC, relabel, split_label
+
+    for (server, mode, limit), base in res.capacity.items():
+        if (mode, limit) != ("drf", 1000) or split_label(server)[1][GC.name] != GC.default:
+            continue
+        text = (
+            f"**The tail** (drf, {rows_label(limit)}, {server}): capacity at p99 ≤ "
+            f"{fnum(base.slo_ms)} ms {base.text} under Python's default collector"
+        )
+        fixed = res.capacity.get((relabel(server, gc=RECOMMENDED.name), mode, limit))
+        if fixed:
+            return text + f", {fixed.text} with CANDLEBENCH_GC={RECOMMENDED.name} (docs/gc.md)."
+        return text + (
+            f"; CANDLEBENCH_GC={RECOMMENDED.name} moves the collector out of the requests "
+            "(`make tail` measures by how much; docs/gc.md)."
+        )
+    return None
+
+
 # One function per line, in the order the report lists them.
 PICKS: tuple[Pick, ...] = (
     pick_validation,
@@ -199,6 +222,7 @@ PICKS: tuple[Pick, ...] = (
     pick_ninja,
     pick_compression,
     pick_study_lesson,
+    pick_tail,
 )
 
 

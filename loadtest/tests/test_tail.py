@@ -2,6 +2,7 @@
 collector's share of p99 − p50, the capacity beside it."""
 
 import math
+from types import SimpleNamespace
 
 from loadtest.report.capacity import CapacityRow
 from loadtest.report.tables import text_table
@@ -54,3 +55,17 @@ def test_each_deployment_is_a_line_with_its_capacity_below_the_lowest_rate_when_
     assert between[10].startswith("≥ 20.0 req/s")
     assert lines[("wsgi", "raw")][3] == "300 (25% of 1,200)"
     assert "p99/p50" in text_table(table)
+
+
+def test_what_to_pick_says_drfs_capacity_under_each_gc_setup_when_swept():
+    from candles.api.gc_setups import RECOMMENDED
+    from loadtest.report.capacity import capacities
+    from loadtest.report.pick import pick_tail
+
+    res = SimpleNamespace(capacity={})  # pick_tail reads a run's capacity cells only
+    assert pick_tail(res) is None
+    rec = f"wsgi+gc={RECOMMENDED.name}"
+    res.capacity = capacities([row(10, 28, 150), row(10, 26, 60, server=rec)])
+    line = pick_tail(res)
+    assert line is not None and "below the lowest rate tried (10.0 req/s)" in line
+    assert f"≥ 10.0 req/s (every rate tried met it) with CANDLEBENCH_GC={RECOMMENDED.name}" in line
