@@ -84,7 +84,6 @@ SETUPS: tuple[GcSetup, ...] = (
         "middle generation, every 100th a full one (Django's request_finished)",
         between=BetweenRequests(),
         kinds=DJANGO_ONLY,
-        recommended=True,
     ),
     GcSetup(
         "freeze-between-requests",
@@ -92,6 +91,7 @@ SETUPS: tuple[GcSetup, ...] = (
         freeze=True,
         between=BetweenRequests(),
         kinds=DJANGO_ONLY,
+        recommended=True,
     ),
 )
 SETUP_NAMES: tuple[str, ...] = tuple(s.name for s in SETUPS)
