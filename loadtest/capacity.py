@@ -40,6 +40,7 @@ from loadtest.overload import start_checked_server
 from loadtest.plan import check_load_options
 from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, CapacityWriter
 from loadtest.report.capacity_report import write_capacity_report
+from loadtest.report.gc_goals import recommended_in
 from loadtest.request import candle_path
 from loadtest.serving.axes import (
     chosen,
@@ -47,6 +48,7 @@ from loadtest.serving.axes import (
     refuse_unknown,
     runs_none_of,
     server_axes,
+    setup_entries,
 )
 from loadtest.serving.checks import (
     Document,
@@ -248,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
     asked = asked_axes(args)
     setups = [(name, d) for name in args.servers for d in deployments_on(name, asked)]
     meta |= chosen(asked)  # each axis's setups: meta["compression"], meta["stack"], ...
+    meta["gc_recommended"] = recommended_in(setup_entries())  # what the report's goals judge
     meta["servers"] = {d.label(name): SERVERS[name].label + d.as_notes() for name, d in setups}
     log(
         estimate_text(

@@ -30,7 +30,13 @@ from loadtest.cli import (
     verdict_exit_code,
 )
 from loadtest.overload import STATUS_LOG, fmt
-from loadtest.serving.axes import chosen, deployments_on, refuse_unknown, setups_on
+from loadtest.serving.axes import (
+    chosen,
+    deployments_on,
+    refuse_unknown,
+    setup_entries,
+    setups_on,
+)
 from loadtest.serving.compression import expected_answer
 from loadtest.serving.servers import SERVERS
 from loadtest.session import Session
@@ -275,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
 def gc_memory_text(results: dict[str, dict], server: str) -> str:
     """With more than one GC setup soaked: each one's RSS at the end over the default's, and
     issue 29's memory goal ('' with one setup)."""
-    from loadtest.report.gc_goals import goal_lines, soak_goal
+    from loadtest.report.gc_goals import goal_lines, recommended_in, soak_goal
 
     by_gc = {split_label(label)[1][GC.name]: r for label, r in results.items()}
     if len(by_gc) < 2 or GC.default not in by_gc:
@@ -293,7 +299,8 @@ def gc_memory_text(results: dict[str, dict], server: str) -> str:
             f"| {name} | {fmt(r['rss_end_mb'])} | {fmt(ratio, 2)} | {fmt(r['rss_peak_mb'])} | "
             f"{fmt(r['growth_pct'])} |"
         )
-    return "\n".join([*lines, "", goal_lines([soak_goal(results, server)]), ""])
+    goal = soak_goal(results, server, recommended_in(setup_entries()))
+    return "\n".join([*lines, "", goal_lines([goal]), ""])
 
 
 def soak_once(

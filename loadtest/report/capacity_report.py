@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from pathlib import Path
 
 from loadtest.arrivals import ROUGH_P99_REQUESTS
+from loadtest.axes import GC, split_label
 from loadtest.report.capacity import (
     CAPACITY_CSV,
     DEFAULT_SLO_MS,
@@ -18,6 +20,7 @@ from loadtest.report.capacity import (
     capacities,
     load_capacity,
 )
+from loadtest.report.gc_goals import capacity_goal, goal_lines
 from loadtest.report.numbers import fnum, rows_label
 from loadtest.report.tables import Table, html_table, md_table, text_table
 from loadtest.report.tail import tail_table
@@ -192,14 +195,11 @@ def render_capacity(rows: list[CapacityRow], intro: list[str], chart: str) -> tu
     return "\n".join(md), page
 
 
-def gc_goal_text(rows: list[CapacityRow]) -> str:
+def gc_goal_text(rows: list[CapacityRow], recommended: str) -> str:
     """Issue 29's capacity goal when the sweep ran more than one GC setup ('' otherwise)."""
-    from loadtest.axes import GC, split_label
-    from loadtest.report.gc_goals import capacity_goal, goal_lines
-
     if len({split_label(r.server)[1][GC.name] for r in rows}) < 2:
         return ""
-    return goal_lines(capacity_goal(rows))
+    return goal_lines(capacity_goal(rows, recommended))
 
 
 def write_capacity_report(directory: Path, intro: list[str]) -> str:
@@ -210,7 +210,9 @@ def write_capacity_report(directory: Path, intro: list[str]) -> str:
         return "no rate was measured"
     chart = chart_hockey_sticks(rows)
     md, page = render_capacity(rows, intro, chart)
-    goals = gc_goal_text(rows)
+    meta_path = directory / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    goals = gc_goal_text(rows, meta.get("gc_recommended", ""))
     (directory / "capacity.md").write_text(md + (f"\n{goals}\n" if goals else ""))
     (directory / "capacity.html").write_text(page)
     if chart:

@@ -1,6 +1,7 @@
-"""Issue 29's goals for the recommended GC setup (candles/api/gc_setups.py RECOMMENDED) against
-Python's default, each id, owner and thresholds in one place, judged by the command that measures
-it: the in-process micro (`micro --gc`), the soak (`soak --gc`), the capacity sweep (`--gc`)."""
+"""Issue 29's goals for the recommended GC setup (candles/api/gc_setups.py RECOMMENDED, as the
+run recorded it) against Python's default, each id, owner and thresholds in one place, judged by
+the command that measures it: the in-process micro (`micro --gc`), the soak (`soak --gc`), the
+capacity sweep (`--gc`)."""
 
 from __future__ import annotations
 
@@ -31,11 +32,10 @@ CAPACITY = GcGoal("GC3", "issue 29", {"capacity over default": 2.0})
 GC_GOALS: tuple[GcGoal, ...] = (TAIL_IN_PROCESS, MEMORY, CAPACITY)
 
 
-def recommended_name() -> str:
-    """The recommended setup's name (imported late: gc_setups reads Django's registry)."""
-    from candles.api.gc_setups import RECOMMENDED
-
-    return RECOMMENDED.name
+def recommended_in(setups: Mapping[str, Sequence[Mapping]]) -> str:
+    """The GC setup that `setups` (every axis's setups as meta.json records them:
+    serving/axes.py's setup_entries()) marks recommended ('' when none is: a run before it)."""
+    return next((e["name"] for e in setups.get(GC.name) or [] if e.get("recommended")), "")
 
 
 def _median(values: Sequence[float]) -> float:
@@ -43,11 +43,11 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(finite) if finite else math.nan
 
 
-def micro_goal(rows: Sequence[Mapping], recommended: str | None = None) -> GoalResult:
+def micro_goal(rows: Sequence[Mapping], recommended: str) -> GoalResult:
     """GC1 from `micro --gc` rows (dicts of MicroRow): drf at 1000 rows under the recommended
     setup, p99/p50 (median over rounds) and req/s over the default's (within each round, then
     the median)."""
-    goal, rec = TAIL_IN_PROCESS, recommended or recommended_name()
+    goal, rec = TAIL_IN_PROCESS, recommended
     most, least = goal.thresholds["p99/p50 at most"], goal.thresholds["req/s over default"]
     wants = (
         f"in-process, {GOAL_MODE} at {GOAL_ROWS} rows under {rec}: p99 <= {times(most)} its p50, "
@@ -58,7 +58,7 @@ def micro_goal(rows: Sequence[Mapping], recommended: str | None = None) -> GoalR
     pairs = [
         (by[(rec, n)], by[(GC.default, n)]) for (g, n) in by if g == rec and (GC.default, n) in by
     ]
-    if rec == GC.default or not pairs:
+    if rec in ("", GC.default) or not pairs:
         return GoalResult(
             goal.id,
             wants,
@@ -82,16 +82,14 @@ def micro_goal(rows: Sequence[Mapping], recommended: str | None = None) -> GoalR
     )
 
 
-def soak_goal(
-    results: Mapping[str, Mapping], server: str, recommended: str | None = None
-) -> GoalResult:
+def soak_goal(results: Mapping[str, Mapping], server: str, recommended: str) -> GoalResult:
     """GC2 from a soak's results per deployment label: RSS at the end of the soak under the
     recommended setup over the default's."""
-    goal, rec = MEMORY, recommended or recommended_name()
+    goal, rec = MEMORY, recommended
     most = goal.thresholds["RSS over default at most"]
     wants = f"RSS after the soak under {rec} <= {times(most)} the default's ({server})"
     mine, base = results.get(relabel(server, gc=rec)), results.get(server)
-    if rec == GC.default or mine is None or base is None:
+    if rec in ("", GC.default) or mine is None or base is None:
         return GoalResult(
             goal.id,
             wants,
@@ -109,20 +107,24 @@ def soak_goal(
     )
 
 
-def capacity_goal(rows: Sequence[CapacityRow], recommended: str | None = None) -> list[GoalResult]:
+def capacity_goal(rows: Sequence[CapacityRow], recommended: str) -> list[GoalResult]:
     """GC3 from a capacity sweep, per server that swept drf at 1000 rows under both: the
     recommended setup's capacity at the latency target over the default's, or found where the
     default's lies below every rate tried."""
-    goal, rec = CAPACITY, recommended or recommended_name()
+    goal, rec = CAPACITY, recommended
     need = goal.thresholds["capacity over default"]
     caps = capacities(rows)
-    servers = [
-        s
-        for (s, m, lim) in caps
-        if (m, lim) == (GOAL_MODE, GOAL_ROWS)
-        and split_label(s)[1][GC.name] == GC.default
-        and (relabel(s, gc=rec), m, lim) in caps
-    ]
+    servers = (
+        []
+        if rec in ("", GC.default)
+        else [
+            s
+            for (s, m, lim) in caps
+            if (m, lim) == (GOAL_MODE, GOAL_ROWS)
+            and split_label(s)[1][GC.name] == GC.default
+            and (relabel(s, gc=rec), m, lim) in caps
+        ]
+    )
     wants = (
         f"{GOAL_MODE} at {GOAL_ROWS} rows under {rec}: capacity at the latency target >= "
         f"{times(need)} the default's (or found where the default's is below every rate tried)"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from loadtest.axes import COMPRESSION
+from loadtest.axes import COMPRESSION, GC, relabel, split_label
 from loadtest.report.case_study import STUDY_ROWS, STUDY_SERVER, STUDY_VARIANTS
 from loadtest.report.compression import codec_alone, compressed_servers, compression_limit
 from loadtest.report.frameworks import ranked
+from loadtest.report.gc_goals import recommended_in
 from loadtest.report.goals import compressed_label, recommended_setup
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
@@ -194,9 +195,8 @@ def pick_study_lesson(res: Results) -> str | None:
 def pick_tail(res: Results) -> str | None:
     """The tail (issue 29): drf's capacity at the latency target at 1000 rows, under Python's
     default collector and, when swept, under the recommended GC setup (docs/gc.md)."""
-    from candles.api.gc_setups import RECOMMENDED
-    from loadtest.axes import GC, relabel, split_label
-
+    setups = res.meta.get("plan", {}).get("setups")
+    recommended = recommended_in(setups) if isinstance(setups, dict) else ""
     for (server, mode, limit), base in res.capacity.items():
         if (mode, limit) != ("drf", 1000) or split_label(server)[1][GC.name] != GC.default:
             continue
@@ -204,12 +204,12 @@ def pick_tail(res: Results) -> str | None:
             f"**The tail** (drf, {rows_label(limit)}, {server}): capacity at p99 ≤ "
             f"{fnum(base.slo_ms)} ms {base.text} under Python's default collector"
         )
-        fixed = res.capacity.get((relabel(server, gc=RECOMMENDED.name), mode, limit))
-        if fixed:
-            return text + f", {fixed.text} with CANDLEBENCH_GC={RECOMMENDED.name} (docs/gc.md)."
+        fixed = res.capacity.get((relabel(server, gc=recommended), mode, limit))
+        if recommended and fixed:
+            return text + f", {fixed.text} with CANDLEBENCH_GC={recommended} (docs/gc.md)."
         return text + (
-            f"; CANDLEBENCH_GC={RECOMMENDED.name} moves the collector out of the requests "
-            "(`make tail` measures by how much; docs/gc.md)."
+            f"; CANDLEBENCH_GC={recommended or 'its recommended setup'} moves the collector out of "
+            "the requests (`make tail` measures by how much; docs/gc.md)."
         )
     return None
 

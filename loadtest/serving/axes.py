@@ -126,7 +126,12 @@ SERVER_AXES: tuple[ServerAxis, ...] = (
         served=_served_stack,
         usable=_usable_stacks,
     ),
-    ServerAxis(GC, app_setups(GC_SETUPS), env="CANDLEBENCH_GC", echo="gc"),
+    ServerAxis(
+        GC,
+        app_setups(GC_SETUPS, lambda s: {"recommended": s.recommended}),
+        env="CANDLEBENCH_GC",
+        echo="gc",
+    ),
 )
 
 

@@ -4,7 +4,14 @@ import pytest
 
 from candles.api.gc_setups import RECOMMENDED
 from loadtest.report.capacity import CapacityRow
-from loadtest.report.gc_goals import capacity_goal, goal_lines, micro_goal, soak_goal
+from loadtest.report.gc_goals import (
+    capacity_goal,
+    goal_lines,
+    micro_goal,
+    recommended_in,
+    soak_goal,
+)
+from loadtest.serving.axes import setup_entries
 
 REC = "between-requests"
 
@@ -41,8 +48,15 @@ class TestInProcess:
         result = micro_goal(rows, REC)
         assert result.status == "not measured" and "--gc default,between-requests" in result.figures
 
-    def test_the_recommended_setup_is_the_default_argument(self):
-        assert RECOMMENDED.name in micro_goal([]).wants
+    def test_no_recommended_setup_recorded_is_not_measured(self):
+        rows = [micro("default", 1, 20, 80, 40)]
+        assert micro_goal(rows, "").status == "not measured"
+        assert capacity_goal([cap("wsgi", 5, 60)], "")[0].status == "not measured"
+
+
+def test_the_recommended_setup_is_what_setup_entries_record():
+    assert recommended_in(setup_entries()) == RECOMMENDED.name
+    assert recommended_in({}) == ""
 
 
 def soak(rss_end, peak=None):

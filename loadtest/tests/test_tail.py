@@ -62,7 +62,8 @@ def test_what_to_pick_says_drfs_capacity_under_each_gc_setup_when_swept():
     from loadtest.report.capacity import capacities
     from loadtest.report.pick import pick_tail
 
-    res = SimpleNamespace(capacity={})  # pick_tail reads a run's capacity cells only
+    setups = {"gc": [{"name": RECOMMENDED.name, "recommended": True}]}
+    res = SimpleNamespace(capacity={}, meta={"plan": {"setups": setups}})  # what pick_tail reads
     assert pick_tail(res) is None
     rec = f"wsgi+gc={RECOMMENDED.name}"
     res.capacity = capacities([row(10, 28, 150), row(10, 26, 60, server=rec)])
