@@ -70,3 +70,17 @@ def test_what_to_pick_says_drfs_capacity_under_each_gc_setup_when_swept():
     line = pick_tail(res)
     assert line is not None and "below the lowest rate tried (10.0 req/s)" in line
     assert f"≥ 10.0 req/s (every rate tried met it) with CANDLEBENCH_GC={RECOMMENDED.name}" in line
+
+
+def test_what_to_pick_reads_drf_validated_when_drf_was_not_swept_and_names_the_setup():
+    from loadtest.report.capacity import capacities
+    from loadtest.report.pick import pick_tail
+
+    setups = {"gc": [{"name": "freeze", "recommended": True}]}
+    res = SimpleNamespace(
+        capacity=capacities([row(5, 60, 150, mode="drf-validated"), row(50, 3, 9, mode="raw")]),
+        meta={"plan": {"setups": setups}},
+    )
+    line = pick_tail(res)
+    assert line is not None and line.startswith("**The tail** (drf-validated, 1000 rows, wsgi)")
+    assert "CANDLEBENCH_GC=freeze takes the collector out" in line
