@@ -122,6 +122,16 @@ spike: venv ## a spike of users: survive, answer and recover
 soak: venv ## minutes of steady load: memory and latency over time
 	$(PY) -m loadtest soak $(BENCH_ARGS)
 
+# The tail (issue 29): capacity at p99 <= 100 ms of the DRF and validated modes at 1000 rows,
+# under Python's default collector and the recommended GC setup, from a tenth of each one's
+# closed-loop maximum (windows up to 2 min for ~1,000 answers): ~45 min, printed up front.
+TAIL_MODES := drf,drf-validated,ninja,msgspec,raw
+TAIL_SWEEP := --modes $(TAIL_MODES) --limits 1000 --fractions 0.1,0.25,0.5,0.75 --max-window 120
+.PHONY: tail
+tail: venv ## the tail: capacity at p99 <= 100 ms per mode, default GC against the recommended (~45 min)
+	$(PY) -m loadtest capacity $(TAIL_SWEEP) \
+		--gc default,$$($(PY) -c 'from candles.api.gc_setups import RECOMMENDED; print(RECOMMENDED.name)') $(BENCH_ARGS)
+
 tablesize: venv ## does latency depend on the table's size?
 	$(PY) -m loadtest tablesize $(BENCH_ARGS)
 

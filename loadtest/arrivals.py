@@ -23,14 +23,16 @@ SHED = "shed"
 FAILED = "failed"
 
 # (intended start, end, ms from intended start to the end, outcome, status, body bytes,
-#  slip ms, connection wait ms, error[, source]): wall-clock seconds, so the records of several
-# Locust processes share one window. Slip: how late the generator started the request (its
-# timer or CPU lagging the schedule). Connection wait: how long it waited for one of the
-# generator's connections (all busy on the server); both are inside the latency.
+#  slip ms, connection wait ms, error, gc ms[, source]): wall-clock seconds, so the records of
+# several Locust processes share one window. Slip: how late the generator started the request
+# (its timer or CPU lagging the schedule). Connection wait: how long it waited for one of the
+# generator's connections (all busy on the server); both are inside the latency. gc ms: the
+# answer's Server-Timing `gc` entry (collections while the server handled it; NaN: no entry).
 ArrivalRecord = (
-    tuple[float, float, float, str, int, int, float, float, str]
-    | tuple[float, float, float, str, int, int, float, float, str, str]
+    tuple[float, float, float, str, int, int, float, float, str, float]
+    | tuple[float, float, float, str, int, int, float, float, str, float, str]
 )
+RECORD_FIELDS = 10  # an ArrivalRecord's fields before the source a Locust master adds
 
 # Connections the generator opens at most, over all its processes. An arrival that finds them
 # all busy waits for one (the wait counts in its latency). 64 keeps every server the runner
@@ -96,9 +98,10 @@ class ArrivalLog:
         slip_ms: float,
         wait_ms: float,
         error: str = "",
+        gc_ms: float = math.nan,
     ) -> None:
         self.records.append(
-            (intended, end, latency_ms, outcome, status, nbytes, slip_ms, wait_ms, error)
+            (intended, end, latency_ms, outcome, status, nbytes, slip_ms, wait_ms, error, gc_ms)
         )
 
     def mark_window(self, issued: int, source: str = "") -> None:
@@ -112,7 +115,7 @@ class ArrivalLog:
 
     def extend(self, payload: dict[str, Sequence], source: str = "") -> None:
         """Add another process's drained log, its records and markers tagged with `source`."""
-        self.records.extend((*r[:9], source) for r in payload.get("records", ()))
+        self.records.extend((*r[:RECORD_FIELDS], source) for r in payload.get("records", ()))
         self.issued.extend((source, int(n)) for _, n in payload.get("issued", ()))
 
     def window_complete(self, t0: float, t1: float, processes: int) -> bool:
@@ -154,6 +157,12 @@ class ArrivalStats:
     slip_p99_ms: float
     slip_max_ms: float
     wait_p99_ms: float  # waiting for a free connection of the generator
+    # The collector's time inside the answers (their Server-Timing `gc` entry): its median over
+    # the answered arrivals, and its mean over the slowest 1% of them (the tail); NaN when no
+    # answer carried the entry.
+    gc_p50_ms: float = math.nan
+    gc_tail_ms: float = math.nan
+    tail_ms: float = math.nan  # the mean latency of those slowest 1%, beside their gc
     body_sizes: tuple[int, ...] = ()
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -217,9 +226,25 @@ def summarize_arrivals(
         slip_p99_ms=percentile(slips, 99),
         slip_max_ms=slips[-1] if slips else math.nan,
         wait_p99_ms=percentile(waits, 99),
+        **gc_in_tail(answered),
         body_sizes=tuple(sorted({r[5] for r in answered})),
         errors=dict(sorted(errors.items(), key=lambda kv: -kv[1])),
     )
+
+
+def gc_in_tail(answered: Sequence[ArrivalRecord]) -> dict[str, float]:
+    """The `gc` ms of the answered arrivals: the median over all (gc_p50_ms), the mean over the
+    slowest 1% of them, at least one (gc_tail_ms), beside those requests' mean latency (tail_ms);
+    NaN where no answer carried the entry."""
+    with_gc = [r for r in answered if len(r) > 9 and math.isfinite(r[9])]
+    if not with_gc:
+        return {"gc_p50_ms": math.nan, "gc_tail_ms": math.nan, "tail_ms": math.nan}
+    slowest = sorted(with_gc, key=lambda r: r[2])[-max(1, math.ceil(len(with_gc) / 100)) :]
+    return {
+        "gc_p50_ms": percentile(sorted(r[9] for r in with_gc), 50),
+        "gc_tail_ms": sum(r[9] for r in slowest) / len(slowest),
+        "tail_ms": sum(r[2] for r in slowest) / len(slowest),
+    }
 
 
 def slip_limit_ms(slo_ms: float) -> float:

@@ -40,6 +40,7 @@ from loadtest.overload import start_checked_server
 from loadtest.plan import check_load_options
 from loadtest.report.capacity import CAPACITY_CSV, DEFAULT_SLO_MS, SERVED_PCT, CapacityWriter
 from loadtest.report.capacity_report import write_capacity_report
+from loadtest.report.gc_goals import recommended_in
 from loadtest.request import candle_path
 from loadtest.serving.axes import (
     chosen,
@@ -47,6 +48,7 @@ from loadtest.serving.axes import (
     refuse_unknown,
     runs_none_of,
     server_axes,
+    setup_entries,
 )
 from loadtest.serving.checks import (
     Document,
@@ -71,6 +73,7 @@ from loadtest.sweep import (
     SweepOptions,
     generator_refusal,
     sweep_cell,
+    sweep_estimate_s,
 )
 
 
@@ -247,7 +250,15 @@ def run(args: argparse.Namespace) -> int:
     asked = asked_axes(args)
     setups = [(name, d) for name in args.servers for d in deployments_on(name, asked)]
     meta |= chosen(asked)  # each axis's setups: meta["compression"], meta["stack"], ...
+    meta["gc_recommended"] = recommended_in(setup_entries())  # what the report's goals judge
     meta["servers"] = {d.label(name): SERVERS[name].label + d.as_notes() for name, d in setups}
+    log(
+        estimate_text(
+            args,
+            cells=len(setups) * len(args.limits) * len(args.modes),
+            servers=len(setups) * len(args.limits),
+        )
+    )
 
     def cells(loadgen, writer) -> None:
         for name, deployment in setups:
@@ -284,6 +295,17 @@ def run(args: argparse.Namespace) -> int:
     return measure(args, out, meta, t_start, session.layout, cells, f"http://{server_host}", None)
 
 
+def estimate_text(args: argparse.Namespace, cells: int, servers: int) -> str:
+    """The sweep's duration, estimated before any work (a slow mode's long windows add up)."""
+    low, high = sweep_estimate_s(cells, servers, args.rates, args.fractions, sweep_options(args))
+    span = fmt_duration(low) if high - low < 60 else f"{fmt_duration(low)} to {fmt_duration(high)}"
+    return (
+        f"estimate: {span} (m:ss) for {cells} cell(s) x {len(args.rates or args.fractions)} rate(s) "
+        f"(each rate's window {args.duration:g}-{args.max_window:g} s: longer until "
+        f"{ROUGH_P99_REQUESTS:,} answers, for a p99)"
+    )
+
+
 def run_against_target(
     args: argparse.Namespace, request: RequestOptions, started_at: datetime, t_start: float
 ) -> int:
@@ -308,6 +330,7 @@ def run_against_target(
         )
     out = create_results_dir(args.out, started_at, "capacity", force=args.force)
     log(f"capacity: target {url}; {layout.text}; results in {out}")
+    log(estimate_text(args, cells=len(args.limits) * len(args.modes), servers=0))
     meta = capacity_meta(args, started_at, layout.text, opened.machine)
     meta["target"] = {
         "url": url,

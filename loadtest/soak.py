@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtest import overload
-from loadtest.axes import Deployment, axes, axis_named
+from loadtest.axes import GC, Deployment, axes, axis_named, split_label
 from loadtest.cli import (
     CheckError,
     HelpFormatter,
@@ -30,7 +30,13 @@ from loadtest.cli import (
     verdict_exit_code,
 )
 from loadtest.overload import STATUS_LOG, fmt
-from loadtest.serving.axes import chosen, deployments_on, refuse_unknown, setups_on
+from loadtest.serving.axes import (
+    chosen,
+    deployments_on,
+    refuse_unknown,
+    setup_entries,
+    setups_on,
+)
 from loadtest.serving.compression import expected_answer
 from loadtest.serving.servers import SERVERS
 from loadtest.session import Session
@@ -262,11 +268,39 @@ def run(args: argparse.Namespace) -> int:
     if len(results) == 1:
         meta["result"] = next(iter(results.values()))
     (out / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
-    text = "\n".join(texts)
+    gc_text = gc_memory_text(results, args.server)
+    if gc_text:
+        meta["gc_memory"] = gc_text
+    text = "\n".join([*texts, *([gc_text] if gc_text else [])])
     (out / "soak.md").write_text(text)
     log("")
     log(text)
     return verdict_exit_code(all(r["passed"] for r in results.values()))
+
+
+def gc_memory_text(results: dict[str, dict], server: str) -> str:
+    """With more than one GC setup soaked: each one's RSS at the end over the default's, and
+    issue 29's memory goal ('' with one setup)."""
+    from loadtest.report.gc_goals import goal_lines, recommended_in, soak_goal
+
+    by_gc = {split_label(label)[1][GC.name]: r for label, r in results.items()}
+    if len(by_gc) < 2 or GC.default not in by_gc:
+        return ""
+    base = by_gc[GC.default]["rss_end_mb"]
+    lines = [
+        "## RSS per GC setup",
+        "",
+        f"| GC setup | RSS at the end, MiB | over {GC.default} | peak MiB | growth after warm-up % |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, r in by_gc.items():
+        ratio = r["rss_end_mb"] / base if base > 0 else math.nan
+        lines.append(
+            f"| {name} | {fmt(r['rss_end_mb'])} | {fmt(ratio, 2)} | {fmt(r['rss_peak_mb'])} | "
+            f"{fmt(r['growth_pct'])} |"
+        )
+    goal = soak_goal(results, server, recommended_in(setup_entries()))
+    return "\n".join([*lines, "", goal_lines([goal]), ""])
 
 
 def soak_once(

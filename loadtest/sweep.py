@@ -64,6 +64,33 @@ def window_for(rate: float, options: SweepOptions) -> float:
     return max(options.duration, min(options.max_window, ROUGH_P99_REQUESTS / rate))
 
 
+# Seconds a rate costs beyond its warm-up and window (waiting for stragglers and an idle server),
+# and a server's start with its checks: rough, for the estimate printed before a sweep.
+RATE_OVERHEAD_S = 3.0
+SERVER_START_S = 8.0
+
+
+def sweep_estimate_s(
+    cells: int,
+    servers: int,
+    rates: Sequence[float] | None,
+    fractions: Sequence[float],
+    options: SweepOptions,
+) -> tuple[float, float]:
+    """How long a sweep of `cells` cells on `servers` server starts takes, at least and at most
+    (seconds): each rate's warm-up and window (with fractions, the rate is not known before the
+    closed loop: its window lies between --duration and --max-window), the closed loop per cell."""
+    if rates is not None:
+        per_cell = sum(options.warmup + window_for(r, options) + RATE_OVERHEAD_S for r in rates)
+        low = high = per_cell
+    else:
+        closed = CLOSED_LOOP_WARMUP_S + CLOSED_LOOP_WINDOW_S + RATE_OVERHEAD_S
+        each = options.warmup + RATE_OVERHEAD_S
+        low = closed + len(fractions) * (each + options.duration)
+        high = closed + len(fractions) * (each + options.max_window)
+    return cells * low + servers * SERVER_START_S, cells * high + servers * SERVER_START_S
+
+
 def rates_from(closed_loop_rps: float, fractions: Sequence[float] = FRACTIONS) -> list[float]:
     """The offered rates of a sweep: fractions of the closed-loop maximum (two significant
     digits, so the report's figures read as what was asked for)."""
@@ -110,6 +137,9 @@ FROM_STATS = (
     "mean_ms",
     "slip_p99_ms",
     "wait_p99_ms",
+    "gc_p50_ms",
+    "gc_tail_ms",
+    "tail_ms",
 )
 FROM_MEASUREMENT = (
     "connections",
@@ -196,6 +226,8 @@ def sweep_cell(
         if not closed > 0:
             return []
         rates = rates_from(closed, fractions)
+        low, _ = sweep_estimate_s(1, 0, rates, (), options)
+        log(f"{label}: {len(rates)} rate(s), about {low / 60:.1f} min")
     rows = []
     for rate in sorted(rates):
         if rate > loadgen.processes() * options.max_rps_per_process:

@@ -91,10 +91,14 @@ SETUPS: tuple[GcSetup, ...] = (
         freeze=True,
         between=BetweenRequests(),
         kinds=DJANGO_ONLY,
+        recommended=True,
     ),
 )
 SETUP_NAMES: tuple[str, ...] = tuple(s.name for s in SETUPS)
 DEFAULT: GcSetup = SETUPS[0]
+# The one setup recommended by measurement on the Python of the run (docs/gc.md: the table it
+# was chosen from, its memory cost); the runner's goals (loadtest/report/gc_goals.py) judge it.
+RECOMMENDED: GcSetup = next(s for s in SETUPS if s.recommended)
 
 
 class UnknownGcSetup(ValueError):

@@ -332,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         gc_rows = run_under_setups(vars(args) | {"modes": modes}, progress)
         print(format_tail([MicroRow(**r) for r in gc_rows]), flush=True)
         print(format_gc_summary(gc_rows), flush=True)
+        from candles.api.gc_setups import RECOMMENDED
+        from loadtest.report.gc_goals import goal_lines, micro_goal
+
+        print(goal_lines([micro_goal(gc_rows, RECOMMENDED.name)]), flush=True)
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"gc_rows": gc_rows}, indent=1))

@@ -19,6 +19,7 @@ import gevent.lock
 import gevent.pool
 
 from loadtest.arrivals import DROPPED, FAILED, OK, SHED, ArrivalLog, arrival_offsets
+from loadtest.stats import GC_ENTRY, parse_server_timing
 
 # The arrivals of this process; the capacity command reads them (in distributed mode the
 # locustfile's flush sends a worker's to the master).
@@ -97,8 +98,16 @@ class RetimedRequests:
             arrival.slip * 1000,
             arrival.wait * 1000,
             error if outcome == FAILED else "",
+            gc_ms_of(response),
         )
         self.event.fire(**meta)
+
+
+def gc_ms_of(response) -> float:
+    """The answer's Server-Timing `gc` entry in ms (NaN: no answer or no entry)."""
+    headers = getattr(response, "headers", None) if response is not None else None
+    header = headers.get("Server-Timing") if headers else None
+    return parse_server_timing(header).get(GC_ENTRY, math.nan)
 
 
 def _request(user, retimed: RetimedRequests, connections, arrival: Arrival) -> None:

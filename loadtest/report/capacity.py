@@ -50,6 +50,10 @@ class CapacityRow:
     slip_p99_ms: float = math.nan  # how late the generator started requests
     wait_p99_ms: float = math.nan  # waiting for one of the generator's connections
     closed_loop_rps: float = math.nan  # the cell's closed-loop maximum, when measured
+    # The answers' Server-Timing `gc` ms: median over the window, mean over its slowest 1%.
+    gc_p50_ms: float = math.nan
+    gc_tail_ms: float = math.nan
+    tail_ms: float = math.nan  # the mean latency of that slowest 1%
     connections: int = 0
     pool: int = 0
     processes: int = 1

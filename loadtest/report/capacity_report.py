@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from pathlib import Path
 
 from loadtest.arrivals import ROUGH_P99_REQUESTS
+from loadtest.axes import GC, split_label
 from loadtest.report.capacity import (
     CAPACITY_CSV,
     DEFAULT_SLO_MS,
@@ -18,8 +20,10 @@ from loadtest.report.capacity import (
     capacities,
     load_capacity,
 )
+from loadtest.report.gc_goals import capacity_goal, goal_lines
 from loadtest.report.numbers import fnum, rows_label
 from loadtest.report.tables import Table, html_table, md_table, text_table
+from loadtest.report.tail import tail_table
 
 
 def _p99(row: CapacityRow) -> str:
@@ -165,18 +169,19 @@ OPEN_LOOP_NOTE = (
 def render_capacity(rows: list[CapacityRow], intro: list[str], chart: str) -> tuple[str, str]:
     """capacity.md and capacity.html (`chart`, a base64 PNG, embedded; the Markdown links
     capacity.png)."""
-    tables = [capacity_table(rows), rates_table(rows)]
+    tail = tail_table(rows)
+    tables = [capacity_table(rows), *([tail] if tail.rows else []), rates_table(rows)]
     md = ["# candlebench: capacity at a latency target", "", *intro, "", OPEN_LOOP_NOTE, ""]
     md += [part for t in tables for part in (md_table(t), "")]
     md += ["![latency against offered load](capacity.png)", ""]
     body = [
         "<h1>candlebench: capacity at a latency target</h1>",
         *(f"<p>{html.escape(line)}</p>" for line in [*intro, OPEN_LOOP_NOTE]),
-        html_table(tables[0]),
+        *(html_table(t) for t in tables[:-1]),
         f'<img alt="latency against offered load" src="data:image/png;base64,{chart}">'
         if chart
         else "",
-        html_table(tables[1]),
+        html_table(tables[-1]),
     ]
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>candlebench capacity</title>'
@@ -190,6 +195,13 @@ def render_capacity(rows: list[CapacityRow], intro: list[str], chart: str) -> tu
     return "\n".join(md), page
 
 
+def gc_goal_text(rows: list[CapacityRow], recommended: str) -> str:
+    """Issue 29's capacity goal when the sweep ran more than one GC setup ('' otherwise)."""
+    if len({split_label(r.server)[1][GC.name] for r in rows}) < 2:
+        return ""
+    return goal_lines(capacity_goal(rows, recommended))
+
+
 def write_capacity_report(directory: Path, intro: list[str]) -> str:
     """capacity.md, capacity.html and capacity.png from the folder's capacity.csv; returns the
     capacity table as text (printed at the end of a sweep)."""
@@ -198,9 +210,14 @@ def write_capacity_report(directory: Path, intro: list[str]) -> str:
         return "no rate was measured"
     chart = chart_hockey_sticks(rows)
     md, page = render_capacity(rows, intro, chart)
-    (directory / "capacity.md").write_text(md)
+    meta_path = directory / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    goals = gc_goal_text(rows, meta.get("gc_recommended", ""))
+    (directory / "capacity.md").write_text(md + (f"\n{goals}\n" if goals else ""))
     (directory / "capacity.html").write_text(page)
     if chart:
         (directory / "capacity.png").write_bytes(base64.b64decode(chart))
-    table = capacity_table(rows)
-    return f"{table.caption}\n{text_table(table)}"
+    printed = [t for t in (capacity_table(rows), tail_table(rows)) if t.rows]
+    return "\n\n".join(
+        [*(f"{t.caption}\n{text_table(t)}" for t in printed), *([goals] if goals else [])]
+    )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from loadtest.axes import CACHE, COMPRESSION, split_label
+from loadtest.axes import CACHE, COMPRESSION, relabel, split_label
 from loadtest.report.case_study import STUDY_ROWS, STUDY_SERVER, STUDY_VARIANTS
 from loadtest.report.compression import codec_alone, compressed_servers, compression_limit
 from loadtest.report.frameworks import ranked
+from loadtest.report.gc_goals import recommended_in
 from loadtest.report.goals import compressed_label, recommended_setup
 from loadtest.report.numbers import fnum, fratio, rows_label
 from loadtest.report.results import Results
@@ -213,6 +214,37 @@ def pick_cache(res: Results) -> str | None:
     return None
 
 
+# The modes whose tail the collector makes, in the order the tail's line looks for them.
+TAIL_MODES = ("drf", "drf-validated", "ninja")
+
+
+def pick_tail(res: Results) -> str | None:
+    """The tail: the capacity at the latency target at 1000 rows of the first of
+    TAIL_MODES swept, under Python's default collector and, when swept, under the recommended GC
+    setup (docs/gc.md)."""
+    setups = res.meta.get("plan", {}).get("setups")
+    recommended = recommended_in(setups) if isinstance(setups, dict) else ""
+    cells = [
+        (key, base)
+        for key, base in res.capacity.items()
+        if key[1] in TAIL_MODES and key[2] == 1000 and split_label(key[0])[1].is_default
+    ]
+    if not cells:
+        return None
+    (server, mode, limit), base = min(cells, key=lambda c: TAIL_MODES.index(c[0][1]))
+    text = (
+        f"**The tail** ({mode}, {rows_label(limit)}, {server}): capacity at p99 ≤ "
+        f"{fnum(base.slo_ms)} ms {base.text} under Python's default collector"
+    )
+    fixed = res.capacity.get((relabel(server, gc=recommended), mode, limit))
+    if recommended and fixed:
+        return text + f", {fixed.text} with CANDLEBENCH_GC={recommended} (docs/gc.md)."
+    return text + (
+        f"; CANDLEBENCH_GC={recommended or 'its recommended setup'} takes the collector out of "
+        "the requests (`make tail` measures by how much; docs/gc.md)."
+    )
+
+
 # One function per line, in the order the report lists them.
 PICKS: tuple[Pick, ...] = (
     pick_validation,
@@ -222,6 +254,7 @@ PICKS: tuple[Pick, ...] = (
     pick_compression,
     pick_study_lesson,
     pick_cache,
+    pick_tail,
 )
 
 

@@ -127,7 +127,12 @@ SERVER_AXES: tuple[ServerAxis, ...] = (
         served=_served_stack,
         usable=_usable_stacks,
     ),
-    ServerAxis(GC, app_setups(GC_SETUPS), env="CANDLEBENCH_GC", echo="gc"),
+    ServerAxis(
+        GC,
+        app_setups(GC_SETUPS, lambda s: {"recommended": s.recommended}),
+        env="CANDLEBENCH_GC",
+        echo="gc",
+    ),
     # Django's servers run every setup, bolt and the FastAPI reference `none` only (the kinds of
     # candles/api/caching.py); a Redis setup's server gets the runner's own redis-server
     # (loadtest/serving/redis_server.py).

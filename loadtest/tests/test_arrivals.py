@@ -27,7 +27,15 @@ from loadtest.arrivals import (
 
 
 def record(
-    intended, latency_ms, outcome=OK, status=200, nbytes=100, slip_ms=0.1, wait_ms=0.0, error=""
+    intended,
+    latency_ms,
+    outcome=OK,
+    status=200,
+    nbytes=100,
+    slip_ms=0.1,
+    wait_ms=0.0,
+    error="",
+    gc_ms=math.nan,
 ):
     return (
         intended,
@@ -39,6 +47,7 @@ def record(
         slip_ms,
         wait_ms,
         error,
+        gc_ms,
     )
 
 
@@ -68,12 +77,12 @@ class TestSchedules:
 class TestArrivalLog:
     def test_a_masters_log_holds_its_workers_records_tagged_and_their_window_counts(self):
         worker, master = ArrivalLog(), ArrivalLog()
-        worker.record(10.0, 10.1, 100.0, OK, 200, 5, 0.2, 0.0)
+        worker.record(10.0, 10.1, 100.0, OK, 200, 5, 0.2, 0.0, gc_ms=1.5)
         worker.mark_window(1)
         payload = worker.drain()
         assert worker.records == [] and worker.issued == []
         master.extend(payload, source="host_abc")
-        assert master.records == [(10.0, 10.1, 100.0, OK, 200, 5, 0.2, 0.0, "", "host_abc")]
+        assert master.records == [(10.0, 10.1, 100.0, OK, 200, 5, 0.2, 0.0, "", 1.5, "host_abc")]
         assert master.issued == [("host_abc", 1)]
 
     def test_a_window_is_complete_once_every_process_reported_and_every_arrival_ended(self):
@@ -103,6 +112,18 @@ class TestWindow:
             109,
         )
         assert stats.mean_ms == pytest.approx(59.5)
+
+    def test_the_collectors_time_in_the_tail_is_the_mean_gc_of_the_answers_at_or_above_p99(self):
+        # 99 answers of 10 ms with 0.5 ms of gc, one of 90 ms with 70 ms of it, one dropped.
+        records = [record(1 + i / 200, 10, gc_ms=0.5) for i in range(99)]
+        records += [record(1.9, 90, gc_ms=70.0), record(1.95, 0, DROPPED, 0, 0)]
+        stats = summarize_arrivals(records, 1.0, 2.0, offered_rps=100, issued=101)
+        assert (stats.gc_p50_ms, stats.gc_tail_ms, stats.tail_ms) == (0.5, 70.0, 90.0)
+
+    def test_answers_without_a_gc_entry_give_no_gc_figures(self):
+        records = [record(1 + i / 100, 10) for i in range(100)]
+        stats = summarize_arrivals(records, 1.0, 2.0, offered_rps=100, issued=100)
+        assert math.isnan(stats.gc_p50_ms) and math.isnan(stats.gc_tail_ms)
 
     def test_achieved_counts_answers_ending_inside_the_window_so_a_falling_behind_server_shows(
         self,

@@ -20,7 +20,15 @@ from loadtest.report.capacity import (
     load_capacity,
 )
 from loadtest.report.capacity_report import write_capacity_report
-from loadtest.sweep import SweepOptions, rates_from, sweep_cell, window_for
+from loadtest.sweep import (
+    RATE_OVERHEAD_S,
+    SERVER_START_S,
+    SweepOptions,
+    rates_from,
+    sweep_cell,
+    sweep_estimate_s,
+    window_for,
+)
 
 
 def row(rate, p99, mode="raw", **kw):
@@ -87,7 +95,7 @@ def test_the_report_files_hold_the_curve_and_the_capacity(tmp_path):
             row(100, 10),
             row(200, 30),
             row(300, 250),
-            row(40, 20, mode="drf"),
+            row(40, 20, mode="drf", p50_ms=12.0, gc_p50_ms=0.5, gc_tail_ms=6.0, tail_ms=20.0),
             row(50, 300, mode="drf"),
         ]:
             writer.write(r)
@@ -95,6 +103,8 @@ def test_the_report_files_hold_the_curve_and_the_capacity(tmp_path):
     assert "wsgi    raw" in text and "200 req/s" in text and "40.0 req/s" in text
     md = (tmp_path / "capacity.md").read_text()
     assert "intro line" in md and "capacity at p99 ≤ 100 ms" in md and "capacity.png" in md
+    assert "gc share of the tail" in md and "69%" in md  # (6 - 0.5) / (20 - 12)
+    assert "p99/p50" in text
     assert (tmp_path / "capacity.png").read_bytes().startswith(b"\x89PNG")
     assert "data:image/png;base64," in (tmp_path / "capacity.html").read_text()
 
@@ -104,6 +114,17 @@ def test_a_window_lasts_until_a_p99_means_something_within_its_bounds():
     assert window_for(500, options) == 10
     assert window_for(50, options) == 20
     assert window_for(5, options) == 30
+
+
+def test_the_estimate_adds_each_rates_window_and_brackets_it_when_only_fractions_are_known():
+    options = SweepOptions(duration=10, max_window=100, warmup=1)
+    # 2 req/s needs 500 s for 1,000 answers: capped at 100; 200 req/s: 10 s.
+    low, high = sweep_estimate_s(3, 1, [2.0, 200.0], (), options)
+    assert (
+        low == high == 3 * (1 + 100 + RATE_OVERHEAD_S + 1 + 10 + RATE_OVERHEAD_S) + SERVER_START_S
+    )
+    low, high = sweep_estimate_s(1, 1, None, (0.25, 0.5), options)
+    assert high - low == 2 * (100 - 10)
 
 
 def test_rates_are_fractions_of_the_closed_loop_maximum_at_two_digits():

@@ -283,6 +283,28 @@ def test_the_capacity_command_sweeps_each_server_under_each_compression_setup(be
     assert "wsgi+zstd-1" in (out / "capacity.md").read_text()
 
 
+def test_the_capacity_command_reads_each_answers_gc_entry_into_the_tail_under_each_gc_setup(
+    bench_env, tmp_path
+):
+    """--gc default,between-requests: under the second no collection runs inside a request, so
+    every answer's `gc` entry is 0; under Python's default the entry is read (a figure, not NaN)."""
+    out = tmp_path / "gc"
+    result = capacity_of_raw(
+        bench_env,
+        out,
+        *("--modes", "drf", "--limits", "300", "--rates", "8", "--gc", "default,between-requests"),
+        *("--duration", "3", "--max-window", "3"),
+    )
+    rows = {r.server: r for r in load_capacity(out / "capacity.csv")}
+    assert set(rows) == {"wsgi", "wsgi+gc=between-requests"}
+    default, between = rows["wsgi"], rows["wsgi+gc=between-requests"]
+    assert (between.gc_p50_ms, between.gc_tail_ms) == (0.0, 0.0)
+    assert default.gc_p50_ms >= 0 and default.gc_tail_ms >= 0 and default.tail_ms >= default.p99_ms
+    assert "estimate: " in result.stdout + result.stderr
+    md = (out / "capacity.md").read_text()
+    assert "gc share of the tail" in md and "wsgi+gc=between-requests" in md
+
+
 def test_a_rate_is_split_over_local_locust_workers_and_their_arrivals_merged(bench_env, tmp_path):
     """--processes 2: two Locust workers, each half the rate at its own phase; the master gets
     every arrival of both (constant arrivals: exactly rate x window of them)."""
