@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from loadtest.axes import GC, relabel, split_label
-from loadtest.report.capacity import CapacityRow, capacities
+from loadtest.report.capacity import Capacity, CapacityRow, capacities
 from loadtest.report.goals import GoalResult, times
 from loadtest.report.numbers import fnum, fratio
 
@@ -144,22 +144,52 @@ def capacity_goal(rows: Sequence[CapacityRow], recommended: str) -> list[GoalRes
             caps[(s, GOAL_MODE, GOAL_ROWS)],
             caps[(relabel(s, gc=rec), GOAL_MODE, GOAL_ROWS)],
         )
+        low, high = ratio_bounds(mine, base)
         if not math.isfinite(base.rps):
-            met = math.isfinite(mine.rps)
+            status = "met" if math.isfinite(mine.rps) else "not met"
             ratio_text = "the default's below every rate tried"
         else:
-            ratio = mine.rps / base.rps if math.isfinite(mine.rps) else 0.0
-            met = ratio >= need
-            ratio_text = fratio(ratio)
+            status = "met" if low >= need else "not met" if high < need else "undecided"
+            ratio_text = bounds_text(low, high)
+            if status == "undecided":
+                ratio_text += (
+                    f": the sweep's rates are too far apart to say whether it is {times(need)}"
+                )
         out.append(
             GoalResult(
                 f"{goal.id} {s}",
                 wants,
-                "met" if met else "not met",
+                status,
                 f"{rec}: {mine.text}; {GC.default}: {base.text}: {ratio_text}.",
             )
         )
     return out
+
+
+def capacity_bounds(c: Capacity) -> tuple[float, float]:
+    """Where a capacity lies, from the rates tried: at least the highest that met the target (0
+    when none did), below the next that did not (the lowest tried when none did; infinite when
+    every rate met it)."""
+    if not math.isfinite(c.rps):
+        return 0.0, c.lowest_tried
+    return c.rps, c.not_met_above if math.isfinite(c.not_met_above) else math.inf
+
+
+def ratio_bounds(mine: Capacity, base: Capacity) -> tuple[float, float]:
+    """The least and the most `mine` over `base` can be, given where each capacity lies: a sweep
+    brackets a capacity, so the ratio of two is a range, never the ratio of the two rates met."""
+    mine_low, mine_high = capacity_bounds(mine)
+    base_low, base_high = capacity_bounds(base)
+    low = mine_low / base_high if base_high > 0 else math.nan
+    high = mine_high / base_low if base_low > 0 else math.inf
+    return low, high
+
+
+def bounds_text(low: float, high: float) -> str:
+    """A ratio known as a range: '×1.04 to ×4.36', '≥ ×1.04' when unbounded above."""
+    if not math.isfinite(high):
+        return f"≥ {fratio(low)}"
+    return f"{fratio(low)} to {fratio(high)}"
 
 
 def goal_lines(results: Sequence[GoalResult]) -> str:

@@ -34,7 +34,9 @@ class Goal:
 class GoalResult:
     key: str
     wants: str
-    status: str  # "met", "not met", "not measured"; "reported" for a figure without a threshold
+    # "met", "not met", "not measured"; "reported" for a figure without a threshold; "undecided"
+    # when the measurement brackets the figure on both sides of the threshold
+    status: str
     figures: str
 
     @property

@@ -40,7 +40,9 @@ class Tail:
         extra = self.row.gc_tail_ms - self.row.gc_p50_ms
         if not (spread > 0 and math.isfinite(extra)):
             return math.nan
-        return extra / spread
+        share = extra / spread
+        # Outside 0-100% the two differences are noise (a handful of answers), not a share.
+        return share if 0.0 <= share <= 1.0 else math.nan
 
 
 def tail_row(
@@ -93,7 +95,7 @@ def tail_table(rows: list[CapacityRow], fraction: float = TAIL_FRACTION) -> Tabl
                 fratio(t.ratio),
                 fnum(r.gc_p50_ms, 2) if math.isfinite(r.gc_p50_ms) else "-",
                 fnum(r.gc_tail_ms, 1) if math.isfinite(r.gc_tail_ms) else "-",
-                _share(t.gc_share),
+                ("~" if r.rough and math.isfinite(t.gc_share) else "") + _share(t.gc_share),
                 t.capacity.text,
             ]
         )
@@ -119,7 +121,10 @@ def tail_table(rows: list[CapacityRow], fraction: float = TAIL_FRACTION) -> Tabl
         "the slowest 1%'s mean gc less the median answer's, over their mean latency less p50 (how "
         "much of what the tail adds to p50 is collection): a lower bound, since a "
         "collection a request waited behind in the queue (or one run between requests) is in its "
-        "latency but not in its entry. ~ marks a rough p99 (fewer than "
-        f"{ROUGH_P99_REQUESTS:,} answers).",
+        "latency but not in its entry: under a setup that collects between requests the entries "
+        "are 0 by construction, and its collections are in the latency of the requests queued "
+        "behind them. - : no entry, or differences outside 0-100% (noise, not a share). ~ marks "
+        f"a rough p99, and a share resting on the same few answers (fewer than "
+        f"{ROUGH_P99_REQUESTS:,} answers, so the slowest 1% is a handful).",
         align_left=3,
     )

@@ -37,6 +37,18 @@ def test_no_gc_entry_or_no_spread_gives_no_share():
     assert math.isnan(no_entry.gc_share) and math.isnan(flat.gc_share)
 
 
+def test_a_share_outside_0_to_100_percent_is_noise_and_not_printed():
+    # The slowest 1% collected 30 ms more than the median answer but took only 20 ms more: a
+    # handful of answers, or overlapping entries; never "150%".
+    (over,) = tails([row(10, 28, 48, gc_p50_ms=0.0, gc_tail_ms=30.0, tail_ms=48.0)])
+    (under,) = tails([row(10, 28, 48, gc_p50_ms=2.0, gc_tail_ms=1.0, tail_ms=48.0)])
+    assert math.isnan(over.gc_share) and math.isnan(under.gc_share)
+    assert (
+        tail_table([row(10, 28, 48, gc_p50_ms=0.0, gc_tail_ms=30.0, tail_ms=48.0)]).rows[0][9]
+        == "-"
+    )
+
+
 def test_each_deployment_is_a_line_with_its_capacity_below_the_lowest_rate_when_none_met_it():
     rows = [
         row(10, 28, 105, gc_p50_ms=1.0, gc_tail_ms=60.0, tail_ms=105.0),
