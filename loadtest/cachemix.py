@@ -410,7 +410,7 @@ def measure_all(
                 meta["runs"].append(result)
                 log(
                     f"  {server.served_by} {mode}: {result['rps']:.0f} req/s, hit ratio "
-                    f"{result['hit_ratio']:.2f}, p99 {result['p99_ms']:.0f} ms, "
+                    f"{result['hit_ratio']:.2f}, "
                     f"{result['stale']} stale of {result['judged']}, {result['failures']} failed"
                 )
             floor = floor_check(server, setup, args, session.layout.loadgen)

@@ -101,8 +101,9 @@ class Poller:
 
     async def ask(self, conn: Connection, key: MixKey, intended: float) -> Answer:
         headers = {}
-        if key in self.kept:
-            headers["If-None-Match"] = self.kept[key][0]
+        sent = self.kept.get(key)  # the ETag sent and its candle: a 304 confirms this pair
+        if sent is not None:
+            headers["If-None-Match"] = sent[0]
         started = time.monotonic()
         try:
             status, head, body = await asyncio.wait_for(
@@ -117,7 +118,10 @@ class Poller:
         if status == 304:
             if body:
                 error = "a 304 with a body"
-            newest = self.kept[key][1] if key in self.kept else None
+            # Judged on what this request sent, not on what another connection kept meanwhile.
+            newest = sent[1] if sent is not None else None
+            if sent is None:
+                error = "a 304 to a request without If-None-Match"
         elif status == 200:
             try:
                 newest = newest_candle(body)

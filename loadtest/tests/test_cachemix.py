@@ -2,6 +2,7 @@
 logs, the newest candle read from a document's end, the report's goals; live, a short run of
 the command end to end (its own database and redis-server)."""
 
+import asyncio
 import json
 import math
 from collections import Counter
@@ -15,7 +16,7 @@ from candles.random_walk import DEFAULT_PAIRS
 from loadtest.cachemix import estimate_s
 from loadtest.cachemix import main as cachemix_main
 from loadtest.cli import CheckError
-from loadtest.mix.client import cache_desc
+from loadtest.mix.client import Poller, cache_desc
 from loadtest.mix.staleness import (
     WriteRecord,
     epoch_seconds,
@@ -232,7 +233,8 @@ def test_a_short_cachemix_runs_end_to_end(tmp_path):
     argv += ["--floor-seconds", "1", "--connections", "4", "--out", str(out)]
     code = cachemix_main(argv)
     meta = json.loads((out / "cachemix.json").read_text())
-    assert code in (0, 1)
+    # The exit code says whether a goal was missed (a short window on a shared VM may miss C1).
+    assert code == (0 if all(g.status != "not met" for g in cache_mix.goals(meta)) else 1)
     assert [(r["cache"], r["mode"]) for r in meta["runs"]] == [
         (c, m) for c in ("none", "conditional", "redis") for m in ("raw", "msgspec")
     ]
@@ -270,3 +272,23 @@ def test_the_committed_cache_mix_redraws_and_backs_the_docs_figures():
         assert f"`{mode}` {ratio:.1f}x" in readme or f"`{mode}` {ratio:.0f}x" in readme
     stale = by["cache-page", "raw"]["stale"] / by["cache-page", "raw"]["judged"]
     assert f"{stale:.0%} stale" in readme
+
+
+def test_a_304_is_judged_on_the_etag_and_candle_its_own_request_sent():
+    """Connections share a poller: while one request waits for its 304, another keeps a newer
+    ETag and candle. The 304 confirms what was sent, so it carries the sent candle."""
+    key = MixKey(PAIRS[0], INTERVALS[0], 1)
+    poller = Poller("raw", {key: ('"v1"', (60.0, 1.0))})
+    sent_headers = []
+
+    class Conn:
+        async def get(self, path, headers):
+            sent_headers.append(dict(headers))
+            poller.kept[key] = ('"v2"', (120.0, 2.0))  # another connection's newer answer
+            return 304, {}, b""
+
+    answer = asyncio.run(poller.ask(Conn(), key, 0.0))
+    assert sent_headers == [{"If-None-Match": '"v1"'}]
+    assert answer.status == 304 and answer.newest == (60.0, 1.0) and not answer.error
+    unasked = asyncio.run(Poller("raw").ask(Conn(), key, 0.0))
+    assert unasked.error == "a 304 to a request without If-None-Match"
