@@ -23,6 +23,16 @@ DATABASE_FIXTURES = {
 }
 
 
+@pytest.fixture(autouse=True)
+def cpus_given_back():
+    """A test that runs a runner command in this process (cachemix's end to end) pins it to the
+    load generator's CPUs: every test ends with the CPUs it started with, so none pins the next."""
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    yield
+    if before is not None and os.sched_getaffinity(0) != before:
+        os.sched_setaffinity(0, before)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark `database` every test that touches the database through pytest-django (its
     fixtures, its marker, or a Django TestCase); live tests whose servers read a throwaway

@@ -77,3 +77,17 @@ def test_every_server_entry_is_a_name_a_description_and_a_command():
         command = spec.command("127.0.0.1", 8123)
         assert spec.name == name and spec.description and spec.workers == 1
         assert command[0] == sys.executable and "8123" in " ".join(command)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to pin apart")
+def test_a_session_opened_in_a_test_leaves_the_next_test_every_cpu_1(monkeypatch):
+    """The first half: a command run in-process (as cachemix's end-to-end test does) opens a
+    session, which pins this process, and does not unpin it."""
+    monkeypatch.setattr(session_module, "probe_settings", lambda env: SETTINGS)
+    assert session_module.open_session().layout.loadgen == os.sched_getaffinity(0)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to pin apart")
+def test_a_session_opened_in_a_test_leaves_the_next_test_every_cpu_2():
+    """The second half: conftest's cpus_given_back gave the process its CPUs back."""
+    assert len(os.sched_getaffinity(0)) >= 2
